@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { AppError } from '../../domain/errors.js';
+
+/** Azurite's well-known development account: public, documented, and only ever valid against the emulator. */
+const DEV_ACCOUNT = 'devstoreaccount1';
+const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export interface RunningAzurite {
+  readonly connectionString: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface StartAzuriteOptions {
+  /** A folder to keep tables in across runs; in memory when absent. */
+  readonly location?: string;
+  readonly port?: number;
+  readonly startTimeoutMs?: number;
+}
+
+export function azuriteConnectionString(port: number, host = '127.0.0.1'): string {
+  return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};TableEndpoint=http://${host}:${port}/${DEV_ACCOUNT};`;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts the Azurite Table service from this project's own node_modules, on loopback, with telemetry off
+ * (it would otherwise try to reach the internet), and waits until it accepts connections.
+ */
+export async function startAzurite(options: StartAzuriteOptions = {}): Promise<RunningAzurite> {
+  const require = createRequire(import.meta.url);
+  const entry = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'table', 'main.js');
+  const port = options.port ?? (await freePort());
+  const args = [entry, '--tableHost', '127.0.0.1', '--tablePort', String(port), '--disableTelemetry', '--skipApiVersionCheck', '--silent'];
+  if (options.location) {
+    mkdirSync(options.location, { recursive: true });
+    args.push('--location', options.location);
+  } else {
+    args.push('--inMemoryPersistence');
+  }
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
+  while (!(await canConnect(port))) {
+    if (exited || Date.now() > deadline) {
+      child.kill();
+      throw new AppError('STORAGE_FAILED', `Azurite did not start on port ${port}${stderr ? `: ${stderr.trim()}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  return {
+    connectionString: azuriteConnectionString(port),
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => {
+          if (!exited) child.kill('SIGKILL');
+        }, 3000).unref();
+      }),
+  };
+}

@@ -1,0 +1,84 @@
+import { Decimal } from 'decimal.js';
+
+/**
+ * Exact decimal arithmetic for money. A private Decimal constructor so that no other module's settings
+ * can change ours; 40 significant digits is far beyond any token bill.
+ */
+export const Money = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_UP, toExpNeg: -30, toExpPos: 40 });
+export type Money = Decimal;
+
+export const ZERO = new Money(0);
+const MILLION = new Money(1_000_000);
+
+export function money(value: Decimal.Value): Money {
+  return new Money(value);
+}
+
+export function sumMoney(values: Iterable<Money>): Money {
+  let total = ZERO;
+  for (const value of values) total = total.plus(value);
+  return total;
+}
+
+/** Tokens times a price per million tokens, exactly. */
+export function priceTokens(tokens: number, pricePerMillion: Money): Money {
+  if (tokens === 0) return ZERO;
+  return pricePerMillion.times(tokens).dividedBy(MILLION);
+}
+
+/** Rounds to whole minor units (cents for USD), half away from zero, returned as an integer count of them. */
+export function toMinorUnits(value: Money, decimals = 2): bigint {
+  return BigInt(value.times(new Money(10).pow(decimals)).toDecimalPlaces(0, Decimal.ROUND_HALF_UP).toFixed(0));
+}
+
+export function minorUnitsToNumber(units: bigint, decimals = 2): number {
+  return Number(units) / 10 ** decimals;
+}
+
+export function formatMinorUnits(units: bigint, decimals = 2): string {
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(decimals + 1, '0');
+  const whole = digits.slice(0, digits.length - decimals);
+  const fraction = digits.slice(digits.length - decimals);
+  return `${negative ? '-' : ''}${whole}${decimals > 0 ? `.${fraction}` : ''}`;
+}
+
+/**
+ * Largest-remainder rounding: splits `targetUnits` minor units across `parts` in proportion to their exact
+ * values, so that the rounded parts add up to the target exactly. With the target the exact total rounded,
+ * every shown line is within one minor unit of its exact value and the lines sum to the shown total.
+ * Ties are broken by the caller's order, so the result is deterministic.
+ */
+export function allocateMinorUnits(parts: readonly Money[], targetUnits: bigint, decimals = 2): bigint[] {
+  if (parts.length === 0) return [];
+  const scale = new Money(10).pow(decimals);
+  const floors: bigint[] = [];
+  const remainders: { index: number; remainder: Money }[] = [];
+  let allocated = 0n;
+  parts.forEach((part, index) => {
+    const scaled = part.times(scale);
+    const floor = scaled.floor();
+    floors.push(BigInt(floor.toFixed(0)));
+    allocated += BigInt(floor.toFixed(0));
+    remainders.push({ index, remainder: scaled.minus(floor) });
+  });
+  let leftover = targetUnits - allocated;
+  // Hand out whole units to the largest remainders first (or take them back from the smallest when the
+  // target is below the sum of floors, which only happens with negative parts).
+  const order = [...remainders].sort((a, b) => b.remainder.comparedTo(a.remainder) || a.index - b.index);
+  const step = leftover >= 0n ? 1n : -1n;
+  let cursor = leftover >= 0n ? 0 : order.length - 1;
+  while (leftover !== 0n) {
+    const slot = order[((cursor % order.length) + order.length) % order.length]!;
+    floors[slot.index] = floors[slot.index]! + step;
+    leftover -= step;
+    cursor += leftover >= 0n ? 1 : -1;
+  }
+  return floors;
+}
+
+/** Rounds a set of exact amounts for display: the shown total is the exact total rounded, lines sum to it. */
+export function roundForDisplay(parts: readonly Money[], decimals = 2): { lines: bigint[]; total: bigint } {
+  const total = toMinorUnits(sumMoney(parts), decimals);
+  return { lines: allocateMinorUnits(parts, total, decimals), total };
+}

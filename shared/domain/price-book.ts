@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { AppError } from './errors.js';
+import { money, priceTokens, sumMoney, type Money } from './money.js';
+import { TOKEN_KINDS, type TokenCounts, type TokenKind } from './tokens.js';
+
+/** One price in force for one model from `effectiveFrom` (a calendar day, inclusive) until the next one. */
+export interface PriceEntry {
+  /** Stable id recorded on every rollup priced with it: `<model>@<effectiveFrom>`. */
+  readonly id: string;
+  readonly model: string;
+  readonly effectiveFrom: string;
+  readonly currency: string;
+  readonly perMillion: Readonly<Record<TokenKind, Money>>;
+  readonly note?: string;
+}
+
+export interface PricedModel {
+  readonly model: string;
+  readonly displayName: string;
+  readonly aliases: readonly string[];
+  readonly patterns: readonly string[];
+  /** Sorted by effectiveFrom, oldest first. */
+  readonly prices: readonly PriceEntry[];
+}
+
+export interface PriceBook {
+  /** Content hash of the file, so a report can say exactly which book priced it. */
+  readonly version: string;
+  readonly source: string;
+  readonly currency: string;
+  readonly models: readonly PricedModel[];
+  /** The priced model a gateway model id maps to (exact id, alias, then the most specific pattern). */
+  resolveModel(modelId: string): PricedModel | undefined;
+  /** The price in force on `day` (YYYY-MM-DD) for a gateway model id; undefined means unpriced. */
+  priceFor(modelId: string, day: string): PriceEntry | undefined;
+}
+
+export function costOf(tokens: TokenCounts, entry: PriceEntry): Money {
+  return sumMoney(TOKEN_KINDS.map((kind) => priceTokens(tokens[kind], entry.perMillion[kind])));
+}
+
+const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+const CURRENCY = /^[A-Z]{3}$/;
+const PRICE = /^\d{1,9}(\.\d{1,12})?$/;
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+const PATTERN = /^[A-Za-z0-9*][A-Za-z0-9._:@*-]{0,127}$/;
+
+function normalizeModelId(id: string): string {
+  return id.trim().toLowerCase();
+}
+
+function globToRegExp(pattern: string): RegExp {
+  const escaped = normalizeModelId(pattern).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
+function isRealDay(day: string): boolean {
+  if (!DAY.test(day)) return false;
+  const date = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
+}
+
+type Raw = Record<string, unknown>;
+const isObject = (value: unknown): value is Raw => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Parses and validates a price book document. Reports every problem at once, each naming the file, the
+ * model entry and the field, so that whoever edits the file fixes it in one pass.
+ */
+export function parsePriceBook(document: unknown, source: string, rawText?: string): PriceBook {
+  const problems: string[] = [];
+  const at = (where: string, message: string) => problems.push(`${source}: ${where}: ${message}`);
+  if (!isObject(document)) {
+    throw new AppError('PRICE_BOOK_INVALID', `${source}: a price book must be a JSON object with a "models" array`);
+  }
+  const bookCurrency = document['currency'];
+  if (bookCurrency !== undefined && (typeof bookCurrency !== 'string' || !CURRENCY.test(bookCurrency))) {
+    at('currency', `must be an ISO 4217 code such as "USD", got ${JSON.stringify(bookCurrency)}`);
+  }
+  const rawModels = document['models'];
+  if (!Array.isArray(rawModels) || rawModels.length === 0) {
+    at('models', 'must be a non-empty array');
+  }
+  const models: PricedModel[] = [];
+  const claimed = new Map<string, string>();
+  const currencies = new Set<string>();
+  (Array.isArray(rawModels) ? rawModels : []).forEach((raw, index) => {
+    const where = `models[${index}]`;
+    if (!isObject(raw)) {
+      at(where, 'must be an object');
+      return;
+    }
+    const model = raw['model'];
+    const name = typeof model === 'string' && MODEL_ID.test(model) ? model : undefined;
+    const label = name ? `${where} (${name})` : where;
+    if (!name) at(`${where}.model`, `must be a model id such as "claude-sonnet-4-6", got ${JSON.stringify(model)}`);
+    const displayName = raw['displayName'] ?? name ?? '';
+    if (typeof displayName !== 'string') at(`${label}.displayName`, 'must be a string');
+
+    const aliases = stringList(raw['aliases'], `${label}.aliases`, MODEL_ID, at);
+    const patterns = stringList(raw['patterns'], `${label}.patterns`, PATTERN, at);
+    for (const id of [name, ...aliases].filter((x): x is string => !!x)) {
+      const key = normalizeModelId(id);
+      const owner = claimed.get(key);
+      if (owner && owner !== name) at(`${label}`, `id or alias "${id}" is already used by ${owner}`);
+      else claimed.set(key, name ?? label);
+    }
+
+    const rawPrices = raw['prices'];
+    const prices: PriceEntry[] = [];
+    if (!Array.isArray(rawPrices) || rawPrices.length === 0) {
+      at(`${label}.prices`, 'must be a non-empty array of { effectiveFrom, currency, perMillionTokens }');
+    } else {
+      rawPrices.forEach((rawPrice, priceIndex) => {
+        const entry = parsePrice(rawPrice, `${label}.prices[${priceIndex}]`, name ?? `model${index}`, bookCurrency, at);
+        if (entry) {
+          prices.push(entry);
+          currencies.add(entry.currency);
+        }
+      });
+      prices.sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom));
+      for (let i = 1; i < prices.length; i += 1) {
+        if (prices[i]!.effectiveFrom === prices[i - 1]!.effectiveFrom) {
+          at(`${label}.prices`, `two prices take effect on ${prices[i]!.effectiveFrom}`);
+        }
+      }
+    }
+    if (name) models.push({ model: name, displayName: typeof displayName === 'string' ? displayName : name, aliases, patterns, prices });
+  });
+  if (currencies.size > 1) {
+    at('models', `every price must be in one currency, found ${[...currencies].sort().join(', ')}`);
+  }
+  if (problems.length > 0) {
+    throw new AppError('PRICE_BOOK_INVALID', `${source}: the price book has ${problems.length} problem(s)`, { details: problems });
+  }
+  const version = createHash('sha256')
+    .update(rawText ?? JSON.stringify(document))
+    .digest('hex')
+    .slice(0, 12);
+  const currency = [...currencies][0] ?? (typeof bookCurrency === 'string' ? bookCurrency : 'USD');
+  return createPriceBook(models, { version, source, currency });
+}
+
+function stringList(value: unknown, where: string, shape: RegExp, at: (where: string, message: string) => void): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    at(where, 'must be an array of strings');
+    return [];
+  }
+  const out: string[] = [];
+  value.forEach((item, i) => {
+    if (typeof item !== 'string' || !shape.test(item)) at(`${where}[${i}]`, `is not a valid model id or pattern: ${JSON.stringify(item)}`);
+    else out.push(item);
+  });
+  return out;
+}
+
+function parsePrice(
+  raw: unknown,
+  where: string,
+  model: string,
+  bookCurrency: unknown,
+  at: (where: string, message: string) => void,
+): PriceEntry | undefined {
+  if (!isObject(raw)) {
+    at(where, 'must be an object');
+    return undefined;
+  }
+  let ok = true;
+  const effectiveFrom = raw['effectiveFrom'];
+  if (typeof effectiveFrom !== 'string' || !isRealDay(effectiveFrom)) {
+    at(`${where}.effectiveFrom`, `must be a calendar day YYYY-MM-DD, got ${JSON.stringify(effectiveFrom)}`);
+    ok = false;
+  }
+  const currency = raw['currency'] ?? bookCurrency;
+  if (typeof currency !== 'string' || !CURRENCY.test(currency)) {
+    at(`${where}.currency`, `must be an ISO 4217 code such as "USD" (here or at the top of the file), got ${JSON.stringify(currency)}`);
+    ok = false;
+  }
+  const rates = raw['perMillionTokens'];
+  const perMillion = {} as Record<TokenKind, Money>;
+  if (!isObject(rates)) {
+    at(`${where}.perMillionTokens`, `must be an object with a price for each of ${TOKEN_KINDS.join(', ')}`);
+    return undefined;
+  }
+  for (const kind of TOKEN_KINDS) {
+    const value = rates[kind];
+    const text = typeof value === 'number' ? String(value) : value;
+    if (typeof text !== 'string' || !PRICE.test(text)) {
+      at(`${where}.perMillionTokens.${kind}`, `must be a non-negative decimal price per million tokens, got ${JSON.stringify(value)}`);
+      ok = false;
+    } else {
+      perMillion[kind] = money(text);
+    }
+  }
+  for (const key of Object.keys(rates)) {
+    if (!(TOKEN_KINDS as readonly string[]).includes(key)) {
+      at(`${where}.perMillionTokens.${key}`, `is not a token kind (expected ${TOKEN_KINDS.join(', ')})`);
+      ok = false;
+    }
+  }
+  if (!ok) return undefined;
+  const note = raw['note'];
+  return {
+    id: `${model}@${effectiveFrom as string}`,
+    model,
+    effectiveFrom: effectiveFrom as string,
+    currency: currency as string,
+    perMillion,
+    ...(typeof note === 'string' ? { note } : {}),
+  };
+}
+
+export function createPriceBook(
+  models: readonly PricedModel[],
+  meta: { version: string; source: string; currency: string },
+): PriceBook {
+  const exact = new Map<string, PricedModel>();
+  for (const model of models) {
+    for (const id of [model.model, ...model.aliases]) exact.set(normalizeModelId(id), model);
+  }
+  // Most specific pattern first: the longest literal text wins, so "claude-opus-4-1*" beats "claude-opus-4*".
+  const patterns = models
+    .flatMap((model) => model.patterns.map((pattern) => ({ model, pattern, regex: globToRegExp(pattern) })))
+    .sort((a, b) => b.pattern.replace(/\*/g, '').length - a.pattern.replace(/\*/g, '').length || a.pattern.localeCompare(b.pattern));
+  const resolved = new Map<string, PricedModel | undefined>();
+
+  function resolveModel(modelId: string): PricedModel | undefined {
+    const key = normalizeModelId(modelId);
+    if (resolved.has(key)) return resolved.get(key);
+    const found = exact.get(key) ?? patterns.find((p) => p.regex.test(key))?.model;
+    resolved.set(key, found);
+    return found;
+  }
+
+  function priceFor(modelId: string, day: string): PriceEntry | undefined {
+    const model = resolveModel(modelId);
+    if (!model) return undefined;
+    let inForce: PriceEntry | undefined;
+    for (const entry of model.prices) {
+      if (entry.effectiveFrom <= day) inForce = entry;
+      else break;
+    }
+    return inForce;
+  }
+
+  return { ...meta, models, resolveModel, priceFor };
+}

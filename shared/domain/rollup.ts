@@ -1,0 +1,155 @@
+import { allocate, type Allocation, type DirectoryResolution } from './directory.js';
+import { ZERO, type Money } from './money.js';
+import { costOf, type PriceBook } from './price-book.js';
+import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
+import type { UsageRow } from './usage.js';
+
+/** One day inside a monthly line: the daily rollup, priced by the price in force that day. */
+export interface DayUsage {
+  readonly day: string;
+  readonly tokens: TokenCounts;
+  readonly requests: number;
+  /** Exact cost; null when no price was in force for the model that day (an unpriced day). */
+  readonly cost: Money | null;
+  readonly priceEntryId: string | null;
+}
+
+/**
+ * The monthly rollup of one team x user x model x tier, with its daily rollups inside. Tokens are all the
+ * tokens read; cost covers the priced days only, and the tokens of unpriced days are kept apart so that a
+ * report shows them as an explicit unpriced line rather than a silent zero.
+ */
+export interface MonthlyLine {
+  readonly month: string;
+  readonly teamId: string;
+  readonly userId: string;
+  readonly model: string;
+  readonly tier: string;
+  readonly allocation: Allocation;
+  readonly userName: string;
+  readonly upn: string;
+  /** The priced model the gateway's model id resolved to, or null when the price book does not know it. */
+  readonly pricedModel: string | null;
+  readonly tokens: TokenCounts;
+  readonly requests: number;
+  readonly cost: Money;
+  readonly unpricedTokens: TokenCounts;
+  readonly currency: string;
+  /** Every price entry used by a day of this line, in day order without repeats. */
+  readonly priceEntryIds: readonly string[];
+  readonly days: readonly DayUsage[];
+}
+
+export function lineKey(line: Pick<MonthlyLine, 'teamId' | 'userId' | 'model' | 'tier'>): string {
+  return `${line.teamId}\u0000${line.userId}\u0000${line.model}\u0000${line.tier}`;
+}
+
+interface LineBuilder {
+  month: string;
+  teamId: string;
+  userId: string;
+  model: string;
+  tier: string;
+  allocation: Allocation;
+  userName: string;
+  upn: string;
+  days: Map<string, { tokens: TokenCounts; requests: number }>;
+}
+
+/**
+ * Rolls a month of usage rows up to monthly lines: resolve each user's team, sum tokens per day as integers,
+ * then price each day's aggregate with the price in force that day. Every token of every row lands in
+ * exactly one line; nothing is filtered here.
+ */
+export function buildMonthlyLines(
+  month: string,
+  rows: Iterable<UsageRow>,
+  directory: DirectoryResolution,
+  priceBook: PriceBook,
+): MonthlyLine[] {
+  const builders = new Map<string, LineBuilder>();
+  const allocations = new Map<string, ReturnType<typeof allocate>>();
+  for (const row of rows) {
+    let placed = allocations.get(row.userId);
+    if (!placed) {
+      placed = allocate(row.userId, directory);
+      allocations.set(row.userId, placed);
+    }
+    const key = lineKey({ teamId: placed.teamId, userId: row.userId, model: row.model, tier: row.tier });
+    let builder = builders.get(key);
+    if (!builder) {
+      builder = {
+        month,
+        teamId: placed.teamId,
+        userId: row.userId,
+        model: row.model,
+        tier: row.tier,
+        allocation: placed.allocation,
+        userName: placed.user?.displayName ?? '',
+        upn: placed.user?.upn ?? '',
+        days: new Map(),
+      };
+      builders.set(key, builder);
+    }
+    let day = builder.days.get(row.day);
+    if (!day) {
+      day = { tokens: zeroTokens(), requests: 0 };
+      builder.days.set(row.day, day);
+    }
+    addTokensInto(day.tokens, row.tokens);
+    day.requests += row.requests;
+  }
+
+  const lines: MonthlyLine[] = [];
+  for (const builder of builders.values()) lines.push(priceLine(builder, priceBook));
+  return lines.sort(compareLines);
+}
+
+function priceLine(builder: LineBuilder, priceBook: PriceBook): MonthlyLine {
+  const tokens = zeroTokens();
+  const unpricedTokens = zeroTokens();
+  const priceEntryIds: string[] = [];
+  let requests = 0;
+  let cost = ZERO;
+  const days: DayUsage[] = [];
+  for (const [day, usage] of [...builder.days.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const entry = priceBook.priceFor(builder.model, day);
+    addTokensInto(tokens, usage.tokens);
+    requests += usage.requests;
+    if (entry) {
+      const dayCost = costOf(usage.tokens, entry);
+      cost = cost.plus(dayCost);
+      if (!priceEntryIds.includes(entry.id)) priceEntryIds.push(entry.id);
+      days.push({ day, tokens: usage.tokens, requests: usage.requests, cost: dayCost, priceEntryId: entry.id });
+    } else {
+      addTokensInto(unpricedTokens, usage.tokens);
+      days.push({ day, tokens: usage.tokens, requests: usage.requests, cost: null, priceEntryId: null });
+    }
+  }
+  return {
+    month: builder.month,
+    teamId: builder.teamId,
+    userId: builder.userId,
+    model: builder.model,
+    tier: builder.tier,
+    allocation: builder.allocation,
+    userName: builder.userName,
+    upn: builder.upn,
+    pricedModel: priceBook.resolveModel(builder.model)?.model ?? null,
+    tokens,
+    requests,
+    cost,
+    unpricedTokens,
+    currency: priceBook.currency,
+    priceEntryIds,
+    days,
+  };
+}
+
+export function compareLines(a: MonthlyLine, b: MonthlyLine): number {
+  return a.teamId.localeCompare(b.teamId) || a.userId.localeCompare(b.userId) || a.model.localeCompare(b.model) || a.tier.localeCompare(b.tier);
+}
+
+export function hasUnpricedTokens(line: Pick<MonthlyLine, 'unpricedTokens'>): boolean {
+  return Object.values(line.unpricedTokens).some((count) => count > 0);
+}

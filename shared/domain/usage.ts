@@ -1,0 +1,63 @@
+import type { TokenCounts } from './tokens.js';
+
+/**
+ * One day of one user's use of one model in one tier, as the usage source reports it.
+ * `day` is the calendar day in the reporting time zone (YYYY-MM-DD); `userId` is the Entra oid and may be
+ * empty when the gateway emitted no UserId (such rows roll up to the unallocated team, never dropped).
+ */
+export interface UsageRow {
+  readonly day: string;
+  readonly userId: string;
+  readonly model: string;
+  readonly tier: string;
+  readonly tokens: TokenCounts;
+  readonly requests: number;
+}
+
+/** A source row that could not be used, kept for the run report. */
+export interface RejectedRow {
+  /** Where it came from: "file.csv:17" or "query window 2026-10-03". */
+  readonly location: string;
+  readonly reason: string;
+}
+
+export interface RejectSummary {
+  readonly count: number;
+  /** The first few rejects with their reasons; `count` is the true total. */
+  readonly samples: readonly RejectedRow[];
+  /** Rejects counted by reason, so a report can say "312 rows: valueSum is negative". */
+  readonly byReason: Readonly<Record<string, number>>;
+}
+
+/** What a usage source read for a window: the rows, what it rejected, and its own cross-check figures. */
+export interface UsageReadResult {
+  readonly rows: readonly UsageRow[];
+  readonly rejects: RejectSummary;
+  /** Rows outside the requested window, or metrics not mapped to a token kind: counted, not used. */
+  readonly skipped: Readonly<Record<string, number>>;
+  /**
+   * The gateway's "Total Tokens" metric summed over the window, when it was present, kept only to compare
+   * with the sum of the priced kinds.
+   */
+  readonly reportedTotalTokens: number | null;
+  readonly sourceDescription: string;
+}
+
+export const MAX_REJECT_SAMPLES = 20;
+
+/** Collects rejects without holding every one of them in memory. */
+export class RejectCollector {
+  private total = 0;
+  private readonly samples: RejectedRow[] = [];
+  private readonly reasons: Record<string, number> = {};
+
+  add(location: string, reason: string): void {
+    this.total += 1;
+    this.reasons[reason] = (this.reasons[reason] ?? 0) + 1;
+    if (this.samples.length < MAX_REJECT_SAMPLES) this.samples.push({ location, reason });
+  }
+
+  summary(): RejectSummary {
+    return { count: this.total, samples: [...this.samples], byReason: { ...this.reasons } };
+  }
+}

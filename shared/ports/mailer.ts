@@ -1,0 +1,27 @@
+export interface MailAttachment {
+  readonly filename: string;
+  readonly contentType: string;
+  readonly content: Buffer;
+}
+
+export interface OutgoingMail {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly cc?: readonly string[];
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+  readonly attachments: readonly MailAttachment[];
+  /** Stable across retries of the same delivery, so a receiving system can spot a duplicate. */
+  readonly idempotencyKey: string;
+}
+
+export interface SentMail {
+  readonly messageId: string;
+  /** Where the message went: a file path for the outbox, a mailbox for Graph, a server for SMTP. */
+  readonly location: string;
+}
+
+export interface Mailer {
+  send(mail: OutgoingMail): Promise<SentMail>;
+}
