@@ -31,7 +31,7 @@ export interface PriceBook {
   readonly models: readonly PricedModel[];
   /** The priced model a gateway model id maps to (exact id, alias, then the most specific pattern). */
   resolveModel(modelId: string): PricedModel | undefined;
-  /** The price in force on `day` (YYYY-MM-DD) for a gateway model id; undefined means unpriced. */
+  /** The price in force on `day` (YYYY-MM-DD, as every domain day is) for a gateway model id; undefined means unpriced. */
   priceFor(modelId: string, day: string): PriceEntry | undefined;
 }
 
@@ -83,7 +83,10 @@ export function parsePriceBook(document: unknown, source: string, rawText?: stri
   }
   const models: PricedModel[] = [];
   const claimed = new Map<string, string>();
+  const definedAt = new Map<string, string>();
+  const patternOwners = new Map<string, string>();
   const currencies = new Set<string>();
+  if (typeof bookCurrency === 'string' && CURRENCY.test(bookCurrency)) currencies.add(bookCurrency);
   (Array.isArray(rawModels) ? rawModels : []).forEach((raw, index) => {
     const where = `models[${index}]`;
     if (!isObject(raw)) {
@@ -97,13 +100,27 @@ export function parsePriceBook(document: unknown, source: string, rawText?: stri
     const displayName = raw['displayName'] ?? name ?? '';
     if (typeof displayName !== 'string') at(`${label}.displayName`, 'must be a string');
 
+    if (name) {
+      const earlier = definedAt.get(normalizeModelId(name));
+      if (earlier) at(`${label}.model`, `model "${name}" is already defined at ${earlier}`);
+      else definedAt.set(normalizeModelId(name), where);
+    }
     const aliases = stringList(raw['aliases'], `${label}.aliases`, MODEL_ID, at);
     const patterns = stringList(raw['patterns'], `${label}.patterns`, PATTERN, at);
-    for (const id of [name, ...aliases].filter((x): x is string => !!x)) {
+    for (const pattern of patterns) {
+      const owner = patternOwners.get(normalizeModelId(pattern));
+      if (owner) at(`${label}.patterns`, `pattern "${pattern}" is already used by ${owner}`);
+      else patternOwners.set(normalizeModelId(pattern), label);
+    }
+    for (const id of aliases) {
       const key = normalizeModelId(id);
-      const owner = claimed.get(key);
-      if (owner && owner !== name) at(`${label}`, `id or alias "${id}" is already used by ${owner}`);
+      const owner = claimed.get(key) ?? (definedAt.has(key) && key !== normalizeModelId(name ?? '') ? key : undefined);
+      if (owner) at(`${label}.aliases`, `alias "${id}" is already used by ${owner}`);
       else claimed.set(key, name ?? label);
+    }
+    if (name) {
+      const owner = claimed.get(normalizeModelId(name));
+      if (owner && owner !== name) at(`${label}.model`, `model id "${name}" is already an alias of ${owner}`);
     }
 
     const rawPrices = raw['prices'];

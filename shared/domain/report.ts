@@ -153,7 +153,10 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
   const teamName = (teamId: string) =>
     teamId === UNALLOCATED_TEAM ? UNALLOCATED_TEAM_NAME : (context.teams.get(teamId)?.name ?? teamId);
 
-  const teamGroups = groupBy(lines, (line) => line.teamId, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
+  // Teams by id, with the unallocated bucket last where finance looks for what nobody was charged.
+  const teamGroups = groupBy(lines, (line) => line.teamId, (key) => key).sort(
+    (a, b) => Number(a.key === UNALLOCATED_TEAM) - Number(b.key === UNALLOCATED_TEAM) || a.key.localeCompare(b.key),
+  );
   const teamAmounts = shareOut(teamGroups, grandTotal);
   const teams: TeamSummary[] = teamGroups.map((group, index) => ({
     teamId: group.key,

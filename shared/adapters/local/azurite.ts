@@ -90,7 +90,8 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
       new Promise<void>((resolve) => {
         if (exited) return resolve();
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        // Azurite saves its tables and exits cleanly on SIGINT only; SIGTERM would lose the last writes.
+        child.kill('SIGINT');
         setTimeout(() => {
           if (!exited) child.kill('SIGKILL');
         }, 3000).unref();

@@ -1,0 +1,113 @@
+import path from 'node:path';
+import { startAzurite, type RunningAzurite } from '../shared/adapters/local/azurite.js';
+import { ensureDemoData } from '../shared/adapters/local/demo-generator.js';
+import { generateOrganization, writeDemoUsage } from '../shared/adapters/local/demo-generator.js';
+import { createServices } from '../shared/composition-root.js';
+import { PROJECT_ROOT } from '../shared/config/project-root.js';
+import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
+import type { Logger } from '../shared/ports/runtime.js';
+import { closeMonth } from '../shared/use-cases/close-month.js';
+import { printCloseSummary } from './summary.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+
+export interface CloseOptions {
+  month: string;
+  usage?: string[];
+  directory?: string;
+  prices?: string;
+  timeZone?: string;
+  finance?: string;
+  storage?: string;
+  out: string;
+  force?: boolean;
+  logger: Logger;
+}
+
+const DEMO_FINANCE = 'finance@contoso.example';
+
+/** Command-line options win over app settings from the environment; paths given here are the caller's. */
+function settingsFor(options: CloseOptions): Settings {
+  const absolute = (file: string) => path.resolve(file);
+  const overrides: Record<string, string | undefined> = {
+    [SETTING.usageFiles]: options.usage?.map(absolute).join(';'),
+    [SETTING.directoryFile]: options.directory && absolute(options.directory),
+    [SETTING.priceBookFile]: options.prices && absolute(options.prices),
+    [SETTING.timeZone]: options.timeZone,
+    [SETTING.financeRecipients]: options.finance,
+    [SETTING.storageConnection]: options.storage,
+    [SETTING.outboxDir]: path.join(options.out, 'outbox'),
+    [SETTING.artifactsDir]: path.join(options.out, 'reports'),
+  };
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  return loadSettings({ ...process.env, ...defined }, { projectRoot: PROJECT_ROOT });
+}
+
+/** With no storage configured, the CLI runs its own Azurite, keeping its tables under the output folder. */
+async function withStorage<T>(settings: Settings, out: string, logger: Logger, run: (settings: Settings) => Promise<T>): Promise<T> {
+  if (settings.storage.connectionString) return run(settings);
+  logger.progress('storage', `no storage configured: starting a local Azurite (data in ${path.join(out, 'azurite')})`);
+  let azurite: RunningAzurite | undefined;
+  try {
+    azurite = await startAzurite({ location: path.join(out, 'azurite') });
+    return await run({ ...settings, storage: { ...settings.storage, connectionString: azurite.connectionString } });
+  } finally {
+    await azurite?.stop();
+  }
+}
+
+export async function runClose(options: CloseOptions): Promise<void> {
+  const settings = settingsFor(options);
+  await withStorage(settings, options.out, options.logger, async (settings) => {
+    const services = await createServices(settings, { logger: options.logger });
+    const result = await closeMonth(services.closeMonth, { month: options.month, resend: options.force ?? false });
+    printCloseSummary(result, process.stdout);
+  });
+}
+
+export interface DemoCommandOptions {
+  month: string;
+  users: number;
+  teams: number;
+  seed: number;
+  out: string;
+  force?: boolean;
+  logger: Logger;
+}
+
+export async function runDemo(options: DemoCommandOptions): Promise<void> {
+  const demoDir = path.join(options.out, 'demo');
+  options.logger.progress('demo', `demo month ${options.month}: ${options.users} users in ${options.teams} teams (seed ${options.seed})`);
+  const demo = await ensureDemoData(demoDir, { month: options.month, users: options.users, teams: options.teams, seed: options.seed });
+  options.logger.progress('demo', demo.generated ? `generated ${demo.usageFile}` : `reusing ${demo.usageFile}`);
+  await runClose({
+    month: options.month,
+    usage: [demo.usageFile],
+    directory: demo.directoryFile,
+    finance: process.env[SETTING.financeRecipients] ?? DEMO_FINANCE,
+    out: options.out,
+    ...(options.force ? { force: true } : {}),
+    logger: options.logger,
+  });
+}
+
+export interface GenerateOptions {
+  month: string;
+  users: number;
+  teams: number;
+  seed: number;
+  format: 'ndjson' | 'csv';
+  timeZone: string;
+  out: string;
+  logger: Logger;
+}
+
+export async function runGenerate(options: GenerateOptions): Promise<void> {
+  const demoOptions = { month: options.month, users: options.users, teams: options.teams, seed: options.seed, timeZone: options.timeZone };
+  const org = generateOrganization(demoOptions);
+  await mkdir(options.out, { recursive: true });
+  const directoryFile = path.join(options.out, 'directory.json');
+  await writeFile(directoryFile, `${JSON.stringify({ teams: org.teams, users: org.users }, null, 2)}\n`);
+  const usageFile = path.join(options.out, `usage-${options.month}.${options.format}`);
+  const summary = await writeDemoUsage(demoOptions, org, usageFile, options.format);
+  process.stdout.write(`${directoryFile}\n${usageFile}: ${summary.rows} metric rows, ${summary.users} users\n`);
+}

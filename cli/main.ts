@@ -1,0 +1,96 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import path from 'node:path';
+import { describeError, isAppError } from '../shared/domain/errors.js';
+import { parseMonth, previousMonth } from '../shared/domain/periods.js';
+import { consoleLogger } from '../shared/adapters/local/console-logger.js';
+import { DEMO_DEFAULTS } from '../shared/adapters/local/demo-generator.js';
+import { runClose, runDemo, runGenerate } from './commands.js';
+
+const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID']);
+
+function month(value: string): string {
+  try {
+    return parseMonth(value);
+  } catch (error) {
+    throw new InvalidArgumentError(isAppError(error) ? error.message : String(error));
+  }
+}
+
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError(`"${value}" is not a positive whole number`);
+  return number;
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('chargeback')
+    .description('Turns LLM gateway token metrics into team chargeback: rollups in Table Storage, a finance workbook, mail.')
+    .showHelpAfterError('(run with --help for usage)')
+    .option('-q, --quiet', 'only print the result and warnings')
+    .option('-v, --verbose', 'print details with warnings');
+
+  program
+    .command('demo')
+    .description('generate a demo organization and a month of gateway metrics (once), then close that month on the local stack')
+    .addOption(new Option('--month <YYYY-MM>', 'the demo month (default: the previous calendar month)').argParser(month))
+    .addOption(new Option('--users <n>', 'users in the demo organization').argParser(positiveInteger).default(DEMO_DEFAULTS.users))
+    .addOption(new Option('--teams <n>', 'teams in the demo organization').argParser(positiveInteger).default(DEMO_DEFAULTS.teams))
+    .addOption(new Option('--seed <n>', 'seed of the demo data').argParser(positiveInteger).default(DEMO_DEFAULTS.seed))
+    .option('--out <dir>', 'where outputs, demo data and the local Azurite data go', 'out')
+    .option('--force', 'send the finance mail again even if this revision was already sent')
+    .action(async (options, command: Command) => {
+      const month = options.month ?? previousMonth(new Date(), 'UTC');
+      await runDemo({ ...options, month, out: path.resolve(options.out), logger: loggerFor(command) });
+    });
+
+  program
+    .command('close')
+    .description('close a month: read usage, resolve teams, price, store rollups, build and mail the finance workbook')
+    .requiredOption('--month <YYYY-MM>', 'the month to close', month)
+    .option('--usage <files...>', 'usage export files (.csv as the portal exports it, or .ndjson); default USAGE_FILES')
+    .option('--directory <file>', 'directory file (users to teams, team leads); default DIRECTORY_FILE')
+    .option('--prices <file>', 'price book file; default PRICE_BOOK_FILE or the shipped data/price-book.json')
+    .option('--time-zone <zone>', 'IANA time zone of the reporting months; default REPORTING_TIME_ZONE or UTC')
+    .option('--finance <addresses>', 'finance recipients, comma separated; default FINANCE_RECIPIENTS')
+    .option('--storage <connection-string>', 'table storage; default STORAGE_CONNECTION_STRING, else a local Azurite under --out')
+    .option('--out <dir>', 'where workbooks, the outbox and the local Azurite data go', 'out')
+    .option('--force', 'send the finance mail again even if this revision was already sent')
+    .action(async (options, command: Command) => {
+      await runClose({ ...options, out: path.resolve(options.out), logger: loggerFor(command) });
+    });
+
+  program
+    .command('generate')
+    .description('write demo data (a directory file and a month of usage) without closing anything')
+    .requiredOption('--month <YYYY-MM>', 'the month to generate', month)
+    .addOption(new Option('--users <n>', 'users').argParser(positiveInteger).default(DEMO_DEFAULTS.users))
+    .addOption(new Option('--teams <n>', 'teams').argParser(positiveInteger).default(DEMO_DEFAULTS.teams))
+    .addOption(new Option('--seed <n>', 'seed').argParser(positiveInteger).default(DEMO_DEFAULTS.seed))
+    .addOption(new Option('--format <format>', 'usage file format').choices(['ndjson', 'csv']).default('ndjson'))
+    .option('--time-zone <zone>', 'IANA time zone the month is cut in', 'UTC')
+    .option('--out <dir>', 'output directory', 'out/demo')
+    .action(async (options, command: Command) => {
+      await runGenerate({ ...options, out: path.resolve(options.out), logger: loggerFor(command) });
+    });
+
+  return program;
+}
+
+function loggerFor(command: Command) {
+  const globals = command.optsWithGlobals() as { quiet?: boolean; verbose?: boolean };
+  return consoleLogger({ quiet: globals.quiet ?? false, verbose: globals.verbose ?? false });
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    process.stderr.write(`\n${describeError(error)}\n`);
+    if (isAppError(error) && error.retryable) process.stderr.write('(this may succeed if you run it again)\n');
+    return isAppError(error) && INPUT_ERRORS.has(error.code) ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

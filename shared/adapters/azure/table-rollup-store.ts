@@ -1,0 +1,371 @@
+/**
+ * Monthly rollups in Azure Table Storage: one entity per monthly line, with its daily grain inside.
+ *
+ * Storage contract (schemaVersion 1):
+ *
+ * - PartitionKey = `${month}~${encodeKeyPart(teamId)}`, e.g. `2026-10~platform`, `2026-10~_unallocated`.
+ *   One team's month is one partition, so a team lookup is a single-partition query, and a month is the
+ *   contiguous PartitionKey range [`${month}~`, `${month}~~`) (encoded parts never hold `~` and every
+ *   character they do hold sorts below it).
+ * - RowKey = `${encodeKeyPart(userId)}~${encodeKeyPart(model)}~${encodeKeyPart(tier)}`. Key escaping is
+ *   described in table-keys.ts: raw `A-Za-z0-9._-`, everything else `!XX` (UTF-8 bytes), the empty
+ *   string (no UserId) as `!`. Keys over 1 KiB are refused rather than truncated.
+ * - Properties:
+ *     schemaVersion  Int32   1
+ *     month, teamId, userId, model, tier, allocation, userName, upn, currency   String (unescaped values)
+ *     pricedModel    String  '' when the price book did not know the model (null in MonthlyLine)
+ *     tokensInput, tokensOutput, tokensCacheRead, tokensCacheWrite5m, tokensCacheWrite1h          Int64
+ *     unpricedInput, unpricedOutput, unpricedCacheRead, unpricedCacheWrite5m, unpricedCacheWrite1h Int64
+ *     requests       Int64
+ *     cost           String  the exact decimal (e.g. "0.000003"), never a floating-point number
+ *     priceEntryIds  String  JSON array of price entry ids, in day order
+ *     days           String  JSON array of [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h,
+ *                            requests, cost string or null, priceEntryId or null], in day order
+ *
+ * replaceMonth upserts (Replace mode, so a rerun leaves byte-identical properties) in entity group
+ * transactions of at most 100 entities of one partition and under 4 MiB, several partitions at a time, then
+ * deletes the month's entities that are not in the new set. Readers may briefly see a mix of old and new lines
+ * while a replace runs; a crash leaves such a mix, and rerunning the same replace completes it exactly.
+ */
+import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import type { Allocation } from '../../domain/directory.js';
+import { AppError } from '../../domain/errors.js';
+import { money, type Money } from '../../domain/money.js';
+import { parseMonth } from '../../domain/periods.js';
+import { compareLines, type DayUsage, type MonthlyLine } from '../../domain/rollup.js';
+import { TOKEN_KINDS, type TokenCounts, type TokenKind } from '../../domain/tokens.js';
+import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
+import { ensureTable, storageError } from './table-client.js';
+import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR } from './table-keys.js';
+
+export const ROLLUP_SCHEMA_VERSION = 1;
+
+const MAX_BATCH_ENTITIES = 100;
+/** The service's limit is 4 MiB per transaction; the margin covers multipart framing we do not count. */
+const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
+const PER_OPERATION_OVERHEAD_BYTES = 1024;
+/** A String property holds at most 64 KiB, stored as UTF-16. */
+const MAX_STRING_PROPERTY_CHARS = 32 * 1024;
+const DEFAULT_BATCH_CONCURRENCY = 8;
+
+const TOKEN_PROPERTY: Record<TokenKind, string> = {
+  input: 'Input',
+  output: 'Output',
+  cacheRead: 'CacheRead',
+  cacheWrite5m: 'CacheWrite5m',
+  cacheWrite1h: 'CacheWrite1h',
+};
+const ALLOCATIONS: readonly Allocation[] = ['team', 'no-user-id', 'unknown-user', 'former-user'];
+
+type DayTuple = [string, number, number, number, number, number, number, string | null, string | null];
+type EntityKey = { partitionKey: string; rowKey: string };
+
+export function rollupPartitionKey(month: string, teamId: string): string {
+  return `${encodeKeyPart(month)}${KEY_PART_SEPARATOR}${encodeKeyPart(teamId)}`;
+}
+
+export function rollupRowKey(line: Pick<MonthlyLine, 'userId' | 'model' | 'tier'>): string {
+  return joinKeyParts([line.userId, line.model, line.tier]);
+}
+
+/** Bounds of the PartitionKey range holding every team of `month`: lower inclusive, upper exclusive. */
+export function monthPartitionRange(month: string): { from: string; to: string } {
+  const prefix = `${encodeKeyPart(month)}${KEY_PART_SEPARATOR}`;
+  return { from: prefix, to: `${prefix}${KEY_PART_SEPARATOR}` };
+}
+
+export class TableRollupStore implements RollupStore {
+  private constructor(
+    private readonly client: TableClient,
+    private readonly batchConcurrency: number,
+  ) {}
+
+  static async create(client: TableClient, options: { batchConcurrency?: number } = {}): Promise<TableRollupStore> {
+    const concurrency = options.batchConcurrency ?? DEFAULT_BATCH_CONCURRENCY;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new AppError('INVALID_ARGUMENT', `batchConcurrency must be a positive integer, got ${concurrency}`);
+    }
+    await ensureTable(client);
+    return new TableRollupStore(client, concurrency);
+  }
+
+  async replaceMonth(month: string, lines: readonly MonthlyLine[], onProgress?: (done: number, total: number) => void): Promise<ReplaceMonthResult> {
+    assertCanonicalMonth(month);
+    const entities = lines.map((line) => toEntity(month, line));
+    const byPartition = groupByPartition(entities, 'Two lines of the month share a key (team, user, model, tier)');
+
+    // Listing before writing gives a known total for progress; with one writer per month the stale set is the
+    // same as if it were listed afterwards, because the writes only touch keys of the new set.
+    const stale = (await this.listMonthKeys(month)).filter((key) => !byPartition.get(key.partitionKey)?.has(key.rowKey));
+    const upserts = batchesOf(byPartition, (entity): TransactionAction => ['upsert', entity, 'Replace'], entitySizeEstimate);
+    const deletes = batchesOf(
+      groupByPartition(stale, 'Duplicate stored key'),
+      (key): TransactionAction => ['delete', key],
+      () => PER_OPERATION_OVERHEAD_BYTES,
+    );
+
+    const total = upserts.length + deletes.length;
+    let done = 0;
+    const submit = async (batch: TransactionAction[]): Promise<void> => {
+      try {
+        await this.client.submitTransaction(batch);
+      } catch (error) {
+        throw storageError(`write a batch of ${batch.length} rollup entities of partition ${batch[0]![1].partitionKey}`, error);
+      }
+      done += 1;
+      onProgress?.(done, total);
+    };
+    await runPool(upserts, this.batchConcurrency, submit);
+    await runPool(deletes, this.batchConcurrency, submit);
+    return { written: entities.length, deleted: stale.length };
+  }
+
+  async readTeamMonth(month: string, teamId: string): Promise<MonthlyLine[]> {
+    assertCanonicalMonth(month);
+    return this.query(odata`PartitionKey eq ${rollupPartitionKey(month, teamId)}`, `read team ${teamId} of ${month}`);
+  }
+
+  async readMonth(month: string): Promise<MonthlyLine[]> {
+    assertCanonicalMonth(month);
+    const { from, to } = monthPartitionRange(month);
+    return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`);
+  }
+
+  private async query(filter: string, action: string): Promise<MonthlyLine[]> {
+    const lines: MonthlyLine[] = [];
+    try {
+      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+        lines.push(fromEntity(entity));
+      }
+    } catch (error) {
+      throw storageError(action, error);
+    }
+    return lines.sort(compareLines);
+  }
+
+  private async listMonthKeys(month: string): Promise<EntityKey[]> {
+    const { from, to } = monthPartitionRange(month);
+    const keys: EntityKey[] = [];
+    try {
+      const entities = this.client.listEntities({
+        queryOptions: { filter: odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, select: ['PartitionKey', 'RowKey'] },
+      });
+      for await (const entity of entities) keys.push({ partitionKey: entity.partitionKey!, rowKey: entity.rowKey! });
+    } catch (error) {
+      throw storageError(`list the stored keys of ${month}`, error);
+    }
+    return keys;
+  }
+}
+
+function assertCanonicalMonth(month: string): void {
+  if (parseMonth(month) !== month) throw new AppError('INVALID_ARGUMENT', `"${month}" is not a month: expected YYYY-MM`);
+}
+
+function describeLine(line: Pick<MonthlyLine, 'month' | 'teamId' | 'userId' | 'model' | 'tier'>): string {
+  const short = (text: string): string => (text.length > 60 ? `${text.slice(0, 60)}…(${text.length} chars)` : text);
+  return `Rollup line ${line.month} team "${short(line.teamId)}" user "${short(line.userId)}" model "${short(line.model)}" tier "${short(line.tier)}"`;
+}
+
+function toEntity(month: string, line: MonthlyLine): TableEntity {
+  if (line.month !== month) {
+    throw new AppError('INVALID_ARGUMENT', `${describeLine(line)} belongs to ${line.month}, not to the month being replaced (${month})`);
+  }
+  const partitionKey = rollupPartitionKey(month, line.teamId);
+  const rowKey = rollupRowKey(line);
+  assertKeySize(partitionKey, 'PartitionKey', describeLine(line));
+  assertKeySize(rowKey, 'RowKey', describeLine(line));
+
+  const entity: TableEntity = {
+    partitionKey,
+    rowKey,
+    schemaVersion: ROLLUP_SCHEMA_VERSION,
+    month: line.month,
+    teamId: line.teamId,
+    userId: line.userId,
+    model: line.model,
+    tier: line.tier,
+    allocation: line.allocation,
+    userName: line.userName,
+    upn: line.upn,
+    pricedModel: line.pricedModel ?? '',
+    requests: int64(line.requests, 'requests', line),
+    cost: line.cost.toFixed(),
+    currency: line.currency,
+    priceEntryIds: JSON.stringify(line.priceEntryIds),
+    days: JSON.stringify(line.days.map((day) => dayTuple(day, line))),
+  };
+  for (const kind of TOKEN_KINDS) {
+    entity[`tokens${TOKEN_PROPERTY[kind]}`] = int64(line.tokens[kind], `tokens.${kind}`, line);
+    entity[`unpriced${TOKEN_PROPERTY[kind]}`] = int64(line.unpricedTokens[kind], `unpricedTokens.${kind}`, line);
+  }
+  for (const [name, value] of Object.entries(entity)) {
+    if (typeof value === 'string' && value.length > MAX_STRING_PROPERTY_CHARS) {
+      throw new AppError('STORAGE_FAILED', `${describeLine(line)}: property ${name} is ${value.length} characters, over Table Storage's 64 KiB string limit`);
+    }
+  }
+  return entity;
+}
+
+function dayTuple(day: DayUsage, line: MonthlyLine): DayTuple {
+  const counts = TOKEN_KINDS.map((kind) => safeCount(day.tokens[kind], `${day.day} tokens.${kind}`, line));
+  return [day.day, ...(counts as [number, number, number, number, number]), safeCount(day.requests, `${day.day} requests`, line), day.cost === null ? null : day.cost.toFixed(), day.priceEntryId];
+}
+
+function safeCount(value: number, what: string, line: MonthlyLine): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new AppError('INVALID_ARGUMENT', `${describeLine(line)}: ${what} must be a non-negative safe integer, got ${value}`);
+  }
+  return value;
+}
+
+/** Counts go out as Edm.Int64: a month of cache reads can pass 2^31, where an untyped number would become a Double. */
+function int64(value: number, what: string, line: MonthlyLine): bigint {
+  return BigInt(safeCount(value, what, line));
+}
+
+function entitySizeEstimate(entity: TableEntity): number {
+  return PER_OPERATION_OVERHEAD_BYTES + Buffer.byteLength(JSON.stringify(entity, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
+}
+
+function groupByPartition<T extends EntityKey>(items: readonly T[], duplicateMessage: string): Map<string, Map<string, T>> {
+  const partitions = new Map<string, Map<string, T>>();
+  for (const item of items) {
+    let rows = partitions.get(item.partitionKey);
+    if (!rows) {
+      rows = new Map();
+      partitions.set(item.partitionKey, rows);
+    }
+    if (rows.has(item.rowKey)) {
+      throw new AppError('INVALID_ARGUMENT', `${duplicateMessage}: PartitionKey "${item.partitionKey}", RowKey "${item.rowKey}"`);
+    }
+    rows.set(item.rowKey, item);
+  }
+  return partitions;
+}
+
+/** Splits each partition, in key order, into transactions within the entity-count and size limits. */
+function batchesOf<T extends EntityKey>(partitions: Map<string, Map<string, T>>, toAction: (item: T) => TransactionAction, sizeOf: (item: T) => number): TransactionAction[][] {
+  const batches: TransactionAction[][] = [];
+  for (const partitionKey of [...partitions.keys()].sort()) {
+    const rows = partitions.get(partitionKey)!;
+    let batch: TransactionAction[] = [];
+    let bytes = 0;
+    for (const rowKey of [...rows.keys()].sort()) {
+      const item = rows.get(rowKey)!;
+      const size = sizeOf(item);
+      if (batch.length > 0 && (batch.length === MAX_BATCH_ENTITIES || bytes + size > MAX_BATCH_BYTES)) {
+        batches.push(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(toAction(item));
+      bytes += size;
+    }
+    if (batch.length > 0) batches.push(batch);
+  }
+  return batches;
+}
+
+/** Runs `work` over `items`, `concurrency` at a time; after the first failure starts nothing new and rethrows it. */
+async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failure && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  if (failure) throw failure.error;
+}
+
+function fromEntity(entity: Record<string, unknown>): MonthlyLine {
+  const where = `entity PartitionKey "${String(entity.partitionKey)}", RowKey "${String(entity.rowKey)}"`;
+  const corrupt = (why: string): AppError => new AppError('STORAGE_FAILED', `Stored rollup ${where} is not readable: ${why}`);
+  if (entity.schemaVersion !== ROLLUP_SCHEMA_VERSION) throw corrupt(`schemaVersion ${String(entity.schemaVersion)}, this code reads ${ROLLUP_SCHEMA_VERSION}`);
+  const text = (name: string): string => {
+    const value = entity[name];
+    if (value === undefined) return '';
+    if (typeof value !== 'string') throw corrupt(`${name} is not a string`);
+    return value;
+  };
+  const count = (name: string): number => {
+    const value = entity[name];
+    const result = typeof value === 'bigint' ? Number(value) : value;
+    if (typeof result !== 'number' || !Number.isSafeInteger(result) || result < 0) throw corrupt(`${name} is not a count`);
+    return result;
+  };
+  const amount = (value: unknown, name: string): Money => {
+    if (typeof value !== 'string' || value === '') throw corrupt(`${name} is not a decimal string`);
+    try {
+      return money(value);
+    } catch {
+      throw corrupt(`${name} "${value}" is not a decimal`);
+    }
+  };
+  const json = (name: string): unknown => {
+    try {
+      return JSON.parse(text(name)) as unknown;
+    } catch {
+      throw corrupt(`${name} is not JSON`);
+    }
+  };
+
+  const tokens = {} as TokenCounts;
+  const unpricedTokens = {} as TokenCounts;
+  for (const kind of TOKEN_KINDS) {
+    tokens[kind] = count(`tokens${TOKEN_PROPERTY[kind]}`);
+    unpricedTokens[kind] = count(`unpriced${TOKEN_PROPERTY[kind]}`);
+  }
+  const allocation = text('allocation') as Allocation;
+  if (!ALLOCATIONS.includes(allocation)) throw corrupt(`allocation "${allocation}" is unknown`);
+  const priceEntryIds = json('priceEntryIds');
+  if (!Array.isArray(priceEntryIds) || !priceEntryIds.every((id) => typeof id === 'string')) throw corrupt('priceEntryIds is not a list of ids');
+  const days = json('days');
+  if (!Array.isArray(days)) throw corrupt('days is not a list');
+
+  return {
+    month: text('month'),
+    teamId: text('teamId'),
+    userId: text('userId'),
+    model: text('model'),
+    tier: text('tier'),
+    allocation,
+    userName: text('userName'),
+    upn: text('upn'),
+    pricedModel: text('pricedModel') === '' ? null : text('pricedModel'),
+    tokens,
+    requests: count('requests'),
+    cost: amount(entity.cost, 'cost'),
+    unpricedTokens,
+    currency: text('currency'),
+    priceEntryIds: priceEntryIds as string[],
+    days: days.map((tuple: unknown, index) => {
+      const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+      if (
+        !Array.isArray(tuple) ||
+        tuple.length !== 9 ||
+        typeof tuple[0] !== 'string' ||
+        !tuple.slice(1, 7).every(isCount) ||
+        !(tuple[7] === null || typeof tuple[7] === 'string') ||
+        !(tuple[8] === null || typeof tuple[8] === 'string')
+      ) {
+        throw corrupt(`days[${index}] is not a day tuple`);
+      }
+      const [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, priceEntryId] = tuple as DayTuple;
+      return {
+        day,
+        tokens: { input, output, cacheRead, cacheWrite5m, cacheWrite1h },
+        requests,
+        cost: cost === null ? null : amount(cost, `days[${index}].cost`),
+        priceEntryId,
+      };
+    }),
+  };
+}

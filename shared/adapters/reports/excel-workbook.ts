@@ -1,0 +1,661 @@
+import ExcelJS from 'exceljs';
+import type { Cell, Worksheet } from 'exceljs';
+import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
+import { AppError } from '../../domain/errors.js';
+import type { MonthReport, ReportLine } from '../../domain/report.js';
+import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, type TokenCounts } from '../../domain/tokens.js';
+import type { ReportRenderer } from '../../ports/report-renderer.js';
+
+const CREATOR = 'LLM gateway chargeback';
+const TOKEN_FORMAT = '#,##0';
+const INTEGER_FORMAT = '#,##0';
+const SHARE_FORMAT = '0.0%';
+const MIN_WIDTH = 8;
+const MAX_WIDTH = 60;
+/** The domain rounds every amount to hundredths (`toMinorUnits` default). */
+const MINOR_UNIT_DECIMALS = 2;
+
+const SHEETS = {
+  summary: 'Summary',
+  users: 'Users',
+  lines: 'Lines',
+  models: 'Models',
+  tiers: 'Tiers',
+  unallocated: 'Unallocated',
+  unpriced: 'Unpriced',
+  prices: 'Prices',
+  run: 'Run',
+} as const;
+
+export const FINANCE_WORKBOOK_SHEETS: readonly string[] = Object.values(SHEETS);
+
+const ALLOCATION_REASONS: Record<Allocation, string> = {
+  team: 'Charged to the user\u2019s team',
+  'no-user-id': 'The gateway sent no user id with this usage',
+  'unknown-user': 'The user id is not in the directory, or its team is unknown',
+  'former-user': 'The user has left (deleted or disabled account)',
+};
+
+/**
+ * Excel number format for an ISO 4217 code. US dollars get their symbol; every other code is spelled out,
+ * because a bare symbol (for example "$") is ambiguous across currencies and a finance reader must never
+ * have to guess. The code is reduced to letters so it cannot break out of the quoted literal.
+ */
+export function currencyNumberFormat(currency: string, extraOptionalDecimals = 0): string {
+  const code = currency.toUpperCase().replace(/[^A-Z]/g, '') || 'XXX';
+  const number = `#,##0.${'0'.repeat(MINOR_UNIT_DECIMALS)}${'#'.repeat(extraOptionalDecimals)}`;
+  return code === 'USD' ? `"$"${number}` : `${number} "${code}"`;
+}
+
+function minorUnitsToAmount(units: bigint): number {
+  return Number(units) / 10 ** MINOR_UNIT_DECIMALS;
+}
+
+type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'price';
+
+interface Column<Row> {
+  readonly header: string;
+  readonly kind: CellKind;
+  readonly value: (row: Row) => string | number | bigint | null;
+}
+
+interface TableSpec<Row> {
+  readonly columns: readonly Column<Row>[];
+  readonly rows: readonly Row[];
+  /** Shown as the only data row when `rows` is empty, so an empty table never looks like a broken one. */
+  readonly noneText?: string;
+  /** Cells of the closing Total row, by column header; a totals row is written only when given. */
+  readonly totals?: Readonly<Record<string, string | number | bigint>>;
+  /** Price cells carry their own currency per row. */
+  readonly currencyOf?: (row: Row) => string;
+}
+
+/**
+ * Writes one sheet at a time and remembers how wide each column's content is, so widths fit the values
+ * actually shown rather than a guess.
+ */
+class SheetWriter {
+  private readonly widths = new Map<number, number>();
+  private nextRow = 1;
+
+  constructor(
+    readonly sheet: Worksheet,
+    private readonly currency: string,
+  ) {}
+
+  title(text: string, description: string): void {
+    const titleCell = this.sheet.getCell(this.nextRow, 1);
+    titleCell.value = text;
+    titleCell.font = { bold: true, size: 14 };
+    this.nextRow += 1;
+    // The description runs over the empty cells to its right; measuring it would widen column A for nothing.
+    this.sheet.getCell(this.nextRow, 1).value = description;
+    this.sheet.getCell(this.nextRow, 1).font = { italic: true };
+    this.nextRow += 2;
+  }
+
+  /** A label in column A and its value in column B: the headline figures finance reads first. */
+  figure(label: string, value: string | number | bigint | null, kind: CellKind = 'text'): void {
+    const labelCell = this.sheet.getCell(this.nextRow, 1);
+    labelCell.value = label;
+    labelCell.font = { bold: true };
+    this.measure(1, label.length);
+    this.write(this.sheet.getCell(this.nextRow, 2), 2, value, kind, this.currency);
+    this.nextRow += 1;
+  }
+
+  subheading(text: string): void {
+    const cell = this.sheet.getCell(this.nextRow, 1);
+    cell.value = text;
+    cell.font = { bold: true, size: 12 };
+    this.nextRow += 1;
+  }
+
+  gap(): void {
+    this.nextRow += 1;
+  }
+
+  /** Writes a table with a bold header and returns the header's row number. */
+  table<Row>(spec: TableSpec<Row>, options: { filter: boolean; freeze: boolean }): number {
+    const headerRow = this.nextRow;
+    spec.columns.forEach((column, index) => {
+      const cell = this.sheet.getCell(headerRow, index + 1);
+      cell.value = column.header;
+      cell.font = { bold: true };
+      cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFE7ECF3' } };
+      cell.border = { bottom: { style: 'thin' } };
+      cell.alignment = { vertical: 'top', horizontal: column.kind === 'text' ? 'left' : 'right' };
+      this.measure(index + 1, column.header.length);
+    });
+    this.nextRow += 1;
+
+    if (spec.rows.length === 0 && spec.noneText) {
+      const cell = this.sheet.getCell(this.nextRow, 1);
+      cell.value = spec.noneText;
+      cell.font = { italic: true };
+      this.nextRow += 1;
+    }
+    for (const row of spec.rows) {
+      const currency = spec.currencyOf ? spec.currencyOf(row) : this.currency;
+      spec.columns.forEach((column, index) => {
+        this.write(this.sheet.getCell(this.nextRow, index + 1), index + 1, column.value(row), column.kind, currency);
+      });
+      this.nextRow += 1;
+    }
+    const lastDataRow = this.nextRow - 1;
+
+    if (spec.totals) {
+      spec.columns.forEach((column, index) => {
+        const value = spec.totals![column.header];
+        const cell = this.sheet.getCell(this.nextRow, index + 1);
+        if (value !== undefined) this.write(cell, index + 1, value, column.kind, this.currency);
+        cell.font = { bold: true };
+        cell.border = { top: { style: 'thin' }, bottom: { style: 'double' } };
+      });
+      this.nextRow += 1;
+    }
+
+    // The filter covers the header and data only, so sorting never moves the Total row into the data.
+    if (options.filter) {
+      this.sheet.autoFilter = { from: { row: headerRow, column: 1 }, to: { row: Math.max(lastDataRow, headerRow), column: spec.columns.length } };
+    }
+    if (options.freeze) {
+      this.sheet.views = [{ state: 'frozen', xSplit: 0, ySplit: headerRow, topLeftCell: `A${headerRow + 1}`, activeCell: `A${headerRow + 1}` }];
+    }
+    return headerRow;
+  }
+
+  finish(): void {
+    for (const [column, width] of this.widths) {
+      this.sheet.getColumn(column).width = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, width + 2));
+    }
+  }
+
+  private write(cell: Cell, column: number, value: string | number | bigint | null, kind: CellKind, currency: string): void {
+    if (value === null || value === '') {
+      cell.value = null;
+      return;
+    }
+    switch (kind) {
+      case 'text':
+        cell.value = String(value);
+        this.measure(column, String(value).length);
+        return;
+      case 'tokens':
+      case 'integer':
+        cell.value = Number(value);
+        cell.numFmt = kind === 'tokens' ? TOKEN_FORMAT : INTEGER_FORMAT;
+        this.measure(column, groupedLength(Math.trunc(Number(value)).toString()));
+        return;
+      case 'amount': {
+        const units = typeof value === 'bigint' ? value : BigInt(value);
+        cell.value = minorUnitsToAmount(units);
+        cell.numFmt = currencyNumberFormat(currency);
+        this.measure(column, groupedLength((units / 100n).toString()) + 3 + currencyAffixLength(currency));
+        return;
+      }
+      case 'share':
+        cell.value = Number(value);
+        cell.numFmt = SHARE_FORMAT;
+        this.measure(column, 6);
+        return;
+      case 'price': {
+        const text = String(value);
+        // Prices are exact decimal strings. A double keeps 15 significant digits, so anything longer is
+        // written as text rather than silently rounded.
+        if (significantDigits(text) <= 15) {
+          cell.value = Number(text);
+          const decimals = (text.split('.')[1] ?? '').length;
+          cell.numFmt = currencyNumberFormat(currency, Math.max(0, decimals - MINOR_UNIT_DECIMALS));
+        } else {
+          cell.value = text;
+          cell.alignment = { horizontal: 'right' };
+        }
+        this.measure(column, text.length + 4 + currencyAffixLength(currency));
+        return;
+      }
+    }
+  }
+
+  private measure(column: number, length: number): void {
+    this.widths.set(column, Math.max(this.widths.get(column) ?? 0, length));
+  }
+}
+
+function groupedLength(digits: string): number {
+  const unsigned = digits.replace('-', '');
+  return digits.length + Math.floor((unsigned.length - 1) / 3);
+}
+
+function currencyAffixLength(currency: string): number {
+  return currency.toUpperCase() === 'USD' ? 1 : 4;
+}
+
+function significantDigits(decimal: string): number {
+  const digits = decimal.replace(/^[-+]/, '').replace('.', '').replace(/^0+/, '');
+  return digits.length;
+}
+
+function sumAmounts<T extends { readonly amount: bigint }>(items: readonly T[]): bigint {
+  return items.reduce((sum, item) => sum + item.amount, 0n);
+}
+
+function sumCounts(items: readonly TokenCounts[]): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const kind of TOKEN_KINDS) totals[kind] = items.reduce((sum, counts) => sum + counts[kind], 0);
+  return totals;
+}
+
+function tokenColumns<Row>(tokensOf: (row: Row) => TokenCounts, prefix = ''): Column<Row>[] {
+  return [
+    ...TOKEN_KINDS.map((kind) => ({ header: `${prefix}${TOKEN_KIND_LABELS[kind]} tokens`, kind: 'tokens' as const, value: (row: Row) => tokensOf(row)[kind] })),
+    { header: `${prefix}Total tokens`, kind: 'tokens', value: (row: Row) => totalTokens(tokensOf(row)) },
+  ];
+}
+
+function tokenTotals(items: readonly TokenCounts[], prefix = ''): Record<string, number> {
+  const sums = sumCounts(items);
+  const totals: Record<string, number> = {};
+  for (const kind of TOKEN_KINDS) totals[`${prefix}${TOKEN_KIND_LABELS[kind]} tokens`] = sums[kind]!;
+  totals[`${prefix}Total tokens`] = TOKEN_KINDS.reduce((sum, kind) => sum + sums[kind]!, 0);
+  return totals;
+}
+
+/**
+ * Refuses to render a report whose lists do not add up to its totals: a workbook that does not reconcile
+ * must never reach finance. `buildMonthReport` guarantees these; this catches a report built any other way.
+ */
+function assertReconciles(report: MonthReport): void {
+  const problems: string[] = [];
+  const lists: [string, readonly { amount: bigint; tokens: TokenCounts; requests: number }[]][] = [
+    ['teams', report.teams],
+    ['users', report.users],
+    ['lines', report.lines],
+    ['models', report.models],
+    ['tiers', report.tiers],
+  ];
+  const expectedTokens = totalTokens(report.tokens);
+  for (const [name, items] of lists) {
+    const amount = sumAmounts(items);
+    if (amount !== report.grandTotal) problems.push(`${name} amounts sum to ${amount} minor units, the grand total is ${report.grandTotal}`);
+    const tokens = items.reduce((sum, item) => sum + totalTokens(item.tokens), 0);
+    if (tokens !== expectedTokens) problems.push(`${name} tokens sum to ${tokens}, the report counts ${expectedTokens}`);
+    const requests = items.reduce((sum, item) => sum + item.requests, 0);
+    if (requests !== report.requests) problems.push(`${name} requests sum to ${requests}, the report counts ${report.requests}`);
+  }
+  if (problems.length > 0) {
+    throw new AppError('INTERNAL', `The ${report.month} report does not reconcile; no workbook was written.`, { details: problems });
+  }
+}
+
+/** The finance workbook for a closed month, rendered with exceljs. Same report in, same bytes out. */
+export class ExcelReportRenderer implements ReportRenderer {
+  async financeWorkbook(report: MonthReport): Promise<Buffer> {
+    assertReconciles(report);
+    const workbook = new ExcelJS.Workbook();
+    workbook.creator = CREATOR;
+    workbook.lastModifiedBy = CREATOR;
+    workbook.created = report.generatedAt;
+    workbook.modified = report.generatedAt;
+    workbook.title = `LLM gateway chargeback ${report.month}`;
+    workbook.subject = `Chargeback for ${report.month} in ${report.currency}`;
+
+    const add = (name: string) => new SheetWriter(workbook.addWorksheet(name), report.currency);
+    writeSummary(add(SHEETS.summary), report);
+    writeUsers(add(SHEETS.users), report);
+    writeLines(add(SHEETS.lines), report);
+    writeModels(add(SHEETS.models), report);
+    writeTiers(add(SHEETS.tiers), report);
+    writeUnallocated(add(SHEETS.unallocated), report);
+    writeUnpriced(add(SHEETS.unpriced), report);
+    writePrices(add(SHEETS.prices), report);
+    writeRun(add(SHEETS.run), report);
+
+    let written: ArrayBuffer | Buffer;
+    try {
+      written = (await workbook.xlsx.writeBuffer()) as ArrayBuffer | Buffer;
+    } catch (error) {
+      throw new AppError('INTERNAL', `Could not write the ${report.month} workbook.`, { cause: error });
+    }
+    return stampZipEntries(Buffer.from(written as ArrayBuffer), report.generatedAt);
+  }
+}
+
+function writeSummary(writer: SheetWriter, report: MonthReport): void {
+  const unallocatedAmount = sumAmounts(report.unallocated);
+  const unallocatedTokens = report.unallocated.reduce((sum, line) => sum + totalTokens(line.tokens), 0);
+  const unpricedTokens = report.lines.reduce((sum, line) => sum + totalTokens(line.unpricedTokens), 0);
+
+  writer.title(
+    `LLM gateway chargeback \u2014 ${report.month} (${report.currency})`,
+    `Amounts in ${report.currency}, rounded to the cent; every total equals the sum of the rows under it. Period in time zone ${report.timeZone}.`,
+  );
+  writer.figure('Grand total', report.grandTotal, 'amount');
+  writer.figure('Total tokens', totalTokens(report.tokens), 'tokens');
+  writer.figure('Requests', report.requests, 'integer');
+  writer.figure('Unallocated amount', unallocatedAmount, 'amount');
+  writer.figure('Unallocated tokens', unallocatedTokens, 'tokens');
+  writer.figure('Unpriced tokens (not charged)', unpricedTokens, 'tokens');
+  writer.figure('Revision', report.revision, 'integer');
+  writer.gap();
+
+  const grand = report.grandTotal;
+  writer.table(
+    {
+      columns: [
+        { header: 'Team', kind: 'text', value: (team) => team.teamId },
+        { header: 'Name', kind: 'text', value: (team) => team.teamName },
+        { header: 'Users', kind: 'integer', value: (team) => team.users },
+        { header: 'Input tokens', kind: 'tokens', value: (team) => team.tokens.input },
+        { header: 'Output tokens', kind: 'tokens', value: (team) => team.tokens.output },
+        { header: 'Cache tokens', kind: 'tokens', value: (team) => cacheTokens(team.tokens) },
+        { header: 'Total tokens', kind: 'tokens', value: (team) => totalTokens(team.tokens) },
+        { header: 'Requests', kind: 'integer', value: (team) => team.requests },
+        { header: 'Amount', kind: 'amount', value: (team) => team.amount },
+        { header: 'Share of total', kind: 'share', value: (team) => (grand === 0n ? null : Number(team.amount) / Number(grand)) },
+      ],
+      rows: report.teams,
+      noneText: 'None: no usage in this month.',
+      totals: {
+        Team: 'Total',
+        Users: report.teams.reduce((sum, team) => sum + team.users, 0),
+        'Input tokens': report.tokens.input,
+        'Output tokens': report.tokens.output,
+        'Cache tokens': cacheTokens(report.tokens),
+        'Total tokens': totalTokens(report.tokens),
+        Requests: report.requests,
+        Amount: sumAmounts(report.teams),
+        ...(grand === 0n ? {} : { 'Share of total': 1 }),
+      },
+    },
+    { filter: true, freeze: true },
+  );
+  writer.finish();
+}
+
+function cacheTokens(tokens: TokenCounts): number {
+  return tokens.cacheRead + tokens.cacheWrite5m + tokens.cacheWrite1h;
+}
+
+function writeUsers(writer: SheetWriter, report: MonthReport): void {
+  writer.title('Users', 'One row per user and team. Each team\u2019s user amounts add up to the team amount on the Summary sheet.');
+  writer.table(
+    {
+      columns: [
+        { header: 'Team', kind: 'text', value: (user) => user.teamId },
+        { header: 'Team name', kind: 'text', value: (user) => user.teamName },
+        { header: 'User id (oid)', kind: 'text', value: (user) => user.userId || '(none)' },
+        { header: 'Name', kind: 'text', value: (user) => user.userName },
+        { header: 'UPN', kind: 'text', value: (user) => user.upn },
+        { header: 'Allocation', kind: 'text', value: (user) => user.allocation },
+        ...tokenColumns<MonthReport['users'][number]>((user) => user.tokens),
+        { header: 'Requests', kind: 'integer', value: (user) => user.requests },
+        { header: 'Amount', kind: 'amount', value: (user) => user.amount },
+      ],
+      rows: report.users,
+      noneText: 'None: no usage in this month.',
+      totals: { Team: 'Total', ...tokenTotals(report.users.map((user) => user.tokens)), Requests: report.requests, Amount: sumAmounts(report.users) },
+    },
+    { filter: true, freeze: true },
+  );
+  writer.finish();
+}
+
+function lineColumns(): Column<ReportLine>[] {
+  return [
+    { header: 'Team', kind: 'text', value: (line) => line.teamId },
+    { header: 'User id (oid)', kind: 'text', value: (line) => line.userId || '(none)' },
+    { header: 'User name', kind: 'text', value: (line) => line.userName },
+    { header: 'Model', kind: 'text', value: (line) => line.model },
+    { header: 'Priced as', kind: 'text', value: (line) => line.pricedModel ?? '(no price)' },
+    { header: 'Tier', kind: 'text', value: (line) => line.tier },
+    ...tokenColumns<ReportLine>((line) => line.tokens),
+    { header: 'Unpriced tokens', kind: 'tokens', value: (line) => totalTokens(line.unpricedTokens) },
+    { header: 'Requests', kind: 'integer', value: (line) => line.requests },
+    { header: 'Amount', kind: 'amount', value: (line) => line.amount },
+    { header: 'Price entries used', kind: 'text', value: (line) => line.priceEntryIds.join(', ') },
+  ];
+}
+
+function lineTotals(lines: readonly ReportLine[]): Record<string, string | number | bigint> {
+  return {
+    Team: 'Total',
+    ...tokenTotals(lines.map((line) => line.tokens)),
+    'Unpriced tokens': lines.reduce((sum, line) => sum + totalTokens(line.unpricedTokens), 0),
+    Requests: lines.reduce((sum, line) => sum + line.requests, 0),
+    Amount: sumAmounts(lines),
+  };
+}
+
+function writeLines(writer: SheetWriter, report: MonthReport): void {
+  writer.title('Lines', 'The detail: one row per team, user, model and tier for the month. Lines add up to their user\u2019s amount.');
+  writer.table({ columns: lineColumns(), rows: report.lines, noneText: 'None: no usage in this month.', totals: lineTotals(report.lines) }, { filter: true, freeze: true });
+  writer.finish();
+}
+
+function writeModels(writer: SheetWriter, report: MonthReport): void {
+  writer.title('Models', 'Usage by the model the gateway reported, with the price book model it was priced as.');
+  writer.table(
+    {
+      columns: [
+        { header: 'Model', kind: 'text', value: (model) => model.model },
+        { header: 'Priced as', kind: 'text', value: (model) => model.pricedModel ?? '(no price)' },
+        ...tokenColumns<MonthReport['models'][number]>((model) => model.tokens),
+        { header: 'Unpriced tokens', kind: 'tokens', value: (model) => model.unpricedTokens },
+        { header: 'Requests', kind: 'integer', value: (model) => model.requests },
+        { header: 'Amount', kind: 'amount', value: (model) => model.amount },
+      ],
+      rows: report.models,
+      noneText: 'None: no usage in this month.',
+      totals: {
+        Model: 'Total',
+        ...tokenTotals(report.models.map((model) => model.tokens)),
+        'Unpriced tokens': report.models.reduce((sum, model) => sum + model.unpricedTokens, 0),
+        Requests: report.requests,
+        Amount: sumAmounts(report.models),
+      },
+    },
+    { filter: true, freeze: true },
+  );
+  writer.finish();
+}
+
+function writeTiers(writer: SheetWriter, report: MonthReport): void {
+  writer.title('Tiers', 'Usage by gateway tier (the app role the user called with).');
+  writer.table(
+    {
+      columns: [
+        { header: 'Tier', kind: 'text', value: (tier) => tier.tier },
+        ...tokenColumns<MonthReport['tiers'][number]>((tier) => tier.tokens),
+        { header: 'Requests', kind: 'integer', value: (tier) => tier.requests },
+        { header: 'Amount', kind: 'amount', value: (tier) => tier.amount },
+      ],
+      rows: report.tiers,
+      noneText: 'None: no usage in this month.',
+      totals: { Tier: 'Total', ...tokenTotals(report.tiers.map((tier) => tier.tokens)), Requests: report.requests, Amount: sumAmounts(report.tiers) },
+    },
+    { filter: true, freeze: true },
+  );
+  writer.finish();
+}
+
+function writeUnallocated(writer: SheetWriter, report: MonthReport): void {
+  writer.title(
+    'Unallocated usage',
+    `Usage no team can be charged for, kept in the "${UNALLOCATED_TEAM}" team instead of being dropped: rows without a user id, users the directory does not know, and users who have left.`,
+  );
+  writer.table(
+    {
+      columns: [
+        { header: 'Allocation', kind: 'text', value: (line) => line.allocation },
+        { header: 'Reason', kind: 'text', value: (line) => ALLOCATION_REASONS[line.allocation] },
+        { header: 'User id (oid)', kind: 'text', value: (line) => line.userId || '(none)' },
+        { header: 'User name', kind: 'text', value: (line) => line.userName },
+        { header: 'Model', kind: 'text', value: (line) => line.model },
+        { header: 'Tier', kind: 'text', value: (line) => line.tier },
+        ...tokenColumns<ReportLine>((line) => line.tokens),
+        { header: 'Requests', kind: 'integer', value: (line) => line.requests },
+        { header: 'Amount', kind: 'amount', value: (line) => line.amount },
+      ],
+      rows: report.unallocated,
+      noneText: 'None: all usage this month was charged to a team.',
+      totals:
+        report.unallocated.length === 0
+          ? undefined
+          : {
+              Allocation: 'Total',
+              ...tokenTotals(report.unallocated.map((line) => line.tokens)),
+              Requests: report.unallocated.reduce((sum, line) => sum + line.requests, 0),
+              Amount: sumAmounts(report.unallocated),
+            },
+    },
+    { filter: true, freeze: true },
+  );
+  writer.finish();
+}
+
+function writeUnpriced(writer: SheetWriter, report: MonthReport): void {
+  writer.title(
+    'Unpriced usage',
+    'Tokens of models the price book had no price for on the day they were used. They are counted but not charged; add a price to the price book to charge them.',
+  );
+  writer.table(
+    {
+      columns: [
+        { header: 'Team', kind: 'text', value: (line) => line.teamId },
+        { header: 'User id (oid)', kind: 'text', value: (line) => line.userId || '(none)' },
+        { header: 'User name', kind: 'text', value: (line) => line.userName },
+        { header: 'Model', kind: 'text', value: (line) => line.model },
+        { header: 'Tier', kind: 'text', value: (line) => line.tier },
+        ...tokenColumns<ReportLine>((line) => line.unpricedTokens, 'Unpriced '),
+        { header: 'Requests', kind: 'integer', value: (line) => line.requests },
+        { header: 'Amount charged', kind: 'amount', value: (line) => line.amount },
+      ],
+      rows: report.unpriced,
+      noneText: 'None: every token this month had a price.',
+      totals:
+        report.unpriced.length === 0
+          ? undefined
+          : {
+              Team: 'Total',
+              ...tokenTotals(report.unpriced.map((line) => line.unpricedTokens), 'Unpriced '),
+              Requests: report.unpriced.reduce((sum, line) => sum + line.requests, 0),
+              'Amount charged': sumAmounts(report.unpriced),
+            },
+    },
+    { filter: true, freeze: true },
+  );
+  writer.finish();
+}
+
+function writePrices(writer: SheetWriter, report: MonthReport): void {
+  writer.title('Prices used', `Price book ${report.priceBookVersion}: the entries this month's usage was priced with, per million tokens, exactly as in the price book.`);
+  writer.table(
+    {
+      columns: [
+        { header: 'Entry id', kind: 'text', value: (price) => price.entryId },
+        { header: 'Model', kind: 'text', value: (price) => price.model },
+        { header: 'Effective from', kind: 'text', value: (price) => price.effectiveFrom },
+        { header: 'Currency', kind: 'text', value: (price) => price.currency },
+        ...TOKEN_KINDS.map((kind) => ({
+          header: `${TOKEN_KIND_LABELS[kind]} per million`,
+          kind: 'price' as const,
+          value: (price: MonthReport['prices'][number]) => price.perMillion[kind],
+        })),
+      ],
+      rows: report.prices,
+      noneText: 'None: no usage was priced this month.',
+      currencyOf: (price) => price.currency,
+    },
+    { filter: true, freeze: true },
+  );
+  writer.finish();
+}
+
+function writeRun(writer: SheetWriter, report: MonthReport): void {
+  writer.title('Run', 'How this workbook was produced: the period, the inputs and the checks, for audit.');
+  writer.figure('Month', report.month);
+  writer.figure('Time zone', report.timeZone);
+  writer.figure('Window start (inclusive)', report.window.start.toISOString());
+  writer.figure('Window end (exclusive)', report.window.end.toISOString());
+  writer.figure('Generated at', report.generatedAt.toISOString());
+  writer.figure('Revision', report.revision, 'integer');
+  writer.figure('Currency', report.currency);
+  writer.figure('Grand total', report.grandTotal, 'amount');
+  writer.figure('Exact total (before rounding)', report.exactTotal);
+  writer.figure('Price book version', report.priceBookVersion);
+  writer.figure('Price book source', report.priceBookSource);
+  writer.figure('Usage source', report.sourceDescription);
+  writer.gap();
+
+  writer.subheading('Cross-check');
+  const reported = report.crossCheck.reportedTotalTokens;
+  writer.figure('Gateway "Total Tokens"', reported ?? 'not read', reported === null ? 'text' : 'tokens');
+  writer.figure('Tokens counted by kind', report.crossCheck.countedTokens, 'tokens');
+  writer.figure('Difference (gateway \u2212 counted)', reported === null ? 'not available' : reported - report.crossCheck.countedTokens, reported === null ? 'text' : 'tokens');
+  writer.gap();
+
+  writer.subheading('Rejected source rows');
+  writer.figure('Rejected rows', report.rejects.count, 'integer');
+  const reasons = Object.entries(report.rejects.byReason).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  writer.table(
+    {
+      columns: [
+        { header: 'Reason', kind: 'text', value: ([reason]) => reason },
+        { header: 'Rows', kind: 'integer', value: ([, count]) => count },
+      ],
+      rows: reasons,
+      noneText: 'None: every source row was used.',
+    },
+    { filter: false, freeze: false },
+  );
+  if (report.rejects.samples.length > 0) {
+    writer.gap();
+    writer.subheading(`Examples (first ${report.rejects.samples.length})`);
+    writer.table(
+      {
+        columns: [
+          { header: 'Where', kind: 'text', value: (sample) => sample.location },
+          { header: 'Reason', kind: 'text', value: (sample) => sample.reason },
+        ],
+        rows: report.rejects.samples,
+      },
+      { filter: false, freeze: false },
+    );
+  }
+  writer.finish();
+}
+
+/**
+ * The zip container stamps every entry with the time it was written, which would make two renders of the
+ * same report differ. Rewrites each entry's DOS time and date (in the local headers and the central
+ * directory) to the report's own time. The timestamps are outside the CRC, so the archive stays valid.
+ */
+export function stampZipEntries(zip: Buffer, at: Date): Buffer {
+  const year = Math.min(Math.max(at.getUTCFullYear(), 1980), 2107);
+  const dosTime = (at.getUTCHours() << 11) | (at.getUTCMinutes() << 5) | Math.floor(at.getUTCSeconds() / 2);
+  const dosDate = ((year - 1980) << 9) | ((at.getUTCMonth() + 1) << 5) | at.getUTCDate();
+
+  const endOfDirectory = findEndOfCentralDirectory(zip);
+  const entries = zip.readUInt16LE(endOfDirectory + 10);
+  let cursor = zip.readUInt32LE(endOfDirectory + 16);
+  for (let index = 0; index < entries; index += 1) {
+    if (zip.readUInt32LE(cursor) !== 0x02014b50) throw new AppError('INTERNAL', 'The workbook archive has an unexpected layout.');
+    zip.writeUInt16LE(dosTime, cursor + 12);
+    zip.writeUInt16LE(dosDate, cursor + 14);
+    const localHeader = zip.readUInt32LE(cursor + 42);
+    if (zip.readUInt32LE(localHeader) !== 0x04034b50) throw new AppError('INTERNAL', 'The workbook archive has an unexpected layout.');
+    zip.writeUInt16LE(dosTime, localHeader + 10);
+    zip.writeUInt16LE(dosDate, localHeader + 12);
+    cursor += 46 + zip.readUInt16LE(cursor + 28) + zip.readUInt16LE(cursor + 30) + zip.readUInt16LE(cursor + 32);
+  }
+  return zip;
+}
+
+function findEndOfCentralDirectory(zip: Buffer): number {
+  const earliest = Math.max(0, zip.length - 22 - 0xffff);
+  for (let offset = zip.length - 22; offset >= earliest; offset -= 1) {
+    if (zip.readUInt32LE(offset) === 0x06054b50) return offset;
+  }
+  throw new AppError('INTERNAL', 'The workbook archive has no central directory.');
+}

@@ -1,0 +1,307 @@
+import ExcelJS from 'exceljs';
+import type { Row, Worksheet } from 'exceljs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ExcelReportRenderer, FINANCE_WORKBOOK_SHEETS, currencyNumberFormat } from '../../shared/adapters/reports/excel-workbook.js';
+import { AppError } from '../../shared/domain/errors.js';
+import type { MonthReport } from '../../shared/domain/report.js';
+import { TOKEN_KINDS, totalTokens } from '../../shared/domain/tokens.js';
+import { sampleMonthReport } from '../support/sample-report.js';
+
+const renderer = new ExcelReportRenderer();
+
+async function render(report: MonthReport): Promise<ExcelJS.Workbook> {
+  const workbook = new ExcelJS.Workbook();
+  await workbook.xlsx.load((await renderer.financeWorkbook(report)) as unknown as ArrayBuffer);
+  return workbook;
+}
+
+function sheet(workbook: ExcelJS.Workbook, name: string): Worksheet {
+  const found = workbook.getWorksheet(name);
+  if (!found) throw new Error(`no sheet ${name}`);
+  return found;
+}
+
+/** The table under the header row whose first cell is `firstHeader`: headers, data rows and the Total row. */
+function table(worksheet: Worksheet, firstHeader: string) {
+  let headerRow: Row | undefined;
+  worksheet.eachRow((row) => {
+    if (!headerRow && row.getCell(1).value === firstHeader) headerRow = row;
+  });
+  if (!headerRow) throw new Error(`no table starting with ${firstHeader} in ${worksheet.name}`);
+  const headers = (headerRow.values as unknown[]).slice(1).map(String);
+  const column = (header: string) => {
+    const index = headers.indexOf(header);
+    if (index < 0) throw new Error(`no column ${header} in ${worksheet.name}`);
+    return index + 1;
+  };
+  const rows: Row[] = [];
+  let total: Row | undefined;
+  for (let number = headerRow.number + 1; number <= worksheet.rowCount; number += 1) {
+    const row = worksheet.getRow(number);
+    if (row.getCell(1).value === null || row.getCell(1).value === undefined) break;
+    if (row.getCell(1).value === 'Total') {
+      total = row;
+      break;
+    }
+    rows.push(row);
+  }
+  const cell = (row: Row, header: string) => row.getCell(column(header));
+  const number = (row: Row, header: string) => cell(row, header).value as number;
+  return { headerRow, headers, rows, total, cell, number, column };
+}
+
+const cents = (value: number) => Math.round(value * 100);
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('ExcelReportRenderer.financeWorkbook', () => {
+  it('writes every sheet finance expects, in order', async () => {
+    const workbook = await render(sampleMonthReport());
+    expect(workbook.worksheets.map((worksheet) => worksheet.name)).toEqual([
+      'Summary', 'Users', 'Lines', 'Models', 'Tiers', 'Unallocated', 'Unpriced', 'Prices', 'Run',
+    ]);
+    expect(FINANCE_WORKBOOK_SHEETS).toEqual(workbook.worksheets.map((worksheet) => worksheet.name));
+    expect(workbook.creator).toBe('LLM gateway chargeback');
+    expect(workbook.created.toISOString()).toBe('2026-11-03T06:15:00.000Z');
+  });
+
+  it('shows team amounts on the Summary that add up, to the cent, to a Total equal to the grand total', async () => {
+    const report = sampleMonthReport();
+    const summary = table(sheet(await render(report), 'Summary'), 'Team');
+    expect(summary.rows.map((row) => summary.cell(row, 'Team').value)).toEqual(report.teams.map((team) => team.teamId));
+    const teamCents = summary.rows.map((row) => cents(summary.number(row, 'Amount')));
+    expect(teamCents).toEqual(report.teams.map((team) => Number(team.amount)));
+    expect(summary.total).toBeDefined();
+    const totalCents = cents(summary.number(summary.total!, 'Amount'));
+    expect(teamCents.reduce((sum, value) => sum + value, 0)).toBe(totalCents);
+    expect(summary.number(summary.total!, 'Amount')).toBe(Number(report.grandTotal) / 100);
+    expect(summary.number(summary.total!, 'Amount')).toBe(2574.32);
+    expect(summary.total!.getCell(1).value).toBe('Total');
+  });
+
+  it('shows the headline figures, including unallocated and unpriced, above the team table', async () => {
+    const report = sampleMonthReport();
+    const worksheet = sheet(await render(report), 'Summary');
+    const figures = new Map<string, unknown>();
+    worksheet.eachRow((row) => {
+      if (typeof row.getCell(1).value === 'string') figures.set(row.getCell(1).value as string, row.getCell(2).value);
+    });
+    expect(figures.get('Grand total')).toBe(2574.32);
+    expect(figures.get('Total tokens')).toBe(totalTokens(report.tokens));
+    expect(figures.get('Requests')).toBe(report.requests);
+    expect(figures.get('Unallocated amount')).toBe(16.51);
+    expect(figures.get('Unallocated tokens')).toBe(1_473_000);
+    expect(figures.get('Unpriced tokens (not charged)')).toBe(62_000);
+    expect(String(worksheet.getCell('A1').value)).toContain('2026-10');
+    expect(String(worksheet.getCell('A1').value)).toContain('USD');
+  });
+
+  it('keeps token totals equal to the report\u2019s token counts', async () => {
+    const report = sampleMonthReport();
+    const workbook = await render(report);
+    const summary = table(sheet(workbook, 'Summary'), 'Team');
+    expect(summary.number(summary.total!, 'Total tokens')).toBe(totalTokens(report.tokens));
+    expect(summary.number(summary.total!, 'Input tokens')).toBe(report.tokens.input);
+    expect(summary.number(summary.total!, 'Output tokens')).toBe(report.tokens.output);
+    expect(summary.rows.reduce((sum, row) => sum + summary.number(row, 'Total tokens'), 0)).toBe(totalTokens(report.tokens));
+
+    const lines = table(sheet(workbook, 'Lines'), 'Team');
+    expect(lines.rows).toHaveLength(report.lines.length);
+    expect(lines.number(lines.total!, 'Input tokens')).toBe(report.tokens.input);
+    expect(lines.number(lines.total!, 'Cache read tokens')).toBe(report.tokens.cacheRead);
+    expect(lines.number(lines.total!, 'Cache write (1 h) tokens')).toBe(report.tokens.cacheWrite1h);
+    expect(lines.number(lines.total!, 'Total tokens')).toBe(totalTokens(report.tokens));
+    expect(lines.number(lines.total!, 'Amount')).toBe(2574.32);
+    expect(lines.number(lines.total!, 'Unpriced tokens')).toBe(62_000);
+  });
+
+  it('has user amounts on the Users sheet that add up to each team\u2019s amount', async () => {
+    const report = sampleMonthReport();
+    const workbook = await render(report);
+    const users = table(sheet(workbook, 'Users'), 'Team');
+    expect(users.rows).toHaveLength(report.users.length);
+    for (const team of report.teams) {
+      const own = users.rows.filter((row) => users.cell(row, 'Team').value === team.teamId);
+      expect(own.length).toBeGreaterThan(0);
+      expect(own.reduce((sum, row) => sum + cents(users.number(row, 'Amount')), 0)).toBe(Number(team.amount));
+    }
+    const alice = users.rows.find((row) => users.cell(row, 'Name').value === 'Alice Ng')!;
+    expect(users.cell(alice, 'UPN').value).toBe('alice.ng@contoso.example');
+    expect(users.cell(alice, 'User id (oid)').value).toBe('0b6c1d2e-1111-4a4a-9b9b-000000000001');
+    expect(users.cell(alice, 'Allocation').value).toBe('team');
+  });
+
+  it('formats every amount cell with the currency and every token cell as an integer with separators', async () => {
+    const workbook = await render(sampleMonthReport());
+    for (const [name, first] of [['Summary', 'Team'], ['Users', 'Team'], ['Lines', 'Team'], ['Models', 'Model'], ['Tiers', 'Tier'], ['Unallocated', 'Allocation']] as const) {
+      const found = table(sheet(workbook, name), first);
+      for (const row of [...found.rows, found.total!]) {
+        expect(found.cell(row, 'Amount').numFmt, `${name} row ${row.number}`).toBe('"$"#,##0.00');
+        expect(found.cell(row, 'Total tokens').numFmt).toBe('#,##0');
+      }
+    }
+  });
+
+  it('spells out a currency other than dollars in the number format', async () => {
+    expect(currencyNumberFormat('EUR')).toBe('#,##0.00 "EUR"');
+    expect(currencyNumberFormat('USD')).toBe('"$"#,##0.00');
+    expect(currencyNumberFormat('E"U;R')).toBe('#,##0.00 "EUR"');
+    const report = sampleMonthReport({ currency: 'EUR' });
+    const summary = table(sheet(await render(report), 'Summary'), 'Team');
+    expect(summary.cell(summary.total!, 'Amount').numFmt).toBe('#,##0.00 "EUR"');
+  });
+
+  it('freezes the header row and puts a filter on it, on every table sheet', async () => {
+    const workbook = await render(sampleMonthReport());
+    for (const [name, first] of [['Summary', 'Team'], ['Users', 'Team'], ['Lines', 'Team'], ['Models', 'Model'], ['Tiers', 'Tier'], ['Unallocated', 'Allocation'], ['Unpriced', 'Team'], ['Prices', 'Entry id']] as const) {
+      const worksheet = sheet(workbook, name);
+      const found = table(worksheet, first);
+      expect(worksheet.views[0], name).toMatchObject({ state: 'frozen', ySplit: found.headerRow.number });
+      expect(worksheet.getCell(found.headerRow.number, 1).font?.bold, name).toBe(true);
+      const filter = String(worksheet.autoFilter ?? '');
+      expect(filter, name).toMatch(new RegExp(`^A${found.headerRow.number}:[A-Z]+\\d+$`));
+      // The filter stops above the Total row, so sorting cannot move the total into the data.
+      if (found.total) expect(Number(filter.split(':')[1]!.replace(/[A-Z]+/, ''))).toBe(found.total.number - 1);
+    }
+  });
+
+  it('sizes columns to their content, within limits', async () => {
+    const worksheet = sheet(await render(sampleMonthReport()), 'Run');
+    const sourceWidth = worksheet.getColumn(2).width!;
+    expect(sourceWidth).toBeGreaterThan(40);
+    expect(sourceWidth).toBeLessThanOrEqual(60);
+    const users = sheet(await render(sampleMonthReport()), 'Users');
+    const oidColumn = table(users, 'Team').column('User id (oid)');
+    expect(users.getColumn(oidColumn).width).toBeGreaterThanOrEqual(36);
+  });
+
+  it('lists unallocated lines with their reasons and unpriced lines, saying what each sheet is', async () => {
+    const report = sampleMonthReport();
+    const workbook = await render(report);
+    const unallocatedSheet = sheet(workbook, 'Unallocated');
+    expect(String(unallocatedSheet.getCell('A2').value)).toMatch(/no team can be charged/i);
+    const unallocated = table(unallocatedSheet, 'Allocation');
+    expect(unallocated.rows.map((row) => unallocated.cell(row, 'Allocation').value)).toEqual(['no-user-id', 'unknown-user', 'former-user']);
+    expect(unallocated.rows.every((row) => String(unallocated.cell(row, 'Reason').value).length > 10)).toBe(true);
+    expect(cents(unallocated.number(unallocated.total!, 'Amount'))).toBe(1_651);
+
+    const unpricedSheet = sheet(workbook, 'Unpriced');
+    expect(String(unpricedSheet.getCell('A2').value)).toMatch(/no price/i);
+    const unpriced = table(unpricedSheet, 'Team');
+    expect(unpriced.rows.map((row) => unpriced.cell(row, 'Model').value)).toEqual(['claude-preview-x']);
+    expect(unpriced.number(unpriced.rows[0]!, 'Unpriced Total tokens')).toBe(62_000);
+  });
+
+  it('says "none" on the Unallocated and Unpriced sheets when there is nothing to show', async () => {
+    const report = sampleMonthReport({ unallocated: [], unpriced: [] });
+    const workbook = await render(report);
+    expect(String(table(sheet(workbook, 'Unallocated'), 'Allocation').rows[0]!.getCell(1).value)).toMatch(/^None/);
+    expect(table(sheet(workbook, 'Unallocated'), 'Allocation').rows).toHaveLength(1);
+    expect(String(table(sheet(workbook, 'Unpriced'), 'Team').rows[0]!.getCell(1).value)).toMatch(/^None/);
+  });
+
+  it('lists the prices used exactly, per million tokens, in their currency', async () => {
+    const prices = table(sheet(await render(sampleMonthReport()), 'Prices'), 'Entry id');
+    expect(prices.rows.map((row) => prices.cell(row, 'Entry id').value)).toEqual(['sonnet-2026-01-01', 'sonnet-2026-10-15']);
+    const later = prices.rows[1]!;
+    expect(prices.cell(later, 'Effective from').value).toBe('2026-10-15');
+    expect(prices.cell(later, 'Currency').value).toBe('USD');
+    expect(prices.number(later, 'Cache read per million')).toBe(0.25);
+    expect(prices.number(later, 'Cache write (5 min) per million')).toBe(3.125);
+    expect(prices.cell(later, 'Cache write (5 min) per million').numFmt).toBe('"$"#,##0.00#');
+    expect(prices.headers.filter((header) => header.endsWith(' per million'))).toHaveLength(TOKEN_KINDS.length);
+    expect(prices.number(prices.rows[0]!, 'Input per million')).toBe(3);
+    expect(prices.number(prices.rows[0]!, 'Cache write (1 h) per million')).toBe(6);
+  });
+
+  it('writes a price with more digits than a double holds as text, not rounded', async () => {
+    const report = sampleMonthReport();
+    const [first, second] = report.prices;
+    const precise = { ...second!, perMillion: { ...second!.perMillion, input: '2.12345678901234567' } };
+    const prices = table(sheet(await render({ ...report, prices: [first!, precise] }), 'Prices'), 'Entry id');
+    expect(prices.cell(prices.rows[1]!, 'Input per million').value).toBe('2.12345678901234567');
+  });
+
+  it('records the run: period, sources, rejects and the token cross-check', async () => {
+    const report = sampleMonthReport();
+    const worksheet = sheet(await render(report), 'Run');
+    const figures = new Map<string, unknown>();
+    worksheet.eachRow((row) => {
+      if (typeof row.getCell(1).value === 'string') figures.set(row.getCell(1).value as string, row.getCell(2).value);
+    });
+    expect(figures.get('Month')).toBe('2026-10');
+    expect(figures.get('Time zone')).toBe('Europe/Berlin');
+    expect(figures.get('Window start (inclusive)')).toBe('2026-09-30T22:00:00.000Z');
+    expect(figures.get('Window end (exclusive)')).toBe('2026-10-31T23:00:00.000Z');
+    expect(figures.get('Generated at')).toBe('2026-11-03T06:15:00.000Z');
+    expect(figures.get('Revision')).toBe(1);
+    expect(figures.get('Price book version')).toBe('pb-2026-10-15');
+    expect(figures.get('Price book source')).toBe('data/price-book.json');
+    expect(figures.get('Usage source')).toBe(report.sourceDescription);
+    expect(figures.get('Exact total (before rounding)')).toBe('2574.318716');
+    expect(figures.get('Rejected rows')).toBe(3);
+    expect(figures.get('valueSum is negative')).toBe(2);
+    expect(figures.get('timestamp is not a date')).toBe(1);
+    expect(figures.get('Gateway "Total Tokens"')).toBe(report.crossCheck.countedTokens + 1_234);
+    expect(figures.get('Tokens counted by kind')).toBe(report.crossCheck.countedTokens);
+    expect(figures.get('Difference (gateway \u2212 counted)')).toBe(1_234);
+  });
+
+  it('says so when the gateway total was not read', async () => {
+    const report = sampleMonthReport();
+    const worksheet = sheet(await render({ ...report, crossCheck: { reportedTotalTokens: null, countedTokens: report.crossCheck.countedTokens } }), 'Run');
+    const figures = new Map<string, unknown>();
+    worksheet.eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(figures.get('Gateway "Total Tokens"')).toBe('not read');
+    expect(figures.get('Difference (gateway \u2212 counted)')).toBe('not available');
+  });
+
+  it('gives byte-identical workbooks for the same report, whatever the clock says', async () => {
+    const report = sampleMonthReport();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
+    const first = await renderer.financeWorkbook(report);
+    vi.setSystemTime(new Date('2031-06-15T13:37:42Z'));
+    const second = await renderer.financeWorkbook(report);
+    vi.useRealTimers();
+    expect(first.length).toBeGreaterThan(5_000);
+    expect(first.equals(second)).toBe(true);
+    const changed = await renderer.financeWorkbook({ ...report, generatedAt: new Date('2026-11-04T06:15:00.000Z') });
+    expect(changed.equals(first)).toBe(false);
+  });
+
+  it('refuses a report whose lists do not add up to its totals', async () => {
+    const report = sampleMonthReport();
+    const [first, ...rest] = report.teams;
+    const tampered = { ...report, teams: [{ ...first!, amount: first!.amount + 1n }, ...rest] };
+    await expect(renderer.financeWorkbook(tampered)).rejects.toSatisfy(
+      (error: unknown) => error instanceof AppError && error.code === 'INTERNAL' && error.details.some((detail) => detail.startsWith('teams amounts')),
+    );
+  });
+
+  it('renders an empty month without failing', async () => {
+    const report = sampleMonthReport();
+    const empty: MonthReport = {
+      ...report,
+      grandTotal: 0n,
+      exactTotal: '0',
+      tokens: { input: 0, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 },
+      requests: 0,
+      teams: [],
+      users: [],
+      models: [],
+      tiers: [],
+      lines: [],
+      unallocated: [],
+      unpriced: [],
+      prices: [],
+      rejects: { count: 0, samples: [], byReason: {} },
+      crossCheck: { reportedTotalTokens: 0, countedTokens: 0 },
+    };
+    const summary = table(sheet(await render(empty), 'Summary'), 'Team');
+    expect(String(summary.rows[0]!.getCell(1).value)).toMatch(/^None/);
+    expect(summary.number(summary.total!, 'Amount')).toBe(0);
+  });
+});

@@ -1,0 +1,279 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CSV_INCOMPLETE,
+  FileUsageSource,
+  formatPortalTimestamp,
+  parseCsvRecord,
+  parseExportTimestamp,
+} from '../../shared/adapters/local/file-usage-source.js';
+import { AppError } from '../../shared/domain/errors.js';
+import { monthWindow } from '../../shared/domain/periods.js';
+import { sumTokens, totalTokens, zeroTokens } from '../../shared/domain/tokens.js';
+
+const ALICE = 'aaaaaaaa-0000-0000-0000-000000000001';
+const BOB = 'bbbbbbbb-0000-0000-0000-000000000002';
+const OCTOBER_UTC = monthWindow('2026-10', 'UTC');
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'file-usage-source-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function fixture(name: string, content: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, content, 'utf8');
+  return path;
+}
+
+/** A CSV field as the portal writes it: quoted, inner quotes doubled. */
+function quoted(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
+}
+
+async function readError(promise: Promise<unknown>): Promise<AppError> {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
+}
+
+describe('FileUsageSource reading a portal CSV export', () => {
+  const dims = (userId: string, model: string, tier: string): string =>
+    quoted(JSON.stringify({ UserId: userId, Model: model, Tier: tier, 'Deployment, region': 'westeurope, 2' }));
+  const header = 'timestamp [UTC],name,value,valueCount,valueSum,customDimensions,itemCount';
+
+  it('reads BOM, CRLF, locale times, quoted JSON with commas and a field spanning lines', async () => {
+    const multiLineDimensions = quoted(`{"UserId":"${BOB}",\r\n"Model":"claude-opus-4-1",\r\n"Tier":"Claude.Premium"}`);
+    const rows = [
+      header,
+      `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,300,3,900,${dims(ALICE, 'claude-sonnet-4-5', 'Claude.Standard')},1`,
+      `"10/25/2026, 1:30:00.000 AM",Completion Tokens,40,3,120,${dims(ALICE, 'claude-sonnet-4-5', 'Claude.Standard')},1`,
+      `"10/25/2026, 1:30:00.000 AM",Total Tokens,340,3,1020,${dims(ALICE, 'claude-sonnet-4-5', 'Claude.Standard')},1`,
+      // 12 PM is noon, 12 AM is midnight; a narrow no-break space before PM as recent browsers write it.
+      `"10/25/2026, 12:05:00.000\u202fPM",Prompt Tokens,10,1,10,${multiLineDimensions},1`,
+      `2026-10-25T23:59:59.9990000Z,Prompt Tokens,5,1,5,${dims(ALICE, 'claude-sonnet-4-5', 'Claude.Standard')},1`,
+      `"11/1/2026, 12:00:00.000 AM",Prompt Tokens,5,1,777,${dims(ALICE, 'claude-sonnet-4-5', 'Claude.Standard')},1`,
+      '',
+    ];
+    const path = await fixture('portal.csv', `\uFEFF${rows.join('\r\n')}`);
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+
+    expect(result.rejects.count).toBe(0);
+    expect(result.skipped).toEqual({ 'outside window': 1 });
+    expect(result.reportedTotalTokens).toBe(1020);
+    expect(result.sourceDescription).toBe('file export: portal.csv');
+    expect(result.rows).toEqual([
+      { day: '2026-10-25', userId: ALICE, model: 'claude-sonnet-4-5', tier: 'Claude.Standard', tokens: { ...zeroTokens(), input: 905, output: 120 }, requests: 4 },
+      { day: '2026-10-25', userId: BOB, model: 'claude-opus-4-1', tier: 'Claude.Premium', tokens: { ...zeroTokens(), input: 10 }, requests: 1 },
+    ]);
+  });
+
+  it('cuts days in the reporting zone from UTC portal times', async () => {
+    const path = await fixture(
+      'zone.csv',
+      [
+        header,
+        // 22:30 UTC on the 24th is 00:30 on the 25th in Paris (summer time ends on the 25th at 01:00 UTC).
+        `"10/24/2026, 10:30:00.000 PM",Prompt Tokens,1,1,7,${dims(ALICE, 'm', 't')},1`,
+      ].join('\n'),
+    );
+    const result = await new FileUsageSource({ files: [path] }).read(monthWindow('2026-10', 'Europe/Paris'), { timeZone: 'Europe/Paris' });
+    expect(result.rows.map((row) => row.day)).toEqual(['2026-10-25']);
+  });
+
+  it('rejects unparseable rows with file:line and a reason, without stopping', async () => {
+    const good = dims(ALICE, 'claude-sonnet-4-5', 'Claude.Standard');
+    const path = await fixture(
+      'messy.csv',
+      [
+        header,
+        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good},1`,
+        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good}`,
+        `"13/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good},1`,
+        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,"{not json",1`,
+        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,-3,${good},1`,
+        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,,${good},1`,
+        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good},1`,
+      ].join('\n'),
+    );
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(result.rejects.count).toBe(5);
+    expect(result.rejects.samples.map((r) => r.location)).toEqual(['messy.csv:3', 'messy.csv:4', 'messy.csv:5', 'messy.csv:6', 'messy.csv:7']);
+    expect(result.rejects.byReason).toEqual({
+      'wrong number of fields (the header has 7)': 1,
+      'timestamp is neither ISO 8601 nor M/D/YYYY, h:mm:ss AM': 1,
+      'customDimensions is not a JSON object': 1,
+      'valueSum is negative': 1,
+      'valueSum is not a finite number': 1,
+    });
+    expect(result.rows[0]!.tokens.input).toBe(20);
+  });
+
+  it('rejects only the line of a quote that never closes and reads the lines after it', async () => {
+    const good = dims(ALICE, 'm', 't');
+    const lines = [header, `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,"{broken,1`];
+    for (let i = 0; i < 3; i += 1) lines.push(`"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good},1`);
+    const path = await fixture('unclosed.csv', lines.join('\n'));
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(result.rejects.samples).toEqual([{ location: 'unclosed.csv:2', reason: 'unclosed quote in a CSV field' }]);
+    expect(result.rows[0]!.tokens.input).toBe(30);
+  });
+
+  it('reads an AppMetrics export with its own column names and projected dimension columns', async () => {
+    const path = await fixture(
+      'appmetrics.csv',
+      [
+        'TimeGenerated [UTC],Name,Sum,ItemCount,UserId,Model,Tier',
+        `2026-10-03T08:00:00Z,Prompt Tokens,64,2,${ALICE},claude-haiku-4-5,Claude.Standard`,
+        `2026-10-03T08:00:00Z,Completion Tokens,16,2,${ALICE},claude-haiku-4-5,Claude.Standard`,
+        `2026-10-03T08:00:00Z,Prompt Tokens,8,1,,,`,
+      ].join('\n'),
+    );
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(result.rows).toEqual([
+      { day: '2026-10-03', userId: '', model: 'unknown', tier: 'unknown', tokens: { ...zeroTokens(), input: 8 }, requests: 1 },
+      { day: '2026-10-03', userId: ALICE, model: 'claude-haiku-4-5', tier: 'Claude.Standard', tokens: { ...zeroTokens(), input: 64, output: 16 }, requests: 2 },
+    ]);
+  });
+
+  it('names the file and every missing column', async () => {
+    const path = await fixture('short.csv', 'timestamp [UTC],name,valueCount\n"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1\n');
+    const error = await readError(new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' }));
+    expect(error.code).toBe('USAGE_INPUT_INVALID');
+    expect(error.message).toContain('short.csv');
+    expect(error.message).toMatch(/missing columns valueSum, customDimensions/);
+  });
+
+  it('refuses a time column in a zone other than UTC', async () => {
+    const path = await fixture('local.csv', 'timestamp [Local Time],name,valueSum,valueCount,customDimensions\n');
+    const error = await readError(new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' }));
+    expect(error.message).toMatch(/not UTC/);
+  });
+});
+
+describe('FileUsageSource reading NDJSON', () => {
+  it('reads both field spellings, dimensions as object or string, and rejects a bad line', async () => {
+    const lines = [
+      JSON.stringify({ timestamp: '2026-10-05T10:00:00.000Z', name: 'Prompt Tokens', valueSum: 120, valueCount: 2, customDimensions: { UserId: ALICE, Model: 'claude-sonnet-4-5', Tier: 'Claude.Standard' } }),
+      JSON.stringify({ TimeGenerated: '2026-10-05T10:01:00Z', Name: 'Completion Tokens', Sum: 30, ItemCount: 2, Properties: JSON.stringify({ UserId: ALICE, Model: 'claude-sonnet-4-5', Tier: 'Claude.Standard' }) }),
+      '{"timestamp": "2026-10-05T10:02:00Z", "name": "Prompt Tokens", "valueSum": 5,',
+      JSON.stringify({ timestamp: '2026-10-05T10:03:00Z', name: 'Prompt Tokens', valueCount: 1, customDimensions: {} }),
+      '',
+      JSON.stringify({ timestamp: '2026-10-05T10:04:00Z', name: 'Prompt Tokens', valueSum: '7', valueCount: '1', customDimensions: '' }),
+    ];
+    const path = await fixture('usage.ndjson', lines.join('\n') + '\n');
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(result.rejects.samples).toEqual([
+      { location: 'usage.ndjson:3', reason: 'line is not JSON' },
+      { location: 'usage.ndjson:4', reason: 'valueSum is missing' },
+    ]);
+    expect(result.rows).toEqual([
+      { day: '2026-10-05', userId: '', model: 'unknown', tier: 'unknown', tokens: { ...zeroTokens(), input: 7 }, requests: 1 },
+      { day: '2026-10-05', userId: ALICE, model: 'claude-sonnet-4-5', tier: 'Claude.Standard', tokens: { ...zeroTokens(), input: 120, output: 30 }, requests: 2 },
+    ]);
+  });
+
+  it('refuses a JSON array with a clear error', async () => {
+    const path = await fixture('array.json', '[\n{"timestamp":"2026-10-05T10:00:00Z"}\n]\n');
+    const error = await readError(new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' }));
+    expect(error.message).toMatch(/JSON array/);
+  });
+});
+
+describe('FileUsageSource inputs', () => {
+  it('names every missing or unsupported file before reading any', async () => {
+    const present = await fixture('present.ndjson', '');
+    const missing = join(dir, 'nope.csv');
+    const error = await readError(new FileUsageSource({ files: [present, missing, join(dir, 'usage.xlsx')] }).read(OCTOBER_UTC, { timeZone: 'UTC' }));
+    expect(error.code).toBe('USAGE_INPUT_INVALID');
+    expect(error.details).toHaveLength(2);
+    expect(error.message).toContain(`${missing}: file not found`);
+    expect(error.message).toContain('unsupported file type ".xlsx"');
+  });
+
+  it('loses no token: the rows hold exactly the valueSum of every mapped in-window sample, across files', async () => {
+    // A deterministic pseudo-random export split over a CSV and an NDJSON file.
+    let seed = 42;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const users = [ALICE, BOB, ''];
+    const names = ['Prompt Tokens', 'Completion Tokens', 'Total Tokens', 'Other Metric'];
+    const csv = ['timestamp [UTC],name,valueSum,valueCount,customDimensions'];
+    const ndjson: string[] = [];
+    let expectedInput = 0;
+    let expectedOutput = 0;
+    let expectedRequests = 0;
+    for (let i = 0; i < 3000; i += 1) {
+      const at = new Date(Date.UTC(2026, 9, 1) + (next() % (31 * 86_400)) * 1000);
+      const name = names[next() % names.length]!;
+      const valueSum = next() % 100_000;
+      const valueCount = 1 + (next() % 5);
+      const dimensions = { UserId: users[next() % users.length], Model: next() % 2 ? 'claude-sonnet-4-5' : 'claude-opus-4-1', Tier: 'Claude.Standard' };
+      if (name === 'Prompt Tokens') {
+        expectedInput += valueSum;
+        expectedRequests += valueCount;
+      }
+      if (name === 'Completion Tokens') expectedOutput += valueSum;
+      if (i % 2 === 0) csv.push([quoted(formatPortalTimestamp(at)), name, valueSum, valueCount, quoted(JSON.stringify(dimensions))].join(','));
+      else ndjson.push(JSON.stringify({ timestamp: at.toISOString(), name, valueSum, valueCount, customDimensions: JSON.stringify(dimensions) }));
+    }
+    const files = [await fixture('bulk.csv', csv.join('\r\n')), await fixture('bulk.jsonl', ndjson.join('\n'))];
+    const progress: string[] = [];
+    const result = await new FileUsageSource({ files }).read(OCTOBER_UTC, { timeZone: 'Europe/Paris', onProgress: (m) => progress.push(m) });
+
+    const totals = sumTokens(result.rows.map((row) => row.tokens));
+    expect(totals).toEqual({ ...zeroTokens(), input: expectedInput, output: expectedOutput });
+    expect(result.rows.reduce((sum, row) => sum + row.requests, 0)).toBe(expectedRequests);
+    expect(result.rejects.count).toBe(0);
+    expect(result.skipped['outside window'] ?? 0).toBe(0);
+    expect(totalTokens(totals)).toBeGreaterThan(0);
+    expect(result.sourceDescription).toBe('file export: bulk.csv, bulk.jsonl');
+    expect(progress).toEqual([]);
+  });
+
+  it('reports progress on long files', async () => {
+    const line = JSON.stringify({ timestamp: '2026-10-05T10:00:00Z', name: 'Prompt Tokens', valueSum: 1, valueCount: 1, customDimensions: { UserId: ALICE } });
+    const path = await fixture('long.ndjson', `${line}\n`.repeat(250_001));
+    const progress: string[] = [];
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC', onProgress: (m) => progress.push(m) });
+    expect(progress).toEqual(['long.ndjson: 250,000 lines read']);
+    expect(result.rows[0]!.tokens.input).toBe(250_001);
+  });
+});
+
+describe('export text helpers', () => {
+  it('splits RFC 4180 records', () => {
+    expect(parseCsvRecord('a,,b')).toEqual(['a', '', 'b']);
+    expect(parseCsvRecord('"x, ""y""",z,""')).toEqual(['x, "y"', 'z', '']);
+    expect(parseCsvRecord('"open, still')).toBe(CSV_INCOMPLETE);
+    expect(parseCsvRecord('"a\nb",c')).toEqual(['a\nb', 'c']);
+  });
+
+  it('parses ISO and portal times as UTC and refuses impossible ones', () => {
+    expect(parseExportTimestamp('2026-10-25T01:30:00Z')).toBe(Date.UTC(2026, 9, 25, 1, 30));
+    expect(parseExportTimestamp('2026-10-25 01:30:00.1234567')).toBe(Date.UTC(2026, 9, 25, 1, 30, 0, 123));
+    expect(parseExportTimestamp('2026-10-25T03:30:00+02:00')).toBe(Date.UTC(2026, 9, 25, 1, 30));
+    expect(parseExportTimestamp('10/25/2026, 1:30:00.000 AM')).toBe(Date.UTC(2026, 9, 25, 1, 30));
+    expect(parseExportTimestamp('10/25/2026, 12:00:00 AM')).toBe(Date.UTC(2026, 9, 25, 0, 0));
+    expect(parseExportTimestamp('10/25/2026, 12:00:00 PM')).toBe(Date.UTC(2026, 9, 25, 12, 0));
+    expect(parseExportTimestamp('2/30/2026, 1:00:00 AM')).toBeNaN();
+    expect(parseExportTimestamp('10/25/2026, 13:00:00 PM')).toBeNaN();
+    expect(parseExportTimestamp('yesterday')).toBeNaN();
+  });
+
+  it('formats portal times that parse back to the same instant', () => {
+    const instants = [Date.UTC(2026, 9, 25, 0, 0, 0, 5), Date.UTC(2026, 9, 25, 12, 59, 59, 999), Date.UTC(2026, 0, 1, 23, 1)];
+    expect(formatPortalTimestamp(new Date(instants[0]!))).toBe('10/25/2026, 12:00:00.005 AM');
+    for (const instant of instants) expect(parseExportTimestamp(formatPortalTimestamp(new Date(instant)))).toBe(instant);
+  });
+});

@@ -1,0 +1,55 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { allocateMinorUnits, formatMinorUnits, money, priceTokens, roundForDisplay, sumMoney, toMinorUnits } from '../../shared/domain/money.js';
+
+const exactAmount = fc
+  .tuple(fc.integer({ min: 0, max: 10_000_000 }), fc.integer({ min: 0, max: 999_999 }))
+  .map(([whole, micro]) => money(`${whole}.${String(micro).padStart(6, '0')}`));
+
+describe('money', () => {
+  it('prices tokens exactly, with no binary floating point', () => {
+    expect(priceTokens(1, money('3')).toFixed()).toBe('0.000003');
+    expect(priceTokens(3, money('0.1')).toFixed()).toBe('0.0000003');
+    expect(sumMoney([money('0.1'), money('0.2')]).toFixed()).toBe('0.3');
+  });
+
+  it('rounds half away from zero to minor units', () => {
+    expect(toMinorUnits(money('1.005'))).toBe(101n);
+    expect(toMinorUnits(money('1.00499999'))).toBe(100n);
+    expect(formatMinorUnits(123456n)).toBe('1234.56');
+    expect(formatMinorUnits(5n)).toBe('0.05');
+    expect(formatMinorUnits(-5n)).toBe('-0.05');
+  });
+
+  it('shares three equal thirds of a cent-rounded total so that the lines add up', () => {
+    const third = money(1).dividedBy(3);
+    const { lines, total } = roundForDisplay([third, third, third]);
+    expect(total).toBe(100n);
+    expect(lines).toEqual([34n, 33n, 33n]);
+  });
+
+  it('reconciles: the rounded lines always sum to the rounded exact total, each within a cent of its exact value', () => {
+    fc.assert(
+      fc.property(fc.array(exactAmount, { minLength: 1, maxLength: 60 }), (parts) => {
+        const { lines, total } = roundForDisplay(parts);
+        expect(lines.reduce((a, b) => a + b, 0n)).toBe(total);
+        expect(total).toBe(toMinorUnits(sumMoney(parts)));
+        parts.forEach((part, i) => {
+          const shown = money(lines[i]!.toString()).dividedBy(100);
+          expect(shown.minus(part).abs().lessThan(money('0.01'))).toBe(true);
+        });
+      }),
+    );
+  });
+
+  it('can share out a target a few cents away from the sum, as a nested level of a report does', () => {
+    fc.assert(
+      fc.property(fc.array(exactAmount, { minLength: 1, maxLength: 20 }), fc.integer({ min: -1, max: 1 }), (parts, nudge) => {
+        const target = toMinorUnits(sumMoney(parts)) + BigInt(nudge);
+        if (target < 0n) return;
+        const lines = allocateMinorUnits(parts, target);
+        expect(lines.reduce((a, b) => a + b, 0n)).toBe(target);
+      }),
+    );
+  });
+});
