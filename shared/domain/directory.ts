@@ -39,7 +39,8 @@ export function isValidTeamId(value: string): boolean {
 /** The team a user's usage is charged to, and why. */
 export function allocate(userId: string, directory: DirectoryResolution): { teamId: string; allocation: Allocation; user?: DirectoryUser } {
   if (userId.trim() === '') return { teamId: UNALLOCATED_TEAM, allocation: 'no-user-id' };
-  const user = directory.users.get(userId);
+  // Entra oids are GUIDs; a gateway or export that changed their case must not make a known user unknown.
+  const user = directory.users.get(userId) ?? directory.users.get(userId.toLowerCase());
   if (!user) return { teamId: UNALLOCATED_TEAM, allocation: 'unknown-user' };
   if (user.status === 'former') return { teamId: UNALLOCATED_TEAM, allocation: 'former-user', user };
   if (!directory.teams.has(user.teamId)) return { teamId: UNALLOCATED_TEAM, allocation: 'unknown-user', user };

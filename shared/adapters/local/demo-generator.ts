@@ -1,3 +1,4 @@
+import { formatPortalTimestamp } from './file-usage-source.js';
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -537,22 +538,11 @@ function compareAggregates(x: Aggregate, y: Aggregate): number {
   return x.at - y.at || compareText(x.userId, y.userId) || compareText(x.model, y.model);
 }
 
-function pad(value: number, width = 2): string {
-  return String(value).padStart(width, '0');
-}
-
-/** The portal's CSV time: US locale, 12-hour clock, milliseconds, in UTC, e.g. `10/25/2026, 1:30:00.000 AM`. */
-export function formatPortalTimestamp(instant: Date): string {
-  const hours = instant.getUTCHours();
-  const hour12 = hours % 12 === 0 ? 12 : hours % 12;
-  const date = `${instant.getUTCMonth() + 1}/${instant.getUTCDate()}/${instant.getUTCFullYear()}`;
-  const time = `${hour12}:${pad(instant.getUTCMinutes())}:${pad(instant.getUTCSeconds())}.${pad(instant.getUTCMilliseconds(), 3)}`;
-  return `${date}, ${time} ${hours < 12 ? 'AM' : 'PM'}`;
-}
-
 function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
+
+export { formatPortalTimestamp };
 
 export const CSV_HEADER = 'timestamp [UTC],name,valueSum,valueCount,customDimensions';
 

@@ -152,11 +152,20 @@ class DimensionReader {
 
   /** null when the text is not a JSON object. */
   fromText(text: string): Dimensions | null {
-    let dimensions = this.byText.get(text);
+    return this.cached(text, text);
+  }
+
+  /** The same, for a CSV field whose quotes are still doubled: undone only when the text is new. */
+  fromCsvField(field: string): Dimensions | null {
+    return this.cached(field, null);
+  }
+
+  private cached(key: string, text: string | null): Dimensions | null {
+    let dimensions = this.byText.get(key);
     if (dimensions === undefined) {
-      dimensions = this.parse(text);
+      dimensions = this.parse(text ?? unquoteCsv(key));
       if (this.byText.size >= MAX_CACHED_DIMENSION_TEXTS) this.byText.clear();
-      this.byText.set(text, dimensions);
+      this.byText.set(key, dimensions);
     }
     return dimensions;
   }
@@ -212,13 +221,13 @@ class CsvExportReader implements LineReader {
   line(text: string, lineNumber: number): void {
     if (this.pending.length === 0) {
       if (text.length === 0) return;
-      const fields = parseCsvRecord(text);
+      const fields = splitCsvRecord(text, false);
       if (fields === CSV_INCOMPLETE) this.pending.push({ text, lineNumber });
       else this.record(fields, lineNumber);
       return;
     }
     this.pending.push({ text, lineNumber });
-    const fields = parseCsvRecord(this.pending.map((part) => part.text).join('\n'));
+    const fields = splitCsvRecord(this.pending.map((part) => part.text).join('\n'), false);
     if (fields !== CSV_INCOMPLETE) {
       // A record spanning lines that does not fit the header is a stray quote that swallowed the next line.
       if (this.columns !== null && fields.length !== this.columns.count) return this.abandonPendingRecord();
@@ -251,7 +260,7 @@ class CsvExportReader implements LineReader {
   private record(fields: string[], lineNumber: number): void {
     const columns = this.columns;
     if (columns === null) {
-      this.columns = findCsvColumns(this.path, fields, this.mapping);
+      this.columns = findCsvColumns(this.path, fields.map(unquoteCsv), this.mapping);
       return;
     }
     const location = `${this.name}:${lineNumber}`;
@@ -259,24 +268,24 @@ class CsvExportReader implements LineReader {
       if (fields.length === 1 && fields[0]!.trim() === '') return;
       return this.aggregator.reject(location, `wrong number of fields (the header has ${columns.count})`);
     }
-    const instant = this.timestamps.parse(fields[columns.time]!);
+    const instant = this.timestamps.parse(unquoteCsv(fields[columns.time]!));
     if (Number.isNaN(instant)) return this.aggregator.reject(location, TIMESTAMP_REASON);
 
     let dimensions = NO_DIMENSIONS;
     if (columns.dimensions >= 0) {
-      const parsed = this.dimensions.fromText(fields[columns.dimensions]!);
+      const parsed = this.dimensions.fromCsvField(fields[columns.dimensions]!);
       if (parsed === null) return this.aggregator.reject(location, 'customDimensions is not a JSON object');
       dimensions = parsed;
     }
     this.aggregator.add(
       {
         timestamp: new Date(instant),
-        name: fields[columns.name]!,
+        name: unquoteCsv(fields[columns.name]!),
         valueSum: numberFromText(fields[columns.valueSum]!),
         valueCount: numberFromText(fields[columns.valueCount]!),
-        userId: columns.userId >= 0 ? fields[columns.userId]! : dimensions.userId,
-        model: columns.model >= 0 ? fields[columns.model]! : dimensions.model,
-        tier: columns.tier >= 0 ? fields[columns.tier]! : dimensions.tier,
+        userId: columns.userId >= 0 ? unquoteCsv(fields[columns.userId]!) : dimensions.userId,
+        model: columns.model >= 0 ? unquoteCsv(fields[columns.model]!) : dimensions.model,
+        tier: columns.tier >= 0 ? unquoteCsv(fields[columns.tier]!) : dimensions.tier,
       },
       location,
     );
@@ -425,6 +434,11 @@ function numberFromJson(value: unknown): number {
   return Number.NaN;
 }
 
+/** Undoes RFC 4180 quote doubling in a field split with `unescape` false. */
+function unquoteCsv(field: string): string {
+  return field.indexOf('"') === -1 ? field : field.replaceAll('""', '"');
+}
+
 export const CSV_INCOMPLETE = Symbol('csv record continues on the next line');
 
 /**
@@ -433,6 +447,14 @@ export const CSV_INCOMPLETE = Symbol('csv record continues on the next line');
  * line. Text after a closing quote is kept as part of the field rather than failing the row.
  */
 export function parseCsvRecord(text: string): string[] | typeof CSV_INCOMPLETE {
+  return splitCsvRecord(text, true);
+}
+
+/**
+ * With `unescape` false, quoted fields lose their outer quotes but keep inner quotes doubled: the reader undoes
+ * the doubling (unquoteCsv) only for the few fields it uses, and keys the dimension cache on the raw text.
+ */
+function splitCsvRecord(text: string, unescape: boolean): string[] | typeof CSV_INCOMPLETE {
   if (text.indexOf('"') === -1) return text.split(',');
   const fields: string[] = [];
   let position = 0;
@@ -447,7 +469,7 @@ export function parseCsvRecord(text: string): string[] | typeof CSV_INCOMPLETE {
       }
       if (quote === -1) return CSV_INCOMPLETE;
       value = text.slice(position + 1, quote);
-      if (doubled) value = value.replaceAll('""', '"');
+      if (doubled && unescape) value = value.replaceAll('""', '"');
       position = quote + 1;
     }
     const comma = text.indexOf(',', position);
