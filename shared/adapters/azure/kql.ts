@@ -1,0 +1,182 @@
+import { AppError } from '../../domain/errors.js';
+import type { MetricMapping } from '../../domain/metric-mapping.js';
+import { assertTimeZone, type TimeWindow } from '../../domain/periods.js';
+
+/** classic: an App Insights resource's `customMetrics`; workspace: a Log Analytics workspace's `AppMetrics`. */
+export type UsageTableMode = 'classic' | 'workspace';
+
+/**
+ * What the usage query needs to know. The metric names and dimension names come from the shared
+ * MetricMapping (`tokenKinds` is the metric name -> token kind map).
+ */
+export interface UsageQuerySettings extends MetricMapping {
+  readonly mode: UsageTableMode;
+  /** The policy's `namespace` attribute (e.g. "claudecode"); null queries every namespace. */
+  readonly metricNamespace: string | null;
+  /**
+   * The customDimensions/Properties key the namespace is stored under. App Insights keeps a custom metric's
+   * namespace in `_MS.MetricNamespace`; some community queries use `namespace` instead, so it is a setting.
+   */
+  readonly namespaceProperty?: string;
+  /** IANA zone the calendar days are cut in. */
+  readonly timeZone: string;
+}
+
+/** Keeps only the users whose UserId hashes to `bucket` out of `buckets`. */
+export interface HashSplit {
+  readonly buckets: number;
+  readonly bucket: number;
+}
+
+export const DEFAULT_NAMESPACE_PROPERTY = '_MS.MetricNamespace';
+export const MAX_HASH_BUCKETS = 1024;
+
+/** Column names of the query result, one row per day x user x model x tier x metric. */
+export const USAGE_RESULT_COLUMNS = {
+  day: 'Day',
+  userId: 'UserId',
+  model: 'Model',
+  tier: 'Tier',
+  metric: 'MetricName',
+  valueSum: 'ValueSum',
+  valueCount: 'ValueCount',
+} as const;
+
+interface TableShape {
+  readonly table: string;
+  readonly time: string;
+  readonly name: string;
+  readonly sum: string;
+  readonly count: string;
+  readonly bag: string;
+}
+
+const TABLE_SHAPES: Readonly<Record<UsageTableMode, TableShape>> = {
+  classic: { table: 'customMetrics', time: 'timestamp', name: 'name', sum: 'valueSum', count: 'valueCount', bag: 'customDimensions' },
+  workspace: { table: 'AppMetrics', time: 'TimeGenerated', name: 'Name', sum: 'Sum', count: 'ItemCount', bag: 'Properties' },
+};
+
+/** Property names go inside a string literal anyway; the pattern keeps configuration typos out early. */
+const PROPERTY_NAME = /^[A-Za-z_](?:[A-Za-z0-9_.\- ]{0,126}[A-Za-z0-9_])?$/;
+const TIME_ZONE_TEXT = /^[A-Za-z0-9_+\-/]{1,64}$/;
+const MAX_NAME_LENGTH = 256;
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * A KQL verbatim string literal. Inside @'...' a backslash is an ordinary character and the only escape is a
+ * doubled quote; a verbatim literal cannot hold a line break, so control characters are refused.
+ */
+export function kqlString(value: string): string {
+  if (CONTROL_CHARACTER.test(value)) {
+    throw new AppError('CONFIG_INVALID', `${JSON.stringify(value)} contains a control character and cannot be used in a query`);
+  }
+  return `@'${value.replaceAll("'", "''")}'`;
+}
+
+function kqlDatetime(instant: Date, label: string): string {
+  if (!(instant instanceof Date) || Number.isNaN(instant.getTime())) {
+    throw new AppError('INVALID_ARGUMENT', `the query window ${label} is not a valid instant`);
+  }
+  return `datetime(${instant.toISOString()})`;
+}
+
+/** Every metric the query must read: the priced kinds, the cross-check total and the request counter. */
+export function queriedMetricNames(settings: MetricMapping): string[] {
+  const names = new Set<string>(Object.keys(settings.tokenKinds));
+  if (settings.totalTokensMetric !== null) names.add(settings.totalTokensMetric);
+  names.add(settings.requestCountMetric);
+  return [...names].sort();
+}
+
+/** Every problem with the settings as one sentence each; empty when a query can be built from them. */
+export function usageQuerySettingsProblems(settings: Omit<UsageQuerySettings, 'timeZone'>): string[] {
+  const problems: string[] = [];
+  if (!Object.hasOwn(TABLE_SHAPES, settings.mode)) problems.push(`mode "${String(settings.mode)}" is neither classic nor workspace`);
+  for (const name of queriedMetricNames(settings)) {
+    if (name.trim() === '') problems.push('a metric name is empty');
+    else if (name.length > MAX_NAME_LENGTH) problems.push(`metric name "${name.slice(0, 40)}..." is longer than ${MAX_NAME_LENGTH} characters`);
+    else if (CONTROL_CHARACTER.test(name)) problems.push(`metric name ${JSON.stringify(name)} contains a control character`);
+  }
+  const properties: [string, string][] = [
+    ['userId dimension', settings.dimensions.userId],
+    ['model dimension', settings.dimensions.model],
+    ['tier dimension', settings.dimensions.tier],
+    ['namespace property', settings.namespaceProperty ?? DEFAULT_NAMESPACE_PROPERTY],
+  ];
+  for (const [role, name] of properties) {
+    if (!PROPERTY_NAME.test(name)) {
+      problems.push(`${role} "${name}" is not a plain name (letters, digits, _ . - and inner spaces, at most 128 characters)`);
+    }
+  }
+  const namespace = settings.metricNamespace;
+  if (namespace !== null && (namespace.trim() === '' || namespace.length > MAX_NAME_LENGTH || CONTROL_CHARACTER.test(namespace))) {
+    problems.push(`metric namespace ${JSON.stringify(namespace)} must be 1-${MAX_NAME_LENGTH} printable characters (or null for every namespace)`);
+  }
+  return problems;
+}
+
+function checkTimeZone(zone: string): string {
+  if (!TIME_ZONE_TEXT.test(zone)) throw new AppError('CONFIG_INVALID', `"${zone}" is not an IANA time zone (for example UTC or Europe/Paris)`);
+  return assertTimeZone(zone);
+}
+
+function checkSplit(split: HashSplit | undefined): HashSplit | null {
+  if (split === undefined || split.buckets === 1) return null;
+  const { buckets, bucket } = split;
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > MAX_HASH_BUCKETS) {
+    throw new AppError('INVALID_ARGUMENT', `a UserId split needs 1-${MAX_HASH_BUCKETS} buckets, not ${buckets}`);
+  }
+  if (!Number.isInteger(bucket) || bucket < 0 || bucket >= buckets) {
+    throw new AppError('INVALID_ARGUMENT', `bucket ${bucket} is not one of 0..${buckets - 1}`);
+  }
+  return split;
+}
+
+/**
+ * The KQL that sums the gateway's token metrics for [window.start, window.end) on the server, one row per
+ * calendar day (in settings.timeZone) x UserId x Model x Tier x metric name, with the columns named in
+ * USAGE_RESULT_COLUMNS. With `split`, only the UserIds whose hash falls in that bucket are read.
+ *
+ * hash_xxhash64 rather than hash(): hash() documents that its algorithm may change and should only be
+ * compared within one query, while the buckets of a split are separate queries. Because hash(x, 2N) is the
+ * same 64-bit hash modulo 2N, bucket k of N is exactly buckets k and k + N of 2N, so a heavy bucket can be
+ * split on its own.
+ */
+export function buildUsageQuery(settings: UsageQuerySettings, window: TimeWindow, split?: HashSplit): string {
+  const problems = usageQuerySettingsProblems(settings);
+  if (problems.length > 0) throw new AppError('CONFIG_INVALID', 'the usage query settings are not usable', { details: problems });
+  const zone = checkTimeZone(settings.timeZone);
+  const start = kqlDatetime(window.start, 'start');
+  const end = kqlDatetime(window.end, 'end');
+  if (window.start.getTime() >= window.end.getTime()) {
+    throw new AppError('INVALID_ARGUMENT', `the query window is empty: ${window.start.toISOString()} is not before ${window.end.toISOString()}`);
+  }
+  const bucketFilter = checkSplit(split);
+  const shape = TABLE_SHAPES[settings.mode];
+  const column = USAGE_RESULT_COLUMNS;
+  const property = (name: string) => `tostring(${shape.bag}[${kqlString(name)}])`;
+  const localTime = zone === 'UTC' ? shape.time : `datetime_utc_to_local(${shape.time}, ${kqlString(zone)})`;
+
+  const lines = [
+    shape.table,
+    `| where ${shape.time} >= ${start} and ${shape.time} < ${end}`,
+    `| where ${shape.name} in (${queriedMetricNames(settings).map(kqlString).join(', ')})`,
+  ];
+  if (settings.metricNamespace !== null) {
+    lines.push(`| where ${property(settings.namespaceProperty ?? DEFAULT_NAMESPACE_PROPERTY)} == ${kqlString(settings.metricNamespace)}`);
+  }
+  lines.push(
+    `| extend ${column.userId} = ${property(settings.dimensions.userId)}, ${column.model} = ${property(settings.dimensions.model)}, ` +
+      `${column.tier} = ${property(settings.dimensions.tier)}`,
+  );
+  if (bucketFilter !== null) {
+    lines.push(`| where hash_xxhash64(${column.userId}, ${bucketFilter.buckets}) == ${bucketFilter.bucket}`);
+  }
+  lines.push(
+    `| summarize ${column.valueSum} = sum(${shape.sum}), ${column.valueCount} = sum(${shape.count}) ` +
+      `by ${column.day} = format_datetime(startofday(${localTime}), 'yyyy-MM-dd'), ` +
+      `${column.userId}, ${column.model}, ${column.tier}, ${column.metric} = ${shape.name}`,
+  );
+  return lines.join('\n');
+}
