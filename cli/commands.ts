@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { startAzurite, type RunningAzurite } from '../shared/adapters/local/azurite.js';
 import { ensureDemoData } from '../shared/adapters/local/demo-generator.js';
-import { generateOrganization, writeDemoUsage } from '../shared/adapters/local/demo-generator.js';
+import { directoryDocumentOf, generateOrganization, writeDemoUsage } from '../shared/adapters/local/demo-generator.js';
 import { createServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
@@ -97,16 +97,18 @@ export interface GenerateOptions {
   seed: number;
   format: 'ndjson' | 'csv';
   timeZone: string;
+  models?: string;
   out: string;
   logger: Logger;
 }
 
 export async function runGenerate(options: GenerateOptions): Promise<void> {
-  const demoOptions = { month: options.month, users: options.users, teams: options.teams, seed: options.seed, timeZone: options.timeZone };
+  const models = options.models?.split(',').map((model) => model.trim()).filter((model) => model !== '');
+  const demoOptions = { month: options.month, users: options.users, teams: options.teams, seed: options.seed, timeZone: options.timeZone, ...(models ? { models } : {}) };
   const org = generateOrganization(demoOptions);
   await mkdir(options.out, { recursive: true });
   const directoryFile = path.join(options.out, 'directory.json');
-  await writeFile(directoryFile, `${JSON.stringify({ teams: org.teams, users: org.users }, null, 2)}\n`);
+  await writeFile(directoryFile, `${JSON.stringify(directoryDocumentOf(org), null, 2)}\n`);
   const usageFile = path.join(options.out, `usage-${options.month}.${options.format}`);
   const summary = await writeDemoUsage(demoOptions, org, usageFile, options.format);
   process.stdout.write(`${directoryFile}\n${usageFile}: ${summary.rows} metric rows, ${summary.users} users\n`);

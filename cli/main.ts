@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
 import { describeError, isAppError } from '../shared/domain/errors.js';
 import { parseMonth, previousMonth } from '../shared/domain/periods.js';
@@ -27,6 +27,8 @@ export function buildProgram(): Command {
     .name('chargeback')
     .description('Turns LLM gateway token metrics into team chargeback: rollups in Table Storage, a finance workbook, mail.')
     .showHelpAfterError('(run with --help for usage)')
+    // Usage errors throw instead of exiting, so they get the same exit code as other bad input.
+    .exitOverride()
     .option('-q, --quiet', 'only print the result and warnings')
     .option('-v, --verbose', 'print details with warnings');
 
@@ -68,6 +70,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--teams <n>', 'teams').argParser(positiveInteger).default(DEMO_DEFAULTS.teams))
     .addOption(new Option('--seed <n>', 'seed').argParser(positiveInteger).default(DEMO_DEFAULTS.seed))
     .addOption(new Option('--format <format>', 'usage file format').choices(['ndjson', 'csv']).default('ndjson'))
+    .option('--models <ids>', 'comma-separated gateway model ids to use (default: the demo mix, with one unpriced model)')
     .option('--time-zone <zone>', 'IANA time zone the month is cut in', 'UTC')
     .option('--out <dir>', 'output directory', 'out/demo')
     .action(async (options, command: Command) => {
@@ -87,6 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await buildProgram().parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     process.stderr.write(`\n${describeError(error)}\n`);
     if (isAppError(error) && error.retryable) process.stderr.write('(this may succeed if you run it again)\n');
     return isAppError(error) && INPUT_ERRORS.has(error.code) ? 2 : 1;

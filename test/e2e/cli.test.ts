@@ -1,0 +1,172 @@
+import { TableClient } from '@azure/data-tables';
+import ExcelJS from 'exceljs';
+import { simpleParser } from 'mailparser';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../shared/config/project-root.js';
+import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real command line, as `npm run chargeback -- …` would, in a child process. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'cli', 'main.ts'), ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function entities(prefix: string, table: string) {
+  const client = TableClient.fromConnectionString(azuriteConnectionString(), `${prefix}${table}`, { allowInsecureConnection: true });
+  const rows: Record<string, unknown>[] = [];
+  for await (const entity of client.listEntities()) {
+    const { timestamp: _timestamp, etag: _etag, ...rest } = entity as Record<string, unknown>;
+    rows.push(rest);
+  }
+  return rows;
+}
+
+async function files(dir: string) {
+  const names = (await readdir(dir)).sort();
+  return Promise.all(names.map(async (name) => ({ name, mtime: (await stat(path.join(dir, name))).mtimeMs })));
+}
+
+describe('the command line on the embedded default', () => {
+  let out: string;
+  let env: Record<string, string>;
+  let prefix: string;
+  let first: Run;
+
+  beforeAll(async () => {
+    out = await mkdtemp(path.join(os.tmpdir(), 'cli-e2e-'));
+    prefix = uniqueTableName('e2e');
+    env = { STORAGE_CONNECTION_STRING: azuriteConnectionString(), TABLE_PREFIX: prefix };
+    first = await cli(['demo', '--month', '2026-10', '--users', '40', '--teams', '4', '--out', out], env);
+  }, 120_000);
+
+  it('closes the demo month and prints per-team totals that add up', () => {
+    expect(first.stderr).not.toMatch(/error/i);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/Chargeback 2026-10 \(revision 1\)/);
+    const amounts = [...first.stdout.matchAll(/^(?!Total)\S.*?\s([\d,]+\.\d\d)$/gm)].map((m) => Number(m[1]!.replace(/,/g, '')));
+    const total = Number(/^Total\s.*?([\d,]+\.\d\d)$/m.exec(first.stdout)![1]!.replace(/,/g, ''));
+    expect(amounts.length).toBeGreaterThan(2);
+    expect(Math.round(amounts.reduce((a, b) => a + b, 0) * 100)).toBe(Math.round(total * 100));
+    expect(first.stdout).toMatch(/Unallocated/);
+    expect(first.stdout).toMatch(/Unpriced:\s+claude-3-unreleased-preview/);
+  });
+
+  it('leaves a workbook whose totals reconcile and whose tokens equal the tokens in the input', async () => {
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.readFile(path.join(out, 'reports', 'chargeback-2026-10.xlsx'));
+    const summary = workbook.getWorksheet('Summary')!;
+    const header = summary.getColumn(1).values.findIndex((v) => v === 'Team');
+    const headerRow = summary.getRow(header);
+    const column = (name: string) => (headerRow.values as unknown[]).findIndex((v) => v === name);
+    const amountColumn = column('Amount');
+    const tokensColumn = column('Total tokens');
+    let amountSum = 0;
+    let tokenSum = 0;
+    let totalRow: ExcelJS.Row | undefined;
+    for (let r = header + 1; r <= summary.rowCount; r += 1) {
+      const row = summary.getRow(r);
+      if (row.getCell(1).value === 'Total') {
+        totalRow = row;
+        break;
+      }
+      amountSum += Math.round(Number(row.getCell(amountColumn).value) * 100);
+      tokenSum += Number(row.getCell(tokensColumn).value);
+    }
+    expect(totalRow).toBeDefined();
+    expect(amountSum).toBe(Math.round(Number(totalRow!.getCell(amountColumn).value) * 100));
+
+    const usage = (await readFile(path.join(out, 'demo', 'usage-2026-10.ndjson'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    const inputTokens = usage.filter((row) => row.name === 'Prompt Tokens' || row.name === 'Completion Tokens').reduce((sum, row) => sum + row.valueSum, 0);
+    expect(tokenSum).toBe(inputTokens);
+    expect(Number(totalRow!.getCell(tokensColumn).value)).toBe(inputTokens);
+  });
+
+  it('mails finance a real MIME message carrying that workbook', async () => {
+    const outbox = path.join(out, 'outbox');
+    const names = (await readdir(outbox)).filter((name) => name.includes('finance'));
+    expect(names).toHaveLength(1);
+    const mail = await simpleParser(await readFile(path.join(outbox, names[0]!)));
+    expect(mail.subject).toMatch(/October 2026/);
+    const attachment = mail.attachments.find((a) => a.filename === 'chargeback-2026-10.xlsx');
+    expect(attachment).toBeDefined();
+    expect(attachment!.content.equals(await readFile(path.join(out, 'reports', 'chargeback-2026-10.xlsx')))).toBe(true);
+  });
+
+  it('gives identical rollup rows and sends no second mail when run again', async () => {
+    const rollupsBefore = await entities(prefix, 'Rollups');
+    const outboxBefore = await files(path.join(out, 'outbox'));
+    const second = await cli(['demo', '--month', '2026-10', '--users', '40', '--teams', '4', '--out', out], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/revision 1, unchanged/);
+    expect(second.stdout).toMatch(/already sent/);
+    expect(await entities(prefix, 'Rollups')).toEqual(rollupsBefore);
+    expect(await files(path.join(out, 'outbox'))).toEqual(outboxBefore);
+  }, 60_000);
+
+  it('refuses a bad month with a clear message and exit code 2', async () => {
+    const run = await cli(['close', '--month', '2026-13', '--usage', 'x.ndjson', '--directory', 'y.json'], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/"2026-13" is not a month: expected YYYY-MM/);
+  });
+
+  it('lists every problem of a malformed price book and exits 2 without closing anything', async () => {
+    const prices = path.join(out, 'bad-prices.json');
+    await writeFile(
+      prices,
+      JSON.stringify({ currency: 'USD', models: [{ model: 'claude-x', prices: [{ effectiveFrom: '2026-02-30', perMillionTokens: { input: '-1' } }] }] }),
+    );
+    const run = await cli(['close', '--month', '2026-10', '--usage', path.join(out, 'demo', 'usage-2026-10.ndjson'), '--directory', path.join(out, 'demo', 'directory.json'), '--prices', prices, '--out', out], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/PRICE_BOOK_INVALID/);
+    expect(run.stderr).toMatch(/bad-prices\.json: models\[0\] \(claude-x\)\.prices\[0\]\.effectiveFrom/);
+    expect(run.stderr).toMatch(/perMillionTokens\.output/);
+  });
+
+  it('counts and reports rejected rows, closing the month with the rest', async () => {
+    const csv = path.join(out, 'bad-rows.csv');
+    const dims = (user: string) => `"{""UserId"":""${user}"",""Model"":""claude-sonnet-4-6"",""Tier"":""Claude.Standard""}"`;
+    await writeFile(
+      csv,
+      [
+        'timestamp [UTC],name,valueSum,valueCount,customDimensions',
+        `"10/5/2026, 9:00:00.000 AM",Prompt Tokens,1000,2,${dims('a')}`,
+        `"10/5/2026, 9:00:00.000 AM",Prompt Tokens,-5,1,${dims('a')}`,
+        `not a time,Prompt Tokens,10,1,${dims('a')}`,
+        `"10/6/2026, 9:00:00.000 AM",Completion Tokens,300,2,${dims('')}`,
+      ].join('\r\n'),
+    );
+    const run = await cli(
+      ['close', '--month', '2026-10', '--usage', csv, '--directory', path.join(out, 'demo', 'directory.json'), '--finance', 'fin@contoso.example', '--out', path.join(out, 'bad-rows')],
+      { ...env, TABLE_PREFIX: uniqueTableName('rej') },
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Rejected rows:\s+2/);
+    expect(run.stdout).toMatch(/Total\s.*\s1,300\s/);
+  });
+
+  it('explains itself with --help', async () => {
+    const run = await cli(['--help']);
+    expect(run.code).toBe(0);
+    for (const command of ['demo', 'close', 'generate']) expect(run.stdout).toContain(command);
+  });
+});
