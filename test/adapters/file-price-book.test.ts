@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PRICE_BOOK_PATH, FilePriceBookSource, PROJECT_ROOT } from '../../shared/adapters/local/file-price-book.js';
+import { DEFAULT_PRICE_BOOK_PATH, FilePriceBookSource } from '../../shared/adapters/local/file-price-book.js';
+import { PROJECT_ROOT } from '../../shared/config/project-root.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { PriceBook } from '../../shared/domain/price-book.js';
 

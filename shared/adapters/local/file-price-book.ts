@@ -1,27 +1,10 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../../config/project-root.js';
 import { AppError } from '../../domain/errors.js';
 import { parsePriceBook, type PriceBook } from '../../domain/price-book.js';
 import type { PriceBookSource } from '../../ports/price-book-source.js';
 
-/**
- * The project root is the nearest folder above this module holding a package.json. Walking up (rather than
- * a fixed "../../..") keeps it right both from source (shared/adapters/local) and once compiled
- * (dist/shared/adapters/local).
- */
-function findProjectRoot(startDir: string): string {
-  let dir = startDir;
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return path.resolve(startDir, '../../..');
-    dir = parent;
-  }
-}
-
-export const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const DEFAULT_PRICE_BOOK_PATH = path.join(PROJECT_ROOT, 'data', 'price-book.json');
 
 /** Reads a price book from a JSON file; every failure is a PRICE_BOOK_INVALID naming the file. */
