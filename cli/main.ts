@@ -5,6 +5,9 @@ import { parseMonth, previousMonth } from '../shared/domain/periods.js';
 import { consoleLogger } from '../shared/adapters/local/console-logger.js';
 import { DEMO_DEFAULTS } from '../shared/adapters/local/demo-generator.js';
 import { runClose, runDemo, runGenerate } from './commands.js';
+import { buildDirectoryCommand } from './directory.js';
+import { registerUsageCommands } from './usage.js';
+import { registerBudgetsCommands } from './budgets.js';
 
 const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID']);
 
@@ -76,6 +79,10 @@ export function buildProgram(): Command {
     .action(async (options, command: Command) => {
       await runGenerate({ ...options, out: path.resolve(options.out), logger: loggerFor(command) });
     });
+
+  program.addCommand(buildDirectoryCommand(loggerFor));
+  registerUsageCommands(program, loggerFor);
+  registerBudgetsCommands(program, loggerFor);
 
   return program;
 }

@@ -1,23 +1,57 @@
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { CachedDirectory, TableDirectoryCacheStore } from './adapters/azure/cached-directory.js';
+import { graphClientFor } from './adapters/azure/graph-client.js';
+import { GraphDirectory, type TeamStrategy } from './adapters/azure/graph-directory.js';
 import { TableCloseRegistry, TableDeliveryLedger } from './adapters/azure/table-ledger.js';
 import { tableClientFor } from './adapters/azure/table-client.js';
 import { TableRollupStore } from './adapters/azure/table-rollup-store.js';
+import { AppInsightsUsageSource, createLogsQueryPort } from './adapters/azure/app-insights-usage-source.js';
+import { TableDailyRollupStore } from './adapters/azure/table-daily-rollup-store.js';
+import { TableIngestRunLog } from './adapters/azure/table-ingest-runs.js';
+import { AppInsightsDiscovery } from './adapters/azure/app-insights-discovery.js';
+import { FileUsageDiscovery } from './adapters/local/file-usage-discovery.js';
+import type { UsageDiscovery } from './ports/usage-discovery.js';
 import { DirectoryArtifactStore } from './adapters/local/directory-artifacts.js';
+import { loadDirectoryOverridesFile } from './adapters/local/directory-overrides-file.js';
 import { FileDirectory } from './adapters/local/file-directory.js';
 import { FilePriceBookSource } from './adapters/local/file-price-book.js';
 import { FileUsageSource } from './adapters/local/file-usage-source.js';
 import { OutboxMailer } from './adapters/local/outbox-mailer.js';
+import { GraphMailer } from './adapters/azure/graph-mailer.js';
+import { PacedMailer } from './adapters/paced-mailer.js';
+import { SmtpMailer } from './adapters/smtp-mailer.js';
+import type { Mailer } from './ports/mailer.js';
 import { ExcelReportRenderer } from './adapters/reports/excel-workbook.js';
+import { FocusCsvExporter } from './adapters/reports/focus-csv.js';
 import { PROJECT_ROOT } from './config/project-root.js';
-import { loadSettings, type Settings } from './config/settings.js';
+import { loadSettings, type DirectorySettings, type Settings } from './config/settings.js';
 import { AppError } from './domain/errors.js';
+import type { Directory } from './ports/directory.js';
 import type { Clock, Logger } from './ports/runtime.js';
 import type { CloseMonthDeps } from './use-cases/close-month.js';
+import type { UsageSource } from './ports/usage-source.js';
+import type { IngestDailyDeps } from './use-cases/ingest-daily.js';
+import { CostLookup } from './use-cases/lookup-costs.js';
+import type { AccessTokenVerifier } from './adapters/azure/entra-token-verifier.js';
+import { accessTokenVerifierFor } from './adapters/http/access-tokens.js';
+import { TableAlertLedger } from './adapters/azure/table-alert-ledger.js';
+import { DailyStoreTeamSpendSource, PreferredSpendSource } from './adapters/daily-store-spend.js';
+import { FileBudgetSource, noBudgets } from './adapters/local/file-budgets.js';
+import { RollupTeamSpendSource } from './adapters/rollup-team-spend.js';
+import { TeamsWebhookNotifier } from './adapters/teams-webhook.js';
+import type { EvaluateBudgetsDeps } from './use-cases/evaluate-budgets.js';
 
 export interface Services {
   readonly settings: Settings;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly closeMonth: CloseMonthDeps;
+  readonly ingestDaily: IngestDailyDeps;
+  readonly evaluateBudgets: EvaluateBudgetsDeps;
+  /** The team cost lookup behind the HTTP API (one per process: it holds the short-TTL read cache). */
+  readonly costLookup: CostLookup;
+  /** Checks the API's bearer tokens: Entra from AUTH_* settings, or the local signing key under `serve`. */
+  readonly accessTokens: AccessTokenVerifier;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -26,34 +60,110 @@ export const systemClock: Clock = { now: () => new Date() };
  * The one place that turns settings into adapters and clients. The CLI and the Azure Functions triggers
  * both come through here, so they run the same use cases on the same wiring.
  */
-export async function createServices(settings: Settings, runtime: { logger: Logger; clock?: Clock }): Promise<Services> {
+export async function createServices(settings: Settings, runtime: { logger: Logger; clock?: Clock; accessTokens?: AccessTokenVerifier }): Promise<Services> {
   const clock = runtime.clock ?? systemClock;
   const connectionString = settings.storage.connectionString;
   if (!connectionString) {
     throw new AppError('CONFIG_INVALID', 'no table storage is configured: set STORAGE_CONNECTION_STRING (the CLI starts Azurite itself when it is unset)');
   }
   const table = (name: string) => tableClientFor(connectionString, `${settings.storage.tablePrefix}${name}`);
-  const [rollups, closes, deliveries] = await Promise.all([
+  const [rollups, closes, deliveries, directory, dailyRollups, ingestRuns] = await Promise.all([
     TableRollupStore.create(table('Rollups')),
     TableCloseRegistry.create(table('Closes')),
     TableDeliveryLedger.create(table('Deliveries')),
+    createDirectory(settings, { clock, logger: runtime.logger }),
+    TableDailyRollupStore.create(table('DailyRollups'), table('DailyTotals')),
+    TableIngestRunLog.create(table('IngestRuns')),
   ]);
+  const usageSource = createUsageSource(settings);
+  const priceBooks = new FilePriceBookSource(settings.priceBookPath);
 
   const closeMonth: CloseMonthDeps = {
-    usageSource: new FileUsageSource({ files: settings.usage.files, mapping: settings.metricMapping }),
-    directory: new FileDirectory(settings.directory.path),
-    priceBooks: new FilePriceBookSource(settings.priceBookPath),
+    usageSource,
+    directory: directory.directory,
+    priceBooks,
     rollups,
     closes,
     deliveries,
     renderer: new ExcelReportRenderer(),
+    costExport: new FocusCsvExporter(),
     artifacts: new DirectoryArtifactStore(settings.artifactsDir),
-    mailer: new OutboxMailer(settings.mail.outboxDir),
+    mailer: createMailer(settings, { logger: runtime.logger }),
     clock,
     logger: runtime.logger,
     settings: { timeZone: settings.timeZone, financeRecipients: settings.mail.financeRecipients, mailFrom: settings.mail.from },
   };
-  return { settings, clock, logger: runtime.logger, closeMonth };
+  const ingestDaily: IngestDailyDeps = {
+    usageSource,
+    directory: directory.directory,
+    priceBooks,
+    dailyRollups,
+    ingestRuns,
+    clock,
+    logger: runtime.logger,
+    settings: { timeZone: settings.timeZone, ...settings.ingest },
+  };
+  const spend = new PreferredSpendSource(new DailyStoreTeamSpendSource(dailyRollups), new RollupTeamSpendSource(rollups));
+  const budgets = settings.budgets;
+  const evaluateBudgets: EvaluateBudgetsDeps = {
+    budgets: budgets.file === null ? noBudgets : new FileBudgetSource(budgets.file),
+    priceBooks,
+    spend,
+    details: spend,
+    directory: directory.directory,
+    alerts: await TableAlertLedger.create(table('Alerts')),
+    mailer: closeMonth.mailer,
+    ...(budgets.teamsWebhookUrl === null ? {} : { chat: new TeamsWebhookNotifier(budgets.teamsWebhookUrl) }),
+    clock,
+    logger: runtime.logger,
+    settings: {
+      timeZone: settings.timeZone,
+      mailFrom: settings.mail.from,
+      financeRecipients: settings.mail.financeRecipients,
+      ccFinance: budgets.ccFinance,
+      costLookupUrl: budgets.costLookupUrl,
+      unallocatedAlertPercents: budgets.unallocatedAlertPercents,
+    },
+  };
+  const costLookup = new CostLookup({
+    rollups,
+    directory: directory.directory,
+    clock,
+    settings: {
+      timeZone: settings.timeZone,
+      roles: { finance: settings.api.financeRole, ...(settings.api.leadRole === null ? {} : { lead: settings.api.leadRole }) },
+      cacheTtlSeconds: settings.api.cacheTtlSeconds,
+    },
+  });
+  const accessTokens = runtime.accessTokens ?? accessTokenVerifierFor(settings.api, clock);
+  return { settings, clock, logger: runtime.logger, closeMonth, ingestDaily, evaluateBudgets, costLookup, accessTokens };
+}
+
+/**
+ * The configured usage source: export files, or App Insights through the Logs query API with the process's
+ * one Azure credential (built only when App Insights is configured). Exported for the `usage` and `doctor`
+ * commands, which need no storage.
+ */
+export function createUsageSource(settings: Pick<Settings, 'usage' | 'metricMapping'>, runtime: { credential?: TokenCredential } = {}): UsageSource {
+  const usage = settings.usage;
+  if (usage.kind === 'file') return new FileUsageSource({ files: usage.files, mapping: settings.metricMapping });
+  return new AppInsightsUsageSource({
+    client: createLogsQueryPort(runtime.credential ?? azureCredential(), usage.endpoint === null ? {} : { endpoint: usage.endpoint }),
+    target: usage.target,
+    settings: usage.query,
+    maxConcurrency: usage.maxConcurrency,
+  });
+}
+
+/** What the `doctor` command checks: the same source as createUsageSource, asked what it holds. */
+export function createUsageDiscovery(settings: Pick<Settings, 'usage' | 'metricMapping'>, runtime: { credential?: TokenCredential } = {}): UsageDiscovery {
+  const usage = settings.usage;
+  if (usage.kind === 'file') return new FileUsageDiscovery({ files: usage.files, mapping: settings.metricMapping });
+  return new AppInsightsDiscovery({
+    client: createLogsQueryPort(runtime.credential ?? azureCredential(), usage.endpoint === null ? {} : { endpoint: usage.endpoint }),
+    target: usage.target,
+    settings: usage.query,
+  });
 }
 
 let cached: Promise<Services> | undefined;
@@ -70,4 +180,95 @@ export function servicesFromEnvironment(logger: Logger): Promise<Services> {
     });
   }
   return cached;
+}
+
+/**
+ * The configured mailer: the outbox folder (the demo), or an SMTP relay / Graph mailbox kept under the
+ * mailbox's sending rate, so a month close waits for Exchange rather than being throttled by it.
+ */
+export function createMailer(settings: Pick<Settings, 'mail'>, runtime: { logger: Logger; credential?: TokenCredential }): Mailer {
+  const mail = settings.mail;
+  const log = (message: string) => runtime.logger.progress('mail', message);
+  switch (mail.transport) {
+    case 'outbox':
+      return new OutboxMailer(mail.outboxDir);
+    case 'smtp': {
+      const smtp = mail.smtp;
+      if (smtp === null) throw new AppError('CONFIG_INVALID', 'MAIL_TRANSPORT is smtp but no SMTP server is configured (SMTP_HOST)');
+      const inner = new SmtpMailer({
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        requireTLS: smtp.requireTLS,
+        ...(smtp.user !== null && smtp.password !== null ? { auth: { user: smtp.user, pass: smtp.password } } : {}),
+        log,
+      });
+      return new PacedMailer(inner, { messagesPerMinute: mail.messagesPerMinute, log });
+    }
+    case 'graph': {
+      const mailbox = mail.senderMailbox;
+      if (mailbox === null) throw new AppError('CONFIG_INVALID', 'MAIL_TRANSPORT is graph but MAIL_SENDER_MAILBOX is not set');
+      const client = graphClientFor(runtime.credential ?? azureCredential(), mail.graphBaseUrl === null ? {} : { baseUrl: mail.graphBaseUrl });
+      const inner = new GraphMailer({ client, mailbox, log });
+      // Every Graph mail leaves from the one mailbox, whatever From the use case wrote.
+      return new PacedMailer(inner, { messagesPerMinute: mail.messagesPerMinute, mailboxOf: () => mailbox.toLowerCase(), log });
+    }
+  }
+}
+
+let credential: TokenCredential | undefined;
+
+/**
+ * The one Azure credential of the process (managed identity in Azure, developer sign-in locally), created on
+ * first use so that the local demo, which needs none, never builds it. Its token cache is shared by every
+ * client built from it (Graph for the directory and mail, and any other Azure SDK client).
+ */
+export function azureCredential(): TokenCredential {
+  credential ??= new DefaultAzureCredential();
+  return credential;
+}
+
+/** The directory a run uses; `cache` is set when answers are kept in Table Storage (DIRECTORY_SOURCE=graph). */
+export interface DirectoryServices {
+  readonly directory: Directory;
+  readonly cache: CachedDirectory | null;
+  /** For people: where teams come from, e.g. "Microsoft Graph (group-prefix "team-"), cached 24 h". */
+  readonly description: string;
+}
+
+/**
+ * Builds the configured directory: the local file, or Microsoft Graph behind a Table Storage cache. Exported
+ * for the `directory` CLI commands, which need the cache itself (refresh) without the rest of the services.
+ */
+export async function createDirectory(
+  settings: Pick<Settings, 'directory' | 'storage'>,
+  runtime: { logger: Logger; clock?: Clock; credential?: TokenCredential },
+): Promise<DirectoryServices> {
+  const directorySettings: DirectorySettings = settings.directory;
+  if (directorySettings.kind === 'file') {
+    return { directory: new FileDirectory(directorySettings.path), cache: null, description: `directory file ${directorySettings.path}` };
+  }
+  const connectionString = settings.storage.connectionString;
+  if (!connectionString) {
+    throw new AppError('CONFIG_INVALID', 'the Graph directory caches its answers in table storage: set STORAGE_CONNECTION_STRING');
+  }
+  const overrides = directorySettings.overridesFile === null ? undefined : await loadDirectoryOverridesFile(directorySettings.overridesFile);
+  const strategy: TeamStrategy =
+    directorySettings.teamStrategy === 'group-prefix' ? { kind: 'group-prefix', prefix: directorySettings.groupPrefix } : { kind: directorySettings.teamStrategy };
+  const graph = new GraphDirectory({
+    client: graphClientFor(runtime.credential ?? azureCredential(), directorySettings.baseUrl === null ? {} : { baseUrl: directorySettings.baseUrl }),
+    strategy,
+    ...(overrides === undefined ? {} : { overrides }),
+    log: (message) => runtime.logger.progress('directory', message),
+  });
+  const store = await TableDirectoryCacheStore.create(tableClientFor(connectionString, `${settings.storage.tablePrefix}DirectoryCache`));
+  const cache = new CachedDirectory({
+    inner: graph,
+    store,
+    clock: runtime.clock ?? systemClock,
+    ttlHours: directorySettings.cacheTtlHours,
+    log: (message) => runtime.logger.progress('directory', message),
+  });
+  const strategyLabel = strategy.kind === 'group-prefix' ? `group-prefix "${strategy.prefix}"` : strategy.kind;
+  return { directory: cache, cache, description: `Microsoft Graph (${strategyLabel}), cached ${directorySettings.cacheTtlHours} h in table storage` };
 }

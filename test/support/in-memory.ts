@@ -1,6 +1,7 @@
 import type { DirectoryResolution } from '../../shared/domain/directory.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { PriceBook } from '../../shared/domain/price-book.js';
+import type { MonthReport } from '../../shared/domain/report.js';
 import { compareLines, lineKey, type MonthlyLine } from '../../shared/domain/rollup.js';
 import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
 import type { ArtifactStore } from '../../shared/ports/artifacts.js';
@@ -8,9 +9,15 @@ import type { Directory } from '../../shared/ports/directory.js';
 import type { CloseRegistry, DeliveryLedger, DeliveryRecord, MonthClose } from '../../shared/ports/ledger.js';
 import type { Mailer, OutgoingMail, SentMail } from '../../shared/ports/mailer.js';
 import type { PriceBookSource } from '../../shared/ports/price-book-source.js';
+import type { ReportRenderer } from '../../shared/ports/report-renderer.js';
 import type { RollupStore } from '../../shared/ports/rollup-store.js';
 import type { Clock } from '../../shared/ports/runtime.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
+import { summarizeTeamDays, type DayLine, type TeamDayTotal } from '../../shared/domain/daily.js';
+import { createDayResolver, type TimeWindow } from '../../shared/domain/periods.js';
+import type { DailyRollupStore } from '../../shared/ports/daily-rollup-store.js';
+import type { IngestRun, IngestRunLog } from '../../shared/ports/ingest-runs.js';
+import type { ReadUsageOptions } from '../../shared/ports/usage-source.js';
 
 /** In-memory stand-ins for use-case tests; every adapter also has a contract test against the real thing. */
 export class InMemoryRollupStore implements RollupStore {
@@ -57,8 +64,11 @@ export class InMemoryDeliveryLedger implements DeliveryLedger {
 export class RecordingMailer implements Mailer {
   readonly sent: OutgoingMail[] = [];
   failuresLeft = 0;
+  /** Fails every send this returns true for (e.g. the server going down half-way through a run). */
+  failWhen: ((mail: OutgoingMail, sentSoFar: number) => boolean) | null = null;
 
   async send(mail: OutgoingMail): Promise<SentMail> {
+    if (this.failWhen?.(mail, this.sent.length)) throw new AppError('MAIL_FAILED', 'the mail server is down', { retryable: true });
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;
       throw new AppError('MAIL_FAILED', 'the mail server is down', { retryable: true });
@@ -106,4 +116,98 @@ export class StaticPriceBooks implements PriceBookSource {
 export function fixedClock(iso: string): Clock & { set(iso: string): void } {
   let now = new Date(iso);
   return { now: () => now, set: (next) => (now = new Date(next)) };
+}
+
+/** A renderer that skips building workbooks: the "file" is the team totals as JSON, enough to compare runs. */
+export class TeamTotalsRenderer implements ReportRenderer {
+  async financeWorkbook(report: MonthReport): Promise<Buffer> {
+    return teamTotalsJson(report);
+  }
+  async teamWorkbook(report: MonthReport): Promise<Buffer> {
+    return teamTotalsJson(report);
+  }
+}
+
+function teamTotalsJson(report: MonthReport): Buffer {
+  return Buffer.from(JSON.stringify(report.teams, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
+}
+
+/** Daily rollups keyed like the Table adapter: a day's lines and team totals are replaced as a whole. */
+export class InMemoryDailyRollupStore implements DailyRollupStore {
+  readonly days = new Map<string, { lines: DayLine[]; totals: TeamDayTotal[] }>();
+  /** Fails the replace of these days (once each), to simulate a crash half-way through a run. */
+  readonly failOnce = new Set<string>();
+  readonly replaced: string[] = [];
+
+  async replaceDay(day: string, lines: readonly DayLine[]) {
+    if (this.failOnce.delete(day)) throw new AppError('STORAGE_FAILED', `storage went away while writing ${day}`, { retryable: true });
+    const previous = this.days.get(day);
+    const totals = summarizeTeamDays(day, lines);
+    const key = (line: DayLine) => `${line.teamId}\u0000${line.userId}\u0000${line.model}\u0000${line.tier}`;
+    const next = new Set(lines.map(key));
+    const nextTeams = new Set(totals.map((total) => total.teamId));
+    const deletedLines = (previous?.lines ?? []).filter((line) => !next.has(key(line))).length;
+    const deletedTotals = (previous?.totals ?? []).filter((total) => !nextTeams.has(total.teamId)).length;
+    if (lines.length === 0) this.days.delete(day);
+    else this.days.set(day, { lines: [...lines], totals });
+    this.replaced.push(day);
+    return { lines: lines.length, deletedLines, totals: totals.length, deletedTotals };
+  }
+
+  async readDay(day: string) {
+    return [...(this.days.get(day)?.lines ?? [])];
+  }
+
+  async readTeamDailySeries(month: string, teamId: string) {
+    return (await this.readMonthDailySeries(month)).filter((total) => total.teamId === teamId);
+  }
+
+  async readMonthDailySeries(month: string) {
+    return [...this.days.entries()]
+      .filter(([day]) => day.startsWith(`${month}-`))
+      .flatMap(([, stored]) => stored.totals)
+      .sort((a, b) => a.teamId.localeCompare(b.teamId) || a.day.localeCompare(b.day));
+  }
+}
+
+export class InMemoryIngestRunLog implements IngestRunLog {
+  readonly runs: IngestRun[] = [];
+  async record(run: IngestRun) {
+    this.runs.push(run);
+  }
+  async lastSucceeded() {
+    return [...this.runs].reverse().find((run) => run.status === 'succeeded');
+  }
+  async recent(limit: number) {
+    return [...this.runs].reverse().slice(0, limit);
+  }
+}
+
+/**
+ * A usage source holding rows the way App Insights holds metrics: it returns only the rows of days inside the
+ * window asked for, records each window, and can be told to fail the next reads.
+ */
+export class WindowedUsageSource implements UsageSource {
+  readonly windows: TimeWindow[] = [];
+  failuresLeft = 0;
+
+  constructor(public rows: UsageRow[]) {}
+
+  async read(window: TimeWindow, options: ReadUsageOptions): Promise<UsageReadResult> {
+    this.windows.push(window);
+    if (this.failuresLeft > 0) {
+      this.failuresLeft -= 1;
+      throw new AppError('USAGE_PARTIAL_RESULT', 'the query returned a partial result');
+    }
+    const dayOf = createDayResolver(options.timeZone);
+    const first = dayOf(window.start);
+    const last = dayOf(new Date(window.end.getTime() - 1));
+    return {
+      rows: this.rows.filter((row) => row.day >= first && row.day <= last),
+      rejects: { count: 0, samples: [], byReason: {} },
+      skipped: {},
+      reportedTotalTokens: null,
+      sourceDescription: 'windowed rows',
+    };
+  }
 }

@@ -8,6 +8,7 @@ import {
 } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
 import type { Directory } from '../../ports/directory.js';
+import { graphHeaderOf as headerOf, graphStatusOf as statusOf, isTransientGraphStatus as isTransient, retryDelayMs } from './graph-retry.js';
 
 /**
  * How a user's team is found in Entra ID.
@@ -75,7 +76,6 @@ const ORG_USER_FIELDS = `${USER_FIELDS},department,employeeOrgData`;
 const OWNER_FIELDS = 'id,mail,userPrincipalName';
 const PAGE_SIZE = 999;
 const BATCH_LIMIT = 20;
-const MAX_BACKOFF_MS = 60_000;
 const NOTE_SAMPLE = 20;
 const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -588,36 +588,10 @@ function emptyStats(): GraphDirectoryStats {
   return { calls: 0, listCalls: 0, batchCalls: 0, batchSubRequests: 0, throttledSubRequests: 0, retriedCalls: 0 };
 }
 
-function statusOf(error: unknown): number {
-  if (error instanceof GraphError) return error.statusCode;
-  // fetch rejects with a TypeError when the connection fails: as transient as a 503.
-  return -1;
-}
-
-function isTransient(status: number): boolean {
-  return status === -1 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
-}
-
-function headerOf(error: unknown, name: string): string | undefined {
-  if (!(error instanceof GraphError) || error.headers === undefined) return undefined;
-  return error.headers.get(name) ?? undefined;
-}
-
 function headerValue(headers: Record<string, string> | undefined, name: string): string | undefined {
   if (headers === undefined) return undefined;
   const match = Object.keys(headers).find((key) => key.toLowerCase() === name);
   return match === undefined ? undefined : headers[match];
-}
-
-/** Retry-After in seconds or as an HTTP date; without it, exponential backoff from 1 s. */
-function retryDelayMs(retryAfter: string | undefined, attempt: number): number {
-  if (retryAfter !== undefined) {
-    const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, MAX_BACKOFF_MS);
-    const date = Date.parse(retryAfter);
-    if (Number.isFinite(date)) return Math.min(Math.max(date - Date.now(), 0), MAX_BACKOFF_MS);
-  }
-  return Math.min(1000 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
 }
 
 function subRequestError(status: number, response: SubResponse | undefined): GraphError {

@@ -1,17 +1,13 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { AppError } from '../../domain/errors.js';
 import type { Mailer, OutgoingMail, SentMail } from '../../ports/mailer.js';
+import { errorText, messageIdFor, nodemailerMessage, sha256, validateOutgoingMail } from '../mail-composition.js';
 import { writeFileAtomically } from './directory-artifacts.js';
 
-const MESSAGE_ID_DOMAIN = 'chargeback.local';
-const MAX_SAFE_NAME = 80;
+export { messageIdFor } from '../mail-composition.js';
 
-/** The Message-ID a delivery gets, derived from its idempotency key so every retry carries the same one. */
-export function messageIdFor(idempotencyKey: string): string {
-  return `<${sha256(idempotencyKey).slice(0, 32)}@${MESSAGE_ID_DOMAIN}>`;
-}
+const MAX_SAFE_NAME = 80;
 
 /**
  * The outbox file name for a key: the key's readable characters, plus a hash of the whole key so that two
@@ -36,28 +32,11 @@ export class OutboxMailer implements Mailer {
   }
 
   async send(mail: OutgoingMail): Promise<SentMail> {
-    validate(mail);
+    validateOutgoingMail(mail);
     const messageId = messageIdFor(mail.idempotencyKey);
     let message: Buffer;
     try {
-      const info = await this.transport.sendMail({
-        from: mail.from,
-        to: [...mail.to],
-        cc: mail.cc && mail.cc.length > 0 ? [...mail.cc] : undefined,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        messageId,
-        headers: { 'X-Idempotency-Key': mail.idempotencyKey },
-        attachments: mail.attachments.map((attachment) => ({
-          filename: attachment.filename,
-          contentType: attachment.contentType,
-          content: attachment.content,
-        })),
-        // Only the bytes we were given go into the message: never a file or URL the content points at.
-        disableFileAccess: true,
-        disableUrlAccess: true,
-      });
+      const info = await this.transport.sendMail(nodemailerMessage(mail));
       if (!Buffer.isBuffer(info.message)) throw new Error('the stream transport did not return a buffer');
       message = info.message;
     } catch (error) {
@@ -74,42 +53,4 @@ export class OutboxMailer implements Mailer {
       });
     }
   }
-}
-
-/**
- * Refuses what could smuggle extra headers into the message (a CR or LF in any header value) and addresses
- * that cannot be right. Deliberately minimal: the real mail service is the judge of deliverability.
- */
-function validate(mail: OutgoingMail): void {
-  const problems: string[] = [];
-  const headerValues: [string, string][] = [
-    ['from', mail.from],
-    ['subject', mail.subject],
-    ['idempotency key', mail.idempotencyKey],
-    ...mail.to.map((address): [string, string] => ['to', address]),
-    ...(mail.cc ?? []).map((address): [string, string] => ['cc', address]),
-    ...mail.attachments.flatMap((attachment): [string, string][] => [
-      ['attachment file name', attachment.filename],
-      ['attachment content type', attachment.contentType],
-    ]),
-  ];
-  for (const [field, value] of headerValues) {
-    if (/[\r\n]/.test(value)) problems.push(`${field} contains a line break: ${JSON.stringify(value)}`);
-  }
-  for (const [field, address] of [['from', mail.from] as const, ...mail.to.map((a) => ['to', a] as const), ...(mail.cc ?? []).map((a) => ['cc', a] as const)]) {
-    if (address.split('@').length !== 2) problems.push(`${field} address ${JSON.stringify(address)} must contain exactly one "@"`);
-  }
-  if (mail.to.length === 0) problems.push('the mail has no recipient');
-  if (mail.idempotencyKey.trim() === '') problems.push('the idempotency key is empty');
-  if (problems.length > 0) {
-    throw new AppError('MAIL_FAILED', 'The mail was refused before sending.', { retryable: false, details: problems });
-  }
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
