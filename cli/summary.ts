@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { formatMinorUnits } from '../shared/domain/money.js';
 import { totalTokens } from '../shared/domain/tokens.js';
 import type { CloseMonthResult } from '../shared/use-cases/close-month.js';
@@ -36,6 +37,8 @@ export function printCloseSummary(result: CloseMonthResult, out: NodeJS.Writable
     ...result.directoryNotes.map((note) => `Directory:       ${note}`),
     `Rollups stored:  ${count(result.stored.written)} lines${result.stored.deleted ? `, ${count(result.stored.deleted)} stale lines removed` : ''}`,
     `Workbook:        ${result.workbookLocation}`,
+    `Team workbooks:  ${result.teams.length === 0 ? 'none' : `${result.teams.length} in ${path.dirname(result.teams[0]!.workbookLocation)}`}`,
+    `FOCUS export:    ${result.focusLocation}`,
     `Finance mail:    ${
       result.mail.status === 'sent'
         ? `sent to ${result.mail.recipients.join(', ')} (${result.mail.location})`
@@ -43,7 +46,20 @@ export function printCloseSummary(result: CloseMonthResult, out: NodeJS.Writable
           ? `already sent for revision ${result.revision}; not sent again (use --force to resend)`
           : 'no recipients configured; nothing sent'
     }`,
+    `Team mails:      ${teamMailSummary(result)}`,
     '',
   ];
   out.write(lines.join('\n'));
+}
+
+function teamMailSummary(result: CloseMonthResult): string {
+  const by = (status: string) => result.teams.filter((team) => team.mail.status === status);
+  const sent = by('sent');
+  const parts = [
+    `${sent.length} sent${sent.length > 0 ? ` (to ${path.dirname((sent[0]!.mail as { location: string }).location)})` : ''}`,
+    `${by('already-sent').length} already sent`,
+  ];
+  if (by('not-owed').length > 0) parts.push(`${by('not-owed').length} unchanged in this revision`);
+  if (by('no-recipients').length > 0) parts.push(`${by('no-recipients').length} team(s) without leads`);
+  return parts.join(', ');
 }

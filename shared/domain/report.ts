@@ -36,6 +36,62 @@ export interface MonthReport {
   readonly rejects: RejectSummary;
   /** The gateway's own "Total Tokens" figure beside the sum of the token kinds we priced, when it was read. */
   readonly crossCheck: { readonly reportedTotalTokens: number | null; readonly countedTokens: number };
+  /** Totals per calendar day (in the report's zone); the amounts share out the grand total. */
+  readonly daily?: readonly DaySummary[];
+  /** What the month before showed, for "change from last month"; absent when that month was never closed. */
+  readonly previousMonth?: PreviousMonthFigures;
+  /** Set on a team's own report: only this team's lines are in it. */
+  readonly scope?: ReportScope;
+  /** On a revision: what changed against the revision before it. */
+  readonly changes?: RevisionChanges;
+}
+
+export interface DaySummary {
+  readonly day: string;
+  readonly tokens: TokenCounts;
+  readonly requests: number;
+  readonly unpricedTokens: number;
+  readonly exactCost: string;
+  readonly amount: bigint;
+}
+
+export interface PreviousMonthFigures {
+  readonly month: string;
+  readonly grandTotal: bigint;
+  /** Team amounts as that month's report showed them (same rounding), so last month's workbook and this one agree. */
+  readonly teams: readonly { readonly teamId: string; readonly teamName: string; readonly amount: bigint }[];
+}
+
+export interface ReportScope {
+  readonly teamId: string;
+  readonly teamName: string;
+}
+
+/** One figure's old and new amount, in minor units. */
+export interface AmountChange {
+  readonly key: string;
+  readonly label: string;
+  readonly teamId: string;
+  readonly previous: bigint;
+  readonly current: bigint;
+  readonly difference: bigint;
+}
+
+export interface RevisionChanges {
+  readonly previousRevision: number;
+  /**
+   * False when the previous revision's lines were no longer stored (a rerun after the new revision was already
+   * recorded): the sheet then says so instead of showing differences it cannot know.
+   */
+  readonly detailAvailable: boolean;
+  readonly grandTotal: { readonly previous: bigint | null; readonly current: bigint };
+  /** Every team of either revision. */
+  readonly teams: readonly AmountChange[];
+  /** Only users and models whose amount changed. */
+  readonly users: readonly AmountChange[];
+  readonly models: readonly AmountChange[];
+  /** Teams whose lines differ in any way (tokens, prices, amounts): their leads hear about the revision. */
+  readonly changedTeams: readonly string[];
 }
 
 export interface TeamSummary {
@@ -112,6 +168,14 @@ export interface ReportContext {
   readonly sourceDescription: string;
   readonly rejects: RejectSummary;
   readonly reportedTotalTokens: number | null;
+  /**
+   * The total this report must show, when it is one part of a larger report whose rounding it has to agree
+   * with (a team's workbook shows exactly the team's amount in the finance workbook). Default: the exact
+   * total rounded.
+   */
+  readonly shownTotal?: bigint;
+  readonly scope?: ReportScope;
+  readonly previousMonth?: PreviousMonthFigures;
 }
 
 interface Group<K> {
@@ -149,14 +213,10 @@ function shareOut<K>(groups: readonly Group<K>[], target: bigint): bigint[] {
 
 export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportContext): MonthReport {
   const exactTotal = sumMoney(lines.map((line) => line.cost));
-  const grandTotal = toMinorUnits(exactTotal);
-  const teamName = (teamId: string) =>
-    teamId === UNALLOCATED_TEAM ? UNALLOCATED_TEAM_NAME : (context.teams.get(teamId)?.name ?? teamId);
+  const grandTotal = context.shownTotal ?? toMinorUnits(exactTotal);
+  const teamName = teamNamer(context.teams);
 
-  // Teams by id, with the unallocated bucket last where finance looks for what nobody was charged.
-  const teamGroups = groupBy(lines, (line) => line.teamId, (key) => key).sort(
-    (a, b) => Number(a.key === UNALLOCATED_TEAM) - Number(b.key === UNALLOCATED_TEAM) || a.key.localeCompare(b.key),
-  );
+  const teamGroups = sortedTeamGroups(lines);
   const teamAmounts = shareOut(teamGroups, grandTotal);
   const teams: TeamSummary[] = teamGroups.map((group, index) => ({
     teamId: group.key,
@@ -244,6 +304,190 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
       reportedTotalTokens: context.reportedTotalTokens,
       countedTokens: lines.reduce((sum, line) => sum + totalTokens(line.tokens), 0),
     },
+    daily: dailySummaries(lines, grandTotal),
+    ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
+    ...(context.scope ? { scope: context.scope } : {}),
+  };
+}
+
+/** Teams whose set of lines differs between two versions of a month in anything a report shows. */
+export function changedTeamIds(before: readonly MonthlyLine[], after: readonly MonthlyLine[]): string[] {
+  const byTeam = (lines: readonly MonthlyLine[]) => {
+    const teams = new Map<string, string[]>();
+    for (const line of lines) {
+      const list = teams.get(line.teamId) ?? [];
+      list.push(canonicalLine(line));
+      teams.set(line.teamId, list);
+    }
+    return new Map([...teams].map(([teamId, list]) => [teamId, list.sort().join('\n')]));
+  };
+  const old = byTeam(before);
+  const now = byTeam(after);
+  return [...new Set([...old.keys(), ...now.keys()])].filter((teamId) => old.get(teamId) !== now.get(teamId)).sort();
+}
+
+function canonicalLine(line: MonthlyLine): string {
+  return JSON.stringify([
+    line.teamId,
+    line.userId,
+    line.model,
+    line.tier,
+    line.allocation,
+    line.userName,
+    line.pricedModel,
+    TOKEN_KINDS.map((kind) => line.tokens[kind]),
+    TOKEN_KINDS.map((kind) => line.unpricedTokens[kind]),
+    line.requests,
+    line.cost.toFixed(),
+    line.priceEntryIds,
+    line.days.map((day) => [day.day, TOKEN_KINDS.map((kind) => day.tokens[kind]), day.requests, day.cost?.toFixed() ?? null, day.priceEntryId]),
+  ]);
+}
+
+function teamNamer(teams: ReadonlyMap<string, Team>): (teamId: string) => string {
+  return (teamId) => (teamId === UNALLOCATED_TEAM ? UNALLOCATED_TEAM_NAME : (teams.get(teamId)?.name ?? teamId));
+}
+
+/** Teams by id, with the unallocated bucket last where finance looks for what nobody was charged. */
+function sortedTeamGroups(lines: readonly MonthlyLine[]): Group<string>[] {
+  return groupBy(lines, (line) => line.teamId, (key) => key).sort(
+    (a, b) => Number(a.key === UNALLOCATED_TEAM) - Number(b.key === UNALLOCATED_TEAM) || a.key.localeCompare(b.key),
+  );
+}
+
+/** Days in order; each day's exact cost is the sum of its priced daily rollups, the amounts share out `target`. */
+function dailySummaries(lines: readonly MonthlyLine[], target: bigint): DaySummary[] {
+  const days = new Map<string, { tokens: TokenCounts; requests: number; unpriced: number; exact: Money[] }>();
+  for (const line of lines) {
+    for (const usage of line.days) {
+      let day = days.get(usage.day);
+      if (!day) {
+        day = { tokens: zeroTokens(), requests: 0, unpriced: 0, exact: [] };
+        days.set(usage.day, day);
+      }
+      addTokensInto(day.tokens, usage.tokens);
+      day.requests += usage.requests;
+      if (usage.cost === null) day.unpriced += totalTokens(usage.tokens);
+      else day.exact.push(usage.cost);
+    }
+  }
+  const ordered = [...days.entries()].sort(([a], [b]) => a.localeCompare(b));
+  const exacts = ordered.map(([, day]) => sumMoney(day.exact));
+  const amounts = allocateMinorUnits(exacts, target);
+  return ordered.map(([day, usage], index) => ({
+    day,
+    tokens: usage.tokens,
+    requests: usage.requests,
+    unpricedTokens: usage.unpriced,
+    exactCost: exacts[index]!.toFixed(),
+    amount: amounts[index]!,
+  }));
+}
+
+/**
+ * A month's headline figures from its stored lines, rounded exactly as that month's own report rounded them,
+ * so "last month" here equals what last month's workbook showed.
+ */
+export function previousMonthFigures(month: string, lines: readonly MonthlyLine[], teams: ReadonlyMap<string, Team>): PreviousMonthFigures {
+  const grandTotal = toMinorUnits(sumMoney(lines.map((line) => line.cost)));
+  const teamGroups = sortedTeamGroups(lines);
+  const amounts = shareOut(teamGroups, grandTotal);
+  const teamName = teamNamer(teams);
+  return {
+    month,
+    grandTotal,
+    teams: teamGroups.map((group, index) => ({ teamId: group.key, teamName: teamName(group.key), amount: amounts[index]! })),
+  };
+}
+
+/**
+ * One team's report, for its leads: only that team's lines, with the team's amount from the finance report
+ * as its total. Users are shared out of the same amount in the same order as in the finance report, so every
+ * figure a lead sees equals the finance workbook's to the cent.
+ */
+export function buildTeamReport(
+  lines: readonly MonthlyLine[],
+  finance: MonthReport,
+  teamId: string,
+  context: Omit<ReportContext, 'shownTotal' | 'scope' | 'previousMonth'>,
+): MonthReport {
+  const team = finance.teams.find((candidate) => candidate.teamId === teamId);
+  const teamLines = lines.filter((line) => line.teamId === teamId);
+  const teamName = team?.teamName ?? teamNamer(context.teams)(teamId);
+  const previous = finance.previousMonth;
+  return buildMonthReport(teamLines, {
+    ...context,
+    shownTotal: team?.amount ?? 0n,
+    scope: { teamId, teamName },
+    ...(previous
+      ? {
+          previousMonth: {
+            month: previous.month,
+            grandTotal: previous.teams.find((candidate) => candidate.teamId === teamId)?.amount ?? 0n,
+            teams: previous.teams.filter((candidate) => candidate.teamId === teamId),
+          },
+        }
+      : {}),
+  });
+}
+
+/**
+ * What a revision changed: the previous revision's lines are reported the same way (same rounding) and
+ * compared per team, user and model. Without those lines only the new figures are known.
+ */
+export function revisionChanges(
+  previousLines: readonly MonthlyLine[] | null,
+  currentLines: readonly MonthlyLine[],
+  previousRevision: number,
+  current: MonthReport,
+  context: ReportContext,
+): RevisionChanges {
+  if (previousLines === null) {
+    return {
+      previousRevision,
+      detailAvailable: false,
+      grandTotal: { previous: null, current: current.grandTotal },
+      teams: [],
+      users: [],
+      models: [],
+      changedTeams: current.teams.map((team) => team.teamId),
+    };
+  }
+  const before = buildMonthReport(previousLines, { ...context, revision: previousRevision, shownTotal: undefined, scope: undefined, previousMonth: undefined });
+  const diff = <T>(
+    old: readonly T[],
+    now: readonly T[],
+    keyOf: (item: T) => string,
+    describe: (item: T) => { label: string; teamId: string },
+    amountOf: (item: T) => bigint,
+  ): AmountChange[] => {
+    const rows = new Map<string, AmountChange>();
+    for (const item of old) rows.set(keyOf(item), { key: keyOf(item), ...describe(item), previous: amountOf(item), current: 0n, difference: -amountOf(item) });
+    for (const item of now) {
+      const earlier = rows.get(keyOf(item))?.previous ?? 0n;
+      rows.set(keyOf(item), { key: keyOf(item), ...describe(item), previous: earlier, current: amountOf(item), difference: amountOf(item) - earlier });
+    }
+    return [...rows.values()].sort((a, b) => a.key.localeCompare(b.key));
+  };
+  const teams = diff(before.teams, current.teams, (team) => team.teamId, (team) => ({ label: team.teamName, teamId: team.teamId }), (team) => team.amount);
+  const users = diff(
+    before.users,
+    current.users,
+    (user) => `${user.teamId}\u0000${user.userId}`,
+    (user) => ({ label: user.userName || user.upn || user.userId || '(no user id)', teamId: user.teamId }),
+    (user) => user.amount,
+  ).filter((row) => row.difference !== 0n);
+  const models = diff(before.models, current.models, (model) => model.model, (model) => ({ label: model.model, teamId: '' }), (model) => model.amount).filter(
+    (row) => row.difference !== 0n,
+  );
+  return {
+    previousRevision,
+    detailAvailable: true,
+    grandTotal: { previous: before.grandTotal, current: current.grandTotal },
+    teams,
+    users,
+    models,
+    changedTeams: changedTeamIds(previousLines, currentLines),
   };
 }
 

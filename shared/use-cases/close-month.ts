@@ -1,13 +1,24 @@
 import { createHash } from 'node:crypto';
-import type { DirectoryResolution } from '../domain/directory.js';
+import { UNALLOCATED_TEAM, type DirectoryResolution } from '../domain/directory.js';
+import { AppError, describeError } from '../domain/errors.js';
 import { formatMinorUnits, sumMoney, toMinorUnits } from '../domain/money.js';
-import { monthWindow, type TimeWindow } from '../domain/periods.js';
+import { addMonths, monthWindow, type TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
-import { buildMonthReport, type MonthReport } from '../domain/report.js';
-import { buildMonthlyLines, type MonthlyLine } from '../domain/rollup.js';
+import {
+  buildMonthReport,
+  buildTeamReport,
+  previousMonthFigures,
+  revisionChanges,
+  type MonthReport,
+  type PreviousMonthFigures,
+  type ReportContext,
+  type RevisionChanges,
+} from '../domain/report.js';
+import { buildMonthlyLines, compareLines, type MonthlyLine } from '../domain/rollup.js';
 import { TOKEN_KINDS } from '../domain/tokens.js';
 import type { UsageReadResult } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
+import type { CostExporter } from '../ports/cost-export.js';
 import type { Directory } from '../ports/directory.js';
 import type { CloseRegistry, DeliveryLedger, MonthClose } from '../ports/ledger.js';
 import type { Mailer } from '../ports/mailer.js';
@@ -16,7 +27,7 @@ import type { ReportRenderer } from '../ports/report-renderer.js';
 import type { RollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
-import { composeFinanceMail } from './finance-mail.js';
+import { composeFinanceMail, composeTeamMail } from './finance-mail.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
 
 export interface CloseMonthDeps {
@@ -27,6 +38,7 @@ export interface CloseMonthDeps {
   readonly closes: CloseRegistry;
   readonly deliveries: DeliveryLedger;
   readonly renderer: ReportRenderer;
+  readonly costExport: CostExporter;
   readonly artifacts: ArtifactStore;
   readonly mailer: Mailer;
   readonly clock: Clock;
@@ -44,6 +56,17 @@ export interface CloseMonthRequest {
   readonly resend?: boolean;
 }
 
+/** What happened to one team's mail in this run. 'not-owed': a revision that did not change this team's numbers. */
+export type TeamMailOutcome = DeliveryOutcome | { readonly status: 'not-owed' } | { readonly status: 'failed'; readonly error: string };
+
+export interface TeamCloseResult {
+  readonly teamId: string;
+  readonly teamName: string;
+  readonly amount: bigint;
+  readonly workbookLocation: string;
+  readonly mail: TeamMailOutcome;
+}
+
 export interface CloseMonthResult {
   readonly month: string;
   readonly window: TimeWindow;
@@ -55,13 +78,19 @@ export interface CloseMonthResult {
   readonly stored: { readonly written: number; readonly deleted: number };
   readonly report: MonthReport;
   readonly workbookLocation: string;
+  readonly focusLocation: string;
   readonly mail: DeliveryOutcome;
+  readonly teams: readonly TeamCloseResult[];
 }
 
 /**
- * Closes a month: read its usage, resolve teams, price, store the rollups, build the finance workbook and
- * mail it to finance once per revision. Every step is safe to repeat, so a run that failed half-way is
- * completed exactly by running it again.
+ * Closes a month: read its usage, resolve teams, price, store the rollups, build the finance workbook, the
+ * team workbooks and the FOCUS export, and mail finance and each team's leads once per revision. Every step
+ * is safe to repeat, so a run that failed half-way is completed exactly by running it again.
+ *
+ * Who is mailed: finance for every revision; a team's leads for the first revision, and for a later one only
+ * when that team's numbers changed. Every mail owed is tried even after one fails; the run then fails,
+ * naming the failed mails, and the next run sends exactly those.
  */
 export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthRequest): Promise<CloseMonthResult> {
   const { logger, settings } = deps;
@@ -81,27 +110,94 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   logger.progress('pricing', `rolling up ${usage.rows.length} usage rows`);
   const lines = buildMonthlyLines(month, usage.rows, directory, priceBook);
 
+  // Read before replacing: if these are the lines of the month's last revision, they are what a new
+  // revision is compared with on its Changes sheet.
+  const storedBefore = [...(await deps.rollups.readMonth(month))].sort(compareLines);
+  const previousMonth = await lastMonthFigures(deps, month, directory);
+
   logger.progress('store', `storing ${lines.length} monthly lines`);
   const stored = await deps.rollups.replaceMonth(month, lines, everyTenth((done, total) => logger.progress('store', `${done}/${total} batches written`)));
 
   const close = await recordClose(deps, month, lines, priceBook);
-  const report = buildReport(lines, { month, window, close, priceBook, directory, usage, timeZone: settings.timeZone });
+  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
+  const baseReport = buildMonthReport(lines, context);
+  const changes =
+    close.revision > 1
+      ? revisionChanges(baselineOf(storedBefore, close), lines, close.revision - 1, baseReport, context)
+      : undefined;
+  const report: MonthReport = changes ? { ...baseReport, changes } : baseReport;
 
   logger.progress('workbook', 'building the finance workbook');
   const workbook = await deps.renderer.financeWorkbook(report);
   const workbookLocation = await deps.artifacts.save(workbookName(month, close.revision), workbook, XLSX_TYPE);
 
-  logger.progress('mail', 'mailing finance');
-  const mail = await deliverOnce(deps, {
-    key: `${month}|r${close.revision}|finance`,
-    resend: request.resend ?? false,
-    mail: composeFinanceMail(report, {
-      from: settings.mailFrom,
-      to: settings.financeRecipients,
-      attachment: { filename: workbookName(month, close.revision), contentType: XLSX_TYPE, content: workbook },
-      revised: close.revision > 1,
-    }),
+  logger.progress('export', 'writing the FOCUS cost export');
+  const focus = deps.costExport.focusCsv({
+    month,
+    timeZone: settings.timeZone,
+    window,
+    currency: priceBook.currency,
+    lines,
+    priceBook,
+    teamNames: new Map([...directory.teams.values()].map((team) => [team.id, team.name])),
   });
+  const focusLocation = await deps.artifacts.save(focusName(month, close.revision), focus, CSV_TYPE);
+
+  logger.progress('workbook', 'building the team workbooks');
+  const teamFiles: { teamId: string; teamName: string; report: MonthReport; filename: string; workbook: Buffer; location: string }[] = [];
+  for (const team of report.teams) {
+    if (team.teamId === UNALLOCATED_TEAM) continue;
+    const teamReport = buildTeamReport(lines, report, team.teamId, context);
+    const teamWorkbook = await deps.renderer.teamWorkbook(teamReport);
+    const filename = teamWorkbookName(month, close.revision, team.teamId);
+    const location = await deps.artifacts.save(filename, teamWorkbook, XLSX_TYPE);
+    teamFiles.push({ teamId: team.teamId, teamName: team.teamName, report: teamReport, filename, workbook: teamWorkbook, location });
+  }
+
+  const failures: string[] = [];
+  logger.progress('mail', 'mailing finance');
+  const mail = await attempt(failures, `the finance mail of ${month} revision ${close.revision}`, () =>
+    deliverOnce(deps, {
+      key: financeDeliveryKey(month, close.revision),
+      resend: request.resend ?? false,
+      mail: composeFinanceMail(report, {
+        from: settings.mailFrom,
+        to: settings.financeRecipients,
+        attachment: { filename: workbookName(month, close.revision), contentType: XLSX_TYPE, content: workbook },
+        revised: close.revision > 1,
+      }),
+    }),
+  );
+
+  logger.progress('mail', 'mailing team leads');
+  const teams: TeamCloseResult[] = [];
+  for (const file of teamFiles) {
+    const key = teamDeliveryKey(month, close.revision, file.teamId);
+    const owed = await teamMailOwed(deps, { revision: close.revision, changes, teamId: file.teamId, key });
+    const outcome: TeamMailOutcome = !owed
+      ? { status: 'not-owed' }
+      : await attempt(failures, `the mail to the leads of ${file.teamId}`, () =>
+          deliverOnce(deps, {
+            key,
+            resend: false,
+            mail: composeTeamMail(file.report, {
+              from: settings.mailFrom,
+              to: directory.teams.get(file.teamId)?.leads ?? [],
+              attachment: { filename: file.filename, contentType: XLSX_TYPE, content: file.workbook },
+              revised: close.revision > 1,
+            }),
+          }),
+        );
+    teams.push({ teamId: file.teamId, teamName: file.teamName, amount: file.report.grandTotal, workbookLocation: file.location, mail: outcome });
+  }
+
+  if (failures.length > 0) {
+    throw new AppError('MAIL_FAILED', `${failures.length} mail(s) of ${month} revision ${close.revision} could not be sent; run the close again to send them (nothing already sent is sent twice)`, {
+      retryable: true,
+      details: failures,
+    });
+  }
+  if (mail.status === 'failed') throw new AppError('INTERNAL', 'unreachable: a failed finance mail is reported above');
 
   return {
     month,
@@ -113,8 +209,56 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
     stored,
     report,
     workbookLocation,
+    focusLocation,
     mail,
+    teams,
   };
+}
+
+/** Runs one delivery; a failure is noted and the run goes on with the other mails. */
+async function attempt<T>(failures: string[], what: string, send: () => Promise<T>): Promise<T | { status: 'failed'; error: string }> {
+  try {
+    return await send();
+  } catch (error) {
+    failures.push(`${what}: ${describeError(error)}`);
+    return { status: 'failed', error: describeError(error) };
+  }
+}
+
+export function financeDeliveryKey(month: string, revision: number): string {
+  return `${month}|r${revision}|finance`;
+}
+
+export function teamDeliveryKey(month: string, revision: number, teamId: string): string {
+  return `${month}|r${revision}|team|${teamId}`;
+}
+
+/**
+ * A team's leads get the first revision, and a later one only if their team's numbers changed. When the
+ * previous revision's lines are gone (a rerun after the revision was recorded), the run that made the
+ * revision already decided: it tried every owed mail, so a delivery record exists exactly for those.
+ */
+async function teamMailOwed(
+  deps: Pick<CloseMonthDeps, 'deliveries'>,
+  input: { revision: number; changes: RevisionChanges | undefined; teamId: string; key: string },
+): Promise<boolean> {
+  if (input.revision === 1 || !input.changes) return true;
+  if (input.changes.detailAvailable) return input.changes.changedTeams.includes(input.teamId);
+  return (await deps.deliveries.get(input.key)) !== undefined;
+}
+
+/** The stored lines are the last revision's exactly when they hash to the fingerprint that revision recorded. */
+function baselineOf(storedBefore: readonly MonthlyLine[], close: MonthClose & { changed: boolean; previous: MonthClose | undefined }): MonthlyLine[] | null {
+  if (!close.changed || !close.previous) return null;
+  return fingerprintLines(storedBefore) === close.previous.fingerprint ? [...storedBefore] : null;
+}
+
+/** Last month as its report showed it, or nothing when that month was never closed and has no stored lines. */
+async function lastMonthFigures(deps: Pick<CloseMonthDeps, 'rollups' | 'closes'>, month: string, directory: DirectoryResolution): Promise<PreviousMonthFigures | undefined> {
+  const previous = addMonths(month, -1);
+  const [lines, close] = await Promise.all([deps.rollups.readMonth(previous), deps.closes.get(previous)]);
+  if (lines.length === 0 && !close) return undefined;
+  return previousMonthFigures(previous, [...lines].sort(compareLines), directory.teams);
 }
 
 /** Reports progress at about every tenth of the work, and at the end, rather than on every batch. */
@@ -129,9 +273,21 @@ function everyTenth(report: (done: number, total: number) => void): (done: numbe
 }
 
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+const CSV_TYPE = 'text/csv; charset=utf-8';
+
+const revisionSuffix = (revision: number) => (revision > 1 ? `-r${revision}` : '');
 
 export function workbookName(month: string, revision: number): string {
-  return `chargeback-${month}${revision > 1 ? `-r${revision}` : ''}.xlsx`;
+  return `chargeback-${month}${revisionSuffix(revision)}.xlsx`;
+}
+
+/** Team ids are [a-z0-9._-]; a ".." inside one would read as a parent reference in a file name. */
+export function teamWorkbookName(month: string, revision: number, teamId: string): string {
+  return `chargeback-${month}-team-${teamId.replace(/\.{2,}/g, '.')}${revisionSuffix(revision)}.xlsx`;
+}
+
+export function focusName(month: string, revision: number): string {
+  return `focus-${month}${revisionSuffix(revision)}.csv`;
 }
 
 function distinctUsers(usage: UsageReadResult): string[] {
@@ -142,10 +298,15 @@ function distinctUsers(usage: UsageReadResult): string[] {
  * The same numbers keep the month's revision (and so its mail is not sent again); different numbers make
  * a new revision rather than silently overwriting what finance already received.
  */
-async function recordClose(deps: CloseMonthDeps, month: string, lines: readonly MonthlyLine[], priceBook: PriceBook): Promise<MonthClose & { changed: boolean }> {
+async function recordClose(
+  deps: CloseMonthDeps,
+  month: string,
+  lines: readonly MonthlyLine[],
+  priceBook: PriceBook,
+): Promise<MonthClose & { changed: boolean; previous: MonthClose | undefined }> {
   const fingerprint = fingerprintLines(lines);
   const previous = await deps.closes.get(month);
-  if (previous && previous.fingerprint === fingerprint) return { ...previous, changed: false };
+  if (previous && previous.fingerprint === fingerprint) return { ...previous, changed: false, previous: undefined };
   const close: MonthClose = {
     month,
     revision: (previous?.revision ?? 0) + 1,
@@ -156,7 +317,7 @@ async function recordClose(deps: CloseMonthDeps, month: string, lines: readonly 
     currency: priceBook.currency,
   };
   await deps.closes.put(close);
-  return { ...close, changed: true };
+  return { ...close, changed: true, previous };
 }
 
 export function fingerprintLines(lines: readonly MonthlyLine[]): string {
@@ -182,19 +343,17 @@ export function fingerprintLines(lines: readonly MonthlyLine[]): string {
   return hash.digest('hex');
 }
 
-function buildReport(
-  lines: readonly MonthlyLine[],
-  context: {
-    month: string;
-    window: TimeWindow;
-    close: MonthClose;
-    priceBook: PriceBook;
-    directory: DirectoryResolution;
-    usage: UsageReadResult;
-    timeZone: string;
-  },
-): MonthReport {
-  return buildMonthReport(lines, {
+function reportContext(context: {
+  month: string;
+  window: TimeWindow;
+  close: MonthClose;
+  priceBook: PriceBook;
+  directory: DirectoryResolution;
+  usage: UsageReadResult;
+  timeZone: string;
+  previousMonth: PreviousMonthFigures | undefined;
+}): ReportContext {
+  return {
     month: context.month,
     timeZone: context.timeZone,
     window: context.window,
@@ -206,5 +365,6 @@ function buildReport(
     sourceDescription: context.usage.sourceDescription,
     rejects: context.usage.rejects,
     reportedTotalTokens: context.usage.reportedTotalTokens,
-  });
+    ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
+  };
 }

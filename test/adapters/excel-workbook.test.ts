@@ -1,9 +1,15 @@
 import ExcelJS from 'exceljs';
 import type { Row, Worksheet } from 'exceljs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ExcelReportRenderer, FINANCE_WORKBOOK_SHEETS, currencyNumberFormat } from '../../shared/adapters/reports/excel-workbook.js';
+import { ExcelReportRenderer, FINANCE_WORKBOOK_SHEETS, TEAM_WORKBOOK_SHEETS, currencyNumberFormat } from '../../shared/adapters/reports/excel-workbook.js';
 import { AppError } from '../../shared/domain/errors.js';
-import type { MonthReport } from '../../shared/domain/report.js';
+import { buildMonthReport, buildTeamReport, previousMonthFigures, type MonthReport, type ReportContext } from '../../shared/domain/report.js';
+import { buildMonthlyLines } from '../../shared/domain/rollup.js';
+import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import { TOKEN_KINDS, totalTokens } from '../../shared/domain/tokens.js';
 import { sampleMonthReport } from '../support/sample-report.js';
 
@@ -60,7 +66,7 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
   it('writes every sheet finance expects, in order', async () => {
     const workbook = await render(sampleMonthReport());
     expect(workbook.worksheets.map((worksheet) => worksheet.name)).toEqual([
-      'Summary', 'Users', 'Lines', 'Models', 'Tiers', 'Unallocated', 'Unpriced', 'Prices', 'Run',
+      'Summary', 'Users', 'Lines', 'Models', 'Tiers', 'Daily', 'Unallocated', 'Unpriced', 'Prices', 'Run',
     ]);
     expect(FINANCE_WORKBOOK_SHEETS).toEqual(workbook.worksheets.map((worksheet) => worksheet.name));
     expect(workbook.creator).toBe('LLM gateway chargeback');
@@ -303,5 +309,190 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
     const summary = table(sheet(await render(empty), 'Summary'), 'Team');
     expect(String(summary.rows[0]!.getCell(1).value)).toMatch(/^None/);
     expect(summary.number(summary.total!, 'Amount')).toBe(0);
+  });
+});
+
+/** A month built the way the close builds it, with days, last month and teams whose rounding can differ by a cent. */
+function builtMonth() {
+  const directory = testDirectory(
+    [
+      { userId: 'u1', teamId: 'alpha' },
+      { userId: 'u2', teamId: 'alpha' },
+      { userId: 'u3', teamId: 'beta' },
+      { userId: 'u4', teamId: 'gamma' },
+    ],
+    [
+      { id: 'alpha', name: 'Alpha', leads: ['a@contoso.example'] },
+      { id: 'beta', name: 'Beta', leads: ['b@contoso.example'] },
+      { id: 'gamma', name: 'Gamma', leads: [] },
+    ],
+  );
+  const priceBook = testPriceBook();
+  // Odd token counts leave a third of a cent here and there, so largest-remainder rounding has work to do.
+  const rows = ['u1', 'u2', 'u3', 'u4', ''].flatMap((userId, index) =>
+    ['2026-10-01', '2026-10-09', '2026-10-16', '2026-10-31'].map((day, dayIndex) =>
+      usageRow({ day, userId, tokens: tokens({ input: 333_333 + index * 1_001 + dayIndex * 7, output: 11_111 * (index + 1), cacheRead: 1_000_003 }) }),
+    ),
+  );
+  const lines = buildMonthlyLines('2026-10', rows, directory, priceBook);
+  const september = buildMonthlyLines('2026-09', [usageRow({ day: '2026-09-05', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })], directory, priceBook);
+  const context: ReportContext = {
+    month: '2026-10',
+    timeZone: 'UTC',
+    window: { start: new Date('2026-10-01T00:00:00Z'), end: new Date('2026-11-01T00:00:00Z') },
+    generatedAt: new Date('2026-11-03T06:00:00Z'),
+    revision: 1,
+    priceBook,
+    teams: directory.teams,
+    sourceDescription: 'test rows',
+    rejects: { count: 0, samples: [], byReason: {} },
+    reportedTotalTokens: null,
+    previousMonth: previousMonthFigures('2026-09', september, directory.teams),
+  };
+  const report = buildMonthReport(lines, context);
+  return { lines, report, context };
+}
+
+async function load(buffer: Buffer): Promise<ExcelJS.Workbook> {
+  const workbook = new ExcelJS.Workbook();
+  await workbook.xlsx.load(buffer as unknown as ArrayBuffer);
+  return workbook;
+}
+
+/** A table found by its subheading (the row above its header) rather than its first header. */
+function tableUnder(worksheet: Worksheet, subheading: string) {
+  let heading = 0;
+  worksheet.eachRow((row) => {
+    if (!heading && String(row.getCell(1).value).startsWith(subheading)) heading = row.number;
+  });
+  if (!heading) throw new Error(`no "${subheading}" in ${worksheet.name}`);
+  const headers = (worksheet.getRow(heading + 1).values as unknown[]).slice(1).map(String);
+  const rows: unknown[][] = [];
+  for (let number = heading + 2; number <= worksheet.rowCount; number += 1) {
+    const values = (worksheet.getRow(number).values as unknown[]).slice(1);
+    if (values.length === 0 || values[0] === null || values[0] === undefined) break;
+    rows.push(values);
+  }
+  return { headers, rows, at: (row: unknown[], header: string) => row[headers.indexOf(header)] };
+}
+
+describe('the finance workbook\u2019s daily and month-on-month figures', () => {
+  it('has a Daily sheet whose amounts add up, to the cent, to the grand total', async () => {
+    const { report } = builtMonth();
+    const daily = table(sheet(await render(report), 'Daily'), 'Day');
+    expect(daily.rows.map((row) => daily.cell(row, 'Day').value)).toEqual(['2026-10-01', '2026-10-09', '2026-10-16', '2026-10-31']);
+    const dayCents = daily.rows.map((row) => cents(daily.number(row, 'Amount')));
+    expect(dayCents.reduce((sum, value) => sum + value, 0)).toBe(Number(report.grandTotal));
+    expect(cents(daily.number(daily.total!, 'Amount'))).toBe(Number(report.grandTotal));
+    expect(daily.number(daily.total!, 'Total tokens')).toBe(totalTokens(report.tokens));
+    expect(daily.cell(daily.rows[0]!, 'Amount').numFmt).toBe('"$"#,##0.00');
+    expect(daily.cell(daily.rows[0]!, 'Input tokens').numFmt).toBe('#,##0');
+  });
+
+  it('shows last month, the change and the change per team, every column adding up', async () => {
+    const { report } = builtMonth();
+    const summary = sheet(await render(report), 'Summary');
+    const figures = new Map<string, unknown>();
+    summary.eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(figures.get('Last month (2026-09)')).toBe(3);
+    expect(cents(figures.get('Change from last month') as number)).toBe(Number(report.grandTotal) - 300);
+    expect(summary.getColumn(2).width).toBeGreaterThanOrEqual(10);
+
+    const change = tableUnder(summary, 'Change from last month (2026-09)');
+    expect(change.headers).toEqual(['Team', 'Name', 'Last month', 'This month', 'Change', 'Change %']);
+    const body = change.rows.filter((row) => row[0] !== 'Total');
+    const total = change.rows.find((row) => row[0] === 'Total')!;
+    const sum = (header: string) => body.reduce((acc, row) => acc + cents(change.at(row, header) as number), 0);
+    expect(sum('This month')).toBe(Number(report.grandTotal));
+    expect(sum('Last month')).toBe(300);
+    expect(cents(change.at(total, 'This month') as number)).toBe(Number(report.grandTotal));
+    const alpha = body.find((row) => row[0] === 'alpha')!;
+    const alphaAmount = Number(report.teams.find((team) => team.teamId === 'alpha')!.amount);
+    expect(cents(change.at(alpha, 'Change') as number)).toBe(alphaAmount - 300);
+    expect(change.at(alpha, 'Change %')).toBeCloseTo((alphaAmount - 300) / 300, 10);
+    expect(body.find((row) => row[0] === 'beta')![5] ?? null).toBeNull();
+  });
+
+  it('says last month is not available when the month before was never closed', async () => {
+    const figures = new Map<string, unknown>();
+    sheet(await render(sampleMonthReport()), 'Summary').eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(String(figures.get('Last month'))).toMatch(/not available/);
+  });
+
+  it('records source window, price book version, generated at and revision on the Run sheet', async () => {
+    const { report } = builtMonth();
+    const figures = new Map<string, unknown>();
+    sheet(await render(report), 'Run').eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(figures.get('Source window')).toBe('2026-10-01T00:00:00.000Z to 2026-11-01T00:00:00.000Z (start inclusive, end exclusive)');
+    expect(figures.get('Price book version')).toBe(report.priceBookVersion);
+    expect(figures.get('Generated at')).toBe('2026-11-03T06:00:00.000Z');
+    expect(figures.get('Revision')).toBe(1);
+    expect(figures.get('Workbook')).toBe('Finance: every team');
+  });
+});
+
+describe('ExcelReportRenderer.teamWorkbook', () => {
+  it('holds only the team\u2019s rows and totals exactly its amount in the finance workbook', async () => {
+    const { lines, report, context } = builtMonth();
+    const finance = await render(report);
+    const financeTeams = table(sheet(finance, 'Summary'), 'Team');
+    for (const team of report.teams.filter((candidate) => candidate.teamId !== '_unallocated')) {
+      const workbook = await load(await renderer.teamWorkbook(buildTeamReport(lines, report, team.teamId, context)));
+      expect(workbook.worksheets.map((worksheet) => worksheet.name)).toEqual([...TEAM_WORKBOOK_SHEETS]);
+      const financeRow = financeTeams.rows.find((row) => financeTeams.cell(row, 'Team').value === team.teamId)!;
+      const figures = new Map<string, unknown>();
+      sheet(workbook, 'Summary').eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+      expect(cents(figures.get('Team total') as number)).toBe(cents(financeTeams.number(financeRow, 'Amount')));
+
+      const users = table(sheet(workbook, 'Users'), 'Team');
+      expect(new Set(users.rows.map((row) => users.cell(row, 'Team').value))).toEqual(new Set([team.teamId]));
+      expect(cents(users.number(users.total!, 'Amount'))).toBe(Number(team.amount));
+      const daily = table(sheet(workbook, 'Daily'), 'Day');
+      expect(daily.rows.reduce((sum, row) => sum + cents(daily.number(row, 'Amount')), 0)).toBe(Number(team.amount));
+      const models = table(sheet(workbook, 'Models'), 'Model');
+      expect(cents(models.number(models.total!, 'Amount'))).toBe(Number(team.amount));
+
+      // No other team's name or user appears anywhere in the workbook.
+      const others = report.users.filter((user) => user.teamId !== team.teamId).map((user) => user.userId).filter((id) => id !== '');
+      workbook.eachSheet((worksheet) =>
+        worksheet.eachRow((row) =>
+          row.eachCell((cell) => {
+            expect(others, `${worksheet.name}!${cell.address}`).not.toContain(cell.value);
+          }),
+        ),
+      );
+    }
+  });
+
+  it('refuses a report holding another team\u2019s line', async () => {
+    const { lines, report, context } = builtMonth();
+    const alpha = buildTeamReport(lines, report, 'alpha', context);
+    const leaked = { ...alpha, lines: [...alpha.lines, report.lines.find((line) => line.teamId === 'beta')!] };
+    await expect(renderer.teamWorkbook(leaked)).rejects.toBeInstanceOf(AppError);
+    await expect(renderer.teamWorkbook({ ...alpha, scope: undefined })).rejects.toBeInstanceOf(AppError);
+  });
+});
+
+const libreOffice = spawnSync('which', ['libreoffice'], { encoding: 'utf8' }).stdout.trim();
+
+describe.skipIf(libreOffice === '')('opening the workbooks in LibreOffice', () => {
+  it('converts the finance and a team workbook to PDF without complaint', { timeout: 120_000 }, async () => {
+    const { lines, report, context } = builtMonth();
+    const directory = mkdtempSync(path.join(tmpdir(), 'chargeback-lo-'));
+    try {
+      const files = {
+        'finance.xlsx': await renderer.financeWorkbook({ ...report, changes: undefined }),
+        'team-alpha.xlsx': await renderer.teamWorkbook(buildTeamReport(lines, report, 'alpha', context)),
+      };
+      for (const [name, content] of Object.entries(files)) writeFileSync(path.join(directory, name), content);
+      execFileSync(
+        libreOffice,
+        [`-env:UserInstallation=file://${path.join(directory, 'profile')}`, '--headless', '--convert-to', 'pdf', '--outdir', directory, ...Object.keys(files).map((name) => path.join(directory, name))],
+        { stdio: 'pipe', timeout: 110_000 },
+      );
+      for (const name of Object.keys(files)) expect(existsSync(path.join(directory, name.replace('.xlsx', '.pdf'))), name).toBe(true);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

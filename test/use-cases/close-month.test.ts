@@ -1,7 +1,14 @@
+import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
+import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
 import { AppError } from '../../shared/domain/errors.js';
+import { money, sumMoney } from '../../shared/domain/money.js';
+import type { TimeWindow } from '../../shared/domain/periods.js';
+import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
+import type { OutgoingMail } from '../../shared/ports/mailer.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
+import type { UsageSource } from '../../shared/ports/usage-source.js';
 import { closeMonth, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import {
@@ -13,18 +20,40 @@ import {
   RecordingMailer,
   StaticDirectory,
   StaticPriceBooks,
-  StaticUsageSource,
 } from '../support/in-memory.js';
 
+/** Returns only the rows whose day falls in the window asked for (the window is a UTC month here). */
+class MonthlyUsageSource implements UsageSource {
+  constructor(public rows: UsageRow[]) {}
+  async read(window: TimeWindow): Promise<UsageReadResult> {
+    const start = window.start.toISOString().slice(0, 10);
+    const end = window.end.toISOString().slice(0, 10);
+    return {
+      rows: this.rows.filter((row) => row.day >= start && row.day < end),
+      rejects: { count: 0, samples: [], byReason: {} },
+      skipped: {},
+      reportedTotalTokens: null,
+      sourceDescription: 'static rows',
+    };
+  }
+}
+
+const FINANCE = 'finance@contoso.example';
+const PAY_LEAD = 'pay@contoso.example';
+const PLAT_LEADS = ['plat@contoso.example', 'plat-deputy@contoso.example'];
+const DATA_LEAD = 'data@contoso.example';
+
 function setup() {
-  const usage = new StaticUsageSource([
+  const usage = new MonthlyUsageSource([
     usageRow({ day: '2026-10-01', userId: 'u1', tokens: tokens({ input: 2_000_000, output: 100_000 }) }),
     usageRow({ day: '2026-10-20', userId: 'u2', tokens: tokens({ input: 1_000_000 }) }),
+    usageRow({ day: '2026-10-21', userId: 'u3', tokens: tokens({ input: 500_000 }) }),
     usageRow({ day: '2026-10-21', userId: '', tokens: tokens({ input: 10 }) }),
   ]);
   const mailer = new RecordingMailer();
   const rollups = new InMemoryRollupStore();
   const deliveries = new InMemoryDeliveryLedger();
+  const artifacts = new InMemoryArtifacts();
   const clock = fixedClock('2026-11-03T06:00:00Z');
   const deps: CloseMonthDeps = {
     usageSource: usage,
@@ -33,10 +62,12 @@ function setup() {
         [
           { userId: 'u1', teamId: 'payments' },
           { userId: 'u2', teamId: 'platform' },
+          { userId: 'u3', teamId: 'data' },
         ],
         [
-          { id: 'payments', name: 'Payments', leads: ['pay@contoso.example'] },
-          { id: 'platform', name: 'Platform', leads: ['plat@contoso.example'] },
+          { id: 'payments', name: 'Payments', leads: [PAY_LEAD] },
+          { id: 'platform', name: 'Platform', leads: PLAT_LEADS },
+          { id: 'data', name: 'Data', leads: [DATA_LEAD] },
         ],
       ),
     ),
@@ -45,47 +76,129 @@ function setup() {
     closes: new InMemoryCloseRegistry(),
     deliveries,
     renderer: new ExcelReportRenderer(),
-    artifacts: new InMemoryArtifacts(),
+    costExport: new FocusCsvExporter(),
+    artifacts,
     mailer,
     clock,
     logger: silentLogger,
-    settings: { timeZone: 'UTC', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example' },
+    settings: { timeZone: 'UTC', financeRecipients: [FINANCE], mailFrom: 'chargeback@contoso.example' },
   };
-  return { deps, usage, mailer, rollups, deliveries, clock };
+  return { deps, usage, mailer, rollups, deliveries, clock, artifacts };
+}
+
+/** How many mails each address received. */
+function mailsPerRecipient(sent: readonly OutgoingMail[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const mail of sent) for (const address of mail.to) counts[address] = (counts[address] ?? 0) + 1;
+  return counts;
+}
+
+async function workbookOf(content: Buffer): Promise<ExcelJS.Workbook> {
+  const workbook = new ExcelJS.Workbook();
+  await workbook.xlsx.load(content as unknown as ArrayBuffer);
+  return workbook;
+}
+
+function columnValues(sheet: ExcelJS.Worksheet, header: string): unknown[] {
+  let headerRow = 0;
+  let column = 0;
+  sheet.eachRow((row, number) => {
+    if (headerRow) return;
+    row.eachCell((cell, index) => {
+      if (cell.value === header && !headerRow) {
+        headerRow = number;
+        column = index;
+      }
+    });
+  });
+  const values: unknown[] = [];
+  for (let number = headerRow + 1; number <= sheet.rowCount; number += 1) {
+    const value = sheet.getRow(number).getCell(column).value;
+    if (value === null || value === undefined) break;
+    values.push(value);
+  }
+  return values;
 }
 
 describe('closing a month', () => {
-  it('stores the rollups, reports totals that add up and mails finance the workbook', async () => {
-    const { deps, mailer, rollups } = setup();
+  it('stores the rollups, reports totals that add up and mails finance the workbook and each team its own', async () => {
+    const { deps, mailer, rollups, artifacts } = setup();
     const result = await closeMonth(deps, { month: '2026-10' });
-    // u1: 2M input at $3 + 0.1M output at $15 = $7.50; u2 after the price change: 1M at $2 = $2.00.
+    // u1: 2M input at $3 + 0.1M output at $15 = $7.50; u2 after the price change: 1M at $2 = $2.00; u3: 0.5M at $2 = $1.00.
     expect(result.report.teams.map((t) => [t.teamId, t.amount])).toEqual([
+      ['data', 100n],
       ['payments', 750n],
       ['platform', 200n],
       ['_unallocated', 0n],
     ]);
-    expect(result.report.grandTotal).toBe(950n);
+    expect(result.report.grandTotal).toBe(1050n);
     expect(result.revision).toBe(1);
-    expect(await rollups.readMonth('2026-10')).toHaveLength(3);
-    expect(mailer.sent).toHaveLength(1);
-    expect(mailer.sent[0]!.subject).toBe('LLM gateway chargeback October 2026: USD 9.50');
+    expect(await rollups.readMonth('2026-10')).toHaveLength(4);
+    expect(mailer.sent.map((mail) => mail.subject)).toEqual([
+      'LLM gateway chargeback October 2026: USD 10.50',
+      'LLM gateway usage October 2026: Data USD 1.00',
+      'LLM gateway usage October 2026: Payments USD 7.50',
+      'LLM gateway usage October 2026: Platform USD 2.00',
+    ]);
     expect(mailer.sent[0]!.attachments[0]!.filename).toBe('chargeback-2026-10.xlsx');
-    expect(mailer.sent[0]!.to).toEqual(['finance@contoso.example']);
+    expect(mailer.sent[0]!.to).toEqual([FINANCE]);
+    expect(mailer.sent[3]!.to).toEqual(PLAT_LEADS);
+    expect(mailer.sent[3]!.attachments[0]!.filename).toBe('chargeback-2026-10-team-platform.xlsx');
+    expect(result.teams.map((team) => [team.teamId, team.amount, team.mail.status])).toEqual([
+      ['data', 100n, 'sent'],
+      ['payments', 750n, 'sent'],
+      ['platform', 200n, 'sent'],
+    ]);
+    expect([...artifacts.files.keys()].sort()).toEqual([
+      'chargeback-2026-10-team-data.xlsx',
+      'chargeback-2026-10-team-payments.xlsx',
+      'chargeback-2026-10-team-platform.xlsx',
+      'chargeback-2026-10.xlsx',
+      'focus-2026-10.csv',
+    ]);
+    expect(result.focusLocation).toBe('memory:focus-2026-10.csv');
   });
 
-  it('sends nothing the second time when nothing changed, unless asked to resend', async () => {
+  it('puts only the team\u2019s own users in a team\u2019s workbook, with the team\u2019s amount as its total', async () => {
+    const { deps, mailer } = setup();
+    await closeMonth(deps, { month: '2026-10' });
+    const paymentsMail = mailer.sent.find((mail) => mail.to.includes(PAY_LEAD))!;
+    const workbook = await workbookOf(paymentsMail.attachments[0]!.content);
+    const users = workbook.getWorksheet('Users')!;
+    expect(columnValues(users, 'User id (oid)')).toEqual(['u1']);
+    expect(columnValues(users, 'Team')).toEqual(['payments', 'Total']);
+    expect(columnValues(users, 'Amount')).toEqual([7.5, 7.5]);
+    expect(paymentsMail.text).toContain('USD 7.50');
+    expect(paymentsMail.text).not.toContain('u2');
+    expect(paymentsMail.html).not.toMatch(/Platform|u2@/);
+  });
+
+  it('writes the FOCUS export whose BilledCost adds up to the exact month total', async () => {
+    const { deps, artifacts } = setup();
+    const result = await closeMonth(deps, { month: '2026-10' });
+    const rows = artifacts.files.get('focus-2026-10.csv')!.toString('utf8').trim().split('\r\n');
+    const header = rows[0]!.split(',');
+    const billed = header.indexOf('BilledCost');
+    // No field in this small month needs quoting before BilledCost, so a plain split finds the column.
+    const total = sumMoney(rows.slice(1).map((row) => money(row.split(',')[billed]!)));
+    expect(total.toFixed()).toBe(result.report.exactTotal);
+  });
+
+  it('sends nothing the second time when nothing changed, unless asked to resend the finance mail', async () => {
     const { deps, mailer } = setup();
     await closeMonth(deps, { month: '2026-10' });
     const again = await closeMonth(deps, { month: '2026-10' });
     expect(again.changed).toBe(false);
     expect(again.mail.status).toBe('already-sent');
-    expect(mailer.sent).toHaveLength(1);
+    expect(again.teams.map((team) => team.mail.status)).toEqual(['already-sent', 'already-sent', 'already-sent']);
+    expect(mailer.sent).toHaveLength(4);
     const forced = await closeMonth(deps, { month: '2026-10', resend: true });
     expect(forced.mail.status).toBe('sent');
-    expect(mailer.sent).toHaveLength(2);
+    expect(mailer.sent).toHaveLength(5);
+    expect(mailer.sent[4]!.to).toEqual([FINANCE]);
   });
 
-  it('makes a revision, mailed as revised, when the numbers change after the close', async () => {
+  it('makes a revision when the numbers change: finance gets it as revised with a Changes sheet, only the changed team hears', async () => {
     const { deps, mailer, usage, clock } = setup();
     await closeMonth(deps, { month: '2026-10' });
     usage.rows = [...usage.rows, usageRow({ day: '2026-10-31', userId: 'u1', tokens: tokens({ output: 1_000_000 }) })];
@@ -93,14 +206,67 @@ describe('closing a month', () => {
     const revised = await closeMonth(deps, { month: '2026-10' });
     expect(revised.revision).toBe(2);
     expect(revised.changed).toBe(true);
-    expect(mailer.sent.map((m) => m.subject)).toEqual([
-      'LLM gateway chargeback October 2026: USD 9.50',
-      'LLM gateway chargeback October 2026 (revised, revision 2): USD 19.50',
+    const newMails = mailer.sent.slice(4);
+    expect(newMails.map((m) => m.subject)).toEqual([
+      'LLM gateway chargeback October 2026 (revised, revision 2): USD 20.50',
+      'LLM gateway usage October 2026 (revised, revision 2): Payments USD 17.50',
     ]);
-    expect(mailer.sent[1]!.attachments[0]!.filename).toBe('chargeback-2026-10-r2.xlsx');
+    expect(newMails[0]!.attachments[0]!.filename).toBe('chargeback-2026-10-r2.xlsx');
+    expect(newMails[0]!.text).toContain('replaces revision 1 (USD 10.50): +USD 10.00');
+    expect(revised.teams.map((team) => [team.teamId, team.mail.status])).toEqual([
+      ['data', 'not-owed'],
+      ['payments', 'sent'],
+      ['platform', 'not-owed'],
+    ]);
+
+    const workbook = await workbookOf(newMails[0]!.attachments[0]!.content);
+    expect(workbook.worksheets.map((sheet) => sheet.name).slice(0, 2)).toEqual(['Summary', 'Changes']);
+    const changes = workbook.getWorksheet('Changes')!;
+    const rows: unknown[][] = [];
+    changes.eachRow((row) => rows.push((row.values as unknown[]).slice(1)));
+    const payments = rows.find((row) => row[0] === 'payments')!;
+    expect(payments.slice(2)).toEqual([7.5, 17.5, 10]);
+    const platform = rows.find((row) => row[0] === 'platform')!;
+    expect(platform.slice(2)).toEqual([2, 2, 0]);
+    const teamTotal = rows.find((row) => row[0] === 'Total')!;
+    expect(teamTotal.slice(2)).toEqual([10.5, 20.5, 10]);
+    // Users and models: only those that changed.
+    expect(rows.filter((row) => row[0] === 'payments' && row[1] === 'u1')).toHaveLength(1);
+    expect(rows.some((row) => row[1] === 'u2')).toBe(false);
+
+    const rerun = await closeMonth(deps, { month: '2026-10' });
+    expect(rerun.changed).toBe(false);
+    expect(mailer.sent).toHaveLength(6);
   });
 
-  it('completes exactly on a rerun after the mail failed half-way, sending one mail', async () => {
+  it('after a failure half-way through the team mails, a rerun gives every recipient exactly one mail', async () => {
+    const { deps, mailer, deliveries } = setup();
+    // The server goes down after the finance mail and the first team mail.
+    mailer.failWhen = (_mail, sentSoFar) => sentSoFar >= 2;
+    const failed = await closeMonth(deps, { month: '2026-10' }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(AppError);
+    expect((failed as AppError).code).toBe('MAIL_FAILED');
+    expect((failed as AppError).details).toHaveLength(2);
+    expect(mailer.sent).toHaveLength(2);
+    expect(deliveries.records.get('2026-10|r1|team|payments')?.status).toBe('failed');
+    expect(deliveries.records.get('2026-10|r1|team|platform')?.status).toBe('failed');
+
+    mailer.failWhen = null;
+    const rerun = await closeMonth(deps, { month: '2026-10' });
+    expect(rerun.mail.status).toBe('already-sent');
+    expect(rerun.teams.map((team) => team.mail.status)).toEqual(['already-sent', 'sent', 'sent']);
+    await closeMonth(deps, { month: '2026-10' });
+    expect(mailsPerRecipient(mailer.sent)).toEqual({
+      [FINANCE]: 1,
+      [DATA_LEAD]: 1,
+      [PAY_LEAD]: 1,
+      [PLAT_LEADS[0]!]: 1,
+      [PLAT_LEADS[1]!]: 1,
+    });
+    expect(deliveries.records.get('2026-10|r1|team|payments')).toMatchObject({ status: 'sent', attempts: 2 });
+  });
+
+  it('completes exactly on a rerun after the finance mail failed, sending one mail', async () => {
     const { deps, mailer, rollups, deliveries } = setup();
     mailer.failuresLeft = 1;
     await expect(closeMonth(deps, { month: '2026-10' })).rejects.toBeInstanceOf(AppError);
@@ -109,9 +275,51 @@ describe('closing a month', () => {
     const rerun = await closeMonth(deps, { month: '2026-10' });
     expect(rerun.revision).toBe(1);
     expect(rerun.mail.status).toBe('sent');
-    expect(mailer.sent).toHaveLength(1);
+    expect(mailsPerRecipient(mailer.sent)[FINANCE]).toBe(1);
     expect(await rollups.readMonth('2026-10')).toEqual(stored);
     expect(deliveries.records.get('2026-10|r1|finance')).toMatchObject({ status: 'sent', attempts: 2 });
+  });
+
+  it('keeps a revision\u2019s choice of team mails when its finance mail is retried after the old lines are gone', async () => {
+    const { deps, mailer, usage } = setup();
+    await closeMonth(deps, { month: '2026-10' });
+    usage.rows = [...usage.rows, usageRow({ day: '2026-10-31', userId: 'u1', tokens: tokens({ output: 1_000_000 }) })];
+    mailer.failWhen = (mail) => mail.to.includes(FINANCE);
+    await expect(closeMonth(deps, { month: '2026-10' })).rejects.toMatchObject({ code: 'MAIL_FAILED' });
+    mailer.failWhen = null;
+    const retried = await closeMonth(deps, { month: '2026-10' });
+    expect(retried.revision).toBe(2);
+    expect(retried.mail.status).toBe('sent');
+    expect(retried.teams.map((team) => [team.teamId, team.mail.status])).toEqual([
+      ['data', 'not-owed'],
+      ['payments', 'already-sent'],
+      ['platform', 'not-owed'],
+    ]);
+    expect(mailsPerRecipient(mailer.sent)).toEqual({ [FINANCE]: 2, [DATA_LEAD]: 1, [PAY_LEAD]: 2, [PLAT_LEADS[0]!]: 1, [PLAT_LEADS[1]!]: 1 });
+    expect(retried.report.changes?.detailAvailable).toBe(false);
+    expect(mailer.sent.at(-1)!.subject).toContain('(revised, revision 2)');
+  });
+
+  it('shows the change from last month when the month before was closed', async () => {
+    const { deps, mailer, usage } = setup();
+    usage.rows = [...usage.rows, usageRow({ day: '2026-09-10', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })];
+    await closeMonth(deps, { month: '2026-09' });
+    const october = await closeMonth(deps, { month: '2026-10' });
+    expect(october.report.previousMonth).toEqual({
+      month: '2026-09',
+      grandTotal: 300n,
+      teams: [{ teamId: 'payments', teamName: 'Payments', amount: 300n }],
+    });
+    const financeMail = mailer.sent.find((mail) => mail.subject.startsWith('LLM gateway chargeback October'))!;
+    expect(financeMail.text).toContain('Change from last month: +USD 7.50 (+250.0%)');
+    const paymentsMail = mailer.sent.find((mail) => mail.subject.startsWith('LLM gateway usage October 2026: Payments'))!;
+    expect(paymentsMail.text).toContain('Change from last month: +USD 4.50 (+150.0%)');
+    const workbook = await workbookOf(financeMail.attachments[0]!.content);
+    const figures = new Map<string, unknown>();
+    workbook.getWorksheet('Summary')!.eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(figures.get('Last month (2026-09)')).toBe(3);
+    expect(figures.get('Change from last month')).toBe(7.5);
+    expect(figures.get('Change from last month (%)')).toBe(2.5);
   });
 
   it('fails before reading any usage when the price book is invalid', async () => {

@@ -2,7 +2,7 @@ import ExcelJS from 'exceljs';
 import type { Cell, Worksheet } from 'exceljs';
 import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import type { MonthReport, ReportLine } from '../../domain/report.js';
+import type { AmountChange, MonthReport, ReportLine } from '../../domain/report.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { ReportRenderer } from '../../ports/report-renderer.js';
 
@@ -10,6 +10,7 @@ const CREATOR = 'LLM gateway chargeback';
 const TOKEN_FORMAT = '#,##0';
 const INTEGER_FORMAT = '#,##0';
 const SHARE_FORMAT = '0.0%';
+const CHANGE_FORMAT = '+0.0%;-0.0%;0.0%';
 const MIN_WIDTH = 8;
 const MAX_WIDTH = 60;
 /** The domain rounds every amount to hundredths (`toMinorUnits` default). */
@@ -21,13 +22,20 @@ const SHEETS = {
   lines: 'Lines',
   models: 'Models',
   tiers: 'Tiers',
+  daily: 'Daily',
   unallocated: 'Unallocated',
   unpriced: 'Unpriced',
   prices: 'Prices',
   run: 'Run',
+  changes: 'Changes',
 } as const;
 
-export const FINANCE_WORKBOOK_SHEETS: readonly string[] = Object.values(SHEETS);
+/** The finance workbook's sheets in order; a revision adds "Changes" right after the Summary. */
+export const FINANCE_WORKBOOK_SHEETS: readonly string[] = [
+  SHEETS.summary, SHEETS.users, SHEETS.lines, SHEETS.models, SHEETS.tiers, SHEETS.daily, SHEETS.unallocated, SHEETS.unpriced, SHEETS.prices, SHEETS.run,
+];
+/** A team's own workbook: only what concerns that team. */
+export const TEAM_WORKBOOK_SHEETS: readonly string[] = [SHEETS.summary, SHEETS.users, SHEETS.models, SHEETS.tiers, SHEETS.daily, SHEETS.prices, SHEETS.run];
 
 const ALLOCATION_REASONS: Record<Allocation, string> = {
   team: 'Charged to the user\u2019s team',
@@ -51,7 +59,7 @@ function minorUnitsToAmount(units: bigint): number {
   return Number(units) / 10 ** MINOR_UNIT_DECIMALS;
 }
 
-type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'price';
+type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'change' | 'price';
 
 interface Column<Row> {
   readonly header: string;
@@ -195,9 +203,10 @@ class SheetWriter {
         return;
       }
       case 'share':
+      case 'change':
         cell.value = Number(value);
-        cell.numFmt = SHARE_FORMAT;
-        this.measure(column, 6);
+        cell.numFmt = kind === 'share' ? SHARE_FORMAT : CHANGE_FORMAT;
+        this.measure(column, kind === 'share' ? 6 : Math.min(12, Math.abs(Math.trunc(Number(value) * 100)).toString().length + 4));
         return;
       case 'price': {
         const text = String(value);
@@ -283,42 +292,85 @@ function assertReconciles(report: MonthReport): void {
     const requests = items.reduce((sum, item) => sum + item.requests, 0);
     if (requests !== report.requests) problems.push(`${name} requests sum to ${requests}, the report counts ${report.requests}`);
   }
+  if (report.daily) {
+    const daily = sumAmounts(report.daily);
+    if (daily !== report.grandTotal) problems.push(`daily amounts sum to ${daily} minor units, the grand total is ${report.grandTotal}`);
+    const tokens = report.daily.reduce((sum, day) => sum + totalTokens(day.tokens), 0);
+    if (tokens !== expectedTokens) problems.push(`daily tokens sum to ${tokens}, the report counts ${expectedTokens}`);
+  }
+  if (report.previousMonth) {
+    const previous = sumAmounts(report.previousMonth.teams);
+    if (previous !== report.previousMonth.grandTotal) {
+      problems.push(`last month's team amounts sum to ${previous} minor units, its total is ${report.previousMonth.grandTotal}`);
+    }
+  }
   if (problems.length > 0) {
     throw new AppError('INTERNAL', `The ${report.month} report does not reconcile; no workbook was written.`, { details: problems });
   }
 }
 
-/** The finance workbook for a closed month, rendered with exceljs. Same report in, same bytes out. */
+/** A team workbook goes to that team's leads: one line of another team in it would leak their usage. */
+function assertSingleTeam(report: MonthReport): string {
+  const teamId = report.scope?.teamId;
+  if (!teamId) throw new AppError('INTERNAL', `The ${report.month} report has no team scope; a team workbook needs one.`);
+  const foreign = [...report.lines, ...report.users, ...report.teams].filter((item) => item.teamId !== teamId);
+  if (foreign.length > 0) {
+    throw new AppError('INTERNAL', `The ${report.month} report of team ${teamId} holds ${foreign.length} row(s) of other teams; no workbook was written.`);
+  }
+  return teamId;
+}
+
+/** The finance workbook and the team workbooks for a closed month, rendered with exceljs. Same report in, same bytes out. */
 export class ExcelReportRenderer implements ReportRenderer {
   async financeWorkbook(report: MonthReport): Promise<Buffer> {
     assertReconciles(report);
-    const workbook = new ExcelJS.Workbook();
-    workbook.creator = CREATOR;
-    workbook.lastModifiedBy = CREATOR;
-    workbook.created = report.generatedAt;
-    workbook.modified = report.generatedAt;
-    workbook.title = `LLM gateway chargeback ${report.month}`;
-    workbook.subject = `Chargeback for ${report.month} in ${report.currency}`;
-
-    const add = (name: string) => new SheetWriter(workbook.addWorksheet(name), report.currency);
-    writeSummary(add(SHEETS.summary), report);
-    writeUsers(add(SHEETS.users), report);
-    writeLines(add(SHEETS.lines), report);
-    writeModels(add(SHEETS.models), report);
-    writeTiers(add(SHEETS.tiers), report);
-    writeUnallocated(add(SHEETS.unallocated), report);
-    writeUnpriced(add(SHEETS.unpriced), report);
-    writePrices(add(SHEETS.prices), report);
-    writeRun(add(SHEETS.run), report);
-
-    let written: ArrayBuffer | Buffer;
-    try {
-      written = (await workbook.xlsx.writeBuffer()) as ArrayBuffer | Buffer;
-    } catch (error) {
-      throw new AppError('INTERNAL', `Could not write the ${report.month} workbook.`, { cause: error });
-    }
-    return stampZipEntries(Buffer.from(written as ArrayBuffer), report.generatedAt);
+    return writeWorkbook(report, `LLM gateway chargeback ${report.month}`, (add) => {
+      writeSummary(add(SHEETS.summary), report);
+      if (report.changes) writeChanges(add(SHEETS.changes), report);
+      writeUsers(add(SHEETS.users), report);
+      writeLines(add(SHEETS.lines), report);
+      writeModels(add(SHEETS.models), report);
+      writeTiers(add(SHEETS.tiers), report);
+      writeDaily(add(SHEETS.daily), report);
+      writeUnallocated(add(SHEETS.unallocated), report);
+      writeUnpriced(add(SHEETS.unpriced), report);
+      writePrices(add(SHEETS.prices), report);
+      writeRun(add(SHEETS.run), report);
+    });
   }
+
+  async teamWorkbook(report: MonthReport): Promise<Buffer> {
+    assertReconciles(report);
+    assertSingleTeam(report);
+    return writeWorkbook(report, `LLM gateway usage ${report.month}: ${report.scope!.teamName}`, (add) => {
+      writeTeamSummary(add(SHEETS.summary), report);
+      writeUsers(add(SHEETS.users), report);
+      writeModels(add(SHEETS.models), report);
+      writeTiers(add(SHEETS.tiers), report);
+      writeDaily(add(SHEETS.daily), report);
+      writePrices(add(SHEETS.prices), report);
+      writeRun(add(SHEETS.run), report);
+    });
+  }
+}
+
+async function writeWorkbook(report: MonthReport, title: string, fill: (add: (name: string) => SheetWriter) => void): Promise<Buffer> {
+  const workbook = new ExcelJS.Workbook();
+  workbook.creator = CREATOR;
+  workbook.lastModifiedBy = CREATOR;
+  workbook.created = report.generatedAt;
+  workbook.modified = report.generatedAt;
+  workbook.title = title;
+  workbook.subject = `Chargeback for ${report.month} in ${report.currency}`;
+  fill((name: string) => new SheetWriter(workbook.addWorksheet(name), report.currency));
+
+  let written: ArrayBuffer | Buffer;
+  try {
+    written = (await workbook.xlsx.writeBuffer()) as ArrayBuffer | Buffer;
+  } catch (error) {
+    throw new AppError('INTERNAL', `Could not write the ${report.month} workbook.`, { cause: error });
+  }
+  return stampZipEntries(Buffer.from(written as ArrayBuffer), report.generatedAt);
 }
 
 function writeSummary(writer: SheetWriter, report: MonthReport): void {
@@ -337,6 +389,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
   writer.figure('Unallocated tokens', unallocatedTokens, 'tokens');
   writer.figure('Unpriced tokens (not charged)', unpricedTokens, 'tokens');
   writer.figure('Revision', report.revision, 'integer');
+  writeChangeFigures(writer, report);
   writer.gap();
 
   const grand = report.grandTotal;
@@ -369,6 +422,174 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
       },
     },
     { filter: true, freeze: true },
+  );
+  writeChangeTable(writer, report);
+  writer.finish();
+}
+
+/** Change of an amount against a base, as a fraction; none when there was nothing to compare with. */
+function relativeChange(previous: bigint, current: bigint): number | null {
+  return previous === 0n ? null : Number(current - previous) / Number(previous);
+}
+
+function writeChangeFigures(writer: SheetWriter, report: MonthReport): void {
+  const previous = report.previousMonth;
+  if (!previous) {
+    writer.figure('Last month', 'not available (no closed month before this one)');
+    return;
+  }
+  writer.figure(`Last month (${previous.month})`, previous.grandTotal, 'amount');
+  writer.figure('Change from last month', report.grandTotal - previous.grandTotal, 'amount');
+  const relative = relativeChange(previous.grandTotal, report.grandTotal);
+  writer.figure('Change from last month (%)', relative ?? 'n/a', relative === null ? 'text' : 'change');
+}
+
+/** Every team of either month, so both columns add up to their month's total. */
+function writeChangeTable(writer: SheetWriter, report: MonthReport): void {
+  const previous = report.previousMonth;
+  if (!previous) return;
+  const rows = new Map<string, { teamId: string; teamName: string; previous: bigint; current: bigint }>();
+  for (const team of previous.teams) rows.set(team.teamId, { teamId: team.teamId, teamName: team.teamName, previous: team.amount, current: 0n });
+  for (const team of report.teams) {
+    rows.set(team.teamId, { teamId: team.teamId, teamName: team.teamName, previous: rows.get(team.teamId)?.previous ?? 0n, current: team.amount });
+  }
+  const ordered = [...rows.values()].sort(
+    (a, b) => Number(a.teamId === UNALLOCATED_TEAM) - Number(b.teamId === UNALLOCATED_TEAM) || a.teamId.localeCompare(b.teamId),
+  );
+  writer.gap();
+  writer.subheading(`Change from last month (${previous.month})`);
+  writer.table(
+    {
+      columns: [
+        { header: 'Team', kind: 'text', value: (row) => row.teamId },
+        { header: 'Name', kind: 'text', value: (row) => row.teamName },
+        { header: 'Last month', kind: 'amount', value: (row) => row.previous },
+        { header: 'This month', kind: 'amount', value: (row) => row.current },
+        { header: 'Change', kind: 'amount', value: (row) => row.current - row.previous },
+        { header: 'Change %', kind: 'change', value: (row) => relativeChange(row.previous, row.current) },
+      ],
+      rows: ordered,
+      noneText: 'None: no usage in either month.',
+      totals: {
+        Team: 'Total',
+        'Last month': previous.grandTotal,
+        'This month': report.grandTotal,
+        Change: report.grandTotal - previous.grandTotal,
+        ...(previous.grandTotal === 0n ? {} : { 'Change %': relativeChange(previous.grandTotal, report.grandTotal)! }),
+      },
+    },
+    { filter: false, freeze: false },
+  );
+}
+
+function writeTeamSummary(writer: SheetWriter, report: MonthReport): void {
+  const scope = report.scope!;
+  const unpricedTokens = report.lines.reduce((sum, line) => sum + totalTokens(line.unpricedTokens), 0);
+  writer.title(
+    `LLM gateway usage — ${scope.teamName} (${scope.teamId}) — ${report.month}`,
+    `Your team’s usage and chargeback, in ${report.currency} rounded to the cent; the total equals your team’s amount in the finance workbook. Period in time zone ${report.timeZone}.`,
+  );
+  writer.figure('Team total', report.grandTotal, 'amount');
+  writer.figure('Users', report.users.length, 'integer');
+  writer.figure('Total tokens', totalTokens(report.tokens), 'tokens');
+  for (const kind of TOKEN_KINDS) writer.figure(`${TOKEN_KIND_LABELS[kind]} tokens`, report.tokens[kind], 'tokens');
+  writer.figure('Requests', report.requests, 'integer');
+  writer.figure('Unpriced tokens (not charged)', unpricedTokens, 'tokens');
+  writeChangeFigures(writer, report);
+  writer.figure('Revision', report.revision, 'integer');
+  writer.finish();
+}
+
+function writeDaily(writer: SheetWriter, report: MonthReport): void {
+  const daily = report.daily ?? [];
+  writer.title('Daily', `Totals per calendar day in ${report.timeZone}. Day amounts share out the total by largest remainder, so they add up to it exactly.`);
+  writer.table(
+    {
+      columns: [
+        { header: 'Day', kind: 'text', value: (day) => day.day },
+        ...tokenColumns<(typeof daily)[number]>((day) => day.tokens),
+        { header: 'Unpriced tokens', kind: 'tokens', value: (day) => day.unpricedTokens },
+        { header: 'Requests', kind: 'integer', value: (day) => day.requests },
+        { header: 'Amount', kind: 'amount', value: (day) => day.amount },
+      ],
+      rows: daily,
+      noneText: report.daily ? 'None: no usage in this month.' : 'Not available for this report.',
+      totals: {
+        Day: 'Total',
+        ...tokenTotals(daily.map((day) => day.tokens)),
+        'Unpriced tokens': daily.reduce((sum, day) => sum + day.unpricedTokens, 0),
+        Requests: daily.reduce((sum, day) => sum + day.requests, 0),
+        Amount: sumAmounts(daily),
+      },
+    },
+    { filter: true, freeze: true },
+  );
+  writer.finish();
+}
+
+function writeChanges(writer: SheetWriter, report: MonthReport): void {
+  const changes = report.changes!;
+  writer.title(
+    `Changes in revision ${report.revision}`,
+    `What changed against revision ${changes.previousRevision}, which finance received earlier: late usage, a corrected price or a user who moved team.`,
+  );
+  writer.figure('Previous revision', changes.previousRevision, 'integer');
+  writer.figure('Previous total', changes.grandTotal.previous ?? 'not available', changes.grandTotal.previous === null ? 'text' : 'amount');
+  writer.figure('New total', changes.grandTotal.current, 'amount');
+  if (changes.grandTotal.previous !== null) writer.figure('Difference', changes.grandTotal.current - changes.grandTotal.previous, 'amount');
+  if (!changes.detailAvailable) {
+    writer.gap();
+    writer.figure('Detail', `Revision ${changes.previousRevision}'s lines were no longer stored when this workbook was rendered again; compare with its workbook.`);
+    writer.finish();
+    return;
+  }
+  const columns = (first: Column<AmountChange>[]): Column<AmountChange>[] => [
+    ...first,
+    { header: 'Previous amount', kind: 'amount', value: (row) => row.previous },
+    { header: 'New amount', kind: 'amount', value: (row) => row.current },
+    { header: 'Difference', kind: 'amount', value: (row) => row.difference },
+  ];
+  writer.gap();
+  writer.subheading('By team (every team)');
+  writer.table(
+    {
+      columns: columns([
+        { header: 'Team', kind: 'text', value: (row) => row.teamId },
+        { header: 'Name', kind: 'text', value: (row) => row.label },
+      ]),
+      rows: changes.teams,
+      noneText: 'None.',
+      totals: {
+        Team: 'Total',
+        'Previous amount': sumAmounts(changes.teams.map((row) => ({ amount: row.previous }))),
+        'New amount': sumAmounts(changes.teams.map((row) => ({ amount: row.current }))),
+        Difference: sumAmounts(changes.teams.map((row) => ({ amount: row.difference }))),
+      },
+    },
+    { filter: false, freeze: false },
+  );
+  writer.gap();
+  writer.subheading('By user (only users whose amount changed)');
+  writer.table(
+    {
+      columns: columns([
+        { header: 'User team', kind: 'text', value: (row) => row.teamId },
+        { header: 'User', kind: 'text', value: (row) => row.label },
+      ]),
+      rows: changes.users,
+      noneText: 'None: no user’s amount changed.',
+    },
+    { filter: false, freeze: false },
+  );
+  writer.gap();
+  writer.subheading('By model (only models whose amount changed)');
+  writer.table(
+    {
+      columns: columns([{ header: 'Model', kind: 'text', value: (row) => row.label }]),
+      rows: changes.models,
+      noneText: 'None: no model’s amount changed.',
+    },
+    { filter: false, freeze: false },
   );
   writer.finish();
 }
@@ -574,12 +795,15 @@ function writePrices(writer: SheetWriter, report: MonthReport): void {
 
 function writeRun(writer: SheetWriter, report: MonthReport): void {
   writer.title('Run', 'How this workbook was produced: the period, the inputs and the checks, for audit.');
+  writer.figure('Workbook', report.scope ? `Team ${report.scope.teamName} (${report.scope.teamId}): only this team's usage` : 'Finance: every team');
   writer.figure('Month', report.month);
   writer.figure('Time zone', report.timeZone);
   writer.figure('Window start (inclusive)', report.window.start.toISOString());
   writer.figure('Window end (exclusive)', report.window.end.toISOString());
+  writer.figure('Source window', `${report.window.start.toISOString()} to ${report.window.end.toISOString()} (start inclusive, end exclusive)`);
   writer.figure('Generated at', report.generatedAt.toISOString());
   writer.figure('Revision', report.revision, 'integer');
+  if (report.changes) writer.figure('Replaces revision', report.changes.previousRevision, 'integer');
   writer.figure('Currency', report.currency);
   writer.figure('Grand total', report.grandTotal, 'amount');
   writer.figure('Exact total (before rounding)', report.exactTotal);

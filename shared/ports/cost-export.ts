@@ -1,0 +1,20 @@
+import type { TimeWindow } from '../domain/periods.js';
+import type { PriceBook } from '../domain/price-book.js';
+import type { MonthlyLine } from '../domain/rollup.js';
+
+/** A closed month's cost and usage data at its finest grain, for a FinOps tool. */
+export interface CostExportMonth {
+  readonly month: string;
+  readonly timeZone: string;
+  readonly window: TimeWindow;
+  readonly currency: string;
+  readonly lines: readonly MonthlyLine[];
+  /** The book the lines were priced with: the unit prices of each row come from its entries. */
+  readonly priceBook: PriceBook;
+  readonly teamNames: ReadonlyMap<string, string>;
+}
+
+export interface CostExporter {
+  /** The month as a FOCUS-shaped CSV (see docs/focus-mapping.md). */
+  focusCsv(month: CostExportMonth): Buffer;
+}

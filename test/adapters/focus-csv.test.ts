@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { buildFocusCsv, csvField, FOCUS_COLUMNS, FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
+import { money, sumMoney } from '../../shared/domain/money.js';
+import { monthWindow } from '../../shared/domain/periods.js';
+import { buildMonthReport } from '../../shared/domain/report.js';
+import { buildMonthlyLines } from '../../shared/domain/rollup.js';
+import type { CostExportMonth } from '../../shared/ports/cost-export.js';
+import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
+
+/** An RFC 4180 reader, written independently of the writer: quoted fields, doubled quotes, CRLF records. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let field = '';
+  let record: string[] = [];
+  let quoted = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index]!;
+    if (quoted) {
+      if (char === '"' && text[index + 1] === '"') {
+        field += '"';
+        index += 1;
+      } else if (char === '"') quoted = false;
+      else field += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ',') {
+      record.push(field);
+      field = '';
+    } else if (char === '\r' && text[index + 1] === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+      index += 1;
+    } else field += char;
+  }
+  if (field !== '' || record.length > 0) throw new Error('the file does not end with CRLF');
+  return records;
+}
+
+const directory = testDirectory(
+  [
+    { userId: 'u1', teamId: 'payments', displayName: 'Ann "the, Payer"' },
+    { userId: 'u2', teamId: 'platform' },
+  ],
+  [
+    { id: 'payments', name: 'Payments, Cards & "Wallets"', leads: [] },
+    { id: 'platform', name: 'Platform', leads: [] },
+  ],
+);
+
+function exportMonth(timeZone = 'Europe/Berlin'): { month: CostExportMonth; exactTotal: string } {
+  const priceBook = testPriceBook();
+  const rows = [
+    usageRow({ day: '2026-10-01', userId: 'u1', tokens: tokens({ input: 1_234_567, output: 89_101, cacheRead: 3_000_001 }) }),
+    usageRow({ day: '2026-10-15', userId: 'u1', tokens: tokens({ input: 7, cacheWrite5m: 11, cacheWrite1h: 13 }) }),
+    usageRow({ day: '2026-10-16', userId: 'u1', tokens: tokens({ input: 999_999 }) }),
+    usageRow({ day: '2026-10-25', userId: 'u2', model: 'claude-haiku-4-5-20251001', tokens: tokens({ output: 333_333 }) }),
+    usageRow({ day: '2026-10-26', userId: 'u2', model: 'mystery-model', tokens: tokens({ input: 4_200, output: 42 }) }),
+    usageRow({ day: '2026-10-27', userId: 'stranger', tokens: tokens({ input: 10 }) }),
+  ];
+  const lines = buildMonthlyLines('2026-10', rows, directory, priceBook);
+  const window = monthWindow('2026-10', timeZone);
+  const report = buildMonthReport(lines, {
+    month: '2026-10',
+    timeZone,
+    window,
+    generatedAt: new Date('2026-11-03T00:00:00Z'),
+    revision: 1,
+    priceBook,
+    teams: directory.teams,
+    sourceDescription: 'test',
+    rejects: { count: 0, samples: [], byReason: {} },
+    reportedTotalTokens: null,
+  });
+  return {
+    month: { month: '2026-10', timeZone, window, currency: 'USD', lines, priceBook, teamNames: new Map([...directory.teams.values()].map((t) => [t.id, t.name])) },
+    exactTotal: report.exactTotal,
+  };
+}
+
+function read(month: CostExportMonth) {
+  const [header, ...rows] = parseCsv(new FocusCsvExporter().focusCsv(month).toString('utf8'));
+  const records = rows.map((row) => Object.fromEntries(header!.map((name, index) => [name, row[index]!])));
+  return { header: header!, records };
+}
+
+describe('the FOCUS cost export', () => {
+  it('has the FOCUS columns, one row per line, day and token kind with tokens', () => {
+    const { header, records } = read(exportMonth().month);
+    expect(header).toEqual([...FOCUS_COLUMNS]);
+    for (const column of ['BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'BillingPeriodStart', 'ChargePeriodEnd', 'ConsumedQuantity', 'PricingUnit', 'SubAccountId', 'Tags', 'SkuPriceId']) {
+      expect(header).toContain(column);
+    }
+    // 3 + 3 + 1 + 1 + 2 + 1 token kinds with tokens.
+    expect(records).toHaveLength(11);
+    expect(records.every((record) => record['ChargeCategory'] === 'Usage' && record['ConsumedUnit'] === 'Tokens' && record['PricingUnit'] === '1M Tokens')).toBe(true);
+    expect(records.every((record) => record['ServiceCategory'] === 'AI and Machine Learning' && record['ProviderName'] === 'Anthropic')).toBe(true);
+  });
+
+  it('adds up, in BilledCost, to the exact month total, with every cost an exact decimal', () => {
+    const { month, exactTotal } = exportMonth();
+    const { records } = read(month);
+    const billed = sumMoney(records.map((record) => money(record['BilledCost']!)));
+    expect(billed.toFixed()).toBe(exactTotal);
+    expect(records.map((record) => record['EffectiveCost'])).toEqual(records.map((record) => record['BilledCost']));
+    // 1,234,567 input tokens at $3 per million: exact, not rounded to the cent.
+    const input = records.find((record) => record['ConsumedQuantity'] === '1234567')!;
+    expect(input['BilledCost']).toBe('3.703701');
+    expect(input['PricingQuantity']).toBe('1.234567');
+    expect(input['ListUnitPrice']).toBe('3');
+    expect(money(input['PricingQuantity']!).times(money(input['ListUnitPrice']!)).toFixed()).toBe(input['ListCost']);
+  });
+
+  it('writes instants in UTC: the month and each day cut in the reporting zone', () => {
+    const { records } = read(exportMonth('Europe/Berlin').month);
+    const first = records.find((record) => record['ChargeDescription']!.includes('2026-10-01'))!;
+    expect(first['BillingPeriodStart']).toBe('2026-09-30T22:00:00Z');
+    expect(first['BillingPeriodEnd']).toBe('2026-10-31T23:00:00Z');
+    expect(first['ChargePeriodStart']).toBe('2026-09-30T22:00:00Z');
+    expect(first['ChargePeriodEnd']).toBe('2026-10-01T22:00:00Z');
+    // The day the clocks go back is 25 hours long.
+    const dst = records.find((record) => record['ChargePeriodStart'] === '2026-10-24T22:00:00Z')!;
+    expect(dst['ChargePeriodEnd']).toBe('2026-10-25T23:00:00Z');
+  });
+
+  it('keeps unpriced usage with zero cost and says so', () => {
+    const { records } = read(exportMonth().month);
+    const unpriced = records.filter((record) => record['ResourceId'] === 'mystery-model');
+    expect(unpriced).toHaveLength(2);
+    for (const record of unpriced) {
+      expect(record['BilledCost']).toBe('0');
+      expect(record['ListUnitPrice']).toBe('');
+      expect(record['SkuPriceId']).toBe('');
+      expect(record['ChargeDescription']).toMatch(/^Unpriced: .*not charged/);
+    }
+  });
+
+  it('names prices, models, teams and tags, quoting what needs quoting', () => {
+    const { records } = read(exportMonth().month);
+    const haiku = records.find((record) => record['ResourceId'] === 'claude-haiku-4-5-20251001')!;
+    expect(haiku['SkuId']).toBe('claude-haiku-4-5');
+    expect(haiku['SkuPriceId']).toBe('claude-haiku-4-5@2025-10-15');
+    expect(haiku['x_TokenKind']).toBe('output');
+    expect(JSON.parse(haiku['Tags']!)).toEqual({ team: 'platform', user: 'u2', tier: 'Claude.Standard', allocation: 'team' });
+    const payments = records.find((record) => record['SubAccountId'] === 'payments')!;
+    expect(payments['SubAccountName']).toBe('Payments, Cards & "Wallets"');
+    const stranger = records.find((record) => JSON.parse(record['Tags']!).user === 'stranger')!;
+    expect(stranger['SubAccountId']).toBe('_unallocated');
+    expect(JSON.parse(stranger['Tags']!).allocation).toBe('unknown-user');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    expect(csvField('plain')).toBe('plain');
+  });
+
+  it('gives the same bytes for the same month', () => {
+    const { month } = exportMonth();
+    expect(buildFocusCsv(month)).toBe(buildFocusCsv(month));
+  });
+});
