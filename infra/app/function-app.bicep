@@ -1,0 +1,116 @@
+metadata description = 'The chargeback Function App on Flex Consumption: Node 22, user-assigned identity, identity-based storage.'
+
+param name string
+param location string
+param tags object = {}
+
+@description('azd deploys the code to the resource tagged azd-service-name with this value (see azure.yaml).')
+param serviceName string = 'api'
+
+param planId string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+
+param identityId string
+param identityClientId string
+
+@description('The product\'s own settings (shared/config/settings.ts); merged under the platform settings below.')
+param appSettings object
+
+@allowed([512, 2048, 4096])
+@description('Memory per instance. The monthly workbook of a large organization is built in memory: 2048 MB.')
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+@description('Upper bound on scale-out. The jobs are a few timer runs and light HTTP lookups, so it is rarely reached; 40 is the value the plan has accepted since its preview (the lowest allowed has changed over time; check before lowering it).')
+param maximumInstanceCount int = 40
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// Settings the platform and the Azure SDKs read. No FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION /
+// WEBSITE_NODE_DEFAULT_VERSION: on Flex Consumption the runtime comes from functionAppConfig.runtime and those
+// settings are not allowed.
+var platformSettings = {
+  // Host storage through the identity: timers keep their schedule status and singleton locks in blobs, and the
+  // host writes diagnostic events to tables.
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  // App Insights has local auth disabled: telemetry is sent with the identity's Entra token.
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+
+  // DefaultAzureCredential (shared/composition-root.ts) picks the user-assigned identity from this variable;
+  // without it, a user-assigned-only app has no identity to sign in as.
+  AZURE_CLIENT_ID: identityClientId
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: planId
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    // Platform settings win over product settings of the same name.
+    properties: union(appSettings, platformSettings)
+  }
+
+  // No publishing with user names and passwords: azd deploys with your Entra sign-in.
+  resource ftpCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: { allow: false }
+  }
+
+  resource scmCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: { allow: false }
+  }
+}
+
+output name string = functionApp.name
+output id string = functionApp.id
+output defaultHostName string = functionApp.properties.defaultHostName
