@@ -8,6 +8,7 @@ import { loadSettings, SETTING, type Settings } from '../shared/config/settings.
 import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
 import { printCloseSummary } from './summary.js';
+import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 
 export interface CloseOptions {
@@ -43,7 +44,7 @@ function settingsFor(options: CloseOptions): Settings {
 }
 
 /** With no storage configured, the CLI runs its own Azurite, keeping its tables under the output folder. */
-async function withStorage<T>(settings: Settings, out: string, logger: Logger, run: (settings: Settings) => Promise<T>): Promise<T> {
+export async function withStorage<T>(settings: Settings, out: string, logger: Logger, run: (settings: Settings) => Promise<T>): Promise<T> {
   if (settings.storage.connectionString) return run(settings);
   logger.progress('storage', `no storage configured: starting a local Azurite (data in ${path.join(out, 'azurite')})`);
   let azurite: RunningAzurite | undefined;
@@ -86,6 +87,14 @@ export async function runDemo(options: DemoCommandOptions): Promise<void> {
     finance: process.env[SETTING.financeRecipients] ?? DEMO_FINANCE,
     out: options.out,
     ...(options.force ? { force: true } : {}),
+    logger: options.logger,
+  });
+  await runDemoBudgets({
+    month: options.month,
+    demoDir,
+    directoryFile: demo.directoryFile,
+    finance: process.env[SETTING.financeRecipients] ?? DEMO_FINANCE,
+    out: options.out,
     logger: options.logger,
   });
 }

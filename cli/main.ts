@@ -8,6 +8,7 @@ import { runClose, runDemo, runGenerate } from './commands.js';
 import { buildDirectoryCommand } from './directory.js';
 import { registerUsageCommands } from './usage.js';
 import { registerBudgetsCommands } from './budgets.js';
+import { registerServeCommands } from './serve.js';
 
 const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID']);
 
@@ -83,6 +84,7 @@ export function buildProgram(): Command {
   program.addCommand(buildDirectoryCommand(loggerFor));
   registerUsageCommands(program, loggerFor);
   registerBudgetsCommands(program, loggerFor);
+  registerServeCommands(program, loggerFor);
 
   return program;
 }

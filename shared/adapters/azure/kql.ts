@@ -180,3 +180,82 @@ export function buildUsageQuery(settings: UsageQuerySettings, window: TimeWindow
   );
   return lines.join('\n');
 }
+
+/** Column names of the metric-name discovery query: one row per metric name x namespace. */
+export const METRIC_NAMES_RESULT_COLUMNS = { metric: 'MetricName', namespace: 'Namespace', samples: 'Samples', valueSum: 'ValueSum' } as const;
+
+/** Column names of the dimension discovery query: a single row. */
+export const DIMENSIONS_RESULT_COLUMNS = {
+  combinations: 'Combinations',
+  users: 'Users',
+  models: 'Models',
+  tiers: 'Tiers',
+  modelValues: 'ModelValues',
+  tierValues: 'TierValues',
+} as const;
+
+/** Most metric names the discovery lists; an App Insights resource shared with other apps can hold many. */
+export const MAX_DISCOVERED_METRICS = 200;
+/** Most model and tier values the discovery lists (their counts are exact regardless). */
+export const MAX_DISCOVERED_VALUES = 100;
+
+function windowFilter(shape: TableShape, window: TimeWindow): string {
+  const start = kqlDatetime(window.start, 'start');
+  const end = kqlDatetime(window.end, 'end');
+  if (window.start.getTime() >= window.end.getTime()) {
+    throw new AppError('INVALID_ARGUMENT', `the query window is empty: ${window.start.toISOString()} is not before ${window.end.toISOString()}`);
+  }
+  return `| where ${shape.time} >= ${start} and ${shape.time} < ${end}`;
+}
+
+function shapeFor(mode: UsageTableMode): TableShape {
+  if (!Object.hasOwn(TABLE_SHAPES, mode)) throw new AppError('CONFIG_INVALID', `mode "${String(mode)}" is neither classic nor workspace`);
+  return TABLE_SHAPES[mode];
+}
+
+/** The smallest query that proves the identity may read the table: one count over the window. */
+export function buildAccessCheckQuery(mode: UsageTableMode, window: TimeWindow): string {
+  const shape = shapeFor(mode);
+  return [shape.table, windowFilter(shape, window), '| take 1', '| count'].join('\n');
+}
+
+/**
+ * Every metric name and namespace seen in the window with its sample count, unfiltered: for checking that
+ * the gateway emits the names (and namespace) the settings expect.
+ */
+export function buildMetricNamesQuery(settings: Pick<UsageQuerySettings, 'mode' | 'namespaceProperty'>, window: TimeWindow): string {
+  const shape = shapeFor(settings.mode);
+  const property = settings.namespaceProperty ?? DEFAULT_NAMESPACE_PROPERTY;
+  if (!PROPERTY_NAME.test(property)) throw new AppError('CONFIG_INVALID', `namespace property "${property}" is not a plain name`);
+  const column = METRIC_NAMES_RESULT_COLUMNS;
+  return [
+    shape.table,
+    windowFilter(shape, window),
+    `| summarize ${column.samples} = count(), ${column.valueSum} = sum(${shape.sum}) ` +
+      `by ${column.metric} = ${shape.name}, ${column.namespace} = tostring(${shape.bag}[${kqlString(property)}])`,
+    `| top ${MAX_DISCOVERED_METRICS} by ${column.samples} desc`,
+  ].join('\n');
+}
+
+/**
+ * How many distinct UserId x Model x Tier combinations the usage query's metrics had in the window (the
+ * custom-metric time series the gateway keeps active), with the distinct users, models and tiers. Users is
+ * dcount at its highest accuracy level, exact for small counts and within about 0.2% beyond.
+ */
+export function buildDimensionDiscoveryQuery(settings: Omit<UsageQuerySettings, 'timeZone'>, window: TimeWindow): string {
+  const problems = usageQuerySettingsProblems(settings);
+  if (problems.length > 0) throw new AppError('CONFIG_INVALID', 'the usage query settings are not usable', { details: problems });
+  const shape = shapeFor(settings.mode);
+  const property = (name: string) => `tostring(${shape.bag}[${kqlString(name)}])`;
+  const column = DIMENSIONS_RESULT_COLUMNS;
+  const lines = [shape.table, windowFilter(shape, window), `| where ${shape.name} in (${queriedMetricNames(settings).map(kqlString).join(', ')})`];
+  if (settings.metricNamespace !== null) {
+    lines.push(`| where ${property(settings.namespaceProperty ?? DEFAULT_NAMESPACE_PROPERTY)} == ${kqlString(settings.metricNamespace)}`);
+  }
+  lines.push(
+    `| summarize by UserId = ${property(settings.dimensions.userId)}, Model = ${property(settings.dimensions.model)}, Tier = ${property(settings.dimensions.tier)}`,
+    `| summarize ${column.combinations} = count(), ${column.users} = dcount(UserId, 4), ${column.models} = dcount(Model, 4), ${column.tiers} = dcount(Tier, 4), ` +
+      `${column.modelValues} = make_set(Model, ${MAX_DISCOVERED_VALUES}), ${column.tierValues} = make_set(Tier, ${MAX_DISCOVERED_VALUES})`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,36 @@
+import type { TimeWindow } from '../domain/periods.js';
+
+export interface MetricNameSeen {
+  readonly name: string;
+  /** '' when the source does not record a namespace (export files). */
+  readonly namespace: string;
+  readonly samples: number;
+  /** Sum of the samples' values; null when the source cannot tell. */
+  readonly valueSum: number | null;
+}
+
+/** Distinct dimension values of the usage metrics in a window: the custom-metric time series they keep active. */
+export interface DimensionsSeen {
+  /** Distinct UserId x Model x Tier combinations. */
+  readonly combinations: number;
+  readonly users: number;
+  readonly models: number;
+  readonly tiers: number;
+  readonly modelValues: readonly string[];
+  readonly tierValues: readonly string[];
+}
+
+export interface UsageDiscoveryReport {
+  readonly sourceDescription: string;
+  readonly window: TimeWindow;
+  /** Every metric name (and namespace) seen in the window, most samples first. */
+  readonly metrics: readonly MetricNameSeen[];
+  readonly dimensions: DimensionsSeen;
+}
+
+/** What the `doctor` command asks a usage source: can we read it, and what does the gateway emit into it. */
+export interface UsageDiscovery {
+  /** Runs the smallest possible read; throws the source's AppError when access fails. */
+  checkAccess(window: TimeWindow): Promise<string>;
+  discover(window: TimeWindow, options: { timeZone: string }): Promise<UsageDiscoveryReport>;
+}
