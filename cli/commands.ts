@@ -4,7 +4,7 @@ import { ensureDemoData } from '../shared/adapters/local/demo-generator.js';
 import { directoryDocumentOf, generateOrganization, writeDemoUsage } from '../shared/adapters/local/demo-generator.js';
 import { createServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
-import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
+import { isStorageConfigured, loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
 import { printCloseSummary } from './summary.js';
@@ -45,7 +45,7 @@ function settingsFor(options: CloseOptions): Settings {
 
 /** With no storage configured, the CLI runs its own Azurite, keeping its tables under the output folder. */
 export async function withStorage<T>(settings: Settings, out: string, logger: Logger, run: (settings: Settings) => Promise<T>): Promise<T> {
-  if (settings.storage.connectionString) return run(settings);
+  if (isStorageConfigured(settings.storage)) return run(settings);
   logger.progress('storage', `no storage configured: starting a local Azurite (data in ${path.join(out, 'azurite')})`);
   let azurite: RunningAzurite | undefined;
   try {

@@ -6,7 +6,7 @@ import type { ResolutionOrigin } from '../shared/adapters/azure/cached-directory
 import { startAzurite, type RunningAzurite } from '../shared/adapters/local/azurite.js';
 import { createDirectory, type DirectoryServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
-import { loadDirectorySettings, SETTING, type Settings } from '../shared/config/settings.js';
+import { isStorageConfigured, loadDirectorySettings, SETTING, type Settings } from '../shared/config/settings.js';
 import { allocate, UNALLOCATED_TEAM, type DirectoryResolution } from '../shared/domain/directory.js';
 import type { Logger } from '../shared/ports/runtime.js';
 
@@ -155,7 +155,7 @@ async function withDirectory(
   run: (services: DirectoryServices) => Promise<void>,
 ): Promise<void> {
   const runtime = { logger: options.logger, ...(options.clock ? { clock: options.clock } : {}), ...(options.credential ? { credential: options.credential } : {}) };
-  if (settings.directory.kind === 'file' || settings.storage.connectionString) {
+  if (settings.directory.kind === 'file' || isStorageConfigured(settings.storage)) {
     await run(await createDirectory(settings, runtime));
     return;
   }

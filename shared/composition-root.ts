@@ -3,7 +3,7 @@ import { CachedDirectory, TableDirectoryCacheStore } from './adapters/azure/cach
 import { graphClientFor } from './adapters/azure/graph-client.js';
 import { GraphDirectory, type TeamStrategy } from './adapters/azure/graph-directory.js';
 import { TableCloseRegistry, TableDeliveryLedger } from './adapters/azure/table-ledger.js';
-import { tableClientFor } from './adapters/azure/table-client.js';
+import { tableClientFor, tableClientWithCredential } from './adapters/azure/table-client.js';
 import { TableRollupStore } from './adapters/azure/table-rollup-store.js';
 import { AppInsightsUsageSource, createLogsQueryPort } from './adapters/azure/app-insights-usage-source.js';
 import { TableDailyRollupStore } from './adapters/azure/table-daily-rollup-store.js';
@@ -24,7 +24,8 @@ import type { Mailer } from './ports/mailer.js';
 import { ExcelReportRenderer } from './adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from './adapters/reports/focus-csv.js';
 import { PROJECT_ROOT } from './config/project-root.js';
-import { loadSettings, type DirectorySettings, type Settings } from './config/settings.js';
+import { loadSettings, type DirectorySettings, type Settings, type StorageSettings } from './config/settings.js';
+import type { TableClient } from '@azure/data-tables';
 import { AppError } from './domain/errors.js';
 import type { Directory } from './ports/directory.js';
 import type { Clock, Logger } from './ports/runtime.js';
@@ -57,16 +58,26 @@ export interface Services {
 export const systemClock: Clock = { now: () => new Date() };
 
 /**
+ * Clients for the product's tables: through the connection string when there is one (Azurite, local
+ * runs), otherwise through the table endpoint with the managed identity (the deployed app).
+ */
+export function tableFactory(storage: StorageSettings, credential?: TokenCredential): (name: string) => TableClient {
+  const { connectionString, tableEndpoint, tablePrefix } = storage;
+  if (connectionString) return (name) => tableClientFor(connectionString, `${tablePrefix}${name}`);
+  if (tableEndpoint) return (name) => tableClientWithCredential(tableEndpoint, `${tablePrefix}${name}`, credential ?? azureCredential());
+  throw new AppError(
+    'CONFIG_INVALID',
+    'no table storage is configured: set STORAGE_TABLE_ENDPOINT (managed identity) or STORAGE_CONNECTION_STRING (the CLI starts Azurite itself when neither is set)',
+  );
+}
+
+/**
  * The one place that turns settings into adapters and clients. The CLI and the Azure Functions triggers
  * both come through here, so they run the same use cases on the same wiring.
  */
 export async function createServices(settings: Settings, runtime: { logger: Logger; clock?: Clock; accessTokens?: AccessTokenVerifier }): Promise<Services> {
   const clock = runtime.clock ?? systemClock;
-  const connectionString = settings.storage.connectionString;
-  if (!connectionString) {
-    throw new AppError('CONFIG_INVALID', 'no table storage is configured: set STORAGE_CONNECTION_STRING (the CLI starts Azurite itself when it is unset)');
-  }
-  const table = (name: string) => tableClientFor(connectionString, `${settings.storage.tablePrefix}${name}`);
+  const table = tableFactory(settings.storage);
   const [rollups, closes, deliveries, directory, dailyRollups, ingestRuns] = await Promise.all([
     TableRollupStore.create(table('Rollups')),
     TableCloseRegistry.create(table('Closes')),
@@ -248,10 +259,6 @@ export async function createDirectory(
   if (directorySettings.kind === 'file') {
     return { directory: new FileDirectory(directorySettings.path), cache: null, description: `directory file ${directorySettings.path}` };
   }
-  const connectionString = settings.storage.connectionString;
-  if (!connectionString) {
-    throw new AppError('CONFIG_INVALID', 'the Graph directory caches its answers in table storage: set STORAGE_CONNECTION_STRING');
-  }
   const overrides = directorySettings.overridesFile === null ? undefined : await loadDirectoryOverridesFile(directorySettings.overridesFile);
   const strategy: TeamStrategy =
     directorySettings.teamStrategy === 'group-prefix' ? { kind: 'group-prefix', prefix: directorySettings.groupPrefix } : { kind: directorySettings.teamStrategy };
@@ -261,7 +268,7 @@ export async function createDirectory(
     ...(overrides === undefined ? {} : { overrides }),
     log: (message) => runtime.logger.progress('directory', message),
   });
-  const store = await TableDirectoryCacheStore.create(tableClientFor(connectionString, `${settings.storage.tablePrefix}DirectoryCache`));
+  const store = await TableDirectoryCacheStore.create(tableFactory(settings.storage, runtime.credential)('DirectoryCache'));
   const cache = new CachedDirectory({
     inner: graph,
     store,

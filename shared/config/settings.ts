@@ -17,7 +17,7 @@ export interface Settings {
   readonly ingest: IngestSettings;
   readonly directory: DirectorySettings;
   readonly priceBookPath: string;
-  readonly storage: { readonly connectionString: string | null; readonly tablePrefix: string };
+  readonly storage: StorageSettings;
   readonly mail: MailSettings;
   readonly artifactsDir: string;
   /** Days after the 1st before the previous month is closed, so late-arriving usage is in it. */
@@ -26,6 +26,30 @@ export interface Settings {
   readonly api: ApiSettings;
   /** Team budgets and the alerts they (and unpriced or unallocated usage) raise. */
   readonly budgets: BudgetSettings;
+}
+
+/**
+ * Table Storage: a connection string (Azurite, or an account with keys), or the account's table endpoint
+ * reached with the managed identity (what the deployed app uses: the account allows no shared keys).
+ */
+export interface StorageSettings {
+  readonly connectionString: string | null;
+  readonly tableEndpoint: string | null;
+  readonly tablePrefix: string;
+}
+
+export function isStorageConfigured(storage: StorageSettings): boolean {
+  return storage.connectionString !== null || storage.tableEndpoint !== null;
+}
+
+/** Reads the storage settings; an endpoint must be https, since the identity's token would travel with it. */
+function readStorageSettings(source: SettingsSource, tablePrefix: string, problems: string[]): StorageSettings {
+  const connectionString = source[SETTING.storageConnection]?.trim() || null;
+  const tableEndpoint = source[SETTING.storageTableEndpoint]?.trim() || null;
+  if (tableEndpoint !== null && !/^https:\/\/[^/\s]+\/?$/.test(tableEndpoint)) {
+    problems.push(`${SETTING.storageTableEndpoint}: "${tableEndpoint}" must be an https table endpoint such as https://account.table.core.windows.net`);
+  }
+  return Object.freeze({ connectionString, tableEndpoint, tablePrefix });
 }
 
 export type SettingsSource = Readonly<Record<string, string | undefined>>;
@@ -59,6 +83,7 @@ export const SETTING = {
   graphBaseUrl: 'GRAPH_BASE_URL',
   priceBookFile: 'PRICE_BOOK_FILE',
   storageConnection: 'STORAGE_CONNECTION_STRING',
+  storageTableEndpoint: 'STORAGE_TABLE_ENDPOINT',
   tablePrefix: 'TABLE_PREFIX',
   mailTransport: 'MAIL_TRANSPORT',
   outboxDir: 'OUTBOX_DIR',
@@ -130,10 +155,10 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
   const api = readApiSettings(source, problems);
   const budgets = readBudgetSettings(source, problems, resolvePath);
 
+  const storage = readStorageSettings(source, tablePrefix, problems);
   if (problems.length > 0) {
     throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s)`, { details: problems });
   }
-  const connectionString = source[SETTING.storageConnection]?.trim() || null;
   return Object.freeze({
     timeZone,
     usage,
@@ -141,7 +166,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
     ingest,
     directory,
     priceBookPath: resolvePath(text(SETTING.priceBookFile, 'data/price-book.json')),
-    storage: Object.freeze({ connectionString, tablePrefix }),
+    storage,
     mail: Object.freeze({
       ...mailDelivery,
       outboxDir: resolvePath(text(SETTING.outboxDir, 'out/outbox')),
@@ -347,11 +372,11 @@ export function loadDirectorySettings(source: SettingsSource, options: { project
   const directory = readDirectorySettings(source, problems, (value) => path.resolve(options.projectRoot, value));
   const tablePrefix = source[SETTING.tablePrefix]?.trim() || 'chargeback';
   if (!TABLE_PREFIX.test(tablePrefix)) problems.push(`${SETTING.tablePrefix}: "${tablePrefix}" must be 1-30 letters and digits, starting with a letter`);
+  const storage = readStorageSettings(source, tablePrefix, problems);
   if (problems.length > 0) {
     throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s)`, { details: problems });
   }
-  const connectionString = source[SETTING.storageConnection]?.trim() || null;
-  return Object.freeze({ directory, storage: Object.freeze({ connectionString, tablePrefix }) });
+  return Object.freeze({ directory, storage });
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/identity';
 import { TableClient } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
 
@@ -41,6 +42,15 @@ export function tableClientFor(connectionString: string, tableName: string): Tab
     'CONFIG_INVALID',
     `The storage connection string points at ${endpoint.protocol}//${endpoint.host}: only https, or http to the local emulator (127.0.0.1 or localhost), is allowed`,
   );
+}
+
+/** A client for one table reached with an Entra credential (the managed identity in Azure): https only. */
+export function tableClientWithCredential(endpoint: string, tableName: string, credential: TokenCredential): TableClient {
+  validateTableName(tableName);
+  if (!endpoint.startsWith('https://')) {
+    throw new AppError('CONFIG_INVALID', `The table endpoint ${endpoint} must use https to carry a credential`);
+  }
+  return new TableClient(endpoint, tableName, credential);
 }
 
 /** Creates the table when it does not exist yet; an existing table is fine. */
