@@ -24,7 +24,7 @@ describe('directory settings', () => {
   it('give the Graph source its defaults: group-prefix "team-", 24 hours of cache, no overrides', () => {
     expect(loadDirectorySettings({ DIRECTORY_SOURCE: 'graph' }, root)).toEqual({
       directory: { kind: 'graph', teamStrategy: 'group-prefix', groupPrefix: 'team-', overridesFile: null, baseUrl: null, cacheTtlHours: 24 },
-      storage: { connectionString: null, tablePrefix: 'chargeback' },
+      storage: { connectionString: null, tableEndpoint: null, tablePrefix: 'chargeback' },
     });
   });
 

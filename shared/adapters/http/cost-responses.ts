@@ -1,0 +1,185 @@
+/**
+ * The wire format of the cost API. JSON amounts are decimal strings in the response's currency ("1234.56"),
+ * never floating-point numbers; token counts are integers. CSV is one long table (one row per figure, a
+ * `section` column saying what the row is), so a single file holds a response and pivots well in a spreadsheet.
+ */
+import { formatMinorUnits } from '../../domain/money.js';
+import { TOKEN_KINDS, totalTokens, type TokenCounts } from '../../domain/tokens.js';
+import type { AllTeamsCosts, CostFigures, MyCosts, TeamCosts, TeamTotal } from '../../use-cases/lookup-costs.js';
+
+export interface FiguresJson {
+  readonly amount: string;
+  readonly tokens: TokenCounts;
+  readonly totalTokens: number;
+  readonly requests: number;
+  readonly unpricedTokens: number;
+}
+
+function figures(value: CostFigures): FiguresJson {
+  return {
+    amount: formatMinorUnits(value.amount),
+    tokens: { ...value.tokens },
+    totalTokens: totalTokens(value.tokens),
+    requests: value.requests,
+    unpricedTokens: value.unpricedTokens,
+  };
+}
+
+function teamTotal(value: TeamTotal) {
+  return { ...figures(value), exactAmount: value.exactAmount, users: value.users };
+}
+
+export function teamCostsJson(result: TeamCosts) {
+  const breakdown = result.breakdown;
+  return {
+    month: result.month,
+    team: result.team,
+    currency: result.currency,
+    access: result.access,
+    view: result.view,
+    total: teamTotal(result.total),
+    budget: result.budget,
+    forecast: result.forecast,
+    breakdown: {
+      scope: breakdown.scope,
+      total: figures(breakdown.total),
+      byModel: breakdown.byModel.map((model) => ({ model: model.model, pricedModel: model.pricedModel, ...figures(model) })),
+      byTier: breakdown.byTier.map((tier) => ({ tier: tier.tier, ...figures(tier) })),
+      byUser: breakdown.byUser.map((user) => ({ userId: user.userId, userName: user.userName, upn: user.upn, allocation: user.allocation, ...figures(user) })),
+      byDay: breakdown.byDay.map((day) => ({ day: day.day, ...figures(day) })),
+      lines:
+        breakdown.lines === null
+          ? null
+          : breakdown.lines.map((line) => ({ model: line.model, pricedModel: line.pricedModel, tier: line.tier, allocation: line.allocation, ...figures(line) })),
+    },
+    asOf: result.asOf.toISOString(),
+  };
+}
+
+export function allTeamsJson(result: AllTeamsCosts) {
+  return {
+    month: result.month,
+    currency: result.currency,
+    total: teamTotal(result.total),
+    teams: result.teams.map((team) => ({
+      teamId: team.teamId,
+      teamName: team.teamName,
+      ...teamTotal(team),
+      budget: team.budget,
+      forecast: team.forecast,
+    })),
+    asOf: result.asOf.toISOString(),
+  };
+}
+
+export function myCostsJson(result: MyCosts) {
+  return {
+    month: result.month,
+    user: result.user,
+    currency: result.currency,
+    total: figures(result.total),
+    budget: result.budget,
+    byTeam: result.byTeam.map((team) => ({ teamId: team.teamId, teamName: team.teamName, allocation: team.allocation, ...figures(team) })),
+    byModel: result.byModel.map((model) => ({ model: model.model, pricedModel: model.pricedModel, ...figures(model) })),
+    byTier: result.byTier.map((tier) => ({ tier: tier.tier, ...figures(tier) })),
+    byDay: result.byDay.map((day) => ({ day: day.day, ...figures(day) })),
+    lines: result.lines.map((line) => ({ teamId: line.teamId, model: line.model, pricedModel: line.pricedModel, tier: line.tier, allocation: line.allocation, ...figures(line) })),
+    asOf: result.asOf.toISOString(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CSV
+
+const TOKEN_COLUMNS: Record<(typeof TOKEN_KINDS)[number], string> = {
+  input: 'input_tokens',
+  output: 'output_tokens',
+  cacheRead: 'cache_read_tokens',
+  cacheWrite5m: 'cache_write_5m_tokens',
+  cacheWrite1h: 'cache_write_1h_tokens',
+};
+
+export const CSV_COLUMNS = [
+  'month',
+  'scope',
+  'section',
+  'key',
+  'name',
+  'amount',
+  'currency',
+  ...TOKEN_KINDS.map((kind) => TOKEN_COLUMNS[kind]),
+  'total_tokens',
+  'requests',
+  'unpriced_tokens',
+] as const;
+
+interface CsvRow {
+  readonly scope: string;
+  readonly section: string;
+  readonly key: string;
+  readonly name: string;
+  readonly figures: CostFigures;
+}
+
+function csv(month: string, currency: string | null, rows: readonly CsvRow[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const row of rows) {
+    const cells = [
+      month,
+      row.scope,
+      row.section,
+      textCell(row.key),
+      textCell(row.name),
+      formatMinorUnits(row.figures.amount),
+      currency ?? '',
+      ...TOKEN_KINDS.map((kind) => String(row.figures.tokens[kind])),
+      String(totalTokens(row.figures.tokens)),
+      String(row.figures.requests),
+      String(row.figures.unpricedTokens),
+    ];
+    lines.push(cells.join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/**
+ * Quotes as RFC 4180 wants, and defuses text a spreadsheet would run as a formula (names come from the
+ * directory and model ids from the gateway: neither is ours to trust).
+ */
+function textCell(value: string): string {
+  const defused = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(defused) ? `"${defused.replace(/"/g, '""')}"` : defused;
+}
+
+export function teamCostsCsv(result: TeamCosts): string {
+  const breakdown = result.breakdown;
+  const scope = breakdown.scope;
+  const rows: CsvRow[] = [{ scope: 'team', section: 'total', key: result.team.id, name: result.team.name, figures: result.total }];
+  if (scope === 'caller') {
+    const self = breakdown.byUser[0];
+    rows.push({ scope, section: 'total', key: self?.userId ?? '', name: self?.userName ?? '', figures: breakdown.total });
+  }
+  for (const model of breakdown.byModel) rows.push({ scope, section: 'model', key: model.model, name: model.pricedModel ?? '', figures: model });
+  for (const tier of breakdown.byTier) rows.push({ scope, section: 'tier', key: tier.tier, name: '', figures: tier });
+  for (const user of breakdown.byUser) rows.push({ scope, section: 'user', key: user.userId, name: user.userName, figures: user });
+  for (const day of breakdown.byDay) rows.push({ scope, section: 'day', key: day.day, name: '', figures: day });
+  for (const line of breakdown.lines ?? []) rows.push({ scope, section: 'line', key: line.model, name: line.tier, figures: line });
+  return csv(result.month, result.currency, rows);
+}
+
+export function allTeamsCsv(result: AllTeamsCosts): string {
+  const rows: CsvRow[] = [{ scope: 'organization', section: 'total', key: '', name: '', figures: result.total }];
+  for (const team of result.teams) rows.push({ scope: 'organization', section: 'team', key: team.teamId, name: team.teamName, figures: team });
+  return csv(result.month, result.currency, rows);
+}
+
+export function myCostsCsv(result: MyCosts): string {
+  const scope = 'caller';
+  const rows: CsvRow[] = [{ scope, section: 'total', key: result.user.id, name: result.user.name, figures: result.total }];
+  for (const team of result.byTeam) rows.push({ scope, section: 'team', key: team.teamId, name: team.teamName, figures: team });
+  for (const model of result.byModel) rows.push({ scope, section: 'model', key: model.model, name: model.pricedModel ?? '', figures: model });
+  for (const tier of result.byTier) rows.push({ scope, section: 'tier', key: tier.tier, name: '', figures: tier });
+  for (const day of result.byDay) rows.push({ scope, section: 'day', key: day.day, name: '', figures: day });
+  for (const line of result.lines) rows.push({ scope, section: 'line', key: line.model, name: line.tier, figures: line });
+  return csv(result.month, result.currency, rows);
+}
