@@ -194,3 +194,26 @@ describe('FileDirectory', () => {
     });
   });
 });
+
+describe('FileDirectory oid matching', () => {
+  it('finds a user whose oid the usage wrote in another case, keyed by the id it was asked for', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { FileDirectory } = await import('../../shared/adapters/local/file-directory.js');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dir-case-'));
+    const file = path.join(dir, 'directory.json');
+    const oid = '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';
+    await writeFile(
+      file,
+      JSON.stringify({
+        teams: [{ id: 'payments', name: 'Payments', leads: ['lead@contoso.example'] }],
+        users: [{ userId: oid, teamId: 'payments', displayName: 'Ada', upn: 'ada@contoso.example' }],
+      }),
+    );
+    const asked = oid.toUpperCase();
+    const resolution = await new FileDirectory(file).resolve([asked, 'someone-else']);
+    expect([...resolution.users.keys()]).toEqual([asked]);
+    expect(resolution.users.get(asked)?.teamId).toBe('payments');
+  });
+});

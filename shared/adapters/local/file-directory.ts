@@ -236,12 +236,21 @@ export class FileDirectory implements Directory {
 
   async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
     const all = await this.load();
+    const byLowerCase = this.lowerCaseIndex(all);
     const users = new Map<string, DirectoryUser>();
     for (const userId of userIds) {
-      const user = all.users.get(userId);
+      // Oids are GUIDs: a gateway or export that changed their case must not turn a known user unknown.
+      const user = all.users.get(userId) ?? byLowerCase.get(userId.toLowerCase());
       if (user !== undefined) users.set(userId, user);
     }
     return { users, teams: all.teams, notes: all.notes };
+  }
+
+  private index: Map<string, DirectoryUser> | undefined;
+
+  private lowerCaseIndex(all: DirectoryResolution): Map<string, DirectoryUser> {
+    this.index ??= new Map([...all.users].map(([userId, user]) => [userId.toLowerCase(), user]));
+    return this.index;
   }
 
   private load(): Promise<DirectoryResolution> {
