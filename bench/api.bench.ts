@@ -16,6 +16,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { tableClientFor } from '../shared/adapters/azure/table-client.js';
+import { TableCloseRegistry } from '../shared/adapters/azure/table-ledger.js';
 import { TableRollupStore } from '../shared/adapters/azure/table-rollup-store.js';
 import { startAzurite } from '../shared/adapters/local/azurite.js';
 import { seededRandom } from '../shared/adapters/local/demo-generator.js';
@@ -24,7 +25,7 @@ import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING } from '../shared/config/settings.js';
 import { FINANCE_ROLE } from '../shared/domain/access.js';
 import { UNALLOCATED_TEAM } from '../shared/domain/directory.js';
-import { money, sumMoney, type Money } from '../shared/domain/money.js';
+import { money, sumMoney, toMinorUnits, type Money } from '../shared/domain/money.js';
 import { daysOfMonth } from '../shared/domain/periods.js';
 import type { DayUsage, MonthlyLine } from '../shared/domain/rollup.js';
 import { zeroTokens } from '../shared/domain/tokens.js';
@@ -146,6 +147,10 @@ async function seed(org: ReturnType<typeof organization>, connectionString: stri
   const started = performance.now();
   const store = await TableRollupStore.create(tableClientFor(connectionString, `${tablePrefix}Rollups`));
   await store.replaceMonth(MONTH, lines);
+  // The month counts as closed, so the API answers it from these rollups (an open month reads the daily store).
+  const closes = await TableCloseRegistry.create(tableClientFor(connectionString, `${tablePrefix}Closes`));
+  const total = sumMoney(lines.map((line) => line.cost));
+  await closes.put({ month: MONTH, revision: 1, fingerprint: 'api-bench', closedAt: new Date(), priceBookVersion: 'api-bench', totalMinorUnits: toMinorUnits(total).toString(), currency: 'USD' });
   console.log(`\nSeeded ${lines.length.toLocaleString('en')} rollup lines (${USERS.toLocaleString('en')} users, ${TEAMS} teams) into Azurite in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return lines.length;
 }

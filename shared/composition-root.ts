@@ -138,6 +138,9 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
   };
   const costLookup = new CostLookup({
     rollups,
+    closes,
+    dailyRollups,
+    ...(budgets.file === null ? {} : { budgets: { source: evaluateBudgets.budgets, priceBooks } }),
     directory: directory.directory,
     clock,
     settings: {

@@ -3,7 +3,7 @@ import { AppError } from './errors.js';
 import { ZERO, type Money } from './money.js';
 import { monthOfDay, nextDay, parseDay } from './periods.js';
 import type { PriceBook } from './price-book.js';
-import { buildMonthlyLines, type MonthlyLine } from './rollup.js';
+import { buildMonthlyLines, compareLines, lineKey, type DayUsage, type MonthlyLine } from './rollup.js';
 import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
 
@@ -115,6 +115,70 @@ export function summarizeTeamDays(day: string, lines: readonly DayLine[]): TeamD
       currency: total.currency,
       lines: total.lines,
     }));
+}
+
+/**
+ * Folds a month's day lines back into monthly lines: the month-to-date figures of a month that is not closed
+ * yet, in the shape the closed month's rollups have. Day lines were priced day by day exactly as a close
+ * prices them, so this only adds up: tokens and requests as integers, the exact costs of the priced days, the
+ * tokens of the unpriced days apart, and the price entries used in day order. Names, allocation and priced
+ * model come from the latest day (the directory and price book as they stand now).
+ */
+export function monthlyLinesFromDayLines(month: string, dayLines: Iterable<DayLine>): MonthlyLine[] {
+  const groups = new Map<string, DayLine[]>();
+  for (const line of dayLines) {
+    if (monthOfDay(line.day) !== month) throw new AppError('INVALID_ARGUMENT', `a day line of ${line.day} was given to the month ${month}`);
+    const key = lineKey(line);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [line]);
+    else group.push(line);
+  }
+  const lines: MonthlyLine[] = [];
+  for (const group of groups.values()) {
+    group.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+    const latest = group[group.length - 1]!;
+    const tokens = zeroTokens();
+    const unpricedTokens = zeroTokens();
+    const priceEntryIds: string[] = [];
+    const days: DayUsage[] = [];
+    let requests = 0;
+    let cost = ZERO;
+    let pricedModel: string | null = null;
+    for (const [index, line] of group.entries()) {
+      if (index > 0 && group[index - 1]!.day === line.day) {
+        throw new AppError('INVALID_ARGUMENT', `two day lines of ${line.day} share team "${line.teamId}", user, model "${line.model}" and tier "${line.tier}"`);
+      }
+      if (line.currency !== latest.currency) {
+        throw new AppError('INVALID_ARGUMENT', `team ${line.teamId} model ${line.model} has day lines in ${line.currency} and ${latest.currency} in ${month}`);
+      }
+      addTokensInto(tokens, line.tokens);
+      requests += line.requests;
+      if (line.cost === null) addTokensInto(unpricedTokens, line.tokens);
+      else cost = cost.plus(line.cost);
+      if (line.priceEntryId !== null && !priceEntryIds.includes(line.priceEntryId)) priceEntryIds.push(line.priceEntryId);
+      pricedModel = line.pricedModel ?? pricedModel;
+      days.push({ day: line.day, tokens: { ...line.tokens }, requests: line.requests, cost: line.cost, priceEntryId: line.priceEntryId });
+    }
+    lines.push({
+      month,
+      teamId: latest.teamId,
+      userId: latest.userId,
+      model: latest.model,
+      tier: latest.tier,
+      allocation: latest.allocation,
+      userName: latest.userName,
+      upn: latest.upn,
+      pricedModel,
+      tokens,
+      requests,
+      cost,
+      unpricedTokens,
+      currency: latest.currency,
+      priceEntryIds,
+      days,
+    });
+  }
+  return lines.sort(compareLines);
 }
 
 /** Every day from `first` to `last`, both included. */

@@ -17,6 +17,12 @@ export interface DailyRollupStore {
   replaceDay(day: string, lines: readonly DayLine[]): Promise<ReplaceDayResult>;
   /** Every line of one day. */
   readDay(day: string): Promise<DayLine[]>;
+  /**
+   * One team's day lines of a month, from the month's first day through `throughDay` (a later day is cut to
+   * the month's last): one single-partition query per day, a few at a time. A day before the month reads
+   * nothing. In day order, then user, model, tier.
+   */
+  readTeamDays(month: string, teamId: string, throughDay: string): Promise<DayLine[]>;
   /** One team's daily totals of a month, in day order: a single small query. */
   readTeamDailySeries(month: string, teamId: string): Promise<TeamDayTotal[]>;
   /** Every team's daily totals of a month, by team then day. */

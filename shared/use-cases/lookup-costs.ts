@@ -12,6 +12,17 @@
  *   no usage) do we fall back to the month-wide view, which is cached and shared with finance's all-teams list.
  *   That keeps the store's write path unchanged; a per-user index table would make the fallback a point read.
  *
+ * Open and closed months: a month with a close record (CloseRegistry) is answered from its monthly rollups,
+ * the numbers finance was sent. A month without one (the current month, or the previous one before the close
+ * ran) is answered from the daily rollups the daily ingest keeps current: a team's day partitions from the
+ * 1st through today, folded into monthly lines (monthlyLinesFromDayLines) so the same view code serves both,
+ * and the month's per-team daily totals for the all-teams list. A closed month whose monthly rollups lack the
+ * team falls back to the daily store too. Every answer says which (`source`).
+ *
+ * Budget and forecast: when the team has a budget (BudgetSource), the answer carries it with the percentage
+ * used, and the month-end forecast (forecastMonthEnd over the team's daily costs; a closed month's forecast
+ * is its total). Without a budget both stay null.
+ *
  * Rounding: a team view rounds the team's exact total once and shares it out (users, models, tiers, days) by
  * largest remainder, so every list sums to the total above it. The all-teams list shares the month's rounded
  * grand total across teams the way the finance workbook does; a team's amount there can therefore differ by at
@@ -23,19 +34,35 @@
 import { authorizeAllTeams, authorizeOwnCosts, authorizeTeamCosts, isFinance, type AccessRoles, type Caller, type CallerTeamFacts } from '../domain/access.js';
 import { allocate, isValidTeamId, UNALLOCATED_TEAM, UNALLOCATED_TEAM_NAME, type Allocation, type DirectoryResolution, type Team } from '../domain/directory.js';
 import { AppError } from '../domain/errors.js';
-import { allocateMinorUnits, ZERO, type Money } from '../domain/money.js';
-import { monthInZone, monthWindow, parseMonth } from '../domain/periods.js';
+import { forecastMonthEnd, percentOf, type DailyAmount, type MonthForecast, type TeamBudget, type BudgetPlan } from '../domain/budgets.js';
+import { monthlyLinesFromDayLines, type TeamDayTotal } from '../domain/daily.js';
+import { allocateMinorUnits, Money, money, sumMoney, toMinorUnits, ZERO } from '../domain/money.js';
+import { dayInZone, monthInZone, monthWindow, parseMonth } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import { buildMonthReport } from '../domain/report.js';
 import { lineKey, type MonthlyLine } from '../domain/rollup.js';
 import { addTokensInto, totalTokens, zeroTokens, type TokenCounts } from '../domain/tokens.js';
+import type { BudgetSource } from '../ports/budget-source.js';
+import type { DailyRollupStore } from '../ports/daily-rollup-store.js';
 import type { Directory } from '../ports/directory.js';
+import type { CloseRegistry, MonthClose } from '../ports/ledger.js';
+import type { PriceBookSource } from '../ports/price-book-source.js';
 import type { RollupStore } from '../ports/rollup-store.js';
 import type { Clock } from '../ports/runtime.js';
 import { TtlCache } from './ttl-cache.js';
 
 export interface LookupCostsDeps {
+  /** Closed months: the rollups the close wrote. */
   readonly rollups: RollupStore;
+  /** Which months are closed (and at which revision). */
+  readonly closes: Pick<CloseRegistry, 'get'>;
+  /** Open months: the daily rollups the daily ingest keeps current. */
+  readonly dailyRollups: Pick<DailyRollupStore, 'readTeamDays' | 'readMonthDailySeries'>;
+  /**
+   * The teams' budgets, loaded in the price book's currency (as the budget alerts load them); absent when no
+   * budgets are configured, and then every budget and forecast is null.
+   */
+  readonly budgets?: { readonly source: BudgetSource; readonly priceBooks: Pick<PriceBookSource, 'load'> };
   readonly directory: Directory;
   readonly clock: Clock;
   readonly settings: {
@@ -58,7 +85,8 @@ export interface CostFigures {
 export interface TeamTotal extends CostFigures {
   /** The exact decimal total before rounding. */
   readonly exactAmount: string;
-  readonly users: number;
+  /** Distinct users; null in an open month's all-teams list (the daily totals it reads do not count users). */
+  readonly users: number | null;
 }
 
 export interface ModelCosts extends CostFigures {
@@ -102,11 +130,41 @@ export interface CostBreakdown {
 }
 
 /**
- * Placeholders until budgets land (another issue): the fields are part of the response now, always null, so
- * clients and the CSV layout do not change shape when they are filled in.
+ * Which store answered. closed: the month's rollups as closed (revision 1, or later when numbers changed
+ * after the close). open: the daily rollups, month to date; `asOf` is the latest day they hold usage for in
+ * what was read (null when there is none yet).
  */
-export type BudgetStatus = null;
-export type Forecast = null;
+export type FiguresSource =
+  | { readonly status: 'closed'; readonly revision: number; readonly closedAt: Date }
+  | { readonly status: 'open'; readonly asOf: string | null };
+
+/** A team's budget for the month against what it has spent. Amounts are whole minor units (cents). */
+export interface BudgetStatus {
+  readonly amount: bigint;
+  readonly currency: string;
+  /** The team's total (the same figure as `total.amount`). */
+  readonly used: bigint;
+  /** amount - used; negative when the budget is overspent. */
+  readonly remaining: bigint;
+  /** Exact spend over the exact budget, in percent, cut (not rounded) to one decimal: "99.9" until it is 100. */
+  readonly usedPercent: string;
+}
+
+/** The month-end projection; given with a budget only. */
+export interface Forecast {
+  readonly amount: bigint;
+  readonly exactAmount: string;
+  /** The forecast as a percentage of the budget, cut to one decimal. */
+  readonly budgetPercent: string;
+  /** How it was projected (see forecastMonthEnd); 'closed': a closed month's forecast is its total. */
+  readonly basis: MonthForecast['basis'] | 'closed';
+  /** The day the projection was made for (the reporting zone's today); null for a closed month. */
+  readonly today: string | null;
+  readonly workingDayRate: bigint | null;
+  readonly weekendDayRate: bigint | null;
+  readonly remainingWorkingDays: number;
+  readonly remainingWeekendDays: number;
+}
 
 export type AccessBasis = 'finance' | 'lead' | 'member';
 
@@ -118,8 +176,9 @@ export interface TeamCosts {
   readonly access: AccessBasis;
   readonly view: 'full' | 'own-lines-and-team-total';
   readonly total: TeamTotal;
-  readonly budget: BudgetStatus;
-  readonly forecast: Forecast;
+  readonly source: FiguresSource;
+  readonly budget: BudgetStatus | null;
+  readonly forecast: Forecast | null;
   readonly breakdown: CostBreakdown;
   /** When the figures were read from the rollup store; a cached read is at most the cache TTL old. */
   readonly asOf: Date;
@@ -128,13 +187,14 @@ export interface TeamCosts {
 export interface TeamListEntry extends TeamTotal {
   readonly teamId: string;
   readonly teamName: string;
-  readonly budget: BudgetStatus;
-  readonly forecast: Forecast;
+  readonly budget: BudgetStatus | null;
+  readonly forecast: Forecast | null;
 }
 
 export interface AllTeamsCosts {
   readonly month: string;
   readonly currency: string | null;
+  readonly source: FiguresSource;
   readonly total: TeamTotal;
   readonly teams: readonly TeamListEntry[];
   readonly asOf: Date;
@@ -150,8 +210,10 @@ export interface MyCosts {
   readonly month: string;
   readonly user: { readonly id: string; readonly name: string; readonly upn: string };
   readonly currency: string | null;
+  readonly source: FiguresSource;
   readonly total: CostFigures;
-  readonly budget: BudgetStatus;
+  /** Always null: budgets are per team, not per person. */
+  readonly budget: null;
   readonly byTeam: readonly TeamShare[];
   readonly byModel: readonly ModelCosts[];
   readonly byTier: readonly TierCosts[];
@@ -181,6 +243,8 @@ export class CostLookup {
   private readonly teamViews: TtlCache<TeamMonthView>;
   private readonly monthViews: TtlCache<MonthView>;
   private readonly resolutions: TtlCache<DirectoryResolution>;
+  private readonly closeRecords: TtlCache<MonthClose | undefined>;
+  private readonly budgetPlans: TtlCache<BudgetPlan>;
 
   constructor(private readonly deps: LookupCostsDeps) {
     const ttlSeconds = deps.settings.cacheTtlSeconds;
@@ -189,6 +253,8 @@ export class CostLookup {
     this.teamViews = new TtlCache(options(VIEW_CACHE_MAX_ENTRIES));
     this.monthViews = new TtlCache(options(VIEW_CACHE_MAX_ENTRIES));
     this.resolutions = new TtlCache(options(DIRECTORY_CACHE_MAX_ENTRIES));
+    this.closeRecords = new TtlCache(options(VIEW_CACHE_MAX_ENTRIES));
+    this.budgetPlans = new TtlCache(options(1));
   }
 
   /** A team's month: in full for finance and the team's leads, the team total plus own lines for its members. */
@@ -219,13 +285,24 @@ export class CostLookup {
       throw new AppError('NOT_FOUND', `No usage is recorded for this team in ${month} and the directory does not know it`);
     }
 
+    const planned = await this.budgetOf(month, teamId);
+    const { budget, forecast } = budgetAndForecast(planned, {
+      month,
+      today: this.today(),
+      source: view.source,
+      currency: view.currency,
+      amount: view.total.amount,
+      exactAmount: money(view.total.exactAmount),
+      dailyCosts: view.dailyCosts,
+    });
     const common = {
       month,
       team: { id: teamId, name: teamNameOf(teamId, resolution.teams) },
       currency: view.currency,
+      source: view.source,
       total: view.total,
-      budget: null,
-      forecast: null,
+      budget,
+      forecast,
       asOf: view.asOf,
     };
     if (decision.view === 'full') {
@@ -251,12 +328,27 @@ export class CostLookup {
     const month = this.monthOf(query.month);
     if ('denied' in authorizeAllTeams(caller, this.deps.settings.roles)) throw forbidden();
     const view = await this.monthView(month);
-    const resolution = await this.resolve([...view.sampleMembers.values()]);
+    const [resolution, plan] = await Promise.all([this.resolve([...view.sampleMembers.values()]), this.budgetPlan()]);
+    const budgets = new Map((plan?.budgetsFor(month) ?? []).map((budget) => [budget.teamId, budget]));
+    const today = this.today();
     return {
       month,
       currency: view.currency,
+      source: view.source,
       total: view.total,
-      teams: view.teams.map((team) => ({ ...team, teamName: teamNameOf(team.teamId, resolution.teams), budget: null, forecast: null })),
+      teams: view.teams.map((team) => ({
+        ...team,
+        teamName: teamNameOf(team.teamId, resolution.teams),
+        ...budgetAndForecast(budgets.get(team.teamId), {
+          month,
+          today,
+          source: view.source,
+          currency: view.currency,
+          amount: team.amount,
+          exactAmount: money(team.exactAmount),
+          dailyCosts: view.dailyCosts.get(team.teamId) ?? [],
+        }),
+      })),
       asOf: view.asOf,
     };
   }
@@ -289,6 +381,7 @@ export class CostLookup {
         upn: self?.upn || firstSummary?.upn || caller.upn || '',
       },
       currency: views.find((view) => view.currency !== null)?.currency ?? null,
+      source: views.length > 0 ? combinedSource(views.map((view) => view.source)) : await this.emptySource(month),
       total: own.total,
       budget: null,
       byTeam: slices.map((slice) => ({ ...figuresOf(slice.summary), teamId: slice.teamId, teamName: teamNameOf(slice.teamId, resolution.teams), allocation: slice.summary.allocation })),
@@ -305,6 +398,8 @@ export class CostLookup {
     this.teamViews.clear();
     this.monthViews.clear();
     this.resolutions.clear();
+    this.closeRecords.clear();
+    this.budgetPlans.clear();
   }
 
   private monthOf(text: string | undefined): string {
@@ -316,19 +411,62 @@ export class CostLookup {
     }
   }
 
+  /** The calendar day in the reporting zone: the last day an open month is read through. */
+  private today(): string {
+    return dayInZone(this.deps.clock.now(), this.deps.settings.timeZone);
+  }
+
+  private closeOf(month: string): Promise<MonthClose | undefined> {
+    return this.closeRecords.getOrLoad(month, () => this.deps.closes.get(month));
+  }
+
+  private async emptySource(month: string): Promise<FiguresSource> {
+    const close = await this.closeOf(month);
+    return close ? closedSource(close) : { status: 'open', asOf: null };
+  }
+
+  private budgetPlan(): Promise<BudgetPlan | undefined> {
+    const budgets = this.deps.budgets;
+    if (budgets === undefined) return Promise.resolve(undefined);
+    return this.budgetPlans.getOrLoad('plan', async () => budgets.source.load({ currency: (await budgets.priceBooks.load()).currency }));
+  }
+
+  private async budgetOf(month: string, teamId: string): Promise<TeamBudget | undefined> {
+    return (await this.budgetPlan())?.budgetsFor(month).find((budget) => budget.teamId === teamId);
+  }
+
+  /**
+   * A closed month with the team in its rollups reads those; anything else reads the team's day partitions
+   * through today. A closed month where neither store has the team is the closed month's zero.
+   */
   private teamView(month: string, teamId: string): Promise<TeamMonthView> {
     return this.teamViews.getOrLoad(`${month}|${teamId}`, async () => {
       const asOf = this.deps.clock.now();
-      const lines = await this.deps.rollups.readTeamMonth(month, teamId);
-      return buildTeamView(month, teamId, lines, asOf, this.deps.settings.timeZone);
+      const timeZone = this.deps.settings.timeZone;
+      const close = await this.closeOf(month);
+      if (close) {
+        const lines = await this.deps.rollups.readTeamMonth(month, teamId);
+        if (lines.length > 0) return buildTeamView(month, teamId, lines, asOf, timeZone, closedSource(close));
+      }
+      const dayLines = await this.deps.dailyRollups.readTeamDays(month, teamId, this.today());
+      if (close && dayLines.length === 0) return buildTeamView(month, teamId, [], asOf, timeZone, closedSource(close));
+      const lastDay = dayLines.reduce<string | null>((latest, line) => (latest === null || line.day > latest ? line.day : latest), null);
+      return buildTeamView(month, teamId, monthlyLinesFromDayLines(month, dayLines), asOf, timeZone, { status: 'open', asOf: lastDay });
     });
   }
 
   private monthView(month: string): Promise<MonthView> {
     return this.monthViews.getOrLoad(month, async () => {
       const asOf = this.deps.clock.now();
-      const lines = await this.deps.rollups.readMonth(month);
-      return buildMonthView(month, lines, asOf, this.deps.settings.timeZone);
+      const close = await this.closeOf(month);
+      if (close) {
+        const lines = await this.deps.rollups.readMonth(month);
+        if (lines.length > 0) return buildMonthView(month, lines, asOf, this.deps.settings.timeZone, closedSource(close));
+      }
+      const today = this.today();
+      const series = (await this.deps.dailyRollups.readMonthDailySeries(month)).filter((total) => total.day <= today);
+      if (close && series.length === 0) return buildMonthView(month, [], asOf, this.deps.settings.timeZone, closedSource(close));
+      return buildMonthViewFromDailyTotals(series, asOf);
     });
   }
 
@@ -386,6 +524,9 @@ interface UserSlice {
 interface TeamMonthView {
   readonly currency: string | null;
   readonly asOf: Date;
+  readonly source: FiguresSource;
+  /** The team's exact cost per day, for the forecast. */
+  readonly dailyCosts: readonly DailyAmount[];
   readonly lineCount: number;
   readonly total: TeamTotal;
   readonly models: readonly ModelCosts[];
@@ -400,6 +541,9 @@ interface TeamMonthView {
 interface MonthView {
   readonly currency: string | null;
   readonly asOf: Date;
+  readonly source: FiguresSource;
+  /** Each team's exact cost per day (open months only: a closed month's forecast is its total). */
+  readonly dailyCosts: ReadonlyMap<string, readonly DailyAmount[]>;
   readonly total: TeamTotal;
   readonly teams: readonly (TeamTotal & { readonly teamId: string })[];
   /** userId -> the team partitions holding that user's lines. */
@@ -407,7 +551,7 @@ interface MonthView {
   readonly sampleMembers: ReadonlyMap<string, string>;
 }
 
-function buildTeamView(month: string, teamId: string, lines: readonly MonthlyLine[], asOf: Date, timeZone: string): TeamMonthView {
+function buildTeamView(month: string, teamId: string, lines: readonly MonthlyLine[], asOf: Date, timeZone: string, source: FiguresSource): TeamMonthView {
   const currency = currencyOf(lines);
   const report = buildMonthReport(lines, reportContext(month, currency, asOf, timeZone));
   const summary = report.teams[0];
@@ -466,6 +610,8 @@ function buildTeamView(month: string, teamId: string, lines: readonly MonthlyLin
   return {
     currency,
     asOf,
+    source,
+    dailyCosts: [...teamDays.entries()].map(([day, figures]) => ({ day, cost: figures.exact })),
     lineCount: lines.length,
     total: {
       amount,
@@ -491,7 +637,7 @@ function buildTeamView(month: string, teamId: string, lines: readonly MonthlyLin
   };
 }
 
-function buildMonthView(month: string, lines: readonly MonthlyLine[], asOf: Date, timeZone: string): MonthView {
+function buildMonthView(month: string, lines: readonly MonthlyLine[], asOf: Date, timeZone: string, source: FiguresSource): MonthView {
   const currency = currencyOf(lines);
   const report = buildMonthReport(lines, reportContext(month, currency, asOf, timeZone));
   const userTeams = new Map<string, string[]>();
@@ -514,6 +660,8 @@ function buildMonthView(month: string, lines: readonly MonthlyLine[], asOf: Date
   return {
     currency,
     asOf,
+    source,
+    dailyCosts: new Map(),
     total: {
       amount: report.grandTotal,
       exactAmount: report.exactTotal,
@@ -525,6 +673,131 @@ function buildMonthView(month: string, lines: readonly MonthlyLine[], asOf: Date
     teams,
     userTeams,
     sampleMembers,
+  };
+}
+
+/**
+ * An open month's all-teams list from the per-team daily totals: one small query instead of every line. The
+ * team amounts share the rounded grand total by largest remainder, as the closed month's list does. The
+ * totals do not say who the users were, so `users` is null and no member sample names the teams.
+ */
+function buildMonthViewFromDailyTotals(series: readonly TeamDayTotal[], asOf: Date): MonthView {
+  const currencies = new Set(series.map((total) => total.currency));
+  if (currencies.size > 1) throw new AppError('STORAGE_FAILED', `The stored daily totals mix currencies (${[...currencies].sort().join(', ')}); they cannot be added up`);
+  const groups = new Map<string, Accumulator>();
+  const dailyCosts = new Map<string, DailyAmount[]>();
+  let lastDay: string | null = null;
+  for (const total of series) {
+    accumulate(groups, total.teamId, total.cost, total.tokens, total.requests, totalTokens(total.unpricedTokens));
+    const days = dailyCosts.get(total.teamId) ?? [];
+    days.push({ day: total.day, cost: total.cost });
+    dailyCosts.set(total.teamId, days);
+    if (lastDay === null || total.day > lastDay) lastDay = total.day;
+  }
+  const exactTotal = sumMoney([...groups.values()].map((group) => group.exact));
+  const grandTotal = toMinorUnits(exactTotal);
+  const shares = shareOut(groups, grandTotal);
+  const tokens = zeroTokens();
+  for (const [, figures] of shares) addTokensInto(tokens, figures.tokens);
+  // The closed month's list order: teams by id, the unallocated bucket last.
+  const teams = shares
+    .map(([teamId, figures]) => ({ teamId, ...figures, exactAmount: groups.get(teamId)!.exact.toFixed(), users: null }))
+    .sort((a, b) => Number(a.teamId === UNALLOCATED_TEAM) - Number(b.teamId === UNALLOCATED_TEAM) || a.teamId.localeCompare(b.teamId));
+  return {
+    currency: series[0]?.currency ?? null,
+    asOf,
+    source: { status: 'open', asOf: lastDay },
+    dailyCosts,
+    total: {
+      amount: grandTotal,
+      exactAmount: exactTotal.toFixed(),
+      tokens,
+      requests: teams.reduce((sum, team) => sum + team.requests, 0),
+      unpricedTokens: teams.reduce((sum, team) => sum + team.unpricedTokens, 0),
+      users: null,
+    },
+    teams,
+    userTeams: new Map(),
+    sampleMembers: new Map(),
+  };
+}
+
+function closedSource(close: MonthClose): FiguresSource {
+  return { status: 'closed', revision: close.revision, closedAt: close.closedAt };
+}
+
+/** The caller's figures may come from several team partitions: open if any of them is, as of the latest day. */
+function combinedSource(sources: readonly FiguresSource[]): FiguresSource {
+  const open = sources.filter((source): source is Extract<FiguresSource, { status: 'open' }> => source.status === 'open');
+  if (open.length === 0) return sources[0]!;
+  const days = open.map((source) => source.asOf).filter((day): day is string => day !== null).sort();
+  return { status: 'open', asOf: days.at(-1) ?? null };
+}
+
+const PERCENT_DECIMALS = 1;
+
+function percentText(amount: Money, budget: Money): string {
+  return percentOf(amount, budget).toDecimalPlaces(PERCENT_DECIMALS, Money.ROUND_DOWN).toFixed(PERCENT_DECIMALS);
+}
+
+/**
+ * The budget standing and forecast of one team: null both when the team has no budget. An open month is
+ * projected from its daily costs as of `today`; a closed month's forecast is its total.
+ */
+function budgetAndForecast(
+  budget: TeamBudget | undefined,
+  figures: {
+    month: string;
+    today: string;
+    source: FiguresSource;
+    currency: string | null;
+    amount: bigint;
+    exactAmount: Money;
+    dailyCosts: readonly DailyAmount[];
+  },
+): { budget: BudgetStatus | null; forecast: Forecast | null } {
+  if (budget === undefined) return { budget: null, forecast: null };
+  if (figures.currency !== null && figures.currency !== budget.currency) {
+    throw new AppError('CONFIG_INVALID', `The budget of team ${budget.teamId} is in ${budget.currency} but its costs are in ${figures.currency}`);
+  }
+  const budgetAmount = toMinorUnits(budget.amount);
+  const status: BudgetStatus = {
+    amount: budgetAmount,
+    currency: budget.currency,
+    used: figures.amount,
+    remaining: budgetAmount - figures.amount,
+    usedPercent: percentText(figures.exactAmount, budget.amount),
+  };
+  if (figures.source.status === 'closed') {
+    return {
+      budget: status,
+      forecast: {
+        amount: figures.amount,
+        exactAmount: figures.exactAmount.toFixed(),
+        budgetPercent: percentText(figures.exactAmount, budget.amount),
+        basis: 'closed',
+        today: null,
+        workingDayRate: null,
+        weekendDayRate: null,
+        remainingWorkingDays: 0,
+        remainingWeekendDays: 0,
+      },
+    };
+  }
+  const projected = forecastMonthEnd(figures.month, figures.today, figures.dailyCosts);
+  return {
+    budget: status,
+    forecast: {
+      amount: toMinorUnits(projected.forecast),
+      exactAmount: projected.forecast.toFixed(),
+      budgetPercent: percentText(projected.forecast, budget.amount),
+      basis: projected.basis,
+      today: projected.today,
+      workingDayRate: toMinorUnits(projected.workingDayRate),
+      weekendDayRate: toMinorUnits(projected.weekendDayRate),
+      remainingWorkingDays: projected.remainingWorkingDays,
+      remainingWeekendDays: projected.remainingWeekendDays,
+    },
   };
 }
 

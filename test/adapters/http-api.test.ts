@@ -2,6 +2,8 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { base64url } from 'jose';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
+import { TableDailyRollupStore } from '../../shared/adapters/azure/table-daily-rollup-store.js';
+import { TableCloseRegistry } from '../../shared/adapters/azure/table-ledger.js';
 import { TableRollupStore } from '../../shared/adapters/azure/table-rollup-store.js';
 import type { CostApiServices } from '../../shared/adapters/http/cost-api.js';
 import { createLocalSigningKey, LOCAL_AUDIENCE, LOCAL_TENANT_ID, localVerifier, mintLocalToken, type LocalSigningKey, type LocalTokenClaims } from '../../shared/adapters/local/local-token-issuer.js';
@@ -143,12 +145,24 @@ const SEPTEMBER: MonthlyLine[] = [line('2026-09', 'platform', MEMBER, 'claude-so
 let key: LocalSigningKey;
 let otherKey: LocalSigningKey;
 let table: TableRollupStore;
+let closes: TableCloseRegistry;
+let daily: TableDailyRollupStore;
+/** The months these tests read are closed: answered from the monthly rollups (month-to-date has its own file). */
+const monthStores = () => ({ closes, dailyRollups: daily });
 
 beforeAll(async () => {
   [key, otherKey] = await Promise.all([createLocalSigningKey(), createLocalSigningKey()]);
-  table = await TableRollupStore.create(tableClientFor(azuriteConnectionString(), uniqueTableName('httpapi')));
+  const connection = azuriteConnectionString();
+  [table, closes, daily] = await Promise.all([
+    TableRollupStore.create(tableClientFor(connection, uniqueTableName('httpapi'))),
+    TableCloseRegistry.create(tableClientFor(connection, uniqueTableName('httpcloses'))),
+    TableDailyRollupStore.create(tableClientFor(connection, uniqueTableName('httpdaily')), tableClientFor(connection, uniqueTableName('httptotals'))),
+  ]);
   await table.replaceMonth('2026-10', OCTOBER);
   await table.replaceMonth('2026-09', SEPTEMBER);
+  for (const month of ['2026-09', '2026-10']) {
+    await closes.put({ month, revision: 1, fingerprint: 'test', closedAt: new Date(`${month}-28T06:00:00Z`), priceBookVersion: 'test', totalMinorUnits: '0', currency: 'USD' });
+  }
 });
 
 let clock: ReturnType<typeof fixedClock>;
@@ -159,7 +173,7 @@ let logs: string[];
 
 function buildServices(dir: Directory = directory, ttlSeconds = 60): CostApiServices {
   return {
-    costLookup: new CostLookup({ rollups: store, directory: dir, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: ttlSeconds } }),
+    costLookup: new CostLookup({ rollups: store, ...monthStores(), directory: dir, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: ttlSeconds } }),
     accessTokens: localVerifier(key, { tenantId: LOCAL_TENANT_ID, audience: LOCAL_AUDIENCE, now: () => clock.now() }),
   };
 }
@@ -340,7 +354,7 @@ describe('GET /api/teams/{team}/costs', () => {
     expect(september.json.month).toBe('2026-09');
     expect(september.json.total.amount).toBe('9.99');
     // Europe/Paris is already in October at 23:30 UTC on 30 September.
-    const paris = new CostLookup({ rollups: store, directory, clock, settings: { timeZone: 'Europe/Paris', roles: {}, cacheTtlSeconds: 60 } });
+    const paris = new CostLookup({ rollups: store, ...monthStores(), directory, clock, settings: { timeZone: 'Europe/Paris', roles: {}, cacheTtlSeconds: 60 } });
     services = { ...services, costLookup: paris };
     expect((await teamCosts('platform', '', { bearer: await financeToken() })).json.month).toBe('2026-10');
   });
@@ -437,7 +451,7 @@ describe('authentication', () => {
       },
       readMonth: async () => [],
     };
-    services = { ...services, costLookup: new CostLookup({ rollups: broken, directory, clock, settings: { timeZone: 'UTC', roles: {}, cacheTtlSeconds: 60 } }) };
+    services = { ...services, costLookup: new CostLookup({ rollups: broken, ...monthStores(), directory, clock, settings: { timeZone: 'UTC', roles: {}, cacheTtlSeconds: 60 } }) };
     const response = await teamCosts('platform', '', { bearer: await financeToken() });
     expectError(response, 503, 'UNAVAILABLE');
     expect(response.headers.get('retry-after')).toBe('5');

@@ -31,7 +31,7 @@ import type { Allocation } from '../../domain/directory.js';
 import { summarizeTeamDays, type DayLine, type TeamDayTotal } from '../../domain/daily.js';
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
-import { monthOfDay, parseDay, parseMonth } from '../../domain/periods.js';
+import { daysOfMonth, monthOfDay, parseDay, parseMonth } from '../../domain/periods.js';
 import { TOKEN_KINDS, type TokenCounts, type TokenKind } from '../../domain/tokens.js';
 import type { DailyRollupStore, ReplaceDayResult } from '../../ports/daily-rollup-store.js';
 import { ensureTable, storageError } from './table-client.js';
@@ -108,6 +108,33 @@ export class TableDailyRollupStore implements DailyRollupStore {
     const { from, to } = dayRange(day);
     const entities = await this.list(this.lines, odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read the lines of ${day}`);
     return entities.map(lineFromEntity).sort(compareDayLines);
+  }
+
+  async readTeamDays(month: string, teamId: string, throughDay: string): Promise<DayLine[]> {
+    assertCanonicalMonth(month);
+    assertCanonicalDay(throughDay);
+    const days = daysOfMonth(month).filter((day) => day <= throughDay);
+    const byDay: DayLine[][] = new Array(days.length);
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (!failed && next < days.length) {
+        const index = next++;
+        const day = days[index]!;
+        const partitionKey = dayLinePartitionKey(day, teamId);
+        try {
+          const entities = await this.list(this.lines, odata`PartitionKey eq ${partitionKey}`, `read the lines of team ${teamId} on ${day}`);
+          byDay[index] = entities.map(lineFromEntity).sort(compareDayLines);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
+    };
+    // Each day is its own partition: a few single-partition queries at a time instead of a range scan
+    // over every team's partitions of the month.
+    await Promise.all(Array.from({ length: Math.min(this.batchConcurrency, days.length) }, worker));
+    return byDay.flat();
   }
 
   async readTeamDailySeries(month: string, teamId: string): Promise<TeamDayTotal[]> {

@@ -4,8 +4,8 @@
  * `section` column saying what the row is), so a single file holds a response and pivots well in a spreadsheet.
  */
 import { formatMinorUnits } from '../../domain/money.js';
-import { TOKEN_KINDS, totalTokens, type TokenCounts } from '../../domain/tokens.js';
-import type { AllTeamsCosts, CostFigures, MyCosts, TeamCosts, TeamTotal } from '../../use-cases/lookup-costs.js';
+import { TOKEN_KINDS, totalTokens, zeroTokens, type TokenCounts } from '../../domain/tokens.js';
+import type { AllTeamsCosts, BudgetStatus, CostFigures, FiguresSource, Forecast, MyCosts, TeamCosts, TeamTotal } from '../../use-cases/lookup-costs.js';
 
 export interface FiguresJson {
   readonly amount: string;
@@ -29,6 +29,38 @@ function teamTotal(value: TeamTotal) {
   return { ...figures(value), exactAmount: value.exactAmount, users: value.users };
 }
 
+function sourceJson(source: FiguresSource) {
+  return source.status === 'closed'
+    ? { status: source.status, revision: source.revision, closedAt: source.closedAt.toISOString() }
+    : { status: source.status, asOf: source.asOf };
+}
+
+function budgetJson(budget: BudgetStatus | null) {
+  if (budget === null) return null;
+  return {
+    amount: formatMinorUnits(budget.amount),
+    currency: budget.currency,
+    used: formatMinorUnits(budget.used),
+    remaining: formatMinorUnits(budget.remaining),
+    usedPercent: budget.usedPercent,
+  };
+}
+
+function forecastJson(forecast: Forecast | null) {
+  if (forecast === null) return null;
+  return {
+    amount: formatMinorUnits(forecast.amount),
+    exactAmount: forecast.exactAmount,
+    budgetPercent: forecast.budgetPercent,
+    basis: forecast.basis,
+    today: forecast.today,
+    workingDayRate: forecast.workingDayRate === null ? null : formatMinorUnits(forecast.workingDayRate),
+    weekendDayRate: forecast.weekendDayRate === null ? null : formatMinorUnits(forecast.weekendDayRate),
+    remainingWorkingDays: forecast.remainingWorkingDays,
+    remainingWeekendDays: forecast.remainingWeekendDays,
+  };
+}
+
 export function teamCostsJson(result: TeamCosts) {
   const breakdown = result.breakdown;
   return {
@@ -37,9 +69,10 @@ export function teamCostsJson(result: TeamCosts) {
     currency: result.currency,
     access: result.access,
     view: result.view,
+    source: sourceJson(result.source),
     total: teamTotal(result.total),
-    budget: result.budget,
-    forecast: result.forecast,
+    budget: budgetJson(result.budget),
+    forecast: forecastJson(result.forecast),
     breakdown: {
       scope: breakdown.scope,
       total: figures(breakdown.total),
@@ -60,13 +93,14 @@ export function allTeamsJson(result: AllTeamsCosts) {
   return {
     month: result.month,
     currency: result.currency,
+    source: sourceJson(result.source),
     total: teamTotal(result.total),
     teams: result.teams.map((team) => ({
       teamId: team.teamId,
       teamName: team.teamName,
       ...teamTotal(team),
-      budget: team.budget,
-      forecast: team.forecast,
+      budget: budgetJson(team.budget),
+      forecast: forecastJson(team.forecast),
     })),
     asOf: result.asOf.toISOString(),
   };
@@ -77,6 +111,7 @@ export function myCostsJson(result: MyCosts) {
     month: result.month,
     user: result.user,
     currency: result.currency,
+    source: sourceJson(result.source),
     total: figures(result.total),
     budget: result.budget,
     byTeam: result.byTeam.map((team) => ({ teamId: team.teamId, teamName: team.teamName, allocation: team.allocation, ...figures(team) })),
@@ -151,10 +186,23 @@ function textCell(value: string): string {
   return /[",\r\n]/.test(defused) ? `"${defused.replace(/"/g, '""')}"` : defused;
 }
 
+/**
+ * The budget and the forecast as rows of the same table: `key` is the team, `name` the percentage of the
+ * budget (used, forecast), `amount` the budget or the forecast; their token and request columns are zero.
+ */
+function budgetRows(scope: string, teamId: string, budget: BudgetStatus | null, forecast: Forecast | null): CsvRow[] {
+  const amountOnly = (amount: bigint): CostFigures => ({ amount, tokens: zeroTokens(), requests: 0, unpricedTokens: 0 });
+  const rows: CsvRow[] = [];
+  if (budget !== null) rows.push({ scope, section: 'budget', key: teamId, name: `${budget.usedPercent}%`, figures: amountOnly(budget.amount) });
+  if (forecast !== null) rows.push({ scope, section: 'forecast', key: teamId, name: `${forecast.budgetPercent}%`, figures: amountOnly(forecast.amount) });
+  return rows;
+}
+
 export function teamCostsCsv(result: TeamCosts): string {
   const breakdown = result.breakdown;
   const scope = breakdown.scope;
   const rows: CsvRow[] = [{ scope: 'team', section: 'total', key: result.team.id, name: result.team.name, figures: result.total }];
+  rows.push(...budgetRows('team', result.team.id, result.budget, result.forecast));
   if (scope === 'caller') {
     const self = breakdown.byUser[0];
     rows.push({ scope, section: 'total', key: self?.userId ?? '', name: self?.userName ?? '', figures: breakdown.total });
@@ -170,6 +218,7 @@ export function teamCostsCsv(result: TeamCosts): string {
 export function allTeamsCsv(result: AllTeamsCosts): string {
   const rows: CsvRow[] = [{ scope: 'organization', section: 'total', key: '', name: '', figures: result.total }];
   for (const team of result.teams) rows.push({ scope: 'organization', section: 'team', key: team.teamId, name: team.teamName, figures: team });
+  for (const team of result.teams) rows.push(...budgetRows('organization', team.teamId, team.budget, team.forecast));
   return csv(result.month, result.currency, rows);
 }
 
