@@ -1,3 +1,4 @@
+import { AppError } from './errors.js';
 import { createDayResolver, type TimeWindow } from './periods.js';
 import { isTokenKind, zeroTokens, type TokenCounts, type TokenKind } from './tokens.js';
 import { RejectCollector, type UsageReadResult, type UsageRow } from './usage.js';
@@ -88,10 +89,14 @@ export class UsageAggregator {
   private readonly endMs: number;
   private readonly dayOf: (instant: Date) => string;
   /**
-   * day -> userId -> model -> tier. Nested rather than one concatenated key: the dimension strings repeat
-   * (sources intern them), so each lookup reuses a hash instead of building and hashing a new key per sample.
+   * One flat map keyed by day, user, model and tier. A month holds hundreds of thousands of rows; maps nested
+   * per dimension cost a small Map per day x user and per day x user x model, several times the rows' own
+   * size, while building one key per sample is cheap.
    */
-  private readonly builders = new Map<string, Map<string, Map<string, Map<string, RowBuilder>>>>();
+  private readonly builders = new Map<string, RowBuilder>();
+  /** One string per day for all of its rows, rather than one per row. */
+  private readonly days = new Map<string, string>();
+  private finished = false;
   private readonly rejects = new RejectCollector();
   private readonly skipped: Record<string, number> = {};
   private reportedTotal: number | null = null;
@@ -107,6 +112,7 @@ export class UsageAggregator {
   }
 
   add(sample: MetricSample, location: string): void {
+    this.assertOpen();
     const instant = sample.timestamp.getTime();
     if (Number.isNaN(instant)) return this.reject(location, 'timestamp is not a valid date');
     if (instant < this.startMs || instant >= this.endMs) return this.skip(SKIPPED_OUTSIDE_WINDOW);
@@ -141,14 +147,20 @@ export class UsageAggregator {
   }
 
   reject(location: string, reason: string): void {
+    this.assertOpen();
     this.rejects.add(location, reason);
   }
 
-  /** The rows in a stable order (day, user, model, tier) so reruns produce identical output. */
+  /**
+   * The rows in a stable order (day, user, model, tier) so reruns produce identical output. Taking the result
+   * ends the aggregation: the rows are the sums themselves, handed over rather than copied, so a month's rows
+   * exist once.
+   */
   result(sourceDescription: string): UsageReadResult {
-    const rows: UsageRow[] = [...this.allBuilders()]
-      .sort(compareRows)
-      .map((b) => ({ day: b.day, userId: b.userId, model: b.model, tier: b.tier, tokens: { ...b.tokens }, requests: b.requests }));
+    this.assertOpen();
+    this.finished = true;
+    const rows: UsageRow[] = [...this.builders.values()].sort(compareRows);
+    this.builders.clear();
     return {
       rows,
       rejects: this.rejects.summary(),
@@ -159,18 +171,22 @@ export class UsageAggregator {
   }
 
   private builderFor(day: string, userId: string, model: string, tier: string): RowBuilder {
-    const byUser = getOrCreate(this.builders, day, () => new Map<string, Map<string, Map<string, RowBuilder>>>());
-    const byModel = getOrCreate(byUser, userId, () => new Map<string, Map<string, RowBuilder>>());
-    const byTier = getOrCreate(byModel, model, () => new Map<string, RowBuilder>());
-    return getOrCreate(byTier, tier, () => ({ day, userId, model, tier, tokens: zeroTokens(), requests: 0 }));
+    const key = rowKey(day, userId, model, tier);
+    let builder = this.builders.get(key);
+    if (builder === undefined) {
+      let sharedDay = this.days.get(day);
+      if (sharedDay === undefined) {
+        sharedDay = day;
+        this.days.set(day, day);
+      }
+      builder = { day: sharedDay, userId, model, tier, tokens: zeroTokens(), requests: 0 };
+      this.builders.set(key, builder);
+    }
+    return builder;
   }
 
-  private *allBuilders(): Iterable<RowBuilder> {
-    for (const byUser of this.builders.values()) {
-      for (const byModel of byUser.values()) {
-        for (const byTier of byModel.values()) yield* byTier.values();
-      }
-    }
+  private assertOpen(): void {
+    if (this.finished) throw new AppError('INTERNAL', 'usage samples were added after the aggregation result was taken');
   }
 
   private skip(reason: string): void {
@@ -178,13 +194,13 @@ export class UsageAggregator {
   }
 }
 
-function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = create();
-    map.set(key, value);
-  }
-  return value;
+/**
+ * The separator cannot occur in a day (YYYY-MM-DD); a dimension holding it is keyed by its JSON form instead,
+ * which starts with "[" where a plain key starts with a digit, so two different rows never share a key.
+ */
+function rowKey(day: string, userId: string, model: string, tier: string): string {
+  if (userId.includes('\u0000') || model.includes('\u0000') || tier.includes('\u0000')) return JSON.stringify([day, userId, model, tier]);
+  return `${day}\u0000${userId}\u0000${model}\u0000${tier}`;
 }
 
 function valueProblem(value: number, field: 'valueSum' | 'valueCount'): string | null {

@@ -1,4 +1,5 @@
 import { allocate, type Allocation, type DirectoryResolution } from './directory.js';
+import { AppError } from './errors.js';
 import { ZERO, type Money } from './money.js';
 import { costOf, type PriceBook } from './price-book.js';
 import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
@@ -67,6 +68,32 @@ export function buildMonthlyLines(
   directory: DirectoryResolution,
   priceBook: PriceBook,
 ): MonthlyLine[] {
+  return priceMonthlyUsage(groupMonthlyUsage(month, rows, directory), priceBook);
+}
+
+/**
+ * A month's usage summed per line and day but not yet priced: the first half of buildMonthlyLines, for a
+ * caller that wants to let go of the usage rows before the lines are priced. It is priced once.
+ */
+export class MonthlyUsage {
+  private builders: Map<string, LineBuilder> | undefined;
+
+  /** @internal built by groupMonthlyUsage */
+  constructor(builders: Map<string, LineBuilder>) {
+    this.builders = builders;
+  }
+
+  /** Hands the line builders over, once. */
+  take(): Map<string, LineBuilder> {
+    const builders = this.builders;
+    if (!builders) throw new AppError('INTERNAL', 'this month of usage was already priced');
+    this.builders = undefined;
+    return builders;
+  }
+}
+
+/** Resolves each row's team and sums its tokens into its line's day, as integers. Nothing is filtered. */
+export function groupMonthlyUsage(month: string, rows: Iterable<UsageRow>, directory: DirectoryResolution): MonthlyUsage {
   const builders = new Map<string, LineBuilder>();
   const allocations = new Map<string, ReturnType<typeof allocate>>();
   for (const row of rows) {
@@ -99,9 +126,17 @@ export function buildMonthlyLines(
     addTokensInto(day.tokens, row.tokens);
     day.requests += row.requests;
   }
+  return new MonthlyUsage(builders);
+}
 
+/** Prices each day with the price in force that day. Each builder is let go of once its line is priced. */
+export function priceMonthlyUsage(usage: MonthlyUsage, priceBook: PriceBook): MonthlyLine[] {
+  const builders = usage.take();
   const lines: MonthlyLine[] = [];
-  for (const builder of builders.values()) lines.push(priceLine(builder, priceBook));
+  for (const [key, builder] of builders) {
+    lines.push(priceLine(builder, priceBook));
+    builders.delete(key);
+  }
   return lines.sort(compareLines);
 }
 

@@ -1,4 +1,10 @@
 /** Where generated files (workbooks, CSV) are kept: a local directory, or a blob container in Azure. */
 export interface ArtifactStore {
   save(name: string, content: Buffer, contentType: string): Promise<string>;
+  /**
+   * Saves content produced piece by piece (a large export), so it never has to sit in memory whole. Like
+   * `save`, readers see the old artifact or the whole new one. An error thrown by `chunks` is passed on as it
+   * is, and nothing is saved.
+   */
+  saveStream(name: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>, contentType: string): Promise<string>;
 }

@@ -17,4 +17,9 @@ export interface CostExportMonth {
 export interface CostExporter {
   /** The month as a FOCUS-shaped CSV (see docs/focus-mapping.md). */
   focusCsv(month: CostExportMonth): Buffer;
+  /**
+   * The same file as `focusCsv`, as UTF-8 text chunks produced as they are read, for writing a large month
+   * without holding it whole. Optional: a close falls back to `focusCsv` without it.
+   */
+  focusCsvChunks?(month: CostExportMonth): Iterable<string>;
 }

@@ -14,11 +14,11 @@ import {
   type ReportContext,
   type RevisionChanges,
 } from '../domain/report.js';
-import { buildMonthlyLines, compareLines, type MonthlyLine } from '../domain/rollup.js';
+import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
 import { TOKEN_KINDS } from '../domain/tokens.js';
-import type { UsageReadResult } from '../domain/usage.js';
+import type { UsageReadResult, UsageRow } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
-import type { CostExporter } from '../ports/cost-export.js';
+import type { CostExporter, CostExportMonth } from '../ports/cost-export.js';
 import type { Directory } from '../ports/directory.js';
 import type { CloseRegistry, DeliveryLedger, MonthClose } from '../ports/ledger.js';
 import type { Mailer } from '../ports/mailer.js';
@@ -100,31 +100,22 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   logger.progress('prices', 'loading the price book');
   const priceBook = await deps.priceBooks.load();
 
-  logger.progress('usage', `reading usage for ${month} (${window.start.toISOString()} to ${window.end.toISOString()})`);
-  const usage = await deps.usageSource.read(window, { timeZone: settings.timeZone, onProgress: (m) => logger.progress('usage', m) });
-  if (usage.rejects.count > 0) logger.warn(`${usage.rejects.count} usage row(s) rejected`, { byReason: usage.rejects.byReason });
+  const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
 
-  logger.progress('directory', 'resolving users to teams');
-  const directory = await deps.directory.resolve(distinctUsers(usage));
-
-  logger.progress('pricing', `rolling up ${usage.rows.length} usage rows`);
-  const lines = buildMonthlyLines(month, usage.rows, directory, priceBook);
-
-  // Read before replacing: if these are the lines of the month's last revision, they are what a new
-  // revision is compared with on its Changes sheet.
-  const storedBefore = [...(await deps.rollups.readMonth(month))].sort(compareLines);
+  // Read before replacing, and only when this run makes a new revision of a closed month: if the stored lines
+  // are that month's last revision, they are what the new revision is compared with on its Changes sheet.
+  const fingerprint = fingerprintLines(lines);
+  const lastClose = await deps.closes.get(month);
+  const revisionBaseline = lastClose && lastClose.fingerprint !== fingerprint ? await storedBaseline(deps, month, lastClose) : null;
   const previousMonth = await lastMonthFigures(deps, month, directory);
 
   logger.progress('store', `storing ${lines.length} monthly lines`);
   const stored = await deps.rollups.replaceMonth(month, lines, everyTenth((done, total) => logger.progress('store', `${done}/${total} batches written`)));
 
-  const close = await recordClose(deps, month, lines, priceBook);
+  const close = await recordClose(deps, { month, lines, fingerprint, previous: lastClose, priceBook });
   const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
   const baseReport = buildMonthReport(lines, context);
-  const changes =
-    close.revision > 1
-      ? revisionChanges(baselineOf(storedBefore, close), lines, close.revision - 1, baseReport, context)
-      : undefined;
+  const changes = close.revision > 1 ? revisionChanges(close.changed ? revisionBaseline : null, lines, close.revision - 1, baseReport, context) : undefined;
   const report: MonthReport = changes ? { ...baseReport, changes } : baseReport;
 
   logger.progress('workbook', 'building the finance workbook');
@@ -132,7 +123,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   const workbookLocation = await deps.artifacts.save(workbookName(month, close.revision), workbook, XLSX_TYPE);
 
   logger.progress('export', 'writing the FOCUS cost export');
-  const focus = deps.costExport.focusCsv({
+  const exportMonth: CostExportMonth = {
     month,
     timeZone: settings.timeZone,
     window,
@@ -140,8 +131,10 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
     lines,
     priceBook,
     teamNames: new Map([...directory.teams.values()].map((team) => [team.id, team.name])),
-  });
-  const focusLocation = await deps.artifacts.save(focusName(month, close.revision), focus, CSV_TYPE);
+  };
+  // A month is about 25 rows per line: written as it is produced rather than built as one string.
+  const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
+  const focusLocation = await deps.artifacts.saveStream(focusName(month, close.revision), focus, CSV_TYPE);
 
   logger.progress('workbook', 'building the team workbooks');
   const teamFiles: { teamId: string; teamName: string; report: MonthReport; filename: string; workbook: Buffer; location: string }[] = [];
@@ -204,7 +197,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
     window,
     revision: close.revision,
     changed: close.changed,
-    usage: { rows: usage.rows.length, rejects: usage.rejects, skipped: usage.skipped, sourceDescription: usage.sourceDescription },
+    usage: { rows: usage.rows, rejects: usage.rejects, skipped: usage.skipped, sourceDescription: usage.sourceDescription },
     directoryNotes: directory.notes,
     stored,
     report,
@@ -247,10 +240,50 @@ async function teamMailOwed(
   return (await deps.deliveries.get(input.key)) !== undefined;
 }
 
+/** What a close keeps of the usage it read: the counts, rejects and notes, not the rows. */
+type UsageFigures = Omit<UsageReadResult, 'rows'> & { readonly rows: number };
+
+/**
+ * Reads the month's usage, resolves its users and rolls it up into priced monthly lines. The usage rows end
+ * here: a month of them is several times the size of its lines, and nothing after the roll-up needs them.
+ */
+async function rollUpUsage(
+  deps: Pick<CloseMonthDeps, 'usageSource' | 'directory' | 'logger' | 'settings'>,
+  month: string,
+  window: TimeWindow,
+  priceBook: PriceBook,
+): Promise<{ lines: MonthlyLine[]; usage: UsageFigures; directory: DirectoryResolution }> {
+  const { logger } = deps;
+  logger.progress('usage', `reading usage for ${month} (${window.start.toISOString()} to ${window.end.toISOString()})`);
+  let read: UsageReadResult | undefined = await deps.usageSource.read(window, { timeZone: deps.settings.timeZone, onProgress: (m) => logger.progress('usage', m) });
+  const figures: Omit<UsageFigures, 'rows'> = {
+    rejects: read.rejects,
+    skipped: read.skipped,
+    reportedTotalTokens: read.reportedTotalTokens,
+    sourceDescription: read.sourceDescription,
+  };
+  // Only `rows` refers to the usage rows from here, so that dropping it below frees them.
+  let rows: readonly UsageRow[] | undefined = read.rows;
+  read = undefined;
+  if (figures.rejects.count > 0) logger.warn(`${figures.rejects.count} usage row(s) rejected`, { byReason: figures.rejects.byReason });
+
+  logger.progress('directory', 'resolving users to teams');
+  const directory = await deps.directory.resolve(distinctUsers(rows));
+
+  const rowCount = rows.length;
+  logger.progress('pricing', `rolling up ${rowCount} usage rows`);
+  const grouped = groupMonthlyUsage(month, rows, directory);
+  // Dropped before pricing, which builds as much again: the rows and the priced lines never coexist here.
+  rows = undefined;
+  logger.progress('pricing', 'pricing each line by day');
+  const lines = priceMonthlyUsage(grouped, priceBook);
+  return { lines, usage: { ...figures, rows: rowCount }, directory };
+}
+
 /** The stored lines are the last revision's exactly when they hash to the fingerprint that revision recorded. */
-function baselineOf(storedBefore: readonly MonthlyLine[], close: MonthClose & { changed: boolean; previous: MonthClose | undefined }): MonthlyLine[] | null {
-  if (!close.changed || !close.previous) return null;
-  return fingerprintLines(storedBefore) === close.previous.fingerprint ? [...storedBefore] : null;
+async function storedBaseline(deps: Pick<CloseMonthDeps, 'rollups'>, month: string, lastClose: MonthClose): Promise<MonthlyLine[] | null> {
+  const storedBefore = [...(await deps.rollups.readMonth(month))].sort(compareLines);
+  return fingerprintLines(storedBefore) === lastClose.fingerprint ? storedBefore : null;
 }
 
 /** Last month as its report showed it, or nothing when that month was never closed and has no stored lines. */
@@ -290,8 +323,10 @@ export function focusName(month: string, revision: number): string {
   return `focus-${month}${revisionSuffix(revision)}.csv`;
 }
 
-function distinctUsers(usage: UsageReadResult): string[] {
-  return [...new Set(usage.rows.map((row) => row.userId).filter((id) => id !== ''))].sort();
+function distinctUsers(rows: readonly UsageRow[]): string[] {
+  const users = new Set<string>();
+  for (const row of rows) if (row.userId !== '') users.add(row.userId);
+  return [...users].sort();
 }
 
 /**
@@ -300,13 +335,10 @@ function distinctUsers(usage: UsageReadResult): string[] {
  */
 async function recordClose(
   deps: CloseMonthDeps,
-  month: string,
-  lines: readonly MonthlyLine[],
-  priceBook: PriceBook,
-): Promise<MonthClose & { changed: boolean; previous: MonthClose | undefined }> {
-  const fingerprint = fingerprintLines(lines);
-  const previous = await deps.closes.get(month);
-  if (previous && previous.fingerprint === fingerprint) return { ...previous, changed: false, previous: undefined };
+  input: { month: string; lines: readonly MonthlyLine[]; fingerprint: string; previous: MonthClose | undefined; priceBook: PriceBook },
+): Promise<MonthClose & { changed: boolean }> {
+  const { month, lines, fingerprint, previous, priceBook } = input;
+  if (previous && previous.fingerprint === fingerprint) return { ...previous, changed: false };
   const close: MonthClose = {
     month,
     revision: (previous?.revision ?? 0) + 1,
@@ -317,7 +349,7 @@ async function recordClose(
     currency: priceBook.currency,
   };
   await deps.closes.put(close);
-  return { ...close, changed: true, previous };
+  return { ...close, changed: true };
 }
 
 export function fingerprintLines(lines: readonly MonthlyLine[]): string {
@@ -349,7 +381,7 @@ function reportContext(context: {
   close: MonthClose;
   priceBook: PriceBook;
   directory: DirectoryResolution;
-  usage: UsageReadResult;
+  usage: UsageFigures;
   timeZone: string;
   previousMonth: PreviousMonthFigures | undefined;
 }): ReportContext {

@@ -50,6 +50,37 @@ describe('DirectoryArtifactStore', () => {
     expect(await readdir(root)).toEqual([]);
   });
 
+  it('streams chunks into the file, replacing the old one whole', async () => {
+    const store = new DirectoryArtifactStore(root);
+    await store.save('focus.csv', Buffer.from('old content'), 'text/csv');
+    async function* chunks() {
+      yield 'a,b\r\n';
+      yield Buffer.from('1,\u00e9\r\n', 'utf8');
+      yield '2,3\r\n';
+    }
+    const saved = await store.saveStream('focus.csv', chunks(), 'text/csv');
+    expect(await readFile(saved, 'utf8')).toBe('a,b\r\n1,\u00e9\r\n2,3\r\n');
+    expect(await readdir(root)).toEqual(['focus.csv']);
+  });
+
+  it('passes a failing producer\'s error on as it is and leaves the old file and no temporary file', async () => {
+    const store = new DirectoryArtifactStore(root);
+    await store.save('focus.csv', Buffer.from('old content'), 'text/csv');
+    const failure = new AppError('INTERNAL', 'price entry missing');
+    function* chunks() {
+      yield 'a,b\r\n';
+      throw failure;
+    }
+    await expect(store.saveStream('focus.csv', chunks(), 'text/csv')).rejects.toBe(failure);
+    expect(await readdir(root)).toEqual(['focus.csv']);
+    expect(await readFile(path.join(root, 'focus.csv'), 'utf8')).toBe('old content');
+  });
+
+  it('refuses an unsafe name for a streamed artifact too, writing nothing', async () => {
+    await expect(new DirectoryArtifactStore(root).saveStream('../x.csv', ['x'], 'text/csv')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await readdir(root)).toEqual([]);
+  });
+
   it('reports a directory it cannot write to as STORAGE_FAILED', async () => {
     const blocker = path.join(root, 'not-a-directory');
     await writeFile(blocker, 'x');

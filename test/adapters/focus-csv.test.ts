@@ -153,6 +153,14 @@ describe('the FOCUS cost export', () => {
     expect(csvField('plain')).toBe('plain');
   });
 
+  it('streams the same bytes as it builds in one piece, in chunks of whole records', () => {
+    const { month } = exportMonth();
+    const exporter = new FocusCsvExporter();
+    const chunks = [...exporter.focusCsvChunks(month)];
+    expect(Buffer.from(chunks.join(''), 'utf8').equals(exporter.focusCsv(month))).toBe(true);
+    expect(chunks.every((chunk) => chunk.endsWith('\r\n'))).toBe(true);
+  });
+
   it('gives the same bytes for the same month', () => {
     const { month } = exportMonth();
     expect(buildFocusCsv(month)).toBe(buildFocusCsv(month));

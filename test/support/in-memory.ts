@@ -84,6 +84,12 @@ export class InMemoryArtifacts implements ArtifactStore {
     this.files.set(name, content);
     return `memory:${name}`;
   }
+  async saveStream(name: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>) {
+    const parts: Buffer[] = [];
+    for await (const chunk of chunks) parts.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    this.files.set(name, Buffer.concat(parts));
+    return `memory:${name}`;
+  }
 }
 
 export class StaticUsageSource implements UsageSource {
@@ -156,6 +162,13 @@ export class InMemoryDailyRollupStore implements DailyRollupStore {
 
   async readDay(day: string) {
     return [...(this.days.get(day)?.lines ?? [])];
+  }
+
+  async readTeamDays(month: string, teamId: string, throughDay: string) {
+    return [...this.days.entries()]
+      .filter(([day]) => day.startsWith(`${month}-`) && day <= throughDay)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .flatMap(([, stored]) => stored.lines.filter((line) => line.teamId === teamId).sort((a, b) => a.userId.localeCompare(b.userId) || a.model.localeCompare(b.model) || a.tier.localeCompare(b.tier)));
   }
 
   async readTeamDailySeries(month: string, teamId: string) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { UNALLOCATED_TEAM } from '../../shared/domain/directory.js';
 import { sumMoney } from '../../shared/domain/money.js';
 import { buildMonthReport } from '../../shared/domain/report.js';
-import { buildMonthlyLines } from '../../shared/domain/rollup.js';
+import { buildMonthlyLines, groupMonthlyUsage, priceMonthlyUsage } from '../../shared/domain/rollup.js';
 import { sumTokens, TOKEN_KINDS, totalTokens } from '../../shared/domain/tokens.js';
 import type { UsageRow } from '../../shared/domain/usage.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
@@ -142,5 +142,20 @@ describe('conservation and reconciliation (property-based)', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('grouping and pricing a month in two steps', () => {
+  it('gives the lines buildMonthlyLines gives, and prices a grouped month only once', () => {
+    const directory = testDirectory([{ userId: 'u1', teamId: 'payments' }], teams);
+    const priceBook = testPriceBook();
+    const rows = [
+      usageRow({ day: '2026-10-01', userId: 'u1', tokens: tokens({ input: 1_000, output: 10 }) }),
+      usageRow({ day: '2026-10-20', userId: 'u1', tokens: tokens({ input: 7, cacheRead: 3 }) }),
+      usageRow({ day: '2026-10-20', userId: 'stranger', model: 'mystery-model', tokens: tokens({ output: 5 }) }),
+    ];
+    const grouped = groupMonthlyUsage('2026-10', rows, directory);
+    expect(priceMonthlyUsage(grouped, priceBook)).toEqual(buildMonthlyLines('2026-10', rows, directory, priceBook));
+    expect(() => priceMonthlyUsage(grouped, priceBook)).toThrow(/already priced/);
   });
 });

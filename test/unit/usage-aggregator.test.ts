@@ -214,3 +214,24 @@ describe('UsageAggregator', () => {
     expect(problems.join('\n')).toMatch(/counted twice/);
   });
 });
+
+describe('UsageAggregator keys and hand-over', () => {
+  it('keeps rows apart whose dimensions only differ in where a NUL character falls', () => {
+    const { rows } = aggregate([
+      sample({ at: '2026-10-05T10:00:00Z', userId: 'a\u0000b', model: 'm' }),
+      sample({ at: '2026-10-05T10:00:00Z', userId: 'a', model: 'b\u0000m' }),
+    ]);
+    expect(rows.map((row) => [row.userId, row.model, row.tokens.input])).toEqual([
+      ['a', 'b\u0000m', 100],
+      ['a\u0000b', 'm', 100],
+    ]);
+  });
+
+  it('ends the aggregation when its result is taken, so the rows handed over never change', () => {
+    const aggregator = new UsageAggregator(DEFAULT_METRIC_MAPPING, OCTOBER_PARIS, PARIS);
+    aggregator.add(sample({ at: '2026-10-05T10:00:00Z' }), 'test:1');
+    const { rows } = aggregator.result('test');
+    expect(() => aggregator.add(sample({ at: '2026-10-05T10:00:00Z' }), 'test:2')).toThrow(/after the aggregation result/);
+    expect(rows[0]!.tokens.input).toBe(100);
+  });
+});

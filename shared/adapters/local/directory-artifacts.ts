@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../domain/errors.js';
 import type { ArtifactStore } from '../../ports/artifacts.js';
 
@@ -10,11 +13,24 @@ import type { ArtifactStore } from '../../ports/artifacts.js';
  * is then renamed over the target. Returns the absolute path. Throws the raw I/O error; callers translate it.
  */
 export async function writeFileAtomically(directory: string, fileName: string, content: Buffer): Promise<string> {
+  return replaceAtomically(directory, fileName, (temporary) => writeFile(temporary, content, { flag: 'wx' }));
+}
+
+/** The same for content produced piece by piece: the chunks are written as they come, never held together. */
+export async function writeChunksAtomically(
+  directory: string,
+  fileName: string,
+  chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>,
+): Promise<string> {
+  return replaceAtomically(directory, fileName, (temporary) => pipeline(Readable.from(chunks), createWriteStream(temporary, { flags: 'wx' })));
+}
+
+async function replaceAtomically(directory: string, fileName: string, writeTemporary: (temporary: string) => Promise<void>): Promise<string> {
   const target = path.resolve(directory, fileName);
   const temporary = path.resolve(directory, `.${fileName}.${randomUUID()}.tmp`);
   await mkdir(directory, { recursive: true });
   try {
-    await writeFile(temporary, content, { flag: 'wx' });
+    await writeTemporary(temporary);
     await rename(temporary, target);
   } catch (error) {
     await rm(temporary, { force: true }).catch(() => undefined);
@@ -36,6 +52,14 @@ export function isSafeArtifactName(name: string): boolean {
   );
 }
 
+function assertSafeName(name: string): void {
+  if (!isSafeArtifactName(name)) {
+    throw new AppError('INVALID_ARGUMENT', `Artifact name ${JSON.stringify(name)} is not a plain file name.`, {
+      details: ['Use a single file name of at most 200 bytes: no "/" or "\\", no "..", no control characters.'],
+    });
+  }
+}
+
 /**
  * Keeps generated files (workbooks, CSV exports) in a local folder, the stand-in for a blob container.
  * The content type is not stored: on a file system the extension carries it.
@@ -48,16 +72,36 @@ export class DirectoryArtifactStore implements ArtifactStore {
   }
 
   async save(name: string, content: Buffer, _contentType: string): Promise<string> {
-    if (!isSafeArtifactName(name)) {
-      throw new AppError('INVALID_ARGUMENT', `Artifact name ${JSON.stringify(name)} is not a plain file name.`, {
-        details: ['Use a single file name of at most 200 bytes: no "/" or "\\", no "..", no control characters.'],
-      });
-    }
+    assertSafeName(name);
     try {
       return await writeFileAtomically(this.directory, name, content);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
-      throw new AppError('STORAGE_FAILED', `Could not save artifact ${name} in ${this.directory} (${code}).`, { retryable: false, cause: error });
+      throw this.saveFailed(name, error);
     }
+  }
+
+  async saveStream(name: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>, _contentType: string): Promise<string> {
+    assertSafeName(name);
+    // The producer's own failure (a bad export) is its error, not a storage failure: it is passed on as it is.
+    let producerFailure: { error: unknown } | undefined;
+    async function* watched(): AsyncGenerator<string | Buffer> {
+      try {
+        yield* chunks;
+      } catch (error) {
+        producerFailure = { error };
+        throw error;
+      }
+    }
+    try {
+      return await writeChunksAtomically(this.directory, name, watched());
+    } catch (error) {
+      if (producerFailure) throw producerFailure.error;
+      throw this.saveFailed(name, error);
+    }
+  }
+
+  private saveFailed(name: string, error: unknown): AppError {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+    return new AppError('STORAGE_FAILED', `Could not save artifact ${name} in ${this.directory} (${code}).`, { retryable: false, cause: error });
   }
 }

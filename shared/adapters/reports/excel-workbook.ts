@@ -1,5 +1,6 @@
 import ExcelJS from 'exceljs';
-import type { Cell, Worksheet } from 'exceljs';
+import type { AutoFilter, Cell, Worksheet, WorksheetView } from 'exceljs';
+import { Writable } from 'node:stream';
 import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
 import type { AmountChange, MonthReport, ReportLine } from '../../domain/report.js';
@@ -78,42 +79,76 @@ interface TableSpec<Row> {
   readonly currencyOf?: (row: Row) => string;
 }
 
+/** The parts of a cell the sheets set. */
+type CellSlot = Pick<Cell, 'value' | 'font' | 'fill' | 'border' | 'alignment' | 'numFmt'>;
+
+/** Where a sheet's cells go. Cells are asked for in row order, never going back to an earlier row. */
+interface SheetTarget {
+  cell(row: number, column: number): CellSlot;
+}
+
+/** The measuring pass keeps nothing: every cell is the same scratch object. */
+const SCRATCH_CELL = {} as CellSlot;
+const MEASURING_TARGET: SheetTarget = { cell: () => SCRATCH_CELL };
+
+/** Rows of a streamed worksheet, each committed (written out and released) once the next row starts. */
+class StreamedRows implements SheetTarget {
+  private open: ExcelJS.Row | undefined;
+
+  constructor(private readonly sheet: Worksheet) {}
+
+  cell(row: number, column: number): CellSlot {
+    if (this.open?.number !== row) {
+      this.open?.commit();
+      this.open = this.sheet.getRow(row);
+    }
+    return this.open.getCell(column);
+  }
+}
+
 /**
  * Writes one sheet at a time and remembers how wide each column's content is, so widths fit the values
- * actually shown rather than a guess.
+ * actually shown rather than a guess, and where the sheet's filter and frozen header are.
  */
 class SheetWriter {
   private readonly widths = new Map<number, number>();
   private nextRow = 1;
+  autoFilter: AutoFilter | undefined;
+  views: Partial<WorksheetView>[] = [];
 
   constructor(
-    readonly sheet: Worksheet,
+    private readonly target: SheetTarget,
     private readonly currency: string,
   ) {}
 
+  /** Column number to width, for the columns that hold measured content. */
+  columnWidths(): Map<number, number> {
+    return new Map([...this.widths].map(([column, width]) => [column, Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, width + 2))]));
+  }
+
   title(text: string, description: string): void {
-    const titleCell = this.sheet.getCell(this.nextRow, 1);
+    const titleCell = this.target.cell(this.nextRow, 1);
     titleCell.value = text;
     titleCell.font = { bold: true, size: 14 };
     this.nextRow += 1;
     // The description runs over the empty cells to its right; measuring it would widen column A for nothing.
-    this.sheet.getCell(this.nextRow, 1).value = description;
-    this.sheet.getCell(this.nextRow, 1).font = { italic: true };
+    this.target.cell(this.nextRow, 1).value = description;
+    this.target.cell(this.nextRow, 1).font = { italic: true };
     this.nextRow += 2;
   }
 
   /** A label in column A and its value in column B: the headline figures finance reads first. */
   figure(label: string, value: string | number | bigint | null, kind: CellKind = 'text'): void {
-    const labelCell = this.sheet.getCell(this.nextRow, 1);
+    const labelCell = this.target.cell(this.nextRow, 1);
     labelCell.value = label;
     labelCell.font = { bold: true };
     this.measure(1, label.length);
-    this.write(this.sheet.getCell(this.nextRow, 2), 2, value, kind, this.currency);
+    this.write(this.target.cell(this.nextRow, 2), 2, value, kind, this.currency);
     this.nextRow += 1;
   }
 
   subheading(text: string): void {
-    const cell = this.sheet.getCell(this.nextRow, 1);
+    const cell = this.target.cell(this.nextRow, 1);
     cell.value = text;
     cell.font = { bold: true, size: 12 };
     this.nextRow += 1;
@@ -127,7 +162,7 @@ class SheetWriter {
   table<Row>(spec: TableSpec<Row>, options: { filter: boolean; freeze: boolean }): number {
     const headerRow = this.nextRow;
     spec.columns.forEach((column, index) => {
-      const cell = this.sheet.getCell(headerRow, index + 1);
+      const cell = this.target.cell(headerRow, index + 1);
       cell.value = column.header;
       cell.font = { bold: true };
       cell.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFE7ECF3' } };
@@ -138,7 +173,7 @@ class SheetWriter {
     this.nextRow += 1;
 
     if (spec.rows.length === 0 && spec.noneText) {
-      const cell = this.sheet.getCell(this.nextRow, 1);
+      const cell = this.target.cell(this.nextRow, 1);
       cell.value = spec.noneText;
       cell.font = { italic: true };
       this.nextRow += 1;
@@ -146,7 +181,7 @@ class SheetWriter {
     for (const row of spec.rows) {
       const currency = spec.currencyOf ? spec.currencyOf(row) : this.currency;
       spec.columns.forEach((column, index) => {
-        this.write(this.sheet.getCell(this.nextRow, index + 1), index + 1, column.value(row), column.kind, currency);
+        this.write(this.target.cell(this.nextRow, index + 1), index + 1, column.value(row), column.kind, currency);
       });
       this.nextRow += 1;
     }
@@ -155,7 +190,7 @@ class SheetWriter {
     if (spec.totals) {
       spec.columns.forEach((column, index) => {
         const value = spec.totals![column.header];
-        const cell = this.sheet.getCell(this.nextRow, index + 1);
+        const cell = this.target.cell(this.nextRow, index + 1);
         if (value !== undefined) this.write(cell, index + 1, value, column.kind, this.currency);
         cell.font = { bold: true };
         cell.border = { top: { style: 'thin' }, bottom: { style: 'double' } };
@@ -165,21 +200,15 @@ class SheetWriter {
 
     // The filter covers the header and data only, so sorting never moves the Total row into the data.
     if (options.filter) {
-      this.sheet.autoFilter = { from: { row: headerRow, column: 1 }, to: { row: Math.max(lastDataRow, headerRow), column: spec.columns.length } };
+      this.autoFilter = { from: { row: headerRow, column: 1 }, to: { row: Math.max(lastDataRow, headerRow), column: spec.columns.length } };
     }
     if (options.freeze) {
-      this.sheet.views = [{ state: 'frozen', xSplit: 0, ySplit: headerRow, topLeftCell: `A${headerRow + 1}`, activeCell: `A${headerRow + 1}` }];
+      this.views = [{ state: 'frozen', xSplit: 0, ySplit: headerRow, topLeftCell: `A${headerRow + 1}`, activeCell: `A${headerRow + 1}` }];
     }
     return headerRow;
   }
 
-  finish(): void {
-    for (const [column, width] of this.widths) {
-      this.sheet.getColumn(column).width = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, width + 2));
-    }
-  }
-
-  private write(cell: Cell, column: number, value: string | number | bigint | null, kind: CellKind, currency: string): void {
+  private write(cell: CellSlot, column: number, value: string | number | bigint | null, kind: CellKind, currency: string): void {
     if (value === null || value === '') {
       cell.value = null;
       return;
@@ -320,57 +349,82 @@ function assertSingleTeam(report: MonthReport): string {
   return teamId;
 }
 
+type SheetContent = (writer: SheetWriter) => void;
+
 /** The finance workbook and the team workbooks for a closed month, rendered with exceljs. Same report in, same bytes out. */
 export class ExcelReportRenderer implements ReportRenderer {
   async financeWorkbook(report: MonthReport): Promise<Buffer> {
     assertReconciles(report);
-    return writeWorkbook(report, `LLM gateway chargeback ${report.month}`, (add) => {
-      writeSummary(add(SHEETS.summary), report);
-      if (report.changes) writeChanges(add(SHEETS.changes), report);
-      writeUsers(add(SHEETS.users), report);
-      writeLines(add(SHEETS.lines), report);
-      writeModels(add(SHEETS.models), report);
-      writeTiers(add(SHEETS.tiers), report);
-      writeDaily(add(SHEETS.daily), report);
-      writeUnallocated(add(SHEETS.unallocated), report);
-      writeUnpriced(add(SHEETS.unpriced), report);
-      writePrices(add(SHEETS.prices), report);
-      writeRun(add(SHEETS.run), report);
-    });
+    const sheets: [string, SheetContent][] = [
+      [SHEETS.summary, (writer) => writeSummary(writer, report)],
+      ...(report.changes ? [[SHEETS.changes, (writer: SheetWriter) => writeChanges(writer, report)] as [string, SheetContent]] : []),
+      [SHEETS.users, (writer) => writeUsers(writer, report)],
+      [SHEETS.lines, (writer) => writeLines(writer, report)],
+      [SHEETS.models, (writer) => writeModels(writer, report)],
+      [SHEETS.tiers, (writer) => writeTiers(writer, report)],
+      [SHEETS.daily, (writer) => writeDaily(writer, report)],
+      [SHEETS.unallocated, (writer) => writeUnallocated(writer, report)],
+      [SHEETS.unpriced, (writer) => writeUnpriced(writer, report)],
+      [SHEETS.prices, (writer) => writePrices(writer, report)],
+      [SHEETS.run, (writer) => writeRun(writer, report)],
+    ];
+    return writeWorkbook(report, `LLM gateway chargeback ${report.month}`, sheets);
   }
 
   async teamWorkbook(report: MonthReport): Promise<Buffer> {
     assertReconciles(report);
     assertSingleTeam(report);
-    return writeWorkbook(report, `LLM gateway usage ${report.month}: ${report.scope!.teamName}`, (add) => {
-      writeTeamSummary(add(SHEETS.summary), report);
-      writeUsers(add(SHEETS.users), report);
-      writeModels(add(SHEETS.models), report);
-      writeTiers(add(SHEETS.tiers), report);
-      writeDaily(add(SHEETS.daily), report);
-      writePrices(add(SHEETS.prices), report);
-      writeRun(add(SHEETS.run), report);
-    });
+    return writeWorkbook(report, `LLM gateway usage ${report.month}: ${report.scope!.teamName}`, [
+      [SHEETS.summary, (writer) => writeTeamSummary(writer, report)],
+      [SHEETS.users, (writer) => writeUsers(writer, report)],
+      [SHEETS.models, (writer) => writeModels(writer, report)],
+      [SHEETS.tiers, (writer) => writeTiers(writer, report)],
+      [SHEETS.daily, (writer) => writeDaily(writer, report)],
+      [SHEETS.prices, (writer) => writePrices(writer, report)],
+      [SHEETS.run, (writer) => writeRun(writer, report)],
+    ]);
   }
 }
 
-async function writeWorkbook(report: MonthReport, title: string, fill: (add: (name: string) => SheetWriter) => void): Promise<Buffer> {
-  const workbook = new ExcelJS.Workbook();
-  workbook.creator = CREATOR;
-  workbook.lastModifiedBy = CREATOR;
-  workbook.created = report.generatedAt;
-  workbook.modified = report.generatedAt;
-  workbook.title = title;
-  workbook.subject = `Chargeback for ${report.month} in ${report.currency}`;
-  fill((name: string) => new SheetWriter(workbook.addWorksheet(name), report.currency));
-
-  let written: ArrayBuffer | Buffer;
+/**
+ * Streams the workbook: each row is written out as soon as it is complete, so a month of 20,000 lines never
+ * exists as a workbook of cell objects, only as compressed bytes. A streamed sheet's frozen header and column
+ * widths come before its first row, so each sheet is laid out twice: a measuring pass that keeps nothing,
+ * then the writing pass.
+ */
+async function writeWorkbook(report: MonthReport, title: string, sheets: readonly (readonly [string, SheetContent])[]): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
   try {
-    written = (await workbook.xlsx.writeBuffer()) as ArrayBuffer | Buffer;
+    // Level 6, as exceljs's in-memory writer compresses: the workbook is mailed, and the streaming writer's
+    // default (fastest) makes it about a fifth larger.
+    const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: sink, useStyles: true, useSharedStrings: true, zip: { zlib: { level: 6 } } });
+    workbook.creator = CREATOR;
+    workbook.lastModifiedBy = CREATOR;
+    workbook.created = report.generatedAt;
+    workbook.modified = report.generatedAt;
+    workbook.title = title;
+    workbook.subject = `Chargeback for ${report.month} in ${report.currency}`;
+    for (const [name, content] of sheets) {
+      const layout = new SheetWriter(MEASURING_TARGET, report.currency);
+      content(layout);
+      const worksheet = workbook.addWorksheet(name, { views: layout.views });
+      for (const [column, width] of layout.columnWidths()) worksheet.getColumn(column).width = width;
+      if (layout.autoFilter) worksheet.autoFilter = layout.autoFilter;
+      content(new SheetWriter(new StreamedRows(worksheet), report.currency));
+      worksheet.commit();
+    }
+    await workbook.commit();
   } catch (error) {
+    if (error instanceof AppError) throw error;
     throw new AppError('INTERNAL', `Could not write the ${report.month} workbook.`, { cause: error });
   }
-  return stampZipEntries(Buffer.from(written as ArrayBuffer), report.generatedAt);
+  return stampZipEntries(Buffer.concat(chunks), report.generatedAt);
 }
 
 function writeSummary(writer: SheetWriter, report: MonthReport): void {
@@ -424,7 +478,6 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
     { filter: true, freeze: true },
   );
   writeChangeTable(writer, report);
-  writer.finish();
 }
 
 /** Change of an amount against a base, as a fraction; none when there was nothing to compare with. */
@@ -497,7 +550,6 @@ function writeTeamSummary(writer: SheetWriter, report: MonthReport): void {
   writer.figure('Unpriced tokens (not charged)', unpricedTokens, 'tokens');
   writeChangeFigures(writer, report);
   writer.figure('Revision', report.revision, 'integer');
-  writer.finish();
 }
 
 function writeDaily(writer: SheetWriter, report: MonthReport): void {
@@ -524,7 +576,6 @@ function writeDaily(writer: SheetWriter, report: MonthReport): void {
     },
     { filter: true, freeze: true },
   );
-  writer.finish();
 }
 
 function writeChanges(writer: SheetWriter, report: MonthReport): void {
@@ -540,8 +591,7 @@ function writeChanges(writer: SheetWriter, report: MonthReport): void {
   if (!changes.detailAvailable) {
     writer.gap();
     writer.figure('Detail', `Revision ${changes.previousRevision}'s lines were no longer stored when this workbook was rendered again; compare with its workbook.`);
-    writer.finish();
-    return;
+      return;
   }
   const columns = (first: Column<AmountChange>[]): Column<AmountChange>[] => [
     ...first,
@@ -591,7 +641,6 @@ function writeChanges(writer: SheetWriter, report: MonthReport): void {
     },
     { filter: false, freeze: false },
   );
-  writer.finish();
 }
 
 function cacheTokens(tokens: TokenCounts): number {
@@ -619,7 +668,6 @@ function writeUsers(writer: SheetWriter, report: MonthReport): void {
     },
     { filter: true, freeze: true },
   );
-  writer.finish();
 }
 
 function lineColumns(): Column<ReportLine>[] {
@@ -651,7 +699,6 @@ function lineTotals(lines: readonly ReportLine[]): Record<string, string | numbe
 function writeLines(writer: SheetWriter, report: MonthReport): void {
   writer.title('Lines', 'The detail: one row per team, user, model and tier for the month. Lines add up to their user\u2019s amount.');
   writer.table({ columns: lineColumns(), rows: report.lines, noneText: 'None: no usage in this month.', totals: lineTotals(report.lines) }, { filter: true, freeze: true });
-  writer.finish();
 }
 
 function writeModels(writer: SheetWriter, report: MonthReport): void {
@@ -678,7 +725,6 @@ function writeModels(writer: SheetWriter, report: MonthReport): void {
     },
     { filter: true, freeze: true },
   );
-  writer.finish();
 }
 
 function writeTiers(writer: SheetWriter, report: MonthReport): void {
@@ -697,7 +743,6 @@ function writeTiers(writer: SheetWriter, report: MonthReport): void {
     },
     { filter: true, freeze: true },
   );
-  writer.finish();
 }
 
 function writeUnallocated(writer: SheetWriter, report: MonthReport): void {
@@ -732,7 +777,6 @@ function writeUnallocated(writer: SheetWriter, report: MonthReport): void {
     },
     { filter: true, freeze: true },
   );
-  writer.finish();
 }
 
 function writeUnpriced(writer: SheetWriter, report: MonthReport): void {
@@ -766,7 +810,6 @@ function writeUnpriced(writer: SheetWriter, report: MonthReport): void {
     },
     { filter: true, freeze: true },
   );
-  writer.finish();
 }
 
 function writePrices(writer: SheetWriter, report: MonthReport): void {
@@ -790,7 +833,6 @@ function writePrices(writer: SheetWriter, report: MonthReport): void {
     },
     { filter: true, freeze: true },
   );
-  writer.finish();
 }
 
 function writeRun(writer: SheetWriter, report: MonthReport): void {
@@ -847,7 +889,6 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
       { filter: false, freeze: false },
     );
   }
-  writer.finish();
 }
 
 /**

@@ -1,6 +1,6 @@
 import { UNALLOCATED_TEAM, UNALLOCATED_TEAM_NAME } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import { money, priceTokens, ZERO } from '../../domain/money.js';
+import { money, priceTokens, ZERO, type Money } from '../../domain/money.js';
 import { dayWindow } from '../../domain/periods.js';
 import type { PriceEntry } from '../../domain/price-book.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, type TokenKind } from '../../domain/tokens.js';
@@ -72,73 +72,110 @@ export function csvRecord(values: readonly string[]): string {
  * rounding is left to whoever presents them.
  */
 export function buildFocusCsv(month: CostExportMonth): string {
+  return [...focusCsvRecords(month)].join('');
+}
+
+/** The header and then one CSV record per row, produced as they are read, so a month never sits in memory. */
+export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
   const entries = new Map<string, PriceEntry>(month.priceBook.models.flatMap((model) => model.prices).map((entry) => [entry.id, entry]));
-  const billingStart = instant(month.window.start);
-  const billingEnd = instant(month.window.end);
+  const billingPeriod = `${csvField(instant(month.window.start))},${csvField(instant(month.window.end))}`;
+  const currency = csvField(month.currency);
   const teamName = (teamId: string) => (teamId === UNALLOCATED_TEAM ? UNALLOCATED_TEAM_NAME : (month.teamNames.get(teamId) ?? teamId));
-  const chargeWindows = new Map<string, { start: string; end: string }>();
-  const chargeWindow = (day: string) => {
-    let window = chargeWindows.get(day);
-    if (!window) {
+
+  // A month has a few dozen days and a handful of models, prices and kinds: the fields that depend only on
+  // those are formatted once, not once per row.
+  const chargePeriods = new Map<string, string>();
+  const chargePeriod = (day: string): string => {
+    let fields = chargePeriods.get(day);
+    if (fields === undefined) {
       const { start, end } = dayWindow(day, month.timeZone);
-      window = { start: instant(start), end: instant(end) };
-      chargeWindows.set(day, window);
+      fields = `${billingPeriod},${csvField(instant(start))},${csvField(instant(end))},${currency}`;
+      chargePeriods.set(day, fields);
     }
-    return window;
+    return fields;
+  };
+  const pricings = new Map<string, KindPricing>();
+  const pricing = (model: string, kind: TokenKind, day: string, entry: PriceEntry | null): KindPricing => {
+    const key = `${model}\u0000${kind}\u0000${day}\u0000${entry?.id ?? ''}`;
+    let found = pricings.get(key);
+    if (found === undefined) {
+      const unitPrice = entry ? entry.perMillion[kind] : null;
+      found = {
+        unitPrice,
+        description: csvField(describe(model, kind, day, entry, month.currency)),
+        category: csvField(entry ? 'Standard' : ''),
+        unitPriceText: csvField(unitPrice?.toFixed() ?? ''),
+        skuPriceId: csvField(entry?.id ?? ''),
+      };
+      pricings.set(key, found);
+    }
+    return found;
   };
 
-  const out: string[] = [csvRecord(FOCUS_COLUMNS)];
+  yield csvRecord(FOCUS_COLUMNS);
   for (const line of month.lines) {
+    const skuId = csvField(line.pricedModel ?? '');
+    const resource = csvField(line.model);
     const tags = JSON.stringify({ team: line.teamId, user: line.userId, tier: line.tier, allocation: line.allocation });
+    const lineFields = `${resource},${resource},${csvField(line.teamId)},${csvField(teamName(line.teamId))},${csvField(tags)}`;
     for (const day of line.days) {
       const entry = day.priceEntryId === null ? null : entries.get(day.priceEntryId);
       if (entry === undefined) {
         throw new AppError('INTERNAL', `price entry ${day.priceEntryId} of ${line.model} on ${day.day} is not in price book ${month.priceBook.version}`);
       }
-      const { start, end } = chargeWindow(day.day);
+      const period = chargePeriod(day.day);
       for (const kind of TOKEN_KINDS) {
         const tokens = day.tokens[kind];
         if (tokens === 0) continue;
-        const unitPrice = entry ? entry.perMillion[kind] : null;
-        const cost = unitPrice ? priceTokens(tokens, unitPrice) : ZERO;
-        const row: Record<FocusColumn, string> = {
-          BillingPeriodStart: billingStart,
-          BillingPeriodEnd: billingEnd,
-          ChargePeriodStart: start,
-          ChargePeriodEnd: end,
-          BillingCurrency: month.currency,
-          BilledCost: cost.toFixed(),
-          EffectiveCost: cost.toFixed(),
-          ListCost: cost.toFixed(),
-          ContractedCost: cost.toFixed(),
-          ChargeCategory: 'Usage',
-          ChargeFrequency: 'Usage-Based',
-          ChargeDescription: describe(line.model, kind, day.day, entry, month.currency),
-          ConsumedQuantity: String(tokens),
-          ConsumedUnit: 'Tokens',
-          PricingCategory: entry ? 'Standard' : '',
-          PricingQuantity: money(tokens).dividedBy(TOKENS_PER_PRICING_UNIT).toFixed(),
-          PricingUnit: '1M Tokens',
-          ListUnitPrice: unitPrice?.toFixed() ?? '',
-          ContractedUnitPrice: unitPrice?.toFixed() ?? '',
-          ServiceName: SERVICE_NAME,
-          ServiceCategory: SERVICE_CATEGORY,
-          ProviderName: PROVIDER,
-          PublisherName: PROVIDER,
-          SkuId: line.pricedModel ?? '',
-          SkuPriceId: entry?.id ?? '',
-          ResourceId: line.model,
-          ResourceName: line.model,
-          SubAccountId: line.teamId,
-          SubAccountName: teamName(line.teamId),
-          Tags: tags,
-          x_TokenKind: kind,
-        };
-        out.push(csvRecord(FOCUS_COLUMNS.map((column) => row[column])));
+        const price = pricing(line.model, kind, day.day, entry);
+        // Decimal strings and integers never hold a comma, quote or line break: they need no quoting.
+        const cost = (price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO).toFixed();
+        yield (
+          `${period},${cost},${cost},${cost},${cost},${USAGE_CHARGE},${price.description},${tokens},${TOKENS_UNIT},` +
+          `${price.category},${perMillion(tokens)},${PRICING_UNIT},${price.unitPriceText},${price.unitPriceText},${SERVICE_FIELDS},` +
+          `${skuId},${price.skuPriceId},${lineFields},${csvField(kind)}\r\n`
+        );
       }
     }
   }
-  return out.join('');
+}
+
+interface KindPricing {
+  readonly unitPrice: Money | null;
+  readonly description: string;
+  readonly category: string;
+  readonly unitPriceText: string;
+  readonly skuPriceId: string;
+}
+
+const USAGE_CHARGE = ['Usage', 'Usage-Based'].map(csvField).join(',');
+const TOKENS_UNIT = csvField('Tokens');
+const PRICING_UNIT = csvField('1M Tokens');
+const SERVICE_FIELDS = [SERVICE_NAME, SERVICE_CATEGORY, PROVIDER, PROVIDER].map(csvField).join(',');
+
+/** Tokens in millions, exactly: the integer's digits with the decimal point moved six places, no trailing zeros. */
+export function perMillion(tokens: number): string {
+  if (!Number.isSafeInteger(tokens) || tokens < 0) return money(tokens).dividedBy(TOKENS_PER_PRICING_UNIT).toFixed();
+  const digits = String(tokens).padStart(7, '0');
+  const whole = digits.slice(0, -6);
+  const fraction = digits.slice(-6).replace(/0+$/, '');
+  return fraction === '' ? whole : `${whole}.${fraction}`;
+}
+
+/** Groups records into chunks of about `chunkChars` characters: one write per chunk rather than per record. */
+export function* inChunks(records: Iterable<string>, chunkChars = 64 * 1024): Generator<string> {
+  let pending: string[] = [];
+  let size = 0;
+  for (const record of records) {
+    pending.push(record);
+    size += record.length;
+    if (size >= chunkChars) {
+      yield pending.join('');
+      pending = [];
+      size = 0;
+    }
+  }
+  if (pending.length > 0) yield pending.join('');
 }
 
 function describe(model: string, kind: TokenKind, day: string, entry: PriceEntry | null, currency: string): string {
@@ -150,5 +187,9 @@ function describe(model: string, kind: TokenKind, day: string, entry: PriceEntry
 export class FocusCsvExporter implements CostExporter {
   focusCsv(month: CostExportMonth): Buffer {
     return Buffer.from(buildFocusCsv(month), 'utf8');
+  }
+
+  focusCsvChunks(month: CostExportMonth): Iterable<string> {
+    return inChunks(focusCsvRecords(month));
   }
 }
