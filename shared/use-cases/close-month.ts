@@ -136,7 +136,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
   const focusLocation = await deps.artifacts.saveStream(focusName(month, close.revision), focus, CSV_TYPE);
 
-  logger.progress('workbook', 'building the team workbooks');
+  logger.progress('team workbooks', 'building the team workbooks');
   const teamFiles: { teamId: string; teamName: string; report: MonthReport; filename: string; workbook: Buffer; location: string }[] = [];
   for (const team of report.teams) {
     if (team.teamId === UNALLOCATED_TEAM) continue;
