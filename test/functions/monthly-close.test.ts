@@ -1,0 +1,89 @@
+import { InvocationContext, type Timer } from '@azure/functions';
+import { describe, expect, it } from 'vitest';
+import { monthlyCloseHandler } from '../../functions/monthly-close.js';
+import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
+import type { Services } from '../../shared/composition-root.js';
+import { silentLogger } from '../../shared/ports/runtime.js';
+import type { CloseMonthDeps } from '../../shared/use-cases/close-month.js';
+import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
+import {
+  fixedClock,
+  InMemoryArtifacts,
+  InMemoryCloseRegistry,
+  InMemoryDeliveryLedger,
+  InMemoryRollupStore,
+  RecordingMailer,
+  StaticDirectory,
+  StaticPriceBooks,
+  StaticUsageSource,
+  TeamTotalsRenderer,
+} from '../support/in-memory.js';
+
+function services(now: string) {
+  const clock = fixedClock(now);
+  const mailer = new RecordingMailer();
+  const closes = new InMemoryCloseRegistry();
+  const closeMonth: CloseMonthDeps = {
+    usageSource: new StaticUsageSource([usageRow({ day: '2026-10-07', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })]),
+    directory: new StaticDirectory(testDirectory([{ userId: 'u1', teamId: 'payments' }], [{ id: 'payments', name: 'Payments', leads: ['lead@contoso.example'] }])),
+    priceBooks: new StaticPriceBooks(testPriceBook()),
+    rollups: new InMemoryRollupStore(),
+    closes,
+    deliveries: new InMemoryDeliveryLedger(),
+    renderer: new TeamTotalsRenderer(),
+    costExport: new FocusCsvExporter(),
+    artifacts: new InMemoryArtifacts(),
+    mailer,
+    clock,
+    logger: silentLogger,
+    settings: { timeZone: 'Europe/Paris', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example' },
+  };
+  // The handler reads only these members; the rest of Services belongs to other triggers.
+  const built = { settings: { timeZone: 'Europe/Paris', monthlyClose: { graceDays: 2 } }, clock, logger: silentLogger, closeMonth } as unknown as Services;
+  return { built, mailer, closes };
+}
+
+function invocation() {
+  const logs: string[] = [];
+  const context = new InvocationContext({ invocationId: 'test', functionName: 'monthlyClose', logHandler: (level, ...args) => logs.push(`${level}: ${args.map(String).join(' ')}`) });
+  return { context, logs };
+}
+
+const timer = (isPastDue = false): Timer => ({ isPastDue, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } });
+
+describe('the monthly close timer', () => {
+  it('waits out the grace period in the reporting time zone before closing the previous month', async () => {
+    // 2 November 23:30 UTC is already the 3rd in Paris, but 2 November 22:59 UTC is not.
+    const early = services('2026-11-02T22:59:00Z');
+    const { context, logs } = invocation();
+    await monthlyCloseHandler(async () => early.built)(timer(), context);
+    expect(early.closes.closes.size).toBe(0);
+    expect(logs.some((line) => line.includes('2026-10 is inside its 2-day grace period; it is closed from 2026-11-03'))).toBe(true);
+
+    const due = services('2026-11-02T23:30:00Z');
+    const run = invocation();
+    await monthlyCloseHandler(async () => due.built)(timer(true), run.context);
+    expect(due.closes.closes.get('2026-10')?.revision).toBe(1);
+    expect(due.mailer.sent.map((mail) => mail.to)).toContainEqual(['finance@contoso.example']);
+    expect(run.logs.some((line) => line.startsWith('warning:') && line.includes('runs late'))).toBe(true);
+    expect(run.logs.some((line) => line.includes('closed 2026-10: revision 1'))).toBe(true);
+  });
+
+  it('sends nothing when it runs again on an unchanged month', async () => {
+    const { built, mailer } = services('2026-11-05T05:00:00Z');
+    await monthlyCloseHandler(async () => built)(timer(), invocation().context);
+    const sent = mailer.sent.length;
+    const again = invocation();
+    await monthlyCloseHandler(async () => built)(timer(), again.context);
+    expect(mailer.sent).toHaveLength(sent);
+    expect(again.logs.some((line) => line.includes('revision 1 (unchanged)'))).toBe(true);
+  });
+
+  it('logs and rethrows a failure so that the host records it', async () => {
+    const { context, logs } = invocation();
+    await expect(
+      monthlyCloseHandler(async () => Promise.reject(Object.assign(new Error('no settings'), { code: 'CONFIG_INVALID' })))(timer(), context),
+    ).rejects.toThrow('no settings');
+    expect(logs.some((line) => line.startsWith('error:') && line.includes('monthly close failed'))).toBe(true);
+  });
+});
