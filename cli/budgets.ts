@@ -1,18 +1,17 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import { UNALLOCATED_TEAM } from '../shared/domain/directory.js';
-import { isAppError } from '../shared/domain/errors.js';
 import { money, sumMoney, type Money } from '../shared/domain/money.js';
-import { parseDay, parseMonth } from '../shared/domain/periods.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import type { TeamSpendSource } from '../shared/ports/team-spend.js';
 import { money2, percent1 } from '../shared/use-cases/budget-alert-mail.js';
 import { evaluateBudgets, type EvaluateBudgetsResult } from '../shared/use-cases/evaluate-budgets.js';
 import { withStorage } from './commands.js';
+import { dayArgument, environmentWith, monthArgument, stackOverrides } from './options.js';
 
 type Out = NodeJS.WritableStream;
 
@@ -34,21 +33,13 @@ export interface BudgetsCheckOptions {
  * source is configured a placeholder file name stands in for it (it is never opened).
  */
 function settingsFor(options: BudgetsCheckOptions): Settings {
-  const absolute = (file: string) => path.resolve(file);
   const usageConfigured = (process.env[SETTING.usageFiles] ?? '').trim() !== '' || (process.env[SETTING.usageSource] ?? 'file') !== 'file';
-  const overrides: Record<string, string | undefined> = {
+  const overrides = {
+    ...stackOverrides(options),
     [SETTING.usageFiles]: usageConfigured ? undefined : path.join(options.out, 'no-usage-needed.ndjson'),
-    [SETTING.budgetsFile]: options.budgets && absolute(options.budgets),
-    [SETTING.directoryFile]: options.directory && absolute(options.directory),
-    [SETTING.priceBookFile]: options.prices && absolute(options.prices),
-    [SETTING.timeZone]: options.timeZone,
-    [SETTING.financeRecipients]: options.finance,
-    [SETTING.storageConnection]: options.storage,
-    [SETTING.outboxDir]: path.join(options.out, 'outbox'),
-    [SETTING.artifactsDir]: path.join(options.out, 'reports'),
+    [SETTING.budgetsFile]: options.budgets && path.resolve(options.budgets),
   };
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  return loadSettings({ ...process.env, ...defined }, { projectRoot: PROJECT_ROOT });
+  return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
 }
 
 /** Evaluates the budgets of a month on the configured (or local) stack, sends what is due and prints the standing. */
@@ -66,7 +57,7 @@ export async function runBudgetsCheck(options: BudgetsCheckOptions, out: Out = p
   });
 }
 
-export function printBudgetsSummary(result: EvaluateBudgetsResult, teamsConfigured: boolean, out: Out): void {
+function printBudgetsSummary(result: EvaluateBudgetsResult, teamsConfigured: boolean, out: Out): void {
   const lines = [`Budgets for ${result.month} as of ${result.today} (${result.budgetSource})`];
   if (result.teams.length > 0) {
     lines.push(`  ${'team'.padEnd(24)} ${'budget'.padStart(16)} ${'spent'.padStart(16)} ${'%'.padStart(7)} ${'forecast'.padStart(16)} ${'%'.padStart(7)}  days left`);
@@ -91,7 +82,7 @@ export function printBudgetsSummary(result: EvaluateBudgetsResult, teamsConfigur
  * outrun (about 111% and 85% spent), every other team a comfortable one, so the demo's outbox shows what a
  * lead receives whatever the seed. Derived from the closed month's spend because the demo's scale varies.
  */
-export async function ensureDemoBudgets(file: string, month: string, spend: TeamSpendSource, currency: string): Promise<boolean> {
+async function ensureDemoBudgets(file: string, month: string, spend: TeamSpendSource, currency: string): Promise<boolean> {
   try {
     await access(file);
     return false;
@@ -144,29 +135,13 @@ export async function runDemoBudgets(options: DemoBudgetsOptions, out: Out = pro
   });
 }
 
-function month(value: string): string {
-  try {
-    return parseMonth(value);
-  } catch (error) {
-    throw new InvalidArgumentError(isAppError(error) ? error.message : String(error));
-  }
-}
-
-function day(value: string): string {
-  try {
-    return parseDay(value);
-  } catch (error) {
-    throw new InvalidArgumentError(isAppError(error) ? error.message : String(error));
-  }
-}
-
 export function registerBudgetsCommands(program: Command, loggerFor: (command: Command) => Logger): void {
   const budgets = program.command('budgets').description('team budgets and their alerts');
   budgets
     .command('check')
     .description('evaluate the budgets of a month: spend so far, forecast, and send the alerts that are due (each once)')
-    .addOption(new Option('--month <YYYY-MM>', 'the month (default: the current month in the reporting time zone)').argParser(month))
-    .addOption(new Option('--as-of <YYYY-MM-DD>', 'evaluate as if today were this day (default: today in the reporting time zone)').argParser(day))
+    .addOption(new Option('--month <YYYY-MM>', 'the month (default: the current month in the reporting time zone)').argParser(monthArgument))
+    .addOption(new Option('--as-of <YYYY-MM-DD>', 'evaluate as if today were this day (default: today in the reporting time zone)').argParser(dayArgument))
     .option('--budgets <file>', 'budgets file; default BUDGETS_FILE')
     .option('--directory <file>', 'directory file (team leads); default DIRECTORY_FILE')
     .option('--prices <file>', 'price book file (its currency); default PRICE_BOOK_FILE or the shipped data/price-book.json')

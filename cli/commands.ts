@@ -10,6 +10,7 @@ import { closeMonth } from '../shared/use-cases/close-month.js';
 import { printCloseSummary } from './summary.js';
 import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { environmentWith, stackOverrides } from './options.js';
 
 export interface CloseOptions {
   month: string;
@@ -28,19 +29,8 @@ const DEMO_FINANCE = 'finance@contoso.example';
 
 /** Command-line options win over app settings from the environment; paths given here are the caller's. */
 function settingsFor(options: CloseOptions): Settings {
-  const absolute = (file: string) => path.resolve(file);
-  const overrides: Record<string, string | undefined> = {
-    [SETTING.usageFiles]: options.usage?.map(absolute).join(';'),
-    [SETTING.directoryFile]: options.directory && absolute(options.directory),
-    [SETTING.priceBookFile]: options.prices && absolute(options.prices),
-    [SETTING.timeZone]: options.timeZone,
-    [SETTING.financeRecipients]: options.finance,
-    [SETTING.storageConnection]: options.storage,
-    [SETTING.outboxDir]: path.join(options.out, 'outbox'),
-    [SETTING.artifactsDir]: path.join(options.out, 'reports'),
-  };
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  return loadSettings({ ...process.env, ...defined }, { projectRoot: PROJECT_ROOT });
+  const overrides = { ...stackOverrides(options), [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';') };
+  return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
 }
 
 /** With no storage configured, the CLI runs its own Azurite, keeping its tables under the output folder. */

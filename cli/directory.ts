@@ -9,6 +9,7 @@ import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { isStorageConfigured, loadDirectorySettings, SETTING, type Settings } from '../shared/config/settings.js';
 import { allocate, UNALLOCATED_TEAM, type DirectoryResolution } from '../shared/domain/directory.js';
 import type { Logger } from '../shared/ports/runtime.js';
+import { environmentWith } from './options.js';
 
 export interface DirectoryCommandOptions {
   directory?: string;
@@ -98,7 +99,7 @@ export async function runDirectoryShow(oid: string, options: DirectoryCommandOpt
 }
 
 /** How one oid resolves, for people; every line a run's charge depends on. */
-export function describeLookup(
+function describeLookup(
   oid: string,
   resolution: DirectoryResolution,
   context: { description: string; origin?: ResolutionOrigin | undefined; expiresAt?: ((resolvedAt: Date) => Date) | undefined },
@@ -144,8 +145,7 @@ function settingsFor(options: DirectoryCommandOptions): Pick<Settings, 'director
     [SETTING.directoryFile]: options.directory && path.resolve(options.directory),
     [SETTING.storageConnection]: options.storage,
   };
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  return loadDirectorySettings({ ...process.env, ...defined }, { projectRoot: PROJECT_ROOT });
+  return loadDirectorySettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
 }
 
 /** Builds the directory; for the Graph source without configured storage, on a local Azurite like `close` does. */

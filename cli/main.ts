@@ -1,7 +1,7 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { describeError, isAppError } from '../shared/domain/errors.js';
-import { parseMonth, previousMonth } from '../shared/domain/periods.js';
+import { previousMonth } from '../shared/domain/periods.js';
 import { consoleLogger } from '../shared/adapters/local/console-logger.js';
 import { DEMO_DEFAULTS } from '../shared/adapters/local/demo-generator.js';
 import { runClose, runDemo, runGenerate } from './commands.js';
@@ -9,22 +9,9 @@ import { buildDirectoryCommand } from './directory.js';
 import { registerUsageCommands } from './usage.js';
 import { registerBudgetsCommands } from './budgets.js';
 import { registerServeCommands } from './serve.js';
+import { monthArgument, positiveIntegerArgument } from './options.js';
 
 const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID']);
-
-function month(value: string): string {
-  try {
-    return parseMonth(value);
-  } catch (error) {
-    throw new InvalidArgumentError(isAppError(error) ? error.message : String(error));
-  }
-}
-
-function positiveInteger(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError(`"${value}" is not a positive whole number`);
-  return number;
-}
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -39,10 +26,10 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('generate a demo organization and a month of gateway metrics (once), then close that month on the local stack')
-    .addOption(new Option('--month <YYYY-MM>', 'the demo month (default: the previous calendar month)').argParser(month))
-    .addOption(new Option('--users <n>', 'users in the demo organization').argParser(positiveInteger).default(DEMO_DEFAULTS.users))
-    .addOption(new Option('--teams <n>', 'teams in the demo organization').argParser(positiveInteger).default(DEMO_DEFAULTS.teams))
-    .addOption(new Option('--seed <n>', 'seed of the demo data').argParser(positiveInteger).default(DEMO_DEFAULTS.seed))
+    .addOption(new Option('--month <YYYY-MM>', 'the demo month (default: the previous calendar month)').argParser(monthArgument))
+    .addOption(new Option('--users <n>', 'users in the demo organization').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.users))
+    .addOption(new Option('--teams <n>', 'teams in the demo organization').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.teams))
+    .addOption(new Option('--seed <n>', 'seed of the demo data').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.seed))
     .option('--out <dir>', 'where outputs, demo data and the local Azurite data go', 'out')
     .option('--force', 'send the finance mail again even if this revision was already sent')
     .action(async (options, command: Command) => {
@@ -53,7 +40,7 @@ export function buildProgram(): Command {
   program
     .command('close')
     .description('close a month: read usage, resolve teams, price, store rollups, build and mail the finance workbook')
-    .requiredOption('--month <YYYY-MM>', 'the month to close', month)
+    .requiredOption('--month <YYYY-MM>', 'the month to close', monthArgument)
     .option('--usage <files...>', 'usage export files (.csv as the portal exports it, or .ndjson); default USAGE_FILES')
     .option('--directory <file>', 'directory file (users to teams, team leads); default DIRECTORY_FILE')
     .option('--prices <file>', 'price book file; default PRICE_BOOK_FILE or the shipped data/price-book.json')
@@ -69,10 +56,10 @@ export function buildProgram(): Command {
   program
     .command('generate')
     .description('write demo data (a directory file and a month of usage) without closing anything')
-    .requiredOption('--month <YYYY-MM>', 'the month to generate', month)
-    .addOption(new Option('--users <n>', 'users').argParser(positiveInteger).default(DEMO_DEFAULTS.users))
-    .addOption(new Option('--teams <n>', 'teams').argParser(positiveInteger).default(DEMO_DEFAULTS.teams))
-    .addOption(new Option('--seed <n>', 'seed').argParser(positiveInteger).default(DEMO_DEFAULTS.seed))
+    .requiredOption('--month <YYYY-MM>', 'the month to generate', monthArgument)
+    .addOption(new Option('--users <n>', 'users').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.users))
+    .addOption(new Option('--teams <n>', 'teams').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.teams))
+    .addOption(new Option('--seed <n>', 'seed').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.seed))
     .addOption(new Option('--format <format>', 'usage file format').choices(['ndjson', 'csv']).default('ndjson'))
     .option('--models <ids>', 'comma-separated gateway model ids to use (default: the demo mix, with one unpriced model)')
     .option('--time-zone <zone>', 'IANA time zone the month is cut in', 'UTC')

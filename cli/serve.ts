@@ -22,6 +22,7 @@ import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import type { Clock, Logger } from '../shared/ports/runtime.js';
 import { withStorage } from './commands.js';
+import { environmentWith, positiveIntegerArgument } from './options.js';
 
 export const DEFAULT_API_PORT = 7071;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -65,7 +66,7 @@ export function registerServeCommands(program: Command, loggerFor: (command: Com
     .option('--role <role>', 'an app role, e.g. Chargeback.Finance (repeat for several)', (value: string, previous: string[]) => [...previous, value], [])
     .option('--upn <address>', "the caller's sign-in name (team leads are matched by it); default: the user's upn in the directory file")
     .option('--name <name>', "the caller's display name; default: from the directory file")
-    .addOption(new Option('--expires-in <seconds>', 'lifetime of the token').argParser(positiveInteger).default(3600))
+    .addOption(new Option('--expires-in <seconds>', 'lifetime of the token').argParser(positiveIntegerArgument).default(3600))
     .option('--directory <file>', 'directory file to take the upn and name from; default DIRECTORY_FILE, else <out>/demo/directory.json')
     .option('--out <dir>', 'where the local signing key lives', 'out')
     .action(async (options) => {
@@ -143,8 +144,7 @@ function serveSettings(options: ServeOptions): Settings {
     [SETTING.outboxDir]: path.join(options.out, 'outbox'),
     [SETTING.artifactsDir]: path.join(options.out, 'reports'),
   };
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  return loadSettings({ ...env, ...defined }, { projectRoot: PROJECT_ROOT });
+  return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
 }
 
 async function directoryEntry(options: TokenOptions): Promise<{ upn: string; displayName: string } | undefined> {
@@ -174,12 +174,6 @@ function portNumber(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`"${value}" is not a port (0-65535)`);
   return port;
-}
-
-function positiveInteger(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError(`"${value}" is not a positive whole number`);
-  return number;
 }
 
 function guid(value: string): string {

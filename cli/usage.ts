@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createServices, createUsageDiscovery, createUsageSource } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, loadUsageSettings, SETTING, type Settings } from '../shared/config/settings.js';
-import { AppError, isAppError } from '../shared/domain/errors.js';
+import { AppError } from '../shared/domain/errors.js';
 import { formatMinorUnits, sumMoney, toMinorUnits } from '../shared/domain/money.js';
 import { assessSeries } from '../shared/domain/metric-series.js';
 import { nextDay, parseDay, startOfDayInZone, type TimeWindow } from '../shared/domain/periods.js';
@@ -12,6 +12,7 @@ import type { UsageRow } from '../shared/domain/usage.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { ingestDaily } from '../shared/use-cases/ingest-daily.js';
 import { withStorage } from './commands.js';
+import { dayArgument, environmentWith } from './options.js';
 
 type Out = NodeJS.WritableStream;
 
@@ -27,8 +28,7 @@ function usageSettingsFor(options: UsageSourceOptions) {
     [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';'),
     [SETTING.timeZone]: options.timeZone,
   };
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  return loadUsageSettings({ ...process.env, ...defined }, { projectRoot: PROJECT_ROOT });
+  return loadUsageSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
 }
 
 function dayRangeWindow(from: string, to: string, zone: string): TimeWindow {
@@ -135,7 +135,7 @@ function csvField(value: string | number): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export function toCsv(table: TextTable): string {
+function toCsv(table: TextTable): string {
   return [table.header, ...table.rows].map((row) => row.map(csvField).join(',')).join('\n') + '\n';
 }
 
@@ -241,8 +241,7 @@ export async function runIngest(options: IngestCommandOptions, out: Out = proces
     [SETTING.timeZone]: options.timeZone,
     [SETTING.storageConnection]: options.storage,
   };
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  const settings: Settings = loadSettings({ ...process.env, ...defined }, { projectRoot: PROJECT_ROOT });
+  const settings: Settings = loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
   await withStorage(settings, options.out, options.logger, async (settings) => {
     const services = await createServices(settings, { logger: options.logger });
     const result = await ingestDaily(services.ingestDaily, {
@@ -272,14 +271,6 @@ export async function runIngest(options: IngestCommandOptions, out: Out = proces
   });
 }
 
-function day(value: string): string {
-  try {
-    return parseDay(value);
-  } catch (error) {
-    throw new InvalidArgumentError(isAppError(error) ? error.message : String(error));
-  }
-}
-
 function count(value: string): number {
   const number = Number(value);
   if (!/^\d+$/.test(value) || number < 1) throw new InvalidArgumentError(`"${value}" is not a positive whole number`);
@@ -291,8 +282,8 @@ export function registerUsageCommands(program: Command, loggerFor: (command: Com
   program
     .command('usage')
     .description('print what the usage source returns for some days: totals per day x model x tier, or the top users')
-    .requiredOption('--from <YYYY-MM-DD>', 'first day (in the reporting time zone)', day)
-    .requiredOption('--to <YYYY-MM-DD>', 'last day, included', day)
+    .requiredOption('--from <YYYY-MM-DD>', 'first day (in the reporting time zone)', dayArgument)
+    .requiredOption('--to <YYYY-MM-DD>', 'last day, included', dayArgument)
     .option('--by-user', 'totals per user instead, the heaviest first')
     .addOption(new Option('--top <n>', 'with --by-user: how many users').argParser(count).default(20))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv']).default('table'))
@@ -305,8 +296,8 @@ export function registerUsageCommands(program: Command, loggerFor: (command: Com
   program
     .command('doctor')
     .description('check the usage source: access, metric names and namespace, dimension values, time series against the Azure Monitor limit')
-    .option('--from <YYYY-MM-DD>', 'first day to look at (default: the last 24 hours; for files, everything)', day)
-    .option('--to <YYYY-MM-DD>', 'last day to look at, included', day)
+    .option('--from <YYYY-MM-DD>', 'first day to look at (default: the last 24 hours; for files, everything)', dayArgument)
+    .option('--to <YYYY-MM-DD>', 'last day to look at, included', dayArgument)
     .option('--usage <files...>', 'check these export files instead of the configured source (USAGE_SOURCE)')
     .option('--time-zone <zone>', 'IANA time zone the days are cut in; default REPORTING_TIME_ZONE or UTC')
     .action(async (options, command: Command) => {
@@ -318,8 +309,8 @@ export function registerUsageCommands(program: Command, loggerFor: (command: Com
     .command('ingest')
     .description('run the daily ingest here: the trailing complete days plus missed days, or a --from/--to backfill, into the daily rollups')
     .addOption(new Option('--days <n>', 'trailing complete days to read (default INGEST_TRAILING_DAYS or 3)').argParser(count))
-    .option('--from <YYYY-MM-DD>', 'backfill from this day (with --to) instead of the trailing window', day)
-    .option('--to <YYYY-MM-DD>', 'last day of the backfill, included', day)
+    .option('--from <YYYY-MM-DD>', 'backfill from this day (with --to) instead of the trailing window', dayArgument)
+    .option('--to <YYYY-MM-DD>', 'last day of the backfill, included', dayArgument)
     .option('--usage <files...>', 'usage export files (switches to the file source); default the configured source')
     .option('--directory <file>', 'directory file (users to teams); default DIRECTORY_FILE')
     .option('--prices <file>', 'price book file; default PRICE_BOOK_FILE or the shipped data/price-book.json')

@@ -114,6 +114,46 @@ export const SETTING = {
 const MAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
 
+/** Every problem is reported at once, so one deployment fixes them all. */
+function throwIfProblems(problems: readonly string[]): void {
+  if (problems.length > 0) {
+    throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s)`, { details: problems });
+  }
+}
+
+/** An unknown zone is reported and UTC stands in, so the other settings are still checked. */
+function readTimeZone(source: SettingsSource, problems: string[]): string {
+  const timeZone = source[SETTING.timeZone]?.trim() || 'UTC';
+  try {
+    assertTimeZone(timeZone);
+    return timeZone;
+  } catch (error) {
+    problems.push(`${SETTING.timeZone}: ${(error as Error).message}`);
+    return 'UTC';
+  }
+}
+
+function readTablePrefix(source: SettingsSource, problems: string[]): string {
+  const tablePrefix = source[SETTING.tablePrefix]?.trim() || 'chargeback';
+  if (!TABLE_PREFIX.test(tablePrefix)) problems.push(`${SETTING.tablePrefix}: "${tablePrefix}" must be 1-30 letters and digits, starting with a letter`);
+  return tablePrefix;
+}
+
+/** A service root the app will send a token to: https, or plain http towards localhost only (tests, emulators). */
+function serviceUrl(name: string, value: string, problems: string[]): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name}: "${value}" is not a URL`);
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+    problems.push(`${name}: "${value}" must use https (plain http only towards localhost)`);
+  }
+  return url;
+}
+
 export function loadSettings(source: SettingsSource, options: { projectRoot: string }): Settings {
   const problems: string[] = [];
   const text = (name: string, fallback: string) => {
@@ -127,13 +167,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
       .filter((item) => item !== '');
   const resolvePath = (value: string) => path.resolve(options.projectRoot, value);
 
-  let timeZone = text(SETTING.timeZone, 'UTC');
-  try {
-    assertTimeZone(timeZone);
-  } catch (error) {
-    problems.push(`${SETTING.timeZone}: ${(error as Error).message}`);
-    timeZone = 'UTC';
-  }
+  const timeZone = readTimeZone(source, problems);
 
   const metricMapping = readMetricMapping(source, problems);
   const usage = readUsageSettings(source, problems, resolvePath, metricMapping);
@@ -142,8 +176,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
 
   const directory = readDirectorySettings(source, problems, resolvePath);
 
-  const tablePrefix = text(SETTING.tablePrefix, 'chargeback');
-  if (!TABLE_PREFIX.test(tablePrefix)) problems.push(`${SETTING.tablePrefix}: "${tablePrefix}" must be 1-30 letters and digits, starting with a letter`);
+  const tablePrefix = readTablePrefix(source, problems);
 
   const mailDelivery = readMailDelivery(source, problems);
   const mailFrom = text(SETTING.mailFrom, 'chargeback@contoso.example');
@@ -156,9 +189,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
   const budgets = readBudgetSettings(source, problems, resolvePath);
 
   const storage = readStorageSettings(source, tablePrefix, problems);
-  if (problems.length > 0) {
-    throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s)`, { details: problems });
-  }
+  throwIfProblems(problems);
   return Object.freeze({
     timeZone,
     usage,
@@ -335,15 +366,7 @@ function readDirectorySettings(source: SettingsSource, problems: string[], resol
   const overridesFile = text(SETTING.directoryOverridesFile);
   const baseUrl = text(SETTING.graphBaseUrl).replace(/\/+$/, '');
   if (baseUrl !== '') {
-    let url: URL | undefined;
-    try {
-      url = new URL(baseUrl);
-    } catch {
-      problems.push(`${SETTING.graphBaseUrl}: "${baseUrl}" is not a URL`);
-    }
-    if (url !== undefined && url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
-      problems.push(`${SETTING.graphBaseUrl}: "${baseUrl}" must use https (plain http only towards localhost)`);
-    }
+    const url = serviceUrl(SETTING.graphBaseUrl, baseUrl, problems);
     if (url !== undefined && url.pathname !== '/' && url.pathname !== '') problems.push(`${SETTING.graphBaseUrl}: "${baseUrl}" must be the Graph root, without /v1.0 or another path`);
   }
 
@@ -370,12 +393,9 @@ function readDirectorySettings(source: SettingsSource, problems: string[], resol
 export function loadDirectorySettings(source: SettingsSource, options: { projectRoot: string }): Pick<Settings, 'directory' | 'storage'> {
   const problems: string[] = [];
   const directory = readDirectorySettings(source, problems, (value) => path.resolve(options.projectRoot, value));
-  const tablePrefix = source[SETTING.tablePrefix]?.trim() || 'chargeback';
-  if (!TABLE_PREFIX.test(tablePrefix)) problems.push(`${SETTING.tablePrefix}: "${tablePrefix}" must be 1-30 letters and digits, starting with a letter`);
+  const tablePrefix = readTablePrefix(source, problems);
   const storage = readStorageSettings(source, tablePrefix, problems);
-  if (problems.length > 0) {
-    throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s)`, { details: problems });
-  }
+  throwIfProblems(problems);
   return Object.freeze({ directory, storage });
 }
 
@@ -449,17 +469,7 @@ function readUsageSettings(source: SettingsSource, problems: string[], resolvePa
 
   const maxConcurrency = integerSetting(source, SETTING.logsMaxConcurrency, 3, 1, MAX_LOGS_CONCURRENCY, problems);
   const endpoint = text(SETTING.logsEndpoint).replace(/\/+$/, '');
-  if (endpoint !== '') {
-    let url: URL | undefined;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      problems.push(`${SETTING.logsEndpoint}: "${endpoint}" is not a URL`);
-    }
-    if (url !== undefined && url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
-      problems.push(`${SETTING.logsEndpoint}: "${endpoint}" must use https (plain http only towards localhost)`);
-    }
-  }
+  if (endpoint !== '') serviceUrl(SETTING.logsEndpoint, endpoint, problems);
   return Object.freeze({
     kind: 'app-insights' as const,
     target: Object.freeze(target),
@@ -495,18 +505,10 @@ function integerSetting(source: SettingsSource, name: string, fallback: number, 
  */
 export function loadUsageSettings(source: SettingsSource, options: { projectRoot: string }): Pick<Settings, 'timeZone' | 'usage' | 'metricMapping'> {
   const problems: string[] = [];
-  let timeZone = source[SETTING.timeZone]?.trim() || 'UTC';
-  try {
-    assertTimeZone(timeZone);
-  } catch (error) {
-    problems.push(`${SETTING.timeZone}: ${(error as Error).message}`);
-    timeZone = 'UTC';
-  }
+  const timeZone = readTimeZone(source, problems);
   const metricMapping = readMetricMapping(source, problems);
   const usage = readUsageSettings(source, problems, (value) => path.resolve(options.projectRoot, value), metricMapping);
-  if (problems.length > 0) {
-    throw new AppError('CONFIG_INVALID', `the settings have ${problems.length} problem(s)`, { details: problems });
-  }
+  throwIfProblems(problems);
   return Object.freeze({ timeZone, usage, metricMapping });
 }
 

@@ -1,9 +1,9 @@
-import type { Allocation, DirectoryResolution } from './directory.js';
+import type { DirectoryResolution } from './directory.js';
 import { AppError } from './errors.js';
 import { ZERO, type Money } from './money.js';
 import { monthOfDay, nextDay, parseDay } from './periods.js';
 import type { PriceBook } from './price-book.js';
-import { buildMonthlyLines, compareLines, lineKey, type DayUsage, type MonthlyLine } from './rollup.js';
+import { buildMonthlyLines, compareLines, lineKey, type DayUsage, type LineSubject, type MonthlyLine } from './rollup.js';
 import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
 
@@ -12,16 +12,8 @@ import type { UsageRow } from './usage.js';
  * with the price in force that day. `cost` is null when no price was in force: the line's tokens are then
  * unpriced, never a silent zero.
  */
-export interface DayLine {
+export interface DayLine extends LineSubject {
   readonly day: string;
-  readonly teamId: string;
-  readonly userId: string;
-  readonly model: string;
-  readonly tier: string;
-  readonly allocation: Allocation;
-  readonly userName: string;
-  readonly upn: string;
-  readonly pricedModel: string | null;
   readonly tokens: TokenCounts;
   readonly requests: number;
   readonly cost: Money | null;

@@ -15,13 +15,8 @@ export interface DayUsage {
   readonly priceEntryId: string | null;
 }
 
-/**
- * The monthly rollup of one team x user x model x tier, with its daily rollups inside. Tokens are all the
- * tokens read; cost covers the priced days only, and the tokens of unpriced days are kept apart so that a
- * report shows them as an explicit unpriced line rather than a silent zero.
- */
-export interface MonthlyLine {
-  readonly month: string;
+/** What a rollup line (monthly or daily) is about: its team x user x model x tier, and who the user is. */
+export interface LineSubject {
   readonly teamId: string;
   readonly userId: string;
   readonly model: string;
@@ -31,6 +26,15 @@ export interface MonthlyLine {
   readonly upn: string;
   /** The priced model the gateway's model id resolved to, or null when the price book does not know it. */
   readonly pricedModel: string | null;
+}
+
+/**
+ * The monthly rollup of one team x user x model x tier, with its daily rollups inside. Tokens are all the
+ * tokens read; cost covers the priced days only, and the tokens of unpriced days are kept apart so that a
+ * report shows them as an explicit unpriced line rather than a silent zero.
+ */
+export interface MonthlyLine extends LineSubject {
+  readonly month: string;
   readonly tokens: TokenCounts;
   readonly requests: number;
   readonly cost: Money;

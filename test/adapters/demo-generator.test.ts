@@ -15,6 +15,7 @@ import {
 import { looksLikeMailAddress, parseDirectoryDocument } from '../../shared/adapters/local/file-directory.js';
 import { isValidTeamId } from '../../shared/domain/directory.js';
 import { monthWindow } from '../../shared/domain/periods.js';
+import { parseCsv } from '../support/csv.js';
 
 interface MetricRow {
   timestamp: string;
@@ -38,36 +39,6 @@ async function readNdjson(file: string): Promise<MetricRow[]> {
   const text = await readFile(file, 'utf8');
   expect(text.endsWith('\n')).toBe(true);
   return text.trimEnd().split('\n').map((line) => JSON.parse(line) as MetricRow);
-}
-
-/** A small RFC 4180 reader: quoted fields, doubled quotes, CRLF records. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const char = text[i] as string;
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 1;
-      } else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') {
-      record.push(field);
-      field = '';
-    } else if (char === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i += 1;
-    } else field += char;
-  }
-  if (field !== '' || record.length > 0) records.push([...record, field]);
-  return records;
 }
 
 function localPartsIn(timeZone: string): (instant: Date) => { day: string; hour: number } {

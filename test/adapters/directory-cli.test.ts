@@ -1,27 +1,15 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { setupServer } from 'msw/node';
 import { PassThrough } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runDirectoryRefresh, runDirectoryShow, type DirectoryCommandOptions } from '../../cli/directory.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
 import { FAKE_TOKEN, fakeObjectId, graphStub, type FakeTenant } from '../support/graph-stub.js';
 import { fixedClock } from '../support/in-memory.js';
+import { stubRemoteHttp } from '../support/msw.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-const server = setupServer();
-beforeAll(() =>
-  server.listen({
-    onUnhandledRequest: (request, print) => {
-      if (!LOOPBACK.has(new URL(request.url).hostname)) print.error();
-    },
-  }),
-);
-afterEach(() => {
-  server.resetHandlers();
-  vi.unstubAllEnvs();
-});
-afterAll(() => server.close());
+const server = stubRemoteHttp();
+afterEach(() => vi.unstubAllEnvs());
 
 const GRAPH = 'https://graph.example.test';
 const credential: TokenCredential = { getToken: async (): Promise<AccessToken> => ({ token: FAKE_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };

@@ -1,6 +1,5 @@
 import { http, HttpResponse } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TableAlertLedger } from '../../shared/adapters/azure/table-alert-ledger.js';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { RollupTeamSpendSource } from '../../shared/adapters/rollup-team-spend.js';
@@ -14,21 +13,11 @@ import { silentLogger } from '../../shared/ports/runtime.js';
 import { evaluateBudgets, type EvaluateBudgetsDeps } from '../../shared/use-cases/evaluate-budgets.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import { fixedClock, InMemoryRollupStore, RecordingMailer, StaticDirectory, StaticPriceBooks } from '../support/in-memory.js';
+import { stubRemoteHttp } from '../support/msw.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
 const WEBHOOK = 'https://contoso.webhook.office.com/webhookb2/test';
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-const server = setupServer();
-// Anything unhandled is an error, except the local Azurite the alert ledger talks to.
-beforeAll(() =>
-  server.listen({
-    onUnhandledRequest: (request, print) => {
-      if (!LOOPBACK.has(new URL(request.url).hostname)) print.error();
-    },
-  }),
-);
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
+const server = stubRemoteHttp();
 
 const FINANCE = 'finance@contoso.example';
 const directory = testDirectory(

@@ -1,8 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CachedDirectory, TableDirectoryCacheStore } from '../../shared/adapters/azure/cached-directory.js';
 import { graphClientWithAuthProvider } from '../../shared/adapters/azure/graph-client.js';
 import { GraphDirectory } from '../../shared/adapters/azure/graph-directory.js';
@@ -25,20 +24,10 @@ import {
   StaticUsageSource,
   TeamTotalsRenderer,
 } from '../support/in-memory.js';
+import { stubRemoteHttp } from '../support/msw.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-const server = setupServer();
-// Anything unhandled is an error, except the local Azurite the cached variant talks to.
-beforeAll(() =>
-  server.listen({
-    onUnhandledRequest: (request, print) => {
-      if (!LOOPBACK.has(new URL(request.url).hostname)) print.error();
-    },
-  }),
-);
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
+const server = stubRemoteHttp();
 
 const PREFIX = 'team-';
 const GUEST = 3;

@@ -19,6 +19,7 @@ import { UNALLOCATED_TEAM, type DirectoryResolution, type DirectoryUser, type Te
 import { AppError } from '../../domain/errors.js';
 import type { Directory } from '../../ports/directory.js';
 import type { Clock } from '../../ports/runtime.js';
+import { runPool } from './table-batches.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { decodeKeyPart, encodeKeyPart, MAX_KEY_BYTES } from './table-keys.js';
 
@@ -447,22 +448,4 @@ function decodeOrUndefined(rowKey: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Runs `work` over `items`, `concurrency` at a time; after the first failure starts nothing new and rethrows it. */
-async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
 }

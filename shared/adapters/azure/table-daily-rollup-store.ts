@@ -27,40 +27,29 @@
  * Readers may briefly see a mix of old and new entities of the day being replaced.
  */
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
-import type { Allocation } from '../../domain/directory.js';
 import { summarizeTeamDays, type DayLine, type TeamDayTotal } from '../../domain/daily.js';
 import { AppError } from '../../domain/errors.js';
-import { money, type Money } from '../../domain/money.js';
-import { daysOfMonth, monthOfDay, parseDay, parseMonth } from '../../domain/periods.js';
-import { TOKEN_KINDS, type TokenCounts, type TokenKind } from '../../domain/tokens.js';
+import { daysOfMonth, monthOfDay } from '../../domain/periods.js';
+import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { DailyRollupStore, ReplaceDayResult } from '../../ports/daily-rollup-store.js';
+import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
 import { ensureTable, storageError } from './table-client.js';
-import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR } from './table-keys.js';
+import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
+import { assertCanonicalDay, assertCanonicalMonth, entityReader, int64, TOKEN_PROPERTY } from './table-usage-properties.js';
 
-export const DAILY_SCHEMA_VERSION = 1;
+const DAILY_SCHEMA_VERSION = 1;
 
-const MAX_BATCH_ENTITIES = 100;
 const DEFAULT_BATCH_CONCURRENCY = 8;
-const TOKEN_PROPERTY: Record<TokenKind, string> = {
-  input: 'Input',
-  output: 'Output',
-  cacheRead: 'CacheRead',
-  cacheWrite5m: 'CacheWrite5m',
-  cacheWrite1h: 'CacheWrite1h',
-};
-const ALLOCATIONS: readonly Allocation[] = ['team', 'no-user-id', 'unknown-user', 'former-user'];
-
-type EntityKey = { partitionKey: string; rowKey: string };
 
 export function dayLinePartitionKey(day: string, teamId: string): string {
   return `${encodeKeyPart(day)}${KEY_PART_SEPARATOR}${encodeKeyPart(teamId)}`;
 }
 
-export function dayLineRowKey(line: Pick<DayLine, 'userId' | 'model' | 'tier'>): string {
+function dayLineRowKey(line: Pick<DayLine, 'userId' | 'model' | 'tier'>): string {
   return joinKeyParts([line.userId, line.model, line.tier]);
 }
 
-export function teamDayRowKey(teamId: string, day: string): string {
+function teamDayRowKey(teamId: string, day: string): string {
   return `${encodeKeyPart(teamId)}${KEY_PART_SEPARATOR}${encodeKeyPart(day)}`;
 }
 
@@ -84,28 +73,29 @@ export class TableDailyRollupStore implements DailyRollupStore {
     assertCanonicalDay(day);
     const month = monthOfDay(day);
     const totals = summarizeTeamDays(day, lines);
-    const lineEntities = keyed(lines.map(lineEntity), 'Two lines of the day share a key (team, user, model, tier)');
-    const totalEntities = keyed(totals.map(totalEntity), 'Two team totals of the day share a key');
+    const lineEntities = groupByPartition(lines.map(lineEntity), 'Two lines of the day share a key (team, user, model, tier)');
+    const totalEntities = groupByPartition(totals.map(totalEntity), 'Two team totals of the day share a key');
 
+    const { from, to } = keysStartingWith(day);
     const [storedLines, storedTotals] = await Promise.all([
-      this.listKeys(this.lines, odata`PartitionKey ge ${dayRange(day).from} and PartitionKey lt ${dayRange(day).to}`, `list the stored lines of ${day}`),
-      this.listKeys(this.totals, odata`PartitionKey eq ${month} and day eq ${day}`, `list the stored team totals of ${day}`),
+      listKeys(this.lines, odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `list the stored lines of ${day}`),
+      listKeys(this.totals, odata`PartitionKey eq ${month} and day eq ${day}`, `list the stored team totals of ${day}`),
     ]);
-    const staleLines = storedLines.filter((key) => !lineEntities.has(entityId(key)));
-    const staleTotals = storedTotals.filter((key) => !totalEntities.has(entityId(key)));
+    const staleLines = staleKeys(storedLines, lineEntities);
+    const staleTotals = staleKeys(storedTotals, totalEntities);
 
     const upsert = (entity: TableEntity): TransactionAction => ['upsert', entity, 'Replace'];
     const remove = (key: EntityKey): TransactionAction => ['delete', key];
-    await this.submitAll(this.lines, batches([...lineEntities.values()], upsert), `write day lines of ${day}`);
-    await this.submitAll(this.totals, batches([...totalEntities.values()], upsert), `write team totals of ${day}`);
-    await this.submitAll(this.lines, batches(staleLines, remove), `delete stale day lines of ${day}`);
-    await this.submitAll(this.totals, batches(staleTotals, remove), `delete stale team totals of ${day}`);
-    return { lines: lineEntities.size, deletedLines: staleLines.length, totals: totalEntities.size, deletedTotals: staleTotals.length };
+    await this.submitAll(this.lines, batches(lineEntities, upsert), `write day lines of ${day}`);
+    await this.submitAll(this.totals, batches(totalEntities, upsert), `write team totals of ${day}`);
+    await this.submitAll(this.lines, batches(groupByPartition(staleLines, 'Duplicate stored key'), remove), `delete stale day lines of ${day}`);
+    await this.submitAll(this.totals, batches(groupByPartition(staleTotals, 'Duplicate stored key'), remove), `delete stale team totals of ${day}`);
+    return { lines: lines.length, deletedLines: staleLines.length, totals: totals.length, deletedTotals: staleTotals.length };
   }
 
   async readDay(day: string): Promise<DayLine[]> {
     assertCanonicalDay(day);
-    const { from, to } = dayRange(day);
+    const { from, to } = keysStartingWith(day);
     const entities = await this.list(this.lines, odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read the lines of ${day}`);
     return entities.map(lineFromEntity).sort(compareDayLines);
   }
@@ -114,33 +104,21 @@ export class TableDailyRollupStore implements DailyRollupStore {
     assertCanonicalMonth(month);
     assertCanonicalDay(throughDay);
     const days = daysOfMonth(month).filter((day) => day <= throughDay);
-    const byDay: DayLine[][] = new Array(days.length);
-    let next = 0;
-    let failed = false;
-    const worker = async (): Promise<void> => {
-      while (!failed && next < days.length) {
-        const index = next++;
-        const day = days[index]!;
-        const partitionKey = dayLinePartitionKey(day, teamId);
-        try {
-          const entities = await this.list(this.lines, odata`PartitionKey eq ${partitionKey}`, `read the lines of team ${teamId} on ${day}`);
-          byDay[index] = entities.map(lineFromEntity).sort(compareDayLines);
-        } catch (error) {
-          failed = true;
-          throw error;
-        }
-      }
-    };
+    const byDay = new Map<string, DayLine[]>();
     // Each day is its own partition: a few single-partition queries at a time instead of a range scan
     // over every team's partitions of the month.
-    await Promise.all(Array.from({ length: Math.min(this.batchConcurrency, days.length) }, worker));
-    return byDay.flat();
+    await runPool(days, this.batchConcurrency, async (day) => {
+      const partitionKey = dayLinePartitionKey(day, teamId);
+      const entities = await this.list(this.lines, odata`PartitionKey eq ${partitionKey}`, `read the lines of team ${teamId} on ${day}`);
+      byDay.set(day, entities.map(lineFromEntity).sort(compareDayLines));
+    });
+    return days.flatMap((day) => byDay.get(day)!);
   }
 
   async readTeamDailySeries(month: string, teamId: string): Promise<TeamDayTotal[]> {
     assertCanonicalMonth(month);
-    const prefix = `${encodeKeyPart(teamId)}${KEY_PART_SEPARATOR}`;
-    const filter = odata`PartitionKey eq ${month} and RowKey ge ${prefix} and RowKey lt ${prefix + KEY_PART_SEPARATOR}`;
+    const { from, to } = keysStartingWith(teamId);
+    const filter = odata`PartitionKey eq ${month} and RowKey ge ${from} and RowKey lt ${to}`;
     const entities = await this.list(this.totals, filter, `read the daily series of team ${teamId} in ${month}`);
     return entities.map(totalFromEntity).sort(compareTotals);
   }
@@ -161,88 +139,24 @@ export class TableDailyRollupStore implements DailyRollupStore {
     return entities;
   }
 
-  private async listKeys(client: TableClient, filter: string, action: string): Promise<EntityKey[]> {
-    const keys: EntityKey[] = [];
-    try {
-      for await (const entity of client.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } })) {
-        keys.push({ partitionKey: entity.partitionKey!, rowKey: entity.rowKey! });
-      }
-    } catch (error) {
-      throw storageError(action, error);
-    }
-    return keys;
-  }
-
   private async submitAll(client: TableClient, work: TransactionAction[][], action: string): Promise<void> {
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      while (!failure && next < work.length) {
-        const batch = work[next++]!;
-        try {
-          await client.submitTransaction(batch);
-        } catch (error) {
-          failure ??= { error: storageError(`${action} (a batch of ${batch.length} in partition ${batch[0]![1].partitionKey})`, error) };
-        }
+    await runPool(work, this.batchConcurrency, async (batch) => {
+      try {
+        await client.submitTransaction(batch);
+      } catch (error) {
+        throw storageError(`${action} (a batch of ${batch.length} in partition ${batch[0]![1].partitionKey})`, error);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.batchConcurrency, work.length) }, worker));
-    if (failure) throw failure.error;
+    });
   }
 }
 
-function dayRange(day: string): { from: string; to: string } {
-  const prefix = `${encodeKeyPart(day)}${KEY_PART_SEPARATOR}`;
-  return { from: prefix, to: `${prefix}${KEY_PART_SEPARATOR}` };
-}
-
-function assertCanonicalDay(day: string): void {
-  if (parseDay(day) !== day) throw new AppError('INVALID_ARGUMENT', `"${day}" is not a day: expected YYYY-MM-DD`);
-}
-
-function assertCanonicalMonth(month: string): void {
-  if (parseMonth(month) !== month) throw new AppError('INVALID_ARGUMENT', `"${month}" is not a month: expected YYYY-MM`);
-}
-
-function entityId(key: EntityKey): string {
-  return `${key.partitionKey}\u0000${key.rowKey}`;
-}
-
-function keyed<T extends EntityKey>(items: readonly T[], duplicateMessage: string): Map<string, T> {
-  const map = new Map<string, T>();
-  for (const item of items) {
-    const id = entityId(item);
-    if (map.has(id)) throw new AppError('INVALID_ARGUMENT', `${duplicateMessage}: PartitionKey "${item.partitionKey}", RowKey "${item.rowKey}"`);
-    map.set(id, item);
-  }
-  return map;
-}
-
-/** Groups by partition, in key order, into transactions of at most 100 (a day line is far below 4 MiB / 100). */
-function batches<T extends EntityKey>(items: readonly T[], toAction: (item: T) => TransactionAction): TransactionAction[][] {
-  const byPartition = new Map<string, T[]>();
-  for (const item of items) {
-    const list = byPartition.get(item.partitionKey) ?? [];
-    list.push(item);
-    byPartition.set(item.partitionKey, list);
-  }
-  const result: TransactionAction[][] = [];
-  for (const partitionKey of [...byPartition.keys()].sort()) {
-    const rows = byPartition.get(partitionKey)!.sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
-    for (let index = 0; index < rows.length; index += MAX_BATCH_ENTITIES) {
-      result.push(rows.slice(index, index + MAX_BATCH_ENTITIES).map(toAction));
-    }
-  }
-  return result;
+/** Transactions of at most 100 entities of one partition, in key order: a day entity is far below 4 MiB / 100. */
+function batches<T extends EntityKey>(partitions: Map<string, Map<string, T>>, toAction: (item: T) => TransactionAction): TransactionAction[][] {
+  return batchesOf(partitions, () => PER_OPERATION_OVERHEAD_BYTES).map((batch) => batch.map(toAction));
 }
 
 function describeLine(line: DayLine): string {
   return `Day line ${line.day} team "${line.teamId}" user "${line.userId.slice(0, 60)}" model "${line.model.slice(0, 60)}" tier "${line.tier.slice(0, 60)}"`;
-}
-
-function count(value: number, what: string, owner: string): bigint {
-  if (!Number.isSafeInteger(value) || value < 0) throw new AppError('INVALID_ARGUMENT', `${owner}: ${what} must be a non-negative safe integer, got ${value}`);
-  return BigInt(value);
 }
 
 function lineEntity(line: DayLine): TableEntity & EntityKey {
@@ -264,12 +178,12 @@ function lineEntity(line: DayLine): TableEntity & EntityKey {
     userName: line.userName,
     upn: line.upn,
     pricedModel: line.pricedModel ?? '',
-    requests: count(line.requests, 'requests', owner),
+    requests: int64(line.requests, 'requests', owner),
     cost: line.cost === null ? '' : line.cost.toFixed(),
     priceEntryId: line.priceEntryId ?? '',
     currency: line.currency,
   };
-  for (const kind of TOKEN_KINDS) entity[`tokens${TOKEN_PROPERTY[kind]}`] = count(line.tokens[kind], `tokens.${kind}`, owner);
+  for (const kind of TOKEN_KINDS) entity[`tokens${TOKEN_PROPERTY[kind]}`] = int64(line.tokens[kind], `tokens.${kind}`, owner);
   return entity;
 }
 
@@ -282,55 +196,22 @@ function totalEntity(total: TeamDayTotal): TableEntity & EntityKey {
     month: total.month,
     day: total.day,
     teamId: total.teamId,
-    requests: count(total.requests, 'requests', owner),
+    requests: int64(total.requests, 'requests', owner),
     cost: total.cost.toFixed(),
     currency: total.currency,
     lines: total.lines,
   };
   assertKeySize(entity.rowKey, 'RowKey', owner);
   for (const kind of TOKEN_KINDS) {
-    entity[`tokens${TOKEN_PROPERTY[kind]}`] = count(total.tokens[kind], `tokens.${kind}`, owner);
-    entity[`unpriced${TOKEN_PROPERTY[kind]}`] = count(total.unpricedTokens[kind], `unpricedTokens.${kind}`, owner);
+    entity[`tokens${TOKEN_PROPERTY[kind]}`] = int64(total.tokens[kind], `tokens.${kind}`, owner);
+    entity[`unpriced${TOKEN_PROPERTY[kind]}`] = int64(total.unpricedTokens[kind], `unpricedTokens.${kind}`, owner);
   }
   return entity;
 }
 
-function reader(entity: Record<string, unknown>, what: string) {
-  const corrupt = (why: string): AppError =>
-    new AppError('STORAGE_FAILED', `Stored ${what} PartitionKey "${String(entity.partitionKey)}", RowKey "${String(entity.rowKey)}" is not readable: ${why}`);
-  if (entity.schemaVersion !== DAILY_SCHEMA_VERSION) throw corrupt(`schemaVersion ${String(entity.schemaVersion)}, this code reads ${DAILY_SCHEMA_VERSION}`);
-  const text = (name: string): string => {
-    const value = entity[name];
-    if (value === undefined) return '';
-    if (typeof value !== 'string') throw corrupt(`${name} is not a string`);
-    return value;
-  };
-  const integer = (name: string): number => {
-    const value = entity[name];
-    const result = typeof value === 'bigint' ? Number(value) : value;
-    if (typeof result !== 'number' || !Number.isSafeInteger(result) || result < 0) throw corrupt(`${name} is not a count`);
-    return result;
-  };
-  const decimal = (name: string): Money => {
-    const value = text(name);
-    try {
-      return money(value);
-    } catch {
-      throw corrupt(`${name} "${value}" is not a decimal`);
-    }
-  };
-  const tokens = (prefix: string): TokenCounts => {
-    const counts = {} as TokenCounts;
-    for (const kind of TOKEN_KINDS) counts[kind] = integer(`${prefix}${TOKEN_PROPERTY[kind]}`);
-    return counts;
-  };
-  return { text, integer, decimal, tokens, corrupt };
-}
-
 function lineFromEntity(entity: Record<string, unknown>): DayLine {
-  const read = reader(entity, 'day line');
-  const allocation = read.text('allocation') as Allocation;
-  if (!ALLOCATIONS.includes(allocation)) throw read.corrupt(`allocation "${allocation}" is unknown`);
+  const read = entityReader(entity, 'day line', DAILY_SCHEMA_VERSION);
+  const allocation = read.allocation();
   const priced = read.text('cost') !== '';
   return {
     day: read.text('day'),
@@ -343,7 +224,7 @@ function lineFromEntity(entity: Record<string, unknown>): DayLine {
     upn: read.text('upn'),
     pricedModel: read.text('pricedModel') === '' ? null : read.text('pricedModel'),
     tokens: read.tokens('tokens'),
-    requests: read.integer('requests'),
+    requests: read.count('requests'),
     cost: priced ? read.decimal('cost') : null,
     priceEntryId: priced ? read.text('priceEntryId') : null,
     currency: read.text('currency'),
@@ -351,17 +232,17 @@ function lineFromEntity(entity: Record<string, unknown>): DayLine {
 }
 
 function totalFromEntity(entity: Record<string, unknown>): TeamDayTotal {
-  const read = reader(entity, 'team day total');
+  const read = entityReader(entity, 'team day total', DAILY_SCHEMA_VERSION);
   return {
     month: read.text('month'),
     day: read.text('day'),
     teamId: read.text('teamId'),
     tokens: read.tokens('tokens'),
-    requests: read.integer('requests'),
+    requests: read.count('requests'),
     cost: read.decimal('cost'),
     unpricedTokens: read.tokens('unpriced'),
     currency: read.text('currency'),
-    lines: read.integer('lines'),
+    lines: read.count('lines'),
   };
 }
 

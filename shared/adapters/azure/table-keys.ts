@@ -130,3 +130,12 @@ export function assertKeySize(key: string, kind: 'PartitionKey' | 'RowKey', owne
     );
   }
 }
+
+/**
+ * Bounds of the range holding every composite key whose first part is `firstPart`: lower inclusive, upper
+ * exclusive. The upper bound works because every encoded part sorts below the separator.
+ */
+export function keysStartingWith(firstPart: string): { from: string; to: string } {
+  const prefix = `${encodeKeyPart(firstPart)}${KEY_PART_SEPARATOR}`;
+  return { from: prefix, to: `${prefix}${KEY_PART_SEPARATOR}` };
+}

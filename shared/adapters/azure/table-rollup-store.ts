@@ -28,22 +28,18 @@
  * while a replace runs; a crash leaves such a mix, and rerunning the same replace completes it exactly.
  */
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
-import type { Allocation } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
-import { parseMonth } from '../../domain/periods.js';
 import { compareLines, type DayUsage, type MonthlyLine } from '../../domain/rollup.js';
-import { TOKEN_KINDS, type TokenCounts, type TokenKind } from '../../domain/tokens.js';
+import { TOKEN_KINDS, type TokenCounts } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
+import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
 import { ensureTable, storageError } from './table-client.js';
-import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR } from './table-keys.js';
+import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
+import { assertCanonicalMonth, entityReader, int64, safeCount, TOKEN_PROPERTY } from './table-usage-properties.js';
 
-export const ROLLUP_SCHEMA_VERSION = 1;
+const ROLLUP_SCHEMA_VERSION = 1;
 
-const MAX_BATCH_ENTITIES = 100;
-/** The service's limit is 4 MiB per transaction; the margin covers multipart framing we do not count. */
-const MAX_BATCH_BYTES = 3.5 * 1024 * 1024;
-const PER_OPERATION_OVERHEAD_BYTES = 1024;
 /** A String property holds at most 64 KiB, stored as UTF-16. */
 const MAX_STRING_PROPERTY_CHARS = 32 * 1024;
 /**
@@ -53,17 +49,7 @@ const MAX_STRING_PROPERTY_CHARS = 32 * 1024;
  */
 const DEFAULT_BATCH_CONCURRENCY = 2;
 
-const TOKEN_PROPERTY: Record<TokenKind, string> = {
-  input: 'Input',
-  output: 'Output',
-  cacheRead: 'CacheRead',
-  cacheWrite5m: 'CacheWrite5m',
-  cacheWrite1h: 'CacheWrite1h',
-};
-const ALLOCATIONS: readonly Allocation[] = ['team', 'no-user-id', 'unknown-user', 'former-user'];
-
 type DayTuple = [string, number, number, number, number, number, number, string | null, string | null];
-type EntityKey = { partitionKey: string; rowKey: string };
 /** A line to be written: its keys and the size its entity was estimated at, not the entity. */
 type PlannedEntity = EntityKey & { line: MonthlyLine; size: number };
 
@@ -73,12 +59,6 @@ export function rollupPartitionKey(month: string, teamId: string): string {
 
 export function rollupRowKey(line: Pick<MonthlyLine, 'userId' | 'model' | 'tier'>): string {
   return joinKeyParts([line.userId, line.model, line.tier]);
-}
-
-/** Bounds of the PartitionKey range holding every team of `month`: lower inclusive, upper exclusive. */
-export function monthPartitionRange(month: string): { from: string; to: string } {
-  const prefix = `${encodeKeyPart(month)}${KEY_PART_SEPARATOR}`;
-  return { from: prefix, to: `${prefix}${KEY_PART_SEPARATOR}` };
 }
 
 export class TableRollupStore implements RollupStore {
@@ -109,7 +89,9 @@ export class TableRollupStore implements RollupStore {
 
     // Listing before writing gives a known total for progress; with one writer per month the stale set is the
     // same as if it were listed afterwards, because the writes only touch keys of the new set.
-    const stale = (await this.listMonthKeys(month)).filter((key) => !byPartition.get(key.partitionKey)?.has(key.rowKey));
+    const { from, to } = keysStartingWith(month);
+    const storedKeys = await listKeys(this.client, odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `list the stored keys of ${month}`);
+    const stale = staleKeys(storedKeys, byPartition);
     const upserts = batchesOf(byPartition, (item) => item.size);
     const deletes = batchesOf(groupByPartition(stale, 'Duplicate stored key'), () => PER_OPERATION_OVERHEAD_BYTES);
 
@@ -138,7 +120,7 @@ export class TableRollupStore implements RollupStore {
 
   async readMonth(month: string): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
-    const { from, to } = monthPartitionRange(month);
+    const { from, to } = keysStartingWith(month);
     return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`);
   }
 
@@ -153,24 +135,6 @@ export class TableRollupStore implements RollupStore {
     }
     return lines.sort(compareLines);
   }
-
-  private async listMonthKeys(month: string): Promise<EntityKey[]> {
-    const { from, to } = monthPartitionRange(month);
-    const keys: EntityKey[] = [];
-    try {
-      const entities = this.client.listEntities({
-        queryOptions: { filter: odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, select: ['PartitionKey', 'RowKey'] },
-      });
-      for await (const entity of entities) keys.push({ partitionKey: entity.partitionKey!, rowKey: entity.rowKey! });
-    } catch (error) {
-      throw storageError(`list the stored keys of ${month}`, error);
-    }
-    return keys;
-  }
-}
-
-function assertCanonicalMonth(month: string): void {
-  if (parseMonth(month) !== month) throw new AppError('INVALID_ARGUMENT', `"${month}" is not a month: expected YYYY-MM`);
 }
 
 function describeLine(line: Pick<MonthlyLine, 'month' | 'teamId' | 'userId' | 'model' | 'tier'>): string {
@@ -182,10 +146,11 @@ function toEntity(month: string, line: MonthlyLine): TableEntity {
   if (line.month !== month) {
     throw new AppError('INVALID_ARGUMENT', `${describeLine(line)} belongs to ${line.month}, not to the month being replaced (${month})`);
   }
+  const owner = describeLine(line);
   const partitionKey = rollupPartitionKey(month, line.teamId);
   const rowKey = rollupRowKey(line);
-  assertKeySize(partitionKey, 'PartitionKey', describeLine(line));
-  assertKeySize(rowKey, 'RowKey', describeLine(line));
+  assertKeySize(partitionKey, 'PartitionKey', owner);
+  assertKeySize(rowKey, 'RowKey', owner);
 
   const entity: TableEntity = {
     partitionKey,
@@ -200,118 +165,35 @@ function toEntity(month: string, line: MonthlyLine): TableEntity {
     userName: line.userName,
     upn: line.upn,
     pricedModel: line.pricedModel ?? '',
-    requests: int64(line.requests, 'requests', line),
+    requests: int64(line.requests, 'requests', owner),
     cost: line.cost.toFixed(),
     currency: line.currency,
     priceEntryIds: JSON.stringify(line.priceEntryIds),
-    days: JSON.stringify(line.days.map((day) => dayTuple(day, line))),
+    days: JSON.stringify(line.days.map((day) => dayTuple(day, owner))),
   };
   for (const kind of TOKEN_KINDS) {
-    entity[`tokens${TOKEN_PROPERTY[kind]}`] = int64(line.tokens[kind], `tokens.${kind}`, line);
-    entity[`unpriced${TOKEN_PROPERTY[kind]}`] = int64(line.unpricedTokens[kind], `unpricedTokens.${kind}`, line);
+    entity[`tokens${TOKEN_PROPERTY[kind]}`] = int64(line.tokens[kind], `tokens.${kind}`, owner);
+    entity[`unpriced${TOKEN_PROPERTY[kind]}`] = int64(line.unpricedTokens[kind], `unpricedTokens.${kind}`, owner);
   }
   for (const [name, value] of Object.entries(entity)) {
     if (typeof value === 'string' && value.length > MAX_STRING_PROPERTY_CHARS) {
-      throw new AppError('STORAGE_FAILED', `${describeLine(line)}: property ${name} is ${value.length} characters, over Table Storage's 64 KiB string limit`);
+      throw new AppError('STORAGE_FAILED', `${owner}: property ${name} is ${value.length} characters, over Table Storage's 64 KiB string limit`);
     }
   }
   return entity;
 }
 
-function dayTuple(day: DayUsage, line: MonthlyLine): DayTuple {
-  const counts = TOKEN_KINDS.map((kind) => safeCount(day.tokens[kind], `${day.day} tokens.${kind}`, line));
-  return [day.day, ...(counts as [number, number, number, number, number]), safeCount(day.requests, `${day.day} requests`, line), day.cost === null ? null : day.cost.toFixed(), day.priceEntryId];
-}
-
-function safeCount(value: number, what: string, line: MonthlyLine): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new AppError('INVALID_ARGUMENT', `${describeLine(line)}: ${what} must be a non-negative safe integer, got ${value}`);
-  }
-  return value;
-}
-
-/** Counts go out as Edm.Int64: a month of cache reads can pass 2^31, where an untyped number would become a Double. */
-function int64(value: number, what: string, line: MonthlyLine): bigint {
-  return BigInt(safeCount(value, what, line));
+function dayTuple(day: DayUsage, owner: string): DayTuple {
+  const counts = TOKEN_KINDS.map((kind) => safeCount(day.tokens[kind], `${day.day} tokens.${kind}`, owner));
+  return [day.day, ...(counts as [number, number, number, number, number]), safeCount(day.requests, `${day.day} requests`, owner), day.cost === null ? null : day.cost.toFixed(), day.priceEntryId];
 }
 
 function entitySizeEstimate(entity: TableEntity): number {
   return PER_OPERATION_OVERHEAD_BYTES + Buffer.byteLength(JSON.stringify(entity, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
 }
 
-function groupByPartition<T extends EntityKey>(items: readonly T[], duplicateMessage: string): Map<string, Map<string, T>> {
-  const partitions = new Map<string, Map<string, T>>();
-  for (const item of items) {
-    let rows = partitions.get(item.partitionKey);
-    if (!rows) {
-      rows = new Map();
-      partitions.set(item.partitionKey, rows);
-    }
-    if (rows.has(item.rowKey)) {
-      throw new AppError('INVALID_ARGUMENT', `${duplicateMessage}: PartitionKey "${item.partitionKey}", RowKey "${item.rowKey}"`);
-    }
-    rows.set(item.rowKey, item);
-  }
-  return partitions;
-}
-
-/** Splits each partition, in key order, into transactions within the entity-count and size limits. */
-function batchesOf<T extends EntityKey>(partitions: Map<string, Map<string, T>>, sizeOf: (item: T) => number): T[][] {
-  const batches: T[][] = [];
-  for (const partitionKey of [...partitions.keys()].sort()) {
-    const rows = partitions.get(partitionKey)!;
-    let batch: T[] = [];
-    let bytes = 0;
-    for (const rowKey of [...rows.keys()].sort()) {
-      const item = rows.get(rowKey)!;
-      const size = sizeOf(item);
-      if (batch.length > 0 && (batch.length === MAX_BATCH_ENTITIES || bytes + size > MAX_BATCH_BYTES)) {
-        batches.push(batch);
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(item);
-      bytes += size;
-    }
-    if (batch.length > 0) batches.push(batch);
-  }
-  return batches;
-}
-
-/** Runs `work` over `items`, `concurrency` at a time; after the first failure starts nothing new and rethrows it. */
-async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (!failure && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure) throw failure.error;
-}
-
 function fromEntity(entity: Record<string, unknown>): MonthlyLine {
-  const where = `entity PartitionKey "${String(entity.partitionKey)}", RowKey "${String(entity.rowKey)}"`;
-  const corrupt = (why: string): AppError => new AppError('STORAGE_FAILED', `Stored rollup ${where} is not readable: ${why}`);
-  if (entity.schemaVersion !== ROLLUP_SCHEMA_VERSION) throw corrupt(`schemaVersion ${String(entity.schemaVersion)}, this code reads ${ROLLUP_SCHEMA_VERSION}`);
-  const text = (name: string): string => {
-    const value = entity[name];
-    if (value === undefined) return '';
-    if (typeof value !== 'string') throw corrupt(`${name} is not a string`);
-    return value;
-  };
-  const count = (name: string): number => {
-    const value = entity[name];
-    const result = typeof value === 'bigint' ? Number(value) : value;
-    if (typeof result !== 'number' || !Number.isSafeInteger(result) || result < 0) throw corrupt(`${name} is not a count`);
-    return result;
-  };
+  const { text, count, allocation: readAllocation, corrupt } = entityReader(entity, 'rollup entity', ROLLUP_SCHEMA_VERSION);
   const amount = (value: unknown, name: string): Money => {
     if (typeof value !== 'string' || value === '') throw corrupt(`${name} is not a decimal string`);
     try {
@@ -334,8 +216,7 @@ function fromEntity(entity: Record<string, unknown>): MonthlyLine {
     tokens[kind] = count(`tokens${TOKEN_PROPERTY[kind]}`);
     unpricedTokens[kind] = count(`unpriced${TOKEN_PROPERTY[kind]}`);
   }
-  const allocation = text('allocation') as Allocation;
-  if (!ALLOCATIONS.includes(allocation)) throw corrupt(`allocation "${allocation}" is unknown`);
+  const allocation = readAllocation();
   const priceEntryIds = json('priceEntryIds');
   if (!Array.isArray(priceEntryIds) || !priceEntryIds.every((id) => typeof id === 'string')) throw corrupt('priceEntryIds is not a list of ids');
   const days = json('days');

@@ -1,0 +1,56 @@
+import { InvalidArgumentError } from 'commander';
+import path from 'node:path';
+import { SETTING, type SettingsSource } from '../shared/config/settings.js';
+import { isAppError } from '../shared/domain/errors.js';
+import { parseDay, parseMonth } from '../shared/domain/periods.js';
+
+/** The app settings from the environment, with the command-line values that were given taking precedence. */
+export function environmentWith(overrides: Record<string, string | undefined>): SettingsSource {
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  return { ...process.env, ...given };
+}
+
+export interface StackOptions {
+  directory?: string;
+  prices?: string;
+  timeZone?: string;
+  finance?: string;
+  storage?: string;
+  out: string;
+}
+
+/** What the commands running the whole stack share: files as the caller named them, every output under --out. */
+export function stackOverrides(options: StackOptions): Record<string, string | undefined> {
+  return {
+    [SETTING.directoryFile]: options.directory && path.resolve(options.directory),
+    [SETTING.priceBookFile]: options.prices && path.resolve(options.prices),
+    [SETTING.timeZone]: options.timeZone,
+    [SETTING.financeRecipients]: options.finance,
+    [SETTING.storageConnection]: options.storage,
+    [SETTING.outboxDir]: path.join(options.out, 'outbox'),
+    [SETTING.artifactsDir]: path.join(options.out, 'reports'),
+  };
+}
+
+/** Commander argument parsers: a domain parse error becomes commander's usage error, with the same message. */
+export function monthArgument(value: string): string {
+  return asArgumentError(() => parseMonth(value));
+}
+
+export function dayArgument(value: string): string {
+  return asArgumentError(() => parseDay(value));
+}
+
+function asArgumentError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new InvalidArgumentError(isAppError(error) ? error.message : String(error));
+  }
+}
+
+export function positiveIntegerArgument(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError(`"${value}" is not a positive whole number`);
+  return number;
+}

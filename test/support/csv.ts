@@ -1,0 +1,32 @@
+/**
+ * An RFC 4180 reader for tests, written independently of the writers under test: quoted fields, doubled
+ * quotes, CRLF records. A file must end with CRLF.
+ */
+export function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let field = '';
+  let record: string[] = [];
+  let quoted = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index]!;
+    if (quoted) {
+      if (char === '"' && text[index + 1] === '"') {
+        field += '"';
+        index += 1;
+      } else if (char === '"') quoted = false;
+      else field += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ',') {
+      record.push(field);
+      field = '';
+    } else if (char === '\r' && text[index + 1] === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+      index += 1;
+    } else field += char;
+  }
+  if (field !== '' || record.length > 0) throw new Error('the file does not end with CRLF');
+  return records;
+}
