@@ -285,10 +285,19 @@ export class CostLookup {
       throw new AppError('NOT_FOUND', `No usage is recorded for this team in ${month} and the directory does not know it`);
     }
 
-    const planned = await this.budgetOf(month, teamId);
+    const plan = await this.budgetPlan();
+    const teamName = teamNameOf(teamId, resolution.teams);
+    const today = this.today();
+    // A full view depends on nothing about the caller but the basis of their access: while its inputs are the
+    // same, every such caller gets the same result object, so its wire form is built once (cost-responses.ts).
+    const memoKey = decision.view === 'full' ? decision.basis : undefined;
+    const memo = memoKey === undefined ? undefined : view.fullResults.get(memoKey);
+    if (memo !== undefined && memo.teamName === teamName && memo.plan === plan && memo.today === today) return memo.result;
+
+    const planned = plan?.budgetsFor(month).find((budget) => budget.teamId === teamId);
     const { budget, forecast } = budgetAndForecast(planned, {
       month,
-      today: this.today(),
+      today,
       source: view.source,
       currency: view.currency,
       amount: view.total.amount,
@@ -297,7 +306,7 @@ export class CostLookup {
     });
     const common = {
       month,
-      team: { id: teamId, name: teamNameOf(teamId, resolution.teams) },
+      team: { id: teamId, name: teamName },
       currency: view.currency,
       source: view.source,
       total: view.total,
@@ -306,12 +315,14 @@ export class CostLookup {
       asOf: view.asOf,
     };
     if (decision.view === 'full') {
-      return {
+      const result: TeamCosts = {
         ...common,
         access: decision.basis,
         view: 'full',
         breakdown: { scope: 'team', total: view.total, byModel: view.models, byTier: view.tiers, byUser: view.users, byDay: view.days, lines: null },
       };
+      view.fullResults.set(decision.basis, { teamName, plan, today, result });
+      return result;
     }
     const slice = view.slices.get(caller.userId);
     const own = callerBreakdown(slice ? [slice] : []);
@@ -431,10 +442,6 @@ export class CostLookup {
     return this.budgetPlans.getOrLoad('plan', async () => budgets.source.load({ currency: (await budgets.priceBooks.load()).currency }));
   }
 
-  private async budgetOf(month: string, teamId: string): Promise<TeamBudget | undefined> {
-    return (await this.budgetPlan())?.budgetsFor(month).find((budget) => budget.teamId === teamId);
-  }
-
   /**
    * A closed month with the team in its rollups reads those; anything else reads the team's day partitions
    * through today. A closed month where neither store has the team is the closed month's zero.
@@ -536,6 +543,8 @@ interface TeamMonthView {
   readonly slices: ReadonlyMap<string, UserSlice>;
   /** A user the directory places in this team, to look the team up by (undefined for an empty team). */
   readonly memberSample: string | undefined;
+  /** The last full result per access basis and what it was built from; dropped with the view. */
+  readonly fullResults: Map<'finance' | 'lead', { teamName: string; plan: BudgetPlan | undefined; today: string; result: TeamCosts }>;
 }
 
 interface MonthView {
@@ -634,6 +643,7 @@ function buildTeamView(month: string, teamId: string, lines: readonly MonthlyLin
     days: shareOut(teamDays, amount).map(([day, figures]) => ({ day, ...figures })),
     slices,
     memberSample: lines.find((line) => line.allocation === 'team')?.userId,
+    fullResults: new Map(),
   };
 }
 

@@ -2,6 +2,7 @@ import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AppError } from '../../domain/errors.js';
 import type { Caller } from '../../domain/access.js';
+import { DEFAULT_VERIFIED_TOKEN_CACHE, VerifiedTokenCache } from './verified-token-cache.js';
 
 export type { Caller } from '../../domain/access.js';
 
@@ -20,6 +21,12 @@ export interface EntraTokenVerifierOptions {
   jwks: JWTVerifyGetKey;
   clockToleranceSeconds?: number;
   now?: () => Date;
+  /**
+   * Tokens that verified are remembered (by their exact text) so a repeated token skips the RS256 check;
+   * see VerifiedTokenCache for why that is safe. Default: up to 1000 tokens for at most 5 minutes each.
+   * `false` verifies every request in full.
+   */
+  verifiedTokenCache?: { maxEntries: number; maxAgeSeconds: number } | false;
 }
 
 /** Machine codes in AppError.details[0]; safe to log and to return to the caller. */
@@ -57,6 +64,7 @@ export class EntraTokenVerifier implements AccessTokenVerifier {
   private readonly jwks: JWTVerifyGetKey;
   private readonly clockToleranceSeconds: number;
   private readonly now: () => Date;
+  private readonly verified: VerifiedTokenCache | undefined;
 
   constructor(options: EntraTokenVerifierOptions) {
     if (!GUID.test(options.tenantId)) {
@@ -72,10 +80,16 @@ export class EntraTokenVerifier implements AccessTokenVerifier {
     this.jwks = options.jwks;
     this.clockToleranceSeconds = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
     this.now = options.now ?? (() => new Date());
+    const cache = options.verifiedTokenCache ?? { maxEntries: DEFAULT_VERIFIED_TOKEN_CACHE.maxEntries, maxAgeSeconds: DEFAULT_VERIFIED_TOKEN_CACHE.maxAgeMs / 1000 };
+    this.verified =
+      cache === false ? undefined : new VerifiedTokenCache({ maxEntries: cache.maxEntries, maxAgeMs: cache.maxAgeSeconds * 1000, clockToleranceSeconds: this.clockToleranceSeconds });
   }
 
   async verify(authorizationHeader: string | undefined): Promise<Caller> {
     const token = bearerToken(authorizationHeader);
+    const currentDate = this.now();
+    const remembered = this.verified?.get(token, currentDate.getTime());
+    if (remembered !== undefined) return remembered;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.jwks, {
@@ -84,13 +98,16 @@ export class EntraTokenVerifier implements AccessTokenVerifier {
         issuer: this.issuers,
         audience: this.audience,
         clockTolerance: this.clockToleranceSeconds,
-        currentDate: this.now(),
+        currentDate,
         requiredClaims: ['exp', 'iss', 'aud'],
       }));
     } catch (error) {
       throw translateJoseError(error);
     }
-    return this.callerFrom(payload);
+    const caller = this.callerFrom(payload);
+    // exp is a required claim and jose has checked it is a number; nbf, when present, too.
+    this.verified?.remember(token, caller, { exp: payload.exp!, nbf: payload.nbf }, currentDate.getTime());
+    return caller;
   }
 
   private callerFrom(payload: JWTPayload): Caller {

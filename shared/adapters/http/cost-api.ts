@@ -13,7 +13,7 @@ import type { Logger } from '../../ports/runtime.js';
 import type { CostLookup } from '../../use-cases/lookup-costs.js';
 import type { AccessTokenVerifier } from '../azure/entra-token-verifier.js';
 import { invocationLogger } from '../functions-logger.js';
-import { allTeamsCsv, allTeamsJson, myCostsCsv, myCostsJson, teamCostsCsv, teamCostsJson } from './cost-responses.js';
+import { allTeamsCsv, allTeamsJson, myCostsCsv, myCostsJson, teamCostsCsvText, teamCostsJsonText } from './cost-responses.js';
 
 export type CostEndpoint = 'team-costs' | 'all-teams' | 'my-costs';
 
@@ -58,8 +58,8 @@ export function costApiHandler(endpoint: CostEndpoint, getServices: CostApiServi
         case 'team-costs': {
           const result = await lookup.teamCosts(caller, { teamId: request.params['team'] ?? '', month });
           return format === 'csv'
-            ? csvResponse(teamCostsCsv(result), `team-${result.team.id}-${result.month}.csv`, requestId)
-            : jsonResponse(200, teamCostsJson(result), requestId);
+            ? csvResponse(teamCostsCsvText(result), `team-${result.team.id}-${result.month}.csv`, requestId)
+            : jsonTextResponse(200, teamCostsJsonText(result), requestId);
         }
         case 'all-teams': {
           const result = await lookup.allTeams(caller, { month });
@@ -97,10 +97,14 @@ export function responseFormat(request: Pick<HttpRequest, 'query' | 'headers'>):
 }
 
 function jsonResponse(status: number, body: unknown, requestId: string, headers: Record<string, string> = {}): HttpResponseInit {
+  return jsonTextResponse(status, JSON.stringify(body), requestId, headers);
+}
+
+function jsonTextResponse(status: number, body: string, requestId: string, headers: Record<string, string> = {}): HttpResponseInit {
   return {
     status,
     headers: { ...COMMON_HEADERS, 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId, ...headers },
-    body: JSON.stringify(body),
+    body,
   };
 }
 

@@ -89,6 +89,32 @@ export function teamCostsJson(result: TeamCosts) {
   };
 }
 
+/**
+ * A full team view's wire text, built once per result object. CostLookup hands every finance or lead caller
+ * the same (never mutated) result while nothing it was built from changes, so ~64 KB of JSON for a 200-user
+ * team is serialized once per cached view instead of once per request. Member views are built per caller and
+ * are serialized each time. Entries go with their result object.
+ */
+const fullViewTexts = new WeakMap<TeamCosts, { json?: string; csv?: string }>();
+
+export function teamCostsJsonText(result: TeamCosts): string {
+  if (result.view !== 'full') return JSON.stringify(teamCostsJson(result));
+  const texts = textsOf(result);
+  return (texts.json ??= JSON.stringify(teamCostsJson(result)));
+}
+
+export function teamCostsCsvText(result: TeamCosts): string {
+  if (result.view !== 'full') return teamCostsCsv(result);
+  const texts = textsOf(result);
+  return (texts.csv ??= teamCostsCsv(result));
+}
+
+function textsOf(result: TeamCosts): { json?: string; csv?: string } {
+  let texts = fullViewTexts.get(result);
+  if (texts === undefined) fullViewTexts.set(result, (texts = {}));
+  return texts;
+}
+
 export function allTeamsJson(result: AllTeamsCosts) {
   return {
     month: result.month,
