@@ -123,29 +123,10 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   const workbookLocation = await deps.artifacts.save(workbookName(month, close.revision), workbook, XLSX_TYPE);
 
   logger.progress('export', 'writing the FOCUS cost export');
-  const exportMonth: CostExportMonth = {
-    month,
-    timeZone: settings.timeZone,
-    window,
-    currency: priceBook.currency,
-    lines,
-    priceBook,
-    teamNames: new Map([...directory.teams.values()].map((team) => [team.id, team.name])),
-  };
-  // A month is about 25 rows per line: written as it is produced rather than built as one string.
-  const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
-  const focusLocation = await deps.artifacts.saveStream(focusName(month, close.revision), focus, CSV_TYPE);
+  const focusLocation = await writeFocusExport(deps, { month, window, revision: close.revision, lines, priceBook, directory });
 
   logger.progress('team workbooks', 'building the team workbooks');
-  const teamFiles: { teamId: string; teamName: string; report: MonthReport; filename: string; workbook: Buffer; location: string }[] = [];
-  for (const team of report.teams) {
-    if (team.teamId === UNALLOCATED_TEAM) continue;
-    const teamReport = buildTeamReport(lines, report, team.teamId, context);
-    const teamWorkbook = await deps.renderer.teamWorkbook(teamReport);
-    const filename = teamWorkbookName(month, close.revision, team.teamId);
-    const location = await deps.artifacts.save(filename, teamWorkbook, XLSX_TYPE);
-    teamFiles.push({ teamId: team.teamId, teamName: team.teamName, report: teamReport, filename, workbook: teamWorkbook, location });
-  }
+  const teamFiles = await buildTeamWorkbooks(deps, { lines, report, context, revision: close.revision });
 
   const failures: string[] = [];
   logger.progress('mail', 'mailing finance');
@@ -163,26 +144,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   );
 
   logger.progress('mail', 'mailing team leads');
-  const teams: TeamCloseResult[] = [];
-  for (const file of teamFiles) {
-    const key = teamDeliveryKey(month, close.revision, file.teamId);
-    const owed = await teamMailOwed(deps, { revision: close.revision, changes, teamId: file.teamId, key });
-    const outcome: TeamMailOutcome = !owed
-      ? { status: 'not-owed' }
-      : await attempt(failures, `the mail to the leads of ${file.teamId}`, () =>
-          deliverOnce(deps, {
-            key,
-            resend: false,
-            mail: composeTeamMail(file.report, {
-              from: settings.mailFrom,
-              to: directory.teams.get(file.teamId)?.leads ?? [],
-              attachment: { filename: file.filename, contentType: XLSX_TYPE, content: file.workbook },
-              revised: close.revision > 1,
-            }),
-          }),
-        );
-    teams.push({ teamId: file.teamId, teamName: file.teamName, amount: file.report.grandTotal, workbookLocation: file.location, mail: outcome });
-  }
+  const teams = await mailTeamLeads(deps, { month, revision: close.revision, changes, directory, teamFiles, failures });
 
   if (failures.length > 0) {
     throw new AppError('MAIL_FAILED', `${failures.length} mail(s) of ${month} revision ${close.revision} could not be sent; run the close again to send them (nothing already sent is sent twice)`, {
@@ -206,6 +168,78 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
     mail,
     teams,
   };
+}
+
+/** The month as a FOCUS CSV, written as it is produced: about 25 rows per line would be a large string. */
+async function writeFocusExport(
+  deps: Pick<CloseMonthDeps, 'costExport' | 'artifacts' | 'settings'>,
+  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution },
+): Promise<string> {
+  const exportMonth: CostExportMonth = {
+    month: input.month,
+    timeZone: deps.settings.timeZone,
+    window: input.window,
+    currency: input.priceBook.currency,
+    lines: input.lines,
+    priceBook: input.priceBook,
+    teamNames: new Map([...input.directory.teams.values()].map((team) => [team.id, team.name])),
+  };
+  const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
+  return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
+}
+
+interface TeamFile {
+  readonly teamId: string;
+  readonly teamName: string;
+  readonly report: MonthReport;
+  readonly filename: string;
+  readonly workbook: Buffer;
+  readonly location: string;
+}
+
+/** One workbook per team with only that team's lines; the unallocated usage is finance's alone. */
+async function buildTeamWorkbooks(
+  deps: Pick<CloseMonthDeps, 'renderer' | 'artifacts'>,
+  input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number },
+): Promise<TeamFile[]> {
+  const files: TeamFile[] = [];
+  for (const team of input.report.teams) {
+    if (team.teamId === UNALLOCATED_TEAM) continue;
+    const report = buildTeamReport(input.lines, input.report, team.teamId, input.context);
+    const workbook = await deps.renderer.teamWorkbook(report);
+    const filename = teamWorkbookName(input.report.month, input.revision, team.teamId);
+    const location = await deps.artifacts.save(filename, workbook, XLSX_TYPE);
+    files.push({ teamId: team.teamId, teamName: team.teamName, report, filename, workbook, location });
+  }
+  return files;
+}
+
+/** Mails each team's leads their workbook when it is owed; a failure is noted and the others still go. */
+async function mailTeamLeads(
+  deps: CloseMonthDeps,
+  input: { month: string; revision: number; changes: RevisionChanges | undefined; directory: DirectoryResolution; teamFiles: readonly TeamFile[]; failures: string[] },
+): Promise<TeamCloseResult[]> {
+  const teams: TeamCloseResult[] = [];
+  for (const file of input.teamFiles) {
+    const key = teamDeliveryKey(input.month, input.revision, file.teamId);
+    const owed = await teamMailOwed(deps, { revision: input.revision, changes: input.changes, teamId: file.teamId, key });
+    const outcome: TeamMailOutcome = !owed
+      ? { status: 'not-owed' }
+      : await attempt(input.failures, `the mail to the leads of ${file.teamId}`, () =>
+          deliverOnce(deps, {
+            key,
+            resend: false,
+            mail: composeTeamMail(file.report, {
+              from: deps.settings.mailFrom,
+              to: input.directory.teams.get(file.teamId)?.leads ?? [],
+              attachment: { filename: file.filename, contentType: XLSX_TYPE, content: file.workbook },
+              revised: input.revision > 1,
+            }),
+          }),
+        );
+    teams.push({ teamId: file.teamId, teamName: file.teamName, amount: file.report.grandTotal, workbookLocation: file.location, mail: outcome });
+  }
+  return teams;
 }
 
 /** Runs one delivery; a failure is noted and the run goes on with the other mails. */
