@@ -31,7 +31,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--teams <n>', 'teams in the demo organization').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.teams))
     .addOption(new Option('--seed <n>', 'seed of the demo data').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.seed))
     .option('--out <dir>', 'where outputs, demo data and the local Azurite data go', 'out')
-    .option('--force', 'send the finance mail again even if this revision was already sent')
+    .option('--force', 'send the finance mail and the team mails of this revision again even if they were already sent')
     .action(async (options, command: Command) => {
       const month = options.month ?? previousMonth(new Date(), 'UTC');
       await runDemo({ ...options, month, out: path.resolve(options.out), logger: loggerFor(command) });
@@ -48,7 +48,7 @@ export function buildProgram(): Command {
     .option('--finance <addresses>', 'finance recipients, comma separated; default FINANCE_RECIPIENTS')
     .option('--storage <connection-string>', 'table storage; default STORAGE_CONNECTION_STRING, else a local Azurite under --out')
     .option('--out <dir>', 'where workbooks, the outbox and the local Azurite data go', 'out')
-    .option('--force', 'send the finance mail again even if this revision was already sent')
+    .option('--force', 'send the finance mail and the team mails of this revision again even if they were already sent')
     .action(async (options, command: Command) => {
       await runClose({ ...options, out: path.resolve(options.out), logger: loggerFor(command) });
     });

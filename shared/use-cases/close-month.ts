@@ -9,10 +9,13 @@ import {
   buildTeamReport,
   previousMonthFigures,
   revisionChanges,
+  revisionChangesFromSummaries,
+  summarizeRevision,
   type MonthReport,
   type PreviousMonthFigures,
   type ReportContext,
   type RevisionChanges,
+  type RevisionSummary,
 } from '../domain/report.js';
 import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
 import { TOKEN_KINDS } from '../domain/tokens.js';
@@ -52,7 +55,7 @@ export interface CloseMonthDeps {
 
 export interface CloseMonthRequest {
   readonly month: string;
-  /** Send the finance mail again even though this revision was already sent. */
+  /** Send this revision's finance mail, and the team mails it owes, again even though they were already sent. */
   readonly resend?: boolean;
 }
 
@@ -102,20 +105,23 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
 
   const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
 
-  // Read before replacing, and only when this run makes a new revision of a closed month: if the stored lines
-  // are that month's last revision, they are what the new revision is compared with on its Changes sheet.
-  const fingerprint = fingerprintLines(lines);
   const lastClose = await deps.closes.get(month);
-  const revisionBaseline = lastClose && lastClose.fingerprint !== fingerprint ? await storedBaseline(deps, month, lastClose) : null;
+  const close = nextClose(deps, { month, lines, previous: lastClose, priceBook });
+  // Read before the lines are replaced: for a month closed before summaries were kept, the stored lines are
+  // the only record of the last revision.
+  const baseline = await revisionBaseline(deps, month, lastClose, close);
   const previousMonth = await lastMonthFigures(deps, month, directory);
+
+  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
+  const baseReport = buildMonthReport(lines, context);
+  const summary = close.changed || close.revision > 1 ? summarizeRevision(baseReport, lines) : undefined;
 
   logger.progress('store', `storing ${lines.length} monthly lines`);
   const stored = await deps.rollups.replaceMonth(month, lines, everyTenth((done, total) => logger.progress('store', `${done}/${total} batches written`)));
+  // Recorded after the lines and the summary: a run that fails before this records no revision, so the next run makes it again.
+  if (close.changed) await deps.closes.put({ ...closeRecord(close), ...(summary ? { summary } : {}) });
 
-  const close = await recordClose(deps, { month, lines, fingerprint, previous: lastClose, priceBook });
-  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
-  const baseReport = buildMonthReport(lines, context);
-  const changes = close.revision > 1 ? revisionChanges(close.changed ? revisionBaseline : null, lines, close.revision - 1, baseReport, context) : undefined;
+  const changes = close.revision > 1 ? changesSince(baseline, { lines, summary: summary ?? null, revision: close.revision, report: baseReport, context }) : undefined;
   const report: MonthReport = changes ? { ...baseReport, changes } : baseReport;
 
   logger.progress('workbook', 'building the finance workbook');
@@ -144,7 +150,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   );
 
   logger.progress('mail', 'mailing team leads');
-  const teams = await mailTeamLeads(deps, { month, revision: close.revision, changes, directory, teamFiles, failures });
+  const teams = await mailTeamLeads(deps, { month, revision: close.revision, changes, directory, teamFiles, failures, resend: request.resend ?? false });
 
   if (failures.length > 0) {
     throw new AppError('MAIL_FAILED', `${failures.length} mail(s) of ${month} revision ${close.revision} could not be sent; run the close again to send them (nothing already sent is sent twice)`, {
@@ -217,7 +223,15 @@ async function buildTeamWorkbooks(
 /** Mails each team's leads their workbook when it is owed; a failure is noted and the others still go. */
 async function mailTeamLeads(
   deps: CloseMonthDeps,
-  input: { month: string; revision: number; changes: RevisionChanges | undefined; directory: DirectoryResolution; teamFiles: readonly TeamFile[]; failures: string[] },
+  input: {
+    month: string;
+    revision: number;
+    changes: RevisionChanges | undefined;
+    directory: DirectoryResolution;
+    teamFiles: readonly TeamFile[];
+    failures: string[];
+    resend: boolean;
+  },
 ): Promise<TeamCloseResult[]> {
   const teams: TeamCloseResult[] = [];
   for (const file of input.teamFiles) {
@@ -228,7 +242,7 @@ async function mailTeamLeads(
       : await attempt(input.failures, `the mail to the leads of ${file.teamId}`, () =>
           deliverOnce(deps, {
             key,
-            resend: false,
+            resend: input.resend,
             mail: composeTeamMail(file.report, {
               from: deps.settings.mailFrom,
               to: input.directory.teams.get(file.teamId)?.leads ?? [],
@@ -261,9 +275,9 @@ export function teamDeliveryKey(month: string, revision: number, teamId: string)
 }
 
 /**
- * A team's leads get the first revision, and a later one only if their team's numbers changed. When the
- * previous revision's lines are gone (a rerun after the revision was recorded), the run that made the
- * revision already decided: it tried every owed mail, so a delivery record exists exactly for those.
+ * A team's leads get the first revision, and a later one only if their team's numbers changed. When nothing
+ * is known of the previous revision (a rerun of a revision recorded before summaries were kept), the run that
+ * made the revision already decided: it tried every owed mail, so a delivery record exists exactly for those.
  */
 async function teamMailOwed(
   deps: Pick<CloseMonthDeps, 'deliveries'>,
@@ -314,10 +328,37 @@ async function rollUpUsage(
   return { lines, usage: { ...figures, rows: rowCount }, directory };
 }
 
-/** The stored lines are the last revision's exactly when they hash to the fingerprint that revision recorded. */
-async function storedBaseline(deps: Pick<CloseMonthDeps, 'rollups'>, month: string, lastClose: MonthClose): Promise<MonthlyLine[] | null> {
+/** What this run's revision is compared with on its Changes sheet: the revision before it. */
+type RevisionBaseline = { readonly summary: RevisionSummary } | { readonly lines: readonly MonthlyLine[] } | null;
+
+/**
+ * The revision before this run's, as its close summarized it. A close recorded before summaries were kept has
+ * none; while this run's lines have not replaced it, the stored lines are still that revision's, exactly when
+ * they hash to the fingerprint it recorded.
+ */
+async function revisionBaseline(
+  deps: Pick<CloseMonthDeps, 'rollups' | 'closes'>,
+  month: string,
+  lastClose: MonthClose | undefined,
+  close: { revision: number; changed: boolean },
+): Promise<RevisionBaseline> {
+  if (!lastClose || close.revision < 2) return null;
+  const previousRevision = close.revision - 1;
+  const summary = await deps.closes.summary(month, previousRevision);
+  if (summary) return { summary };
+  if (!close.changed) return null;
   const storedBefore = [...(await deps.rollups.readMonth(month))].sort(compareLines);
-  return fingerprintLines(storedBefore) === lastClose.fingerprint ? storedBefore : null;
+  return fingerprintLines(storedBefore) === lastClose.fingerprint ? { lines: storedBefore } : null;
+}
+
+/** A revision's changes against the one before it, from whatever is known of that one. */
+function changesSince(
+  baseline: RevisionBaseline,
+  current: { lines: readonly MonthlyLine[]; summary: RevisionSummary | null; revision: number; report: MonthReport; context: ReportContext },
+): RevisionChanges {
+  const previousRevision = current.revision - 1;
+  if (baseline !== null && 'lines' in baseline) return revisionChanges(baseline.lines, current.lines, previousRevision, current.report, current.context);
+  return revisionChangesFromSummaries(baseline?.summary ?? null, current.summary, previousRevision, current.report, current.context);
 }
 
 /** Last month as its report showed it, or nothing when that month was never closed and has no stored lines. */
@@ -365,15 +406,16 @@ function distinctUsers(rows: readonly UsageRow[]): string[] {
 
 /**
  * The same numbers keep the month's revision (and so its mail is not sent again); different numbers make
- * a new revision rather than silently overwriting what finance already received.
+ * a new revision rather than silently overwriting what finance already received. Recorded by the caller.
  */
-async function recordClose(
-  deps: CloseMonthDeps,
-  input: { month: string; lines: readonly MonthlyLine[]; fingerprint: string; previous: MonthClose | undefined; priceBook: PriceBook },
-): Promise<MonthClose & { changed: boolean }> {
-  const { month, lines, fingerprint, previous, priceBook } = input;
-  if (previous && previous.fingerprint === fingerprint) return { ...previous, changed: false };
-  const close: MonthClose = {
+function nextClose(
+  deps: Pick<CloseMonthDeps, 'clock'>,
+  input: { month: string; lines: readonly MonthlyLine[]; previous: MonthClose | undefined; priceBook: PriceBook },
+): MonthClose & { changed: boolean } {
+  const { month, lines, previous, priceBook } = input;
+  const fingerprint = fingerprintLines(lines);
+  if (previous && previous.fingerprint === fingerprint) return { ...closeRecord(previous), changed: false };
+  return {
     month,
     revision: (previous?.revision ?? 0) + 1,
     fingerprint,
@@ -381,9 +423,14 @@ async function recordClose(
     priceBookVersion: priceBook.version,
     totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)))),
     currency: priceBook.currency,
+    changed: true,
   };
-  await deps.closes.put(close);
-  return { ...close, changed: true };
+}
+
+/** The close record's own fields, without a summary or the run's `changed`. */
+function closeRecord(close: MonthClose): MonthClose {
+  const { month, revision, fingerprint, closedAt, priceBookVersion, totalMinorUnits, currency } = close;
+  return { month, revision, fingerprint, closedAt, priceBookVersion, totalMinorUnits, currency };
 }
 
 export function fingerprintLines(lines: readonly MonthlyLine[]): string {

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { tableClientFor, validateTableName } from '../../shared/adapters/azure/table-client.js';
 import { deliveryKeys, TableCloseRegistry, TableDeliveryLedger } from '../../shared/adapters/azure/table-ledger.js';
 import { AppError } from '../../shared/domain/errors.js';
+import type { RevisionSummary } from '../../shared/domain/report.js';
 import type { DeliveryRecord, MonthClose } from '../../shared/ports/ledger.js';
+import { MAX_SUMMARY_PART_CHARS, splitText, summaryPartitionKey } from '../../shared/adapters/azure/table-revision-summaries.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
 function freshClient(prefix: string): TableClient {
@@ -47,6 +49,90 @@ describe('TableCloseRegistry on Azurite', () => {
     const client = freshClient('closes');
     await (await TableCloseRegistry.create(client)).put(close);
     expect(await (await TableCloseRegistry.create(client)).get('2026-10')).toEqual(close);
+  });
+});
+
+/** A month of `users` users in 50 teams and 4 models, with names that are not all ASCII. */
+function largeSummary(users: number, seed: number): RevisionSummary {
+  const teams = Array.from({ length: 50 }, (_, team) => ({
+    teamId: `team-${String(team).padStart(2, '0')}`,
+    linesDigest: `digest-${seed}-${team}`,
+    users: [] as { userId: string; label: string; amount: bigint }[],
+  }));
+  for (let index = 0; index < users; index++) {
+    const userId = `${String(index).padStart(8, '0')}-4d2c-4b7e-9a51-${String(seed).padStart(12, '0')}`;
+    teams[index % 50]!.users.push({ userId, label: index % 7 === 0 ? `Zoë Ångström 🚀 ${index}` : `User ${index}`, amount: BigInt(index * 1_234 + seed) });
+  }
+  const withAmounts = teams.map((team) => ({ ...team, amount: team.users.reduce((sum, user) => sum + user.amount, 0n) }));
+  return {
+    grandTotal: withAmounts.reduce((sum, team) => sum + team.amount, 0n) + 9_007_199_254_740_993n,
+    teams: withAmounts,
+    models: ['claude-opus-4-1', 'claude-sonnet-4-6', 'claude-haiku-4-5', 'unpriced/model'].map((model, index) => ({ model, amount: BigInt(index) * 1_000_000_007n })),
+  };
+}
+
+describe('TableCloseRegistry summaries on Azurite', () => {
+  it('keeps each revision\u2019s summary of 10,000 users whole, apart from the close record', async () => {
+    const client = freshClient('closes');
+    const registry = await TableCloseRegistry.create(client);
+    const first = largeSummary(10_000, 1);
+    const second = largeSummary(10_000, 2);
+    await registry.put({ ...close, summary: first });
+    await registry.put({ ...close, revision: 2, fingerprint: 'sha256:2', summary: second });
+
+    expect(await registry.get('2026-10')).toEqual({ ...close, revision: 2, fingerprint: 'sha256:2' });
+    expect(await registry.summary('2026-10', 1)).toEqual(first);
+    expect(await registry.summary('2026-10', 2)).toEqual(second);
+    expect(await registry.summary('2026-10', 3)).toBeUndefined();
+    expect(await registry.summary('2026-09', 1)).toBeUndefined();
+
+    // Stored in several parts, each within a String property's 64 KiB.
+    const parts: Record<string, unknown>[] = [];
+    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${summaryPartitionKey('2026-10')}'` } })) parts.push(entity);
+    const revisionOne = parts.filter((part) => part.revision === 1);
+    expect(revisionOne.length).toBeGreaterThan(10);
+    for (const part of parts) expect((part.text as string).length).toBeLessThanOrEqual(MAX_SUMMARY_PART_CHARS);
+  });
+
+  it('keeps revisions 1, 2 and 10 apart and replaces an earlier, longer attempt at the same revision', async () => {
+    const client = freshClient('closes');
+    const registry = await TableCloseRegistry.create(client);
+    const small = largeSummary(3, 7);
+    for (const revision of [1, 2, 10]) await registry.put({ ...close, revision, summary: { ...small, grandTotal: BigInt(revision) } });
+    await registry.put({ ...close, revision: 2, summary: largeSummary(2_000, 3) });
+    await registry.put({ ...close, revision: 2, summary: small });
+    expect(await registry.summary('2026-10', 1)).toEqual({ ...small, grandTotal: 1n });
+    expect(await registry.summary('2026-10', 2)).toEqual(small);
+    expect(await registry.summary('2026-10', 10)).toEqual({ ...small, grandTotal: 10n });
+    const revisions: unknown[] = [];
+    for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${summaryPartitionKey('2026-10')}'` } })) revisions.push(entity.revision);
+    // One part each: the longer attempt at revision 2 left nothing behind.
+    expect((revisions as number[]).sort((a, b) => a - b)).toEqual([1, 2, 10]);
+  });
+
+  it('reads a close recorded without a summary, as closes were before summaries were kept', async () => {
+    const client = freshClient('closes');
+    const registry = await TableCloseRegistry.create(client);
+    await client.upsertEntity({ partitionKey: 'close', rowKey: '2026-10', month: '2026-10', revision: 1, fingerprint: 'f', closedAt: close.closedAt, priceBookVersion: 'p', totalMinorUnits: '5', currency: 'USD' });
+    expect(await registry.get('2026-10')).toEqual({ month: '2026-10', revision: 1, fingerprint: 'f', closedAt: close.closedAt, priceBookVersion: 'p', totalMinorUnits: '5', currency: 'USD' });
+    expect(await registry.summary('2026-10', 1)).toBeUndefined();
+  });
+
+  it('refuses a summary with a part missing rather than reading half of it', async () => {
+    const client = freshClient('closes');
+    const registry = await TableCloseRegistry.create(client);
+    await registry.put({ ...close, summary: largeSummary(2_000, 1) });
+    await client.deleteEntity(summaryPartitionKey('2026-10'), 'r1~part~0001');
+    await expect(registry.summary('2026-10', 1)).rejects.toMatchObject({ code: 'STORAGE_FAILED', message: expect.stringMatching(/part 1 of \d+ is missing/) });
+  });
+
+  it('never cuts a summary between the halves of a surrogate pair', () => {
+    const text = `${'a'.repeat(4)}🚀${'b'.repeat(3)}`;
+    const pieces = splitText(text, 5);
+    expect(pieces.join('')).toBe(text);
+    expect(pieces[0]).toBe('aaaa');
+    for (const piece of pieces) expect(piece.length).toBeLessThanOrEqual(5);
+    expect(splitText('', 5)).toEqual(['']);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { DirectoryResolution } from '../../shared/domain/directory.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { PriceBook } from '../../shared/domain/price-book.js';
-import type { MonthReport } from '../../shared/domain/report.js';
+import type { MonthReport, RevisionSummary } from '../../shared/domain/report.js';
 import { compareLines, lineKey, type MonthlyLine } from '../../shared/domain/rollup.js';
 import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
 import type { ArtifactStore } from '../../shared/ports/artifacts.js';
@@ -42,11 +42,18 @@ export class InMemoryRollupStore implements RollupStore {
 
 export class InMemoryCloseRegistry implements CloseRegistry {
   readonly closes = new Map<string, MonthClose>();
+  /** By `${month}|r${revision}`. */
+  readonly summaries = new Map<string, RevisionSummary>();
   async get(month: string) {
     return this.closes.get(month);
   }
   async put(close: MonthClose) {
-    this.closes.set(close.month, close);
+    const { summary, ...record } = close;
+    this.closes.set(close.month, record);
+    if (summary) this.summaries.set(`${close.month}|r${close.revision}`, summary);
+  }
+  async summary(month: string, revision: number) {
+    return this.summaries.get(`${month}|r${revision}`);
   }
 }
 

@@ -6,6 +6,7 @@ import { AppError } from '../../shared/domain/errors.js';
 import { money, sumMoney } from '../../shared/domain/money.js';
 import type { TimeWindow } from '../../shared/domain/periods.js';
 import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
+import type { MonthClose } from '../../shared/ports/ledger.js';
 import type { OutgoingMail } from '../../shared/ports/mailer.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
@@ -120,6 +121,21 @@ function columnValues(sheet: ExcelJS.Worksheet, header: string): unknown[] {
   return values;
 }
 
+/** Every row of the Changes sheet, as cell values. */
+function changesRows(workbook: ExcelJS.Workbook): unknown[][] {
+  const rows: unknown[][] = [];
+  workbook.getWorksheet('Changes')!.eachRow((row) => rows.push((row.values as unknown[]).slice(1)));
+  return rows;
+}
+
+/** A close registry as it was before summaries were kept: it records closes and forgets their summaries. */
+class RegistryWithoutSummaries extends InMemoryCloseRegistry {
+  override async put(close: MonthClose) {
+    const { summary: _dropped, ...record } = close;
+    await super.put(record);
+  }
+}
+
 describe('closing a month', () => {
   it('stores the rollups, reports totals that add up and mails finance the workbook and each team its own', async () => {
     const { deps, mailer, rollups, artifacts } = setup();
@@ -184,7 +200,7 @@ describe('closing a month', () => {
     expect(total.toFixed()).toBe(result.report.exactTotal);
   });
 
-  it('sends nothing the second time when nothing changed, unless asked to resend the finance mail', async () => {
+  it('sends nothing the second time when nothing changed, unless asked to resend, which sends the finance and team mails again', async () => {
     const { deps, mailer } = setup();
     await closeMonth(deps, { month: '2026-10' });
     const again = await closeMonth(deps, { month: '2026-10' });
@@ -194,8 +210,29 @@ describe('closing a month', () => {
     expect(mailer.sent).toHaveLength(4);
     const forced = await closeMonth(deps, { month: '2026-10', resend: true });
     expect(forced.mail.status).toBe('sent');
-    expect(mailer.sent).toHaveLength(5);
+    expect(forced.teams.map((team) => team.mail.status)).toEqual(['sent', 'sent', 'sent']);
+    expect(mailer.sent).toHaveLength(8);
     expect(mailer.sent[4]!.to).toEqual([FINANCE]);
+    expect(mailer.sent.slice(4).map((mail) => mail.subject)).toEqual(mailer.sent.slice(0, 4).map((mail) => mail.subject));
+  });
+
+  it('on a forced rerun of a revision, resends the team mails that revision owed and no others', async () => {
+    const { deps, mailer, usage } = setup();
+    await closeMonth(deps, { month: '2026-10' });
+    usage.rows = [...usage.rows, usageRow({ day: '2026-10-31', userId: 'u1', tokens: tokens({ output: 1_000_000 }) })];
+    await closeMonth(deps, { month: '2026-10' });
+    expect(mailer.sent).toHaveLength(6);
+    const forced = await closeMonth(deps, { month: '2026-10', resend: true });
+    expect(forced.revision).toBe(2);
+    expect(forced.teams.map((team) => [team.teamId, team.mail.status])).toEqual([
+      ['data', 'not-owed'],
+      ['payments', 'sent'],
+      ['platform', 'not-owed'],
+    ]);
+    expect(mailer.sent.slice(6).map((mail) => mail.subject)).toEqual([
+      'LLM gateway chargeback October 2026 (revised, revision 2): USD 20.50',
+      'LLM gateway usage October 2026 (revised, revision 2): Payments USD 17.50',
+    ]);
   });
 
   it('makes a revision when the numbers change: finance gets it as revised with a Changes sheet, only the changed team hears', async () => {
@@ -280,8 +317,10 @@ describe('closing a month', () => {
     expect(deliveries.records.get('2026-10|r1|finance')).toMatchObject({ status: 'sent', attempts: 2 });
   });
 
-  it('keeps a revision\u2019s choice of team mails when its finance mail is retried after the old lines are gone', async () => {
-    const { deps, mailer, usage } = setup();
+  it('keeps a revision\u2019s choice of team mails when its finance mail is retried after the old lines are gone and no summary was kept', async () => {
+    const { deps: withSummaries, mailer, usage } = setup();
+    // Close records written before summaries were kept: the registry has none to give.
+    const deps: CloseMonthDeps = { ...withSummaries, closes: new RegistryWithoutSummaries() };
     await closeMonth(deps, { month: '2026-10' });
     usage.rows = [...usage.rows, usageRow({ day: '2026-10-31', userId: 'u1', tokens: tokens({ output: 1_000_000 }) })];
     mailer.failWhen = (mail) => mail.to.includes(FINANCE);
@@ -298,6 +337,58 @@ describe('closing a month', () => {
     expect(mailsPerRecipient(mailer.sent)).toEqual({ [FINANCE]: 2, [DATA_LEAD]: 1, [PAY_LEAD]: 2, [PLAT_LEADS[0]!]: 1, [PLAT_LEADS[1]!]: 1 });
     expect(retried.report.changes?.detailAvailable).toBe(false);
     expect(mailer.sent.at(-1)!.subject).toContain('(revised, revision 2)');
+  });
+
+  it('lists what changed on a revision\u2019s Changes sheet again when the revision is rerun after its finance mail failed', async () => {
+    const { deps, mailer, usage, rollups } = setup();
+    await closeMonth(deps, { month: '2026-10' });
+    usage.rows = [...usage.rows, usageRow({ day: '2026-10-31', userId: 'u1', tokens: tokens({ output: 1_000_000 }) })];
+    mailer.failWhen = (mail) => mail.to.includes(FINANCE);
+    const failed = await closeMonth(deps, { month: '2026-10' }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: 'MAIL_FAILED' });
+    // Revision 1's lines are gone from the rollup store: only its summary remains.
+    expect(await rollups.readMonth('2026-10')).toHaveLength(4);
+    mailer.failWhen = null;
+
+    const retried = await closeMonth(deps, { month: '2026-10' });
+    expect(retried.revision).toBe(2);
+    expect(retried.changed).toBe(false);
+    expect(retried.mail.status).toBe('sent');
+    expect(retried.teams.map((team) => [team.teamId, team.mail.status])).toEqual([
+      ['data', 'not-owed'],
+      ['payments', 'already-sent'],
+      ['platform', 'not-owed'],
+    ]);
+    expect(retried.report.changes).toMatchObject({
+      previousRevision: 1,
+      detailAvailable: true,
+      grandTotal: { previous: 1050n, current: 2050n },
+      changedTeams: ['payments'],
+    });
+    const financeMail = mailer.sent.at(-1)!;
+    expect(financeMail.text).toContain('replaces revision 1 (USD 10.50): +USD 10.00');
+    const rows = changesRows(await workbookOf(financeMail.attachments[0]!.content));
+    expect(rows.find((row) => row[0] === 'payments')!.slice(2)).toEqual([7.5, 17.5, 10]);
+    expect(rows.find((row) => row[0] === 'platform')!.slice(2)).toEqual([2, 2, 0]);
+    expect(rows.find((row) => row[0] === 'Total')!.slice(2)).toEqual([10.5, 20.5, 10]);
+    expect(rows.filter((row) => row[0] === 'payments' && row[1] === 'u1')).toHaveLength(1);
+    expect(rows.some((row) => String(row[0]).includes('not available') || String(row[1]).includes('no longer stored'))).toBe(false);
+  });
+
+  it('renders the same Changes sheet when an unchanged revision 2 is closed again', async () => {
+    const { deps, mailer, usage, artifacts } = setup();
+    await closeMonth(deps, { month: '2026-10' });
+    usage.rows = [...usage.rows, usageRow({ day: '2026-10-31', userId: 'u1', tokens: tokens({ output: 1_000_000 }) })];
+    const revised = await closeMonth(deps, { month: '2026-10' });
+    const firstRendering = changesRows(await workbookOf(artifacts.files.get('chargeback-2026-10-r2.xlsx')!));
+
+    const rerun = await closeMonth(deps, { month: '2026-10' });
+    expect(rerun.changed).toBe(false);
+    expect(rerun.report.changes).toEqual(revised.report.changes);
+    expect(changesRows(await workbookOf(artifacts.files.get('chargeback-2026-10-r2.xlsx')!))).toEqual(firstRendering);
+    expect(firstRendering.find((row) => row[0] === 'payments')!.slice(2)).toEqual([7.5, 17.5, 10]);
+    expect(rerun.teams.map((team) => team.mail.status)).toEqual(['not-owed', 'already-sent', 'not-owed']);
+    expect(mailer.sent).toHaveLength(6);
   });
 
   it('shows the change from last month when the month before was closed', async () => {

@@ -6,6 +6,9 @@
  * - Close records: PartitionKey `close`, RowKey = encodeKeyPart(month) (a month `2026-10` is its own
  *   encoding). Properties: month, revision (Int32), fingerprint, closedAt (Edm.DateTime), priceBookVersion,
  *   totalMinorUnits (String: an integer that may pass 2^53), currency.
+ * - Each revision's summary, when a close carries one, in part entities of the same table (partition
+ *   `summary~{month}`), written before the close record: see table-revision-summaries.ts. Records from before
+ *   summaries were kept have no parts; summary() answers undefined for them.
  * - Deliveries: PartitionKey = encodeKeyPart(the part of the key before its first `|`, or the whole key if
  *   it has none); RowKey = encodeKeyPart(the full key). Delivery keys look like
  *   `2026-10|r1|finance|someone@example.com`, so the PartitionKey is the month and one month's deliveries
@@ -20,6 +23,8 @@ import { AppError } from '../../domain/errors.js';
 import type { CloseRegistry, DeliveryLedger, DeliveryRecord, MonthClose } from '../../ports/ledger.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, MAX_KEY_BYTES } from './table-keys.js';
+import { readRevisionSummary, writeRevisionSummary } from './table-revision-summaries.js';
+import type { RevisionSummary } from '../../domain/report.js';
 
 const CLOSE_PARTITION = 'close';
 /** A String property holds at most 64 KiB (UTF-16); an error text is diagnostic, so it is cut rather than refused. */
@@ -102,6 +107,7 @@ export class TableCloseRegistry implements CloseRegistry {
     const rowKey = encodeKeyPart(close.month);
     assertKeySize(rowKey, 'RowKey', `Close record of "${close.month.slice(0, 60)}"`);
     assertDate(close.closedAt, 'closedAt');
+    if (close.summary) await writeRevisionSummary(this.client, close.month, close.revision, close.summary);
     await upsert(
       this.client,
       {
@@ -117,6 +123,10 @@ export class TableCloseRegistry implements CloseRegistry {
       },
       `record the close of ${close.month}`,
     );
+  }
+
+  summary(month: string, revision: number): Promise<RevisionSummary | undefined> {
+    return readRevisionSummary(this.client, month, revision);
   }
 }
 
