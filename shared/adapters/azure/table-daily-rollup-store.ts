@@ -35,7 +35,7 @@ import type { DailyRollupStore, ReplaceDayResult } from '../../ports/daily-rollu
 import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
 import { ensureTable, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
-import { assertCanonicalDay, assertCanonicalMonth, entityReader, int64, TOKEN_PROPERTY } from './table-usage-properties.js';
+import { assertCanonicalDay, assertCanonicalMonth, entityReader, int64, subjectProperties, TOKEN_PROPERTY } from './table-usage-properties.js';
 
 const DAILY_SCHEMA_VERSION = 1;
 
@@ -170,14 +170,7 @@ function lineEntity(line: DayLine): TableEntity & EntityKey {
     rowKey,
     schemaVersion: DAILY_SCHEMA_VERSION,
     day: line.day,
-    teamId: line.teamId,
-    userId: line.userId,
-    model: line.model,
-    tier: line.tier,
-    allocation: line.allocation,
-    userName: line.userName,
-    upn: line.upn,
-    pricedModel: line.pricedModel ?? '',
+    ...subjectProperties(line),
     requests: int64(line.requests, 'requests', owner),
     cost: line.cost === null ? '' : line.cost.toFixed(),
     priceEntryId: line.priceEntryId ?? '',
@@ -211,18 +204,11 @@ function totalEntity(total: TeamDayTotal): TableEntity & EntityKey {
 
 function lineFromEntity(entity: Record<string, unknown>): DayLine {
   const read = entityReader(entity, 'day line', DAILY_SCHEMA_VERSION);
-  const allocation = read.allocation();
+  const subject = read.subject();
   const priced = read.text('cost') !== '';
   return {
     day: read.text('day'),
-    teamId: read.text('teamId'),
-    userId: read.text('userId'),
-    model: read.text('model'),
-    tier: read.text('tier'),
-    allocation,
-    userName: read.text('userName'),
-    upn: read.text('upn'),
-    pricedModel: read.text('pricedModel') === '' ? null : read.text('pricedModel'),
+    ...subject,
     tokens: read.tokens('tokens'),
     requests: read.count('requests'),
     cost: priced ? read.decimal('cost') : null,

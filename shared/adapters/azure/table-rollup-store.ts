@@ -31,12 +31,12 @@ import { odata, type TableClient, type TableEntity, type TransactionAction } fro
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
 import { compareLines, type DayUsage, type MonthlyLine } from '../../domain/rollup.js';
-import { TOKEN_KINDS, type TokenCounts } from '../../domain/tokens.js';
+import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
 import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
 import { ensureTable, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
-import { assertCanonicalMonth, entityReader, int64, safeCount, TOKEN_PROPERTY } from './table-usage-properties.js';
+import { assertCanonicalMonth, entityReader, int64, safeCount, subjectProperties, TOKEN_PROPERTY } from './table-usage-properties.js';
 
 const ROLLUP_SCHEMA_VERSION = 1;
 
@@ -157,14 +157,7 @@ function toEntity(month: string, line: MonthlyLine): TableEntity {
     rowKey,
     schemaVersion: ROLLUP_SCHEMA_VERSION,
     month: line.month,
-    teamId: line.teamId,
-    userId: line.userId,
-    model: line.model,
-    tier: line.tier,
-    allocation: line.allocation,
-    userName: line.userName,
-    upn: line.upn,
-    pricedModel: line.pricedModel ?? '',
+    ...subjectProperties(line),
     requests: int64(line.requests, 'requests', owner),
     cost: line.cost.toFixed(),
     currency: line.currency,
@@ -193,7 +186,7 @@ function entitySizeEstimate(entity: TableEntity): number {
 }
 
 function fromEntity(entity: Record<string, unknown>): MonthlyLine {
-  const { text, count, allocation: readAllocation, corrupt } = entityReader(entity, 'rollup entity', ROLLUP_SCHEMA_VERSION);
+  const { text, count, tokens: readTokens, subject: readSubject, corrupt } = entityReader(entity, 'rollup entity', ROLLUP_SCHEMA_VERSION);
   const amount = (value: unknown, name: string): Money => {
     if (typeof value !== 'string' || value === '') throw corrupt(`${name} is not a decimal string`);
     try {
@@ -210,13 +203,9 @@ function fromEntity(entity: Record<string, unknown>): MonthlyLine {
     }
   };
 
-  const tokens = {} as TokenCounts;
-  const unpricedTokens = {} as TokenCounts;
-  for (const kind of TOKEN_KINDS) {
-    tokens[kind] = count(`tokens${TOKEN_PROPERTY[kind]}`);
-    unpricedTokens[kind] = count(`unpriced${TOKEN_PROPERTY[kind]}`);
-  }
-  const allocation = readAllocation();
+  const tokens = readTokens('tokens');
+  const unpricedTokens = readTokens('unpriced');
+  const subject = readSubject();
   const priceEntryIds = json('priceEntryIds');
   if (!Array.isArray(priceEntryIds) || !priceEntryIds.every((id) => typeof id === 'string')) throw corrupt('priceEntryIds is not a list of ids');
   const days = json('days');
@@ -224,14 +213,7 @@ function fromEntity(entity: Record<string, unknown>): MonthlyLine {
 
   return {
     month: text('month'),
-    teamId: text('teamId'),
-    userId: text('userId'),
-    model: text('model'),
-    tier: text('tier'),
-    allocation,
-    userName: text('userName'),
-    upn: text('upn'),
-    pricedModel: text('pricedModel') === '' ? null : text('pricedModel'),
+    ...subject,
     tokens,
     requests: count('requests'),
     cost: amount(entity.cost, 'cost'),

@@ -3,6 +3,7 @@
  * token counts as Edm.Int64, allocations, exact decimals as strings, and a schema version on every entity.
  */
 import type { Allocation } from '../../domain/directory.js';
+import type { LineSubject } from '../../domain/rollup.js';
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
 import { parseDay, parseMonth } from '../../domain/periods.js';
@@ -76,5 +77,32 @@ export function entityReader(entity: Record<string, unknown>, what: string, sche
     if (!ALLOCATIONS.includes(value)) throw corrupt(`allocation "${value}" is unknown`);
     return value;
   };
-  return { text, count, decimal, tokens, allocation, corrupt };
+  const subject = (): LineSubject => {
+    const pricedModel = text('pricedModel');
+    return {
+      teamId: text('teamId'),
+      userId: text('userId'),
+      model: text('model'),
+      tier: text('tier'),
+      allocation: allocation(),
+      userName: text('userName'),
+      upn: text('upn'),
+      pricedModel: pricedModel === '' ? null : pricedModel,
+    };
+  };
+  return { text, count, decimal, tokens, allocation, subject, corrupt };
+}
+
+/** Whose usage a stored line is, as properties; a model the price book does not know is stored as ''. */
+export function subjectProperties(line: LineSubject): Record<keyof LineSubject, string> {
+  return {
+    teamId: line.teamId,
+    userId: line.userId,
+    model: line.model,
+    tier: line.tier,
+    allocation: line.allocation,
+    userName: line.userName,
+    upn: line.upn,
+    pricedModel: line.pricedModel ?? '',
+  };
 }
