@@ -1,8 +1,8 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cents, expectReconciled, invoke, sumOf } from '../support/http-api.js';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { TableDailyRollupStore } from '../../shared/adapters/azure/table-daily-rollup-store.js';
 import { TableCloseRegistry } from '../../shared/adapters/azure/table-ledger.js';
@@ -157,26 +157,14 @@ const financeToken = () => token(FINANCE, { roles: [FINANCE_ROLE], upn: 'fiona@c
 const leadToken = () => token(LEAD, { upn: 'lena.lead@contoso.example' });
 const memberToken = () => token(MEMBER, { upn: 'mo@contoso.example' });
 
-async function call(handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>, url: string, bearer: string, params: Record<string, string> = {}) {
-  const request = new HttpRequest({ method: 'GET', url: `http://localhost/api/${url}`, headers: { authorization: `Bearer ${bearer}` }, params });
-  const response = await handler(request, new InvocationContext({ invocationId: 'mtd', functionName: 'test' }));
-  const body = typeof response.body === 'string' ? response.body : '';
-  return { status: response.status ?? 200, body, json: body.startsWith('{') ? JSON.parse(body) : undefined };
-}
+const call = (handler: Parameters<typeof invoke>[0], url: string, bearer: string, params: Record<string, string> = {}) =>
+  invoke(handler, url, { headers: { authorization: `Bearer ${bearer}` }, params });
 const teamCosts = async (team: string, query: string, bearer: string) => call(teamCostsHandler(async () => services), `teams/${team}/costs${query}`, bearer, { team });
 const teams = async (query: string, bearer: string) => call(teamsHandler(async () => services), `teams${query}`, bearer);
 const myCosts = async (query: string, bearer: string) => call(myCostsHandler(async () => services), `me/costs${query}`, bearer);
 
-const cents = (amount: string) => BigInt(amount.replace('.', ''));
-const sumOf = (items: { amount: string }[]) => items.reduce((sum, item) => sum + cents(item.amount), 0n);
 const exactOf = (lines: readonly DayLine[]) => sumMoney(lines.map((line) => line.cost ?? ZERO));
 const platformNovember = NOVEMBER.filter((line) => line.teamId === 'platform');
-
-function expectReconciled(breakdown: any): void {
-  const total = cents(breakdown.total.amount);
-  for (const list of [breakdown.byModel, breakdown.byTier, breakdown.byUser, breakdown.byDay]) expect(sumOf(list)).toBe(total);
-  if (breakdown.lines) expect(sumOf(breakdown.lines)).toBe(total);
-}
 
 describe('an open month (no close record) is answered from the daily rollups', () => {
   it('gives a lead the month to date: the totals are the sum of the day lines through today', async () => {

@@ -1,4 +1,3 @@
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { base64url } from 'jose';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
@@ -18,6 +17,7 @@ import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
 import { myCostsHandler } from '../../functions/http-my-costs.js';
 import { teamCostsHandler } from '../../functions/http-team-costs.js';
 import { teamsHandler } from '../../functions/http-teams.js';
+import { cents, expectReconciled, invoke, sumOf, type Call } from '../support/http-api.js';
 import { fixedClock } from '../support/in-memory.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
@@ -195,32 +195,15 @@ const financeToken = () => token(FINANCE, { roles: [FINANCE_ROLE], upn: 'fiona@c
 const leadToken = () => token(LEAD, { upn: 'Lena.Lead@Contoso.Example' });
 const memberToken = () => token(MEMBER, { upn: 'mo@contoso.example' });
 
-interface Call {
-  status: number;
-  headers: Headers;
-  body: string;
-  json: any;
-}
-
 async function call(
-  handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+  handler: Parameters<typeof invoke>[0],
   path: string,
   options: { bearer?: string; authorization?: string; params?: Record<string, string>; headers?: Record<string, string> } = {},
 ): Promise<Call> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.authorization !== undefined) headers['authorization'] = options.authorization;
   else if (options.bearer !== undefined) headers['authorization'] = `Bearer ${options.bearer}`;
-  const request = new HttpRequest({ method: 'GET', url: `http://localhost/api/${path}`, headers, params: options.params ?? {} });
-  const context = new InvocationContext({ invocationId: 'test-invocation', functionName: 'test', logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')) });
-  const response = await handler(request, context);
-  const body = typeof response.body === 'string' ? response.body : '';
-  let json: any;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status ?? 200, headers: new Headers(response.headers as Record<string, string>), body, json };
+  return invoke(handler, path, { headers, params: options.params ?? {}, log: (line) => logs.push(line) });
 }
 
 const teamCosts = (team: string, query = '', options: Parameters<typeof call>[2] = {}) =>
@@ -228,18 +211,7 @@ const teamCosts = (team: string, query = '', options: Parameters<typeof call>[2]
 const teams = (query = '', options: Parameters<typeof call>[2] = {}) => call(teamsHandler(async () => services), `teams${query}`, options);
 const myCosts = (query = '', options: Parameters<typeof call>[2] = {}) => call(myCostsHandler(async () => services), `me/costs${query}`, options);
 
-const cents = (amount: string) => BigInt(amount.replace('.', ''));
-const sumOf = (items: { amount: string }[]) => items.reduce((sum, item) => sum + cents(item.amount), 0n);
 const platformExact = sumMoney(OCTOBER.filter((l) => l.teamId === 'platform').map((l) => l.cost));
-
-function expectReconciled(breakdown: any): void {
-  const total = cents(breakdown.total.amount);
-  expect(sumOf(breakdown.byModel)).toBe(total);
-  expect(sumOf(breakdown.byTier)).toBe(total);
-  expect(sumOf(breakdown.byUser)).toBe(total);
-  expect(sumOf(breakdown.byDay)).toBe(total);
-  if (breakdown.lines) expect(sumOf(breakdown.lines)).toBe(total);
-}
 
 function expectError(response: Call, status: number, code: string): void {
   expect(response.status).toBe(status);
