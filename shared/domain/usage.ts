@@ -19,6 +19,8 @@ export interface RejectedRow {
   /** Where it came from: "file.csv:17" or "query window 2026-10-03". */
   readonly location: string;
   readonly reason: string;
+  /** The offending value as it was in the source (truncated), so a person can find and fix it. */
+  readonly raw?: string;
 }
 
 export interface RejectSummary {
@@ -27,6 +29,26 @@ export interface RejectSummary {
   readonly samples: readonly RejectedRow[];
   /** Rejects counted by reason, so a report can say "312 rows: valueSum is negative". */
   readonly byReason: Readonly<Record<string, number>>;
+  /** Every reject up to MAX_REJECTS_KEPT, for the rejects CSV; `count` is the true total. */
+  readonly all?: readonly RejectedRow[];
+}
+
+/** The same data read twice: the same file under two names, or one series at one minute in two rows. */
+export interface DuplicateSummary {
+  /** Samples not summed because they repeat one already read. */
+  readonly count: number;
+  /** The first few, for a person: "b.csv:17 repeats a.csv:17 (Prompt Tokens, <oid>, <model>, <tier>, 2026-10-03T10:05Z)". */
+  readonly samples: readonly string[];
+  /** The files involved, e.g. "b.csv is the same file as a.csv (sha256 1a2b…)". */
+  readonly files: readonly string[];
+}
+
+/** One input the source read, so the run report can name exactly what was closed. */
+export interface UsageInput {
+  readonly name: string;
+  readonly sha256?: string;
+  /** Data rows (CSV records or NDJSON lines) read from it. */
+  readonly rows: number;
 }
 
 /** What a usage source read for a window: the rows, what it rejected, and its own cross-check figures. */
@@ -41,9 +63,13 @@ export interface UsageReadResult {
    */
   readonly reportedTotalTokens: number | null;
   readonly sourceDescription: string;
+  /** Repeated data found and left out of the sums; absent when the source cannot repeat (a summarized query). */
+  readonly duplicates?: DuplicateSummary;
+  readonly inputs?: readonly UsageInput[];
 }
 
 export const MAX_REJECT_SAMPLES = 20;
+export const MAX_REJECTS_KEPT = 100_000;
 
 /** Collects rejects without holding every one of them in memory. */
 export class RejectCollector {
