@@ -17,6 +17,10 @@ export type ErrorCode =
   | 'STORAGE_FAILED'
   | 'MAIL_FAILED'
   | 'THROTTLED'
+  /** The close's controls found input that cannot be right: nothing was stored or mailed. */
+  | 'CLOSE_REFUSED'
+  /** Another run holds the month's lease: this one did nothing. */
+  | 'BUSY'
   | 'INTERNAL';
 
 export class AppError extends Error {

@@ -1,6 +1,7 @@
 import type { TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import type { MonthlyLine } from '../domain/rollup.js';
+import type { RejectedRow } from '../domain/usage.js';
 
 /** A closed month's cost and usage data at its finest grain, for a FinOps tool. */
 export interface CostExportMonth {
@@ -22,4 +23,6 @@ export interface CostExporter {
    * without holding it whole. Optional: a close falls back to `focusCsv` without it.
    */
   focusCsvChunks?(month: CostExportMonth): Iterable<string>;
+  /** Rejected source rows (location, reason, raw value) as CSV, so a person can find each one. */
+  rejectsCsv(rows: readonly RejectedRow[]): Buffer;
 }

@@ -24,4 +24,10 @@ export interface SentMail {
 
 export interface Mailer {
   send(mail: OutgoingMail): Promise<SentMail>;
+  /**
+   * Whether the mail with this idempotency key was sent, for a claim left by a run that died: true or false
+   * when the mail service can tell (Graph: the sender's Sent Items, by internetMessageId), undefined when
+   * it cannot (SMTP).
+   */
+  wasSent?(mail: { readonly idempotencyKey: string; readonly from: string }): Promise<boolean | undefined>;
 }

@@ -89,7 +89,7 @@ async function closeWith(directory: Directory, rows: UsageRow[]): Promise<CloseM
       closes: new InMemoryCloseRegistry(),
       deliveries: new InMemoryDeliveryLedger(),
       renderer: new TeamTotalsRenderer(),
-      costExport: { focusCsv: () => Buffer.from('') },
+      costExport: { focusCsv: () => Buffer.from(''), rejectsCsv: () => Buffer.from('') },
       artifacts: new InMemoryArtifacts(),
       mailer: new RecordingMailer(),
       clock: fixedClock('2026-11-03T06:00:00Z'),

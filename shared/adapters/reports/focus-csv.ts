@@ -5,6 +5,8 @@ import { dayWindow } from '../../domain/periods.js';
 import type { PriceEntry } from '../../domain/price-book.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, type TokenKind } from '../../domain/tokens.js';
 import type { CostExporter, CostExportMonth } from '../../ports/cost-export.js';
+import type { RejectedRow } from '../../domain/usage.js';
+import { rejectsCsv } from './rejects-csv.js';
 
 /**
  * The columns of the export, in order. FOCUS 1.x names; `x_` marks our own columns, as the specification
@@ -191,5 +193,9 @@ export class FocusCsvExporter implements CostExporter {
 
   focusCsvChunks(month: CostExportMonth): Iterable<string> {
     return inChunks(focusCsvRecords(month));
+  }
+
+  rejectsCsv(rows: readonly RejectedRow[]): Buffer {
+    return rejectsCsv(rows);
   }
 }
