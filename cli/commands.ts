@@ -2,11 +2,14 @@ import path from 'node:path';
 import { startAzurite, type RunningAzurite } from '../shared/adapters/local/azurite.js';
 import { ensureDemoData } from '../shared/adapters/local/demo-generator.js';
 import { directoryDocumentOf, generateOrganization, writeDemoUsage } from '../shared/adapters/local/demo-generator.js';
-import { createServices } from '../shared/composition-root.js';
+import { createServices, dryRunCloseDeps } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { isStorageConfigured, loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
+import { AppError } from '../shared/domain/errors.js';
+import { hostname, userInfo } from 'node:os';
+import { closeExitCode, EXIT } from './exit-codes.js';
 import { printCloseSummary } from './summary.js';
 import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -22,14 +25,28 @@ export interface CloseOptions {
   storage?: string;
   out: string;
   force?: boolean;
+  dryRun?: boolean;
+  preview?: boolean;
+  releaseHold?: boolean;
+  reason?: string;
+  resendUncertain?: boolean;
+  operator?: string;
+  /** The demo's month is generated whole, so it needs no grace period for late data. */
+  graceDays?: number;
   logger: Logger;
 }
 
 const DEMO_FINANCE = 'finance@contoso.example';
+const DEMO_OPERATOR = 'chargeback-ops@contoso.example';
 
 /** Command-line options win over app settings from the environment; paths given here are the caller's. */
 function settingsFor(options: CloseOptions): Settings {
-  const overrides = { ...stackOverrides(options), [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';') };
+  const overrides = {
+    ...stackOverrides(options),
+    [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';'),
+    [SETTING.operatorRecipients]: options.operator,
+    [SETTING.monthlyCloseGraceDays]: options.graceDays === undefined ? undefined : String(options.graceDays),
+  };
   return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
 }
 
@@ -46,12 +63,29 @@ export async function withStorage<T>(settings: Settings, out: string, logger: Lo
   }
 }
 
-export async function runClose(options: CloseOptions): Promise<void> {
+/**
+ * Closes a month from the command line and answers the exit code: 0 closed, 3 held for review, 4 closed with
+ * mails whose sending is uncertain. Refused (exit 2) and busy (exit 75) closes throw.
+ */
+export async function runClose(options: CloseOptions): Promise<number> {
+  const dryRun = (options.dryRun ?? false) || (options.preview ?? false);
+  if (options.releaseHold && dryRun) throw new AppError('INVALID_ARGUMENT', '--release-hold cannot be combined with --dry-run or --preview: a release sends what was held');
+  if (options.releaseHold && !options.reason?.trim()) throw new AppError('INVALID_ARGUMENT', '--release-hold needs --reason "<why the held figures are right>" (it is recorded on the Run sheet)');
   const settings = settingsFor(options);
-  await withStorage(settings, options.out, options.logger, async (settings) => {
+  return withStorage(settings, options.out, options.logger, async (settings) => {
     const services = await createServices(settings, { logger: options.logger });
-    const result = await closeMonth(services.closeMonth, { month: options.month, resend: options.force ?? false });
-    printCloseSummary(result, process.stdout);
+    const previewDir = path.join(options.out, 'preview', options.month);
+    const deps = dryRun ? dryRunCloseDeps(services.closeMonth, previewDir) : services.closeMonth;
+    const result = await closeMonth(deps, {
+      month: options.month,
+      resend: options.force ?? false,
+      resendUncertain: options.resendUncertain ?? false,
+      preview: options.preview ?? false,
+      runId: `cli ${userInfo().username}@${hostname()} pid ${process.pid}`,
+      ...(options.releaseHold ? { releaseHold: { by: userInfo().username, reason: options.reason ?? '' } } : {}),
+    });
+    printCloseSummary(result, process.stdout, dryRun ? { previewDir } : {});
+    return closeExitCode(result);
   });
 }
 
@@ -65,20 +99,23 @@ export interface DemoCommandOptions {
   logger: Logger;
 }
 
-export async function runDemo(options: DemoCommandOptions): Promise<void> {
+export async function runDemo(options: DemoCommandOptions): Promise<number> {
   const demoDir = path.join(options.out, 'demo');
   options.logger.progress('demo', `demo month ${options.month}: ${options.users} users in ${options.teams} teams (seed ${options.seed})`);
   const demo = await ensureDemoData(demoDir, { month: options.month, users: options.users, teams: options.teams, seed: options.seed });
   options.logger.progress('demo', demo.generated ? `generated ${demo.usageFile}` : `reusing ${demo.usageFile}`);
-  await runClose({
+  const closed = await runClose({
     month: options.month,
     usage: [demo.usageFile],
     directory: demo.directoryFile,
     finance: process.env[SETTING.financeRecipients] ?? DEMO_FINANCE,
+    operator: process.env[SETTING.operatorRecipients] ?? DEMO_OPERATOR,
+    graceDays: 0,
     out: options.out,
     ...(options.force ? { force: true } : {}),
     logger: options.logger,
   });
+  if (closed !== EXIT.ok) return closed;
   await runDemoBudgets({
     month: options.month,
     demoDir,
@@ -87,6 +124,7 @@ export async function runDemo(options: DemoCommandOptions): Promise<void> {
     out: options.out,
     logger: options.logger,
   });
+  return EXIT.ok;
 }
 
 export interface GenerateOptions {

@@ -1,9 +1,11 @@
+import path from 'node:path';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { CachedDirectory, TableDirectoryCacheStore } from './adapters/azure/cached-directory.js';
 import { graphClientFor } from './adapters/azure/graph-client.js';
 import { GraphDirectory, type TeamStrategy } from './adapters/azure/graph-directory.js';
 import { TableCloseRegistry, TableDeliveryLedger } from './adapters/azure/table-ledger.js';
 import { tableClientFor, tableClientWithCredential } from './adapters/azure/table-client.js';
+import { TableLeases } from './adapters/azure/table-leases.js';
 import { TableRollupStore } from './adapters/azure/table-rollup-store.js';
 import { AppInsightsUsageSource, createLogsQueryPort } from './adapters/azure/app-insights-usage-source.js';
 import { TableDailyRollupStore } from './adapters/azure/table-daily-rollup-store.js';
@@ -17,6 +19,7 @@ import { FileDirectory } from './adapters/local/file-directory.js';
 import { FilePriceBookSource } from './adapters/local/file-price-book.js';
 import { FileUsageSource } from './adapters/local/file-usage-source.js';
 import { OutboxMailer } from './adapters/local/outbox-mailer.js';
+import { dryRunDeps } from './use-cases/dry-run.js';
 import { GraphMailer } from './adapters/azure/graph-mailer.js';
 import { PacedMailer } from './adapters/paced-mailer.js';
 import { SmtpMailer } from './adapters/smtp-mailer.js';
@@ -78,10 +81,11 @@ export function tableFactory(storage: StorageSettings, credential?: TokenCredent
 export async function createServices(settings: Settings, runtime: { logger: Logger; clock?: Clock; accessTokens?: AccessTokenVerifier }): Promise<Services> {
   const clock = runtime.clock ?? systemClock;
   const table = tableFactory(settings.storage);
-  const [rollups, closes, deliveries, directory, dailyRollups, ingestRuns] = await Promise.all([
+  const [rollups, closes, deliveries, leases, directory, dailyRollups, ingestRuns] = await Promise.all([
     TableRollupStore.create(table('Rollups')),
     TableCloseRegistry.create(table('Closes')),
     TableDeliveryLedger.create(table('Deliveries')),
+    TableLeases.create(table('Leases'), { durationMs: settings.closeControls.leaseSeconds * 1000 }),
     createDirectory(settings, { clock, logger: runtime.logger }),
     TableDailyRollupStore.create(table('DailyRollups'), table('DailyTotals')),
     TableIngestRunLog.create(table('IngestRuns')),
@@ -96,13 +100,21 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     rollups,
     closes,
     deliveries,
+    leases,
     renderer: new ExcelReportRenderer(),
     costExport: new FocusCsvExporter(),
     artifacts: new DirectoryArtifactStore(settings.artifactsDir),
     mailer: createMailer(settings, { logger: runtime.logger }),
     clock,
     logger: runtime.logger,
-    settings: { timeZone: settings.timeZone, financeRecipients: settings.mail.financeRecipients, mailFrom: settings.mail.from },
+    settings: {
+      timeZone: settings.timeZone,
+      financeRecipients: settings.mail.financeRecipients,
+      mailFrom: settings.mail.from,
+      operatorRecipients: settings.closeControls.operatorRecipients,
+      graceDays: settings.monthlyClose.graceDays,
+      controls: settings.closeControls.limits,
+    },
   };
   const ingestDaily: IngestDailyDeps = {
     usageSource,
@@ -281,4 +293,12 @@ export async function createDirectory(
   });
   const strategyLabel = strategy.kind === 'group-prefix' ? `group-prefix "${strategy.prefix}"` : strategy.kind;
   return { directory: cache, cache, description: `Microsoft Graph (${strategyLabel}), cached ${directorySettings.cacheTtlHours} h in table storage` };
+}
+
+/**
+ * The close's dependencies for `close --dry-run` and `--preview`: the same wiring, reading what is stored,
+ * with workbooks written under `previewDir` and mails to `previewDir/outbox`; nothing stored or sent.
+ */
+export function dryRunCloseDeps(deps: CloseMonthDeps, previewDir: string): CloseMonthDeps {
+  return dryRunDeps(deps, { artifacts: new DirectoryArtifactStore(previewDir), mailer: new OutboxMailer(path.join(previewDir, 'outbox')) });
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_CLOSE_CONTROL_LIMITS, type CloseControlLimits } from '../domain/close-controls.js';
 import { AppError } from '../domain/errors.js';
 import { DEFAULT_METRIC_MAPPING, metricMappingProblems, type MetricMapping } from '../domain/metric-mapping.js';
 import { assertTimeZone } from '../domain/periods.js';
@@ -22,10 +23,18 @@ export interface Settings {
   readonly artifactsDir: string;
   /** Days after the 1st before the previous month is closed, so late-arriving usage is in it. */
   readonly monthlyClose: { readonly graceDays: number };
+  /** The checks a close runs before anything is mailed, who hears of a held or refused close, and its lease. */
+  readonly closeControls: CloseControlSettings;
   /** The team cost lookup API: who may call it (Entra tokens) and how long reads are cached. */
   readonly api: ApiSettings;
   /** Team budgets and the alerts they (and unpriced or unallocated usage) raise. */
   readonly budgets: BudgetSettings;
+}
+
+export interface CloseControlSettings {
+  readonly limits: CloseControlLimits;
+  readonly operatorRecipients: readonly string[];
+  readonly leaseSeconds: number;
 }
 
 /**
@@ -109,6 +118,12 @@ export const SETTING = {
   teamsWebhookUrl: 'TEAMS_WEBHOOK_URL',
   costLookupUrl: 'COST_LOOKUP_URL',
   unallocatedAlertPercents: 'UNALLOCATED_ALERT_PERCENTS',
+  operatorRecipients: 'OPERATOR_RECIPIENTS',
+  closeMaxRejectPercent: 'CLOSE_MAX_REJECT_PERCENT',
+  closeTotalTokensTolerancePercent: 'CLOSE_TOTAL_TOKENS_TOLERANCE_PERCENT',
+  closeWarnMonthChangePercent: 'CLOSE_WARN_MONTH_CHANGE_PERCENT',
+  closeWarnTeamGrowthFactor: 'CLOSE_WARN_TEAM_GROWTH_FACTOR',
+  closeLeaseSeconds: 'CLOSE_LEASE_SECONDS',
 } as const;
 
 const MAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
@@ -187,6 +202,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
   }
   const api = readApiSettings(source, problems);
   const budgets = readBudgetSettings(source, problems, resolvePath);
+  const closeControls = readCloseControlSettings(source, problems, list);
 
   const storage = readStorageSettings(source, tablePrefix, problems);
   throwIfProblems(problems);
@@ -206,6 +222,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
     }),
     artifactsDir: resolvePath(text(SETTING.artifactsDir, 'out/reports')),
     monthlyClose: Object.freeze({ graceDays: monthlyCloseGraceDays }),
+    closeControls,
     api,
     budgets,
   });
@@ -486,6 +503,37 @@ function readIngestSettings(source: SettingsSource, problems: string[]): IngestS
     problems.push(`${SETTING.ingestMaxCatchUpDays}: ${maxCatchUpDays} is shorter than ${SETTING.ingestTrailingDays} (${trailingDays})`);
   }
   return Object.freeze({ trailingDays, maxCatchUpDays });
+}
+
+function readCloseControlSettings(source: SettingsSource, problems: string[], list: (name: string) => string[]): CloseControlSettings {
+  const operatorRecipients = list(SETTING.operatorRecipients);
+  for (const address of operatorRecipients) {
+    if (!MAIL.test(address)) problems.push(`${SETTING.operatorRecipients}: "${address}" is not a mail address`);
+  }
+  const defaults = DEFAULT_CLOSE_CONTROL_LIMITS;
+  const percent = (name: string, fallback: number, max: number) => decimalSetting(source, name, fallback * 100, 0, max, problems) / 100;
+  return Object.freeze({
+    limits: Object.freeze({
+      maxRejectRatio: percent(SETTING.closeMaxRejectPercent, defaults.maxRejectRatio, 100),
+      totalTokensTolerance: percent(SETTING.closeTotalTokensTolerancePercent, defaults.totalTokensTolerance, 100),
+      monthChangeWarnRatio: percent(SETTING.closeWarnMonthChangePercent, defaults.monthChangeWarnRatio, 10_000),
+      teamGrowthWarnFactor: decimalSetting(source, SETTING.closeWarnTeamGrowthFactor, defaults.teamGrowthWarnFactor, 1, 1000, problems),
+    }),
+    operatorRecipients: Object.freeze(operatorRecipients),
+    leaseSeconds: integerSetting(source, SETTING.closeLeaseSeconds, 120, 10, 3600, problems),
+  });
+}
+
+/** A plain decimal number (no sign, exponent or hex) within [min, max]. */
+function decimalSetting(source: SettingsSource, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = source[name]?.trim() ?? '';
+  if (raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || value < min || value > max) {
+    problems.push(`${name}: "${raw}" must be a number from ${min} to ${max}`);
+    return fallback;
+  }
+  return value;
 }
 
 function integerSetting(source: SettingsSource, name: string, fallback: number, min: number, max: number, problems: string[]): number {

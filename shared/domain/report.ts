@@ -1,3 +1,4 @@
+import type { ControlResult } from './controls.js';
 import { createHash } from 'node:crypto';
 import { UNALLOCATED_TEAM, UNALLOCATED_TEAM_NAME, type Allocation, type Team } from './directory.js';
 import { allocateMinorUnits, sumMoney, toMinorUnits, type Money } from './money.js';
@@ -45,6 +46,10 @@ export interface MonthReport {
   readonly scope?: ReportScope;
   /** On a revision: what changed against the revision before it. */
   readonly changes?: RevisionChanges;
+  /** The close's controls: what was checked before anything was mailed, and what it found. */
+  readonly controls?: readonly ControlResult[];
+  /** Set when a person released a held close: who, why and when. */
+  readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
 }
 
 export interface DaySummary {

@@ -142,7 +142,7 @@ describe('the command line on the embedded default', () => {
     expect(run.stderr).toMatch(/perMillionTokens\.output/);
   });
 
-  it('counts and reports rejected rows, closing the month with the rest', async () => {
+  it('holds a month with mostly rejected rows, names each rejected row, and sends it only when a person releases it', async () => {
     const csv = path.join(out, 'bad-rows.csv');
     const dims = (user: string) => `"{""UserId"":""${user}"",""Model"":""claude-sonnet-4-6"",""Tier"":""Claude.Standard""}"`;
     await writeFile(
@@ -155,13 +155,34 @@ describe('the command line on the embedded default', () => {
         `"10/6/2026, 9:00:00.000 AM",Completion Tokens,300,2,${dims('')}`,
       ].join('\r\n'),
     );
-    const run = await cli(
-      ['close', '--month', '2026-10', '--usage', csv, '--directory', path.join(out, 'demo', 'directory.json'), '--finance', 'fin@contoso.example', '--out', path.join(out, 'bad-rows')],
-      { ...env, TABLE_PREFIX: uniqueTableName('rej') },
-    );
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/Rejected rows:\s+2/);
-    expect(run.stdout).toMatch(/Total\s.*\s1,300\s/);
+    const closeArgs = ['close', '--month', '2026-10', '--usage', csv, '--directory', path.join(out, 'demo', 'directory.json'), '--finance', 'fin@contoso.example', '--operator', 'ops@contoso.example', '--out', path.join(out, 'bad-rows')];
+    const tables = { ...env, TABLE_PREFIX: uniqueTableName('rej') };
+    const outbox = path.join(out, 'bad-rows', 'outbox');
+
+    const held = await cli(closeArgs, tables);
+    expect(held.code).toBe(3);
+    expect(held.stdout).toMatch(/HELD FOR REVIEW/);
+    expect(held.stdout).toMatch(/Rejected rows:\s+2/);
+    expect(held.stdout).toMatch(/Total\s.*\s1,300\s/);
+    // Each rejected row by file and line, with its raw value, on stderr and in the rejects file.
+    expect(held.stderr).toMatch(/bad-rows\.csv:3: valueSum is negative/);
+    expect(held.stderr).toMatch(/bad-rows\.csv:4: /);
+    const rejects = await readFile(path.join(out, 'bad-rows', 'reports', 'rejects-2026-10.csv'), 'utf8');
+    expect(rejects).toMatch(/bad-rows\.csv:3,valueSum is negative/);
+    expect(rejects).toMatch(/bad-rows\.csv:4,/);
+    // Only the operator heard of it.
+    const heldMails = await Promise.all((await readdir(outbox)).map(async (name) => simpleParser(await readFile(path.join(outbox, name)))));
+    expect(heldMails.map((mail) => mail.to && !Array.isArray(mail.to) ? mail.to.text : '')).toEqual(['ops@contoso.example']);
+    expect(heldMails[0]!.subject).toMatch(/held for review: usage\.rejects/);
+
+    const again = await cli(closeArgs, tables);
+    expect(again.code).toBe(3);
+    expect((await readdir(outbox)).length).toBe(1);
+
+    const released = await cli([...closeArgs, '--release-hold', '--reason', 'the two bad rows were test traffic'], tables);
+    expect(released.code).toBe(0);
+    expect(released.stdout).toMatch(/Released:\s+by .*: the two bad rows were test traffic/);
+    expect(released.stdout).toMatch(/Finance mail:\s+sent to fin@contoso\.example/);
   });
 
   it('explains itself with --help', async () => {

@@ -16,8 +16,8 @@ import {
   StaticDirectory,
   StaticPriceBooks,
   StaticUsageSource,
-  TeamTotalsRenderer,
-} from '../support/in-memory.js';
+  TeamTotalsRenderer, InMemoryLeases } from '../support/in-memory.js';
+import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 
 function services(now: string) {
   const clock = fixedClock(now);
@@ -30,13 +30,14 @@ function services(now: string) {
     rollups: new InMemoryRollupStore(),
     closes,
     deliveries: new InMemoryDeliveryLedger(),
+    leases: new InMemoryLeases(),
     renderer: new TeamTotalsRenderer(),
     costExport: new FocusCsvExporter(),
     artifacts: new InMemoryArtifacts(),
     mailer,
     clock,
     logger: silentLogger,
-    settings: { timeZone: 'Europe/Paris', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example' },
+    settings: { timeZone: 'Europe/Paris', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
   };
   // The handler reads only these members; the rest of Services belongs to other triggers.
   const built = { settings: { timeZone: 'Europe/Paris', monthlyClose: { graceDays: 2 } }, clock, logger: silentLogger, closeMonth } as unknown as Services;

@@ -20,8 +20,8 @@ import {
   InMemoryRollupStore,
   RecordingMailer,
   StaticDirectory,
-  StaticPriceBooks,
-} from '../support/in-memory.js';
+  StaticPriceBooks, InMemoryLeases } from '../support/in-memory.js';
+import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 
 /** Returns only the rows whose day falls in the window asked for (the window is a UTC month here). */
 class MonthlyUsageSource implements UsageSource {
@@ -76,13 +76,14 @@ function setup() {
     rollups,
     closes: new InMemoryCloseRegistry(),
     deliveries,
+    leases: new InMemoryLeases(),
     renderer: new ExcelReportRenderer(),
     costExport: new FocusCsvExporter(),
     artifacts,
     mailer,
     clock,
     logger: silentLogger,
-    settings: { timeZone: 'UTC', financeRecipients: [FINANCE], mailFrom: 'chargeback@contoso.example' },
+    settings: { timeZone: 'UTC', financeRecipients: [FINANCE], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
   };
   return { deps, usage, mailer, rollups, deliveries, clock, artifacts };
 }

@@ -22,8 +22,8 @@ import {
   RecordingMailer,
   StaticPriceBooks,
   StaticUsageSource,
-  TeamTotalsRenderer,
-} from '../support/in-memory.js';
+  TeamTotalsRenderer, InMemoryLeases } from '../support/in-memory.js';
+import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 import { stubRemoteHttp } from '../support/msw.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
@@ -88,13 +88,14 @@ async function closeWith(directory: Directory, rows: UsageRow[]): Promise<CloseM
       rollups: new InMemoryRollupStore(),
       closes: new InMemoryCloseRegistry(),
       deliveries: new InMemoryDeliveryLedger(),
+      leases: new InMemoryLeases(),
       renderer: new TeamTotalsRenderer(),
       costExport: { focusCsv: () => Buffer.from(''), rejectsCsv: () => Buffer.from('') },
       artifacts: new InMemoryArtifacts(),
       mailer: new RecordingMailer(),
       clock: fixedClock('2026-11-03T06:00:00Z'),
       logger: silentLogger,
-      settings: { timeZone: 'UTC', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example' },
+      settings: { timeZone: 'UTC', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
     },
     { month: '2026-10' },
   );

@@ -143,7 +143,7 @@ export class TableRollupStore implements RollupStore {
       if (statusOf(error) !== 404) throw storageError(`read the published revision of ${month}`, error);
     }
     const legacy = keysStartingWith(month);
-    const any = await listKeys(this.client, odata`PartitionKey ge ${legacy.from} and PartitionKey lt ${legacy.to}`, `look for lines of ${month}`, 1);
+    const any = await listKeys(this.client, odata`PartitionKey ge ${legacy.from} and PartitionKey lt ${legacy.to}`, `read month ${month}`, 1);
     return any.length > 0 ? 0 : undefined;
   }
 
