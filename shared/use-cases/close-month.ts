@@ -585,11 +585,16 @@ async function mailTeamLeads(
   return teams;
 }
 
-/** Runs one delivery; a failure is noted and the run goes on with the other mails. */
+/**
+ * Runs one delivery. A mail the mail service refused is noted and the run goes on with the other mails; any
+ * other failure (the ledger unreachable, a lost lease) stops the run before it sends anything more, because
+ * a send it could not record would be sent again.
+ */
 async function attempt<T>(failures: string[], what: string, send: () => Promise<T>): Promise<T | { status: 'failed'; error: string }> {
   try {
     return await send();
   } catch (error) {
+    if (!isAppError(error) || error.code !== 'MAIL_FAILED') throw error;
     failures.push(`${what}: ${describeError(error)}`);
     return { status: 'failed', error: describeError(error) };
   }
