@@ -297,3 +297,29 @@ describe('GraphMailer', () => {
     expect(() => new GraphMailer({ client, mailbox: MAILBOX, uploadChunkBytes: 14 * UPLOAD_CHUNK_UNIT_BYTES })).toThrow(/4 MiB/);
   });
 });
+
+describe('GraphMailer: was an uncertain mail sent?', () => {
+  it('finds a sent message in Sent Items by its internetMessageId', async () => {
+    const filters: string[] = [];
+    server.use(
+      http.get(`${USER}/mailFolders/sentitems/messages`, ({ request }) => {
+        const filter = new URL(request.url).searchParams.get('$filter') ?? '';
+        filters.push(filter);
+        const sent = filter === `internetMessageId eq '${messageIdFor('2026-10|r1|finance')}'`;
+        return HttpResponse.json({ value: sent ? [{ id: 'AAMk1', internetMessageId: messageIdFor('2026-10|r1|finance') }] : [] });
+      }),
+    );
+    const { mailer: graph } = mailer();
+    expect(await graph.wasSent({ idempotencyKey: '2026-10|r1|finance' })).toBe(true);
+    expect(await graph.wasSent({ idempotencyKey: '2026-10|r1|team|data' })).toBe(false);
+    expect(filters).toHaveLength(2);
+  });
+
+  it('cannot tell when it may not read the mailbox, and says so instead of guessing', async () => {
+    server.use(http.get(`${USER}/mailFolders/sentitems/messages`, () => HttpResponse.json({ error: { code: 'ErrorAccessDenied', message: 'Access is denied.' } }, { status: 403 })));
+    const logged: string[] = [];
+    const { mailer: graph } = mailer({ log: (message) => logged.push(message) });
+    expect(await graph.wasSent({ idempotencyKey: '2026-10|r1|finance' })).toBeUndefined();
+    expect(logged.join('\n')).toMatch(/could not tell whether 2026-10\|r1\|finance was sent/);
+  });
+});
