@@ -151,6 +151,7 @@ export function composeFinanceMail(
     ['Unallocated', `${formatAmount(unallocated?.amount ?? 0n, report.currency)} (${count(unallocated ? totalTokens(unallocated.tokens) : 0)} tokens)`],
     ['Unpriced tokens', `${count(unpricedTokens)}${unpricedTokens > 0 ? ' (models with no price: see the Unpriced sheet)' : ''}`],
     ['Rejected source rows', count(report.rejects.count)],
+    ...controlFacts(report),
   ];
   if (report.changes) {
     const { previous, current } = report.changes.grandTotal;
@@ -193,6 +194,13 @@ export function composeFinanceMail(
     html: renderHtml(content),
     attachments: [options.attachment],
   };
+}
+
+/** Warnings finance should read before posting, and a released hold: who accepted it and why. */
+function controlFacts(report: MonthReport): [string, string][] {
+  const facts: [string, string][] = (report.controls ?? []).filter((control) => control.outcome === 'warn').map((control) => ['Warning', control.message]);
+  if (report.release) facts.push(['Held, then released', `by ${report.release.by} on ${report.release.at.toISOString().slice(0, 10)}: ${report.release.reason}`]);
+  return facts;
 }
 
 /** The mail to one team's leads: the team's figures in the body, the team's own workbook attached. */

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import ExcelJS from 'exceljs';
+import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
 import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 import { AppError } from '../../shared/domain/errors.js';
@@ -323,6 +325,29 @@ describe('exactly once, under overlap and crash', () => {
     expect(seenMidway).toEqual(before);
     expect((await rollups.readMonth('2026-10')).map((line) => line.tokens.input).sort((a, b) => a - b)).toEqual([1_000_000, 2_000_000, 4_000_000]);
     expect(await rollups.publishedRevision('2026-10')).toBe(2);
+  });
+});
+
+describe('what finance reads about the controls', () => {
+  it('shows warnings in the finance mail and every control, and a release, on the Run sheet', async () => {
+    const { deps, usage, mailer } = setup();
+    usage.reportedTotalTokens = 3_500_001;
+    const withWorkbooks = { ...deps, renderer: new ExcelReportRenderer() };
+    await closeMonth(withWorkbooks, { month: '2026-10' });
+    usage.rejects = { count: 1, samples: [{ location: 'usage.csv:9', reason: 'valueSum is not a decimal integer', raw: '0x10' }], byReason: { 'valueSum is not a decimal integer': 1 } };
+    await closeMonth({ ...withWorkbooks, settings: { ...deps.settings, controls: { ...DEFAULT_CLOSE_CONTROL_LIMITS, maxRejectRatio: 0.5 } } }, { month: '2026-10', releaseHold: { by: 'ana', reason: 'one retry counted twice' } });
+    const finance = mailer.sent.find((mail) => mail.to.includes(FINANCE))!;
+    expect(finance.text).toMatch(/Warning:\s+1 of 7 rows \(14\.3%\) were rejected/);
+    expect(finance.text).toMatch(/Held, then released:\s+by ana on 2026-11-03: one retry counted twice/);
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.load(finance.attachments[0]!.content as unknown as ArrayBuffer);
+    const cells: string[] = [];
+    workbook.getWorksheet('Run')!.eachRow((row) => row.eachCell((cell) => cells.push(String(cell.value))));
+    expect(cells).toContain('usage.total-tokens');
+    expect(cells).toContain('held: not mailed until a person released it');
+    expect(cells).toContain('warning: closed and mailed, look at the finding');
+    expect(cells).toContain('one retry counted twice');
+    expect(cells).toContain('0x10');
   });
 });
 

@@ -854,6 +854,8 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
   writer.figure('Usage source', report.sourceDescription);
   writer.gap();
 
+  if (report.controls) writeControls(writer, report);
+
   writer.subheading('Cross-check');
   const reported = report.crossCheck.reportedTotalTokens;
   writer.figure('Gateway "Total Tokens"', reported ?? 'not read', reported === null ? 'text' : 'tokens');
@@ -877,12 +879,13 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
   );
   if (report.rejects.samples.length > 0) {
     writer.gap();
-    writer.subheading(`Examples (first ${report.rejects.samples.length})`);
+    writer.subheading(`Examples (first ${report.rejects.samples.length}; every one is in the rejects CSV beside this workbook)`);
     writer.table(
       {
         columns: [
           { header: 'Where', kind: 'text', value: (sample) => sample.location },
           { header: 'Reason', kind: 'text', value: (sample) => sample.reason },
+          { header: 'Value as read', kind: 'text', value: (sample) => sample.raw ?? '' },
         ],
         rows: report.rejects.samples,
       },
@@ -890,6 +893,37 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
     );
   }
 }
+
+/** What the close checked before anything was mailed, what each check found, and any release of a hold. */
+function writeControls(writer: SheetWriter, report: MonthReport): void {
+  writer.subheading('Controls (checked before anything was mailed)');
+  if (report.release) {
+    writer.figure('Hold released by', report.release.by);
+    writer.figure('Released at', report.release.at.toISOString());
+    writer.figure('Reason given', report.release.reason);
+  }
+  writer.table(
+    {
+      columns: [
+        { header: 'Check', kind: 'text', value: (control) => control.id },
+        { header: 'Result', kind: 'text', value: (control) => CONTROL_RESULT_WORDS[control.outcome] },
+        { header: 'Finding', kind: 'text', value: (control) => [control.message, ...(control.details ?? [])].join('; ') },
+      ],
+      rows: report.controls ?? [],
+      noneText: 'None recorded.',
+    },
+    { filter: false, freeze: false },
+  );
+  writer.gap();
+}
+
+/** Each result word says what it meant for this close, for a reader who has not seen the product's docs. */
+const CONTROL_RESULT_WORDS = {
+  pass: 'passed',
+  warn: 'warning: closed and mailed, look at the finding',
+  hold: 'held: not mailed until a person released it',
+  refuse: 'refused: nothing stored or mailed',
+} as const;
 
 /**
  * The zip container stamps every entry with the time it was written, which would make two renders of the
