@@ -102,6 +102,25 @@ carry them in `aud`. Empty: the API is left unconfigured and answers 500 "not co
 param apiAudience string = ''
 
 // ---------------------------------------------------------------------------------------------------------------
+// Gateway policy (optional): off unless apimName is given (infra/apim, docs/gateway.md)
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('Existing API Management instance of the gateway. Empty: the gateway policy is not deployed.')
+param apimName string = ''
+
+@description('Resource group of the API Management instance; default: the resource group of this deployment.')
+param apimResourceGroupName string = ''
+
+@description('The Claude (Foundry) API inside API Management that gets the policy.')
+param apimApiName string = 'claude'
+
+@description('Audience of the gateway app registration (e.g. api://claude-code-gateway), checked by the policy.')
+param gatewayAudience string = ''
+
+@description('Application Insights component the gateway writes to; default usageSourceResourceId when it is a component.')
+param gatewayApplicationInsightsId string = ''
+
+// ---------------------------------------------------------------------------------------------------------------
 // Storage
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -296,6 +315,18 @@ module functionApp 'app/function-app.bicep' = {
   }
   // The app reads its deployment package and host storage with the identity from its first start.
   dependsOn: [rbac]
+}
+
+module gatewayPolicy 'apim/apim-chargeback.bicep' = if (!empty(apimName)) {
+  name: 'gateway-policy-${resourceToken}'
+  scope: resourceGroup(!empty(apimResourceGroupName) ? apimResourceGroupName : rg.name)
+  params: {
+    apimName: apimName
+    apiName: apimApiName
+    gatewayTenantId: tenant().tenantId
+    gatewayAudience: gatewayAudience
+    applicationInsightsId: !empty(gatewayApplicationInsightsId) ? gatewayApplicationInsightsId : usageSourceResourceId
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
