@@ -71,6 +71,9 @@ param graphTeamGroupPrefix string = 'team-'
 @description('NCRONTAB (UTC) of the daily ingest: after midnight in the reporting zone and after late data settles.')
 param dailyIngestSchedule string = '0 30 5 * * *'
 
+@description('NCRONTAB (UTC) of the hourly ingest of today so far, which sends budget alerts within the hour; five past the hour leaves App Insights time to take in the previous hour.')
+param hourlyIngestSchedule string = '0 5 * * * *'
+
 @description('NCRONTAB (UTC) of the monthly close check. It runs daily: the function closes the previous month once MONTHLY_CLOSE_GRACE_DAYS have passed, and a rerun of a closed month sends nothing.')
 param monthlyCloseSchedule string = '0 0 6 * * *'
 
@@ -248,6 +251,7 @@ var productSettings = union(usageTarget, {
   INGEST_TRAILING_DAYS: '3'
   INGEST_MAX_CATCH_UP_DAYS: '31'
   DAILY_INGEST_SCHEDULE: dailyIngestSchedule
+  HOURLY_INGEST_SCHEDULE: hourlyIngestSchedule
 
   // Directory: users to teams through Microsoft Graph, cached in Table Storage.
   DIRECTORY_SOURCE: 'graph'
