@@ -16,7 +16,11 @@ export function hourlyIngestHandler(getServices: (logger: Logger) => Promise<Ser
     try {
       const services = await getServices(logger);
       if (timer.isPastDue) logger.warn('the hourly ingest runs late (timer past due)');
-      const result = await ingestHourly({ ingest: { ...services.ingestDaily, logger }, budgets: { ...services.evaluateBudgets, logger } });
+      const result = await ingestHourly({
+        ingest: { ...services.ingestDaily, logger },
+        budgets: { ...services.evaluateBudgets, logger },
+        ...(services.budgetActions ? { budgetActions: services.budgetActions } : {}),
+      });
       const sent = result.budgets.flatMap((month) => month.alerts).filter((alert) => alert.status === 'sent').length;
       logger.info(`hourly ingest of ${result.ingest.plan.firstDay} to ${result.ingest.plan.lastDay}: ${result.ingest.usage.rows} usage rows, ${sent} alert(s) sent`, {
         runId: result.ingest.run.id,

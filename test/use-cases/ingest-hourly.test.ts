@@ -13,7 +13,8 @@ import { silentLogger, type Clock } from '../../shared/ports/runtime.js';
 import type { ReadUsageOptions, UsageSource } from '../../shared/ports/usage-source.js';
 import type { EvaluateBudgetsDeps } from '../../shared/use-cases/evaluate-budgets.js';
 import type { IngestDailyDeps } from '../../shared/use-cases/ingest-daily.js';
-import { hourlyDays } from '../../shared/use-cases/ingest-hourly.js';
+import type { GatewayBlockList } from '../../shared/ports/gateway-block-list.js';
+import { hourlyDays, ingestHourly } from '../../shared/use-cases/ingest-hourly.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import { fixedClock, InMemoryDailyRollupStore, InMemoryIngestRunLog, RecordingMailer, StaticDirectory, StaticPriceBooks } from '../support/in-memory.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
@@ -145,5 +146,29 @@ describe('the hourly ingest', () => {
     clock.set('2026-10-20T00:05:00Z');
     await hourly(timer, context());
     expect(mailer.sent.map((mail) => mail.subject)).toEqual(['Budget alert: Payments has spent 85.0% of its October 2026 LLM budget']);
+  });
+
+  it('budget actions: blocks the callers of a team past the block level, and lifts the block with the next month', async () => {
+    const { clock, usage, services } = await world();
+    const published: string[][] = [];
+    const blockList: GatewayBlockList = {
+      publish: async (userIds) => {
+        const changed = JSON.stringify(published.at(-1) ?? []) !== JSON.stringify(userIds);
+        published.push([...userIds]);
+        return { changed };
+      },
+    };
+    usage.emit('2026-10-31T07:00:00Z', dollars('u1', 70));
+    usage.emit('2026-10-31T09:00:00Z', dollars('ci', 45));
+    const deps = { ingest: services.ingestDaily, budgets: services.evaluateBudgets, budgetActions: { blockAtPercent: 110, blockList } };
+
+    clock.set('2026-10-31T08:05:00Z');
+    expect((await ingestHourly(deps)).blocked).toEqual({ teams: [], userIds: [], changed: false });
+    clock.set('2026-10-31T10:05:00Z');
+    expect((await ingestHourly(deps)).blocked).toEqual({ teams: ['payments'], userIds: ['ci', 'u1'], changed: true });
+    // November: no spend yet, the block lifts at the first run of the period.
+    clock.set('2026-11-01T00:05:00Z');
+    expect((await ingestHourly(deps)).blocked).toEqual({ teams: [], userIds: [], changed: true });
+    expect(published).toEqual([[], ['ci', 'u1'], []]);
   });
 });
