@@ -70,7 +70,8 @@ resource logger 'Microsoft.ApiManagement/service/loggers@2023-05-01-preview' = {
   properties: {
     loggerType: 'applicationInsights'
     resourceId: applicationInsightsId
-    credentials: { connectionString: appInsights.properties.ConnectionString }
+    // The template reference documents the instrumentation key as the applicationInsights logger's credential.
+    credentials: { instrumentationKey: appInsights.properties.InstrumentationKey }
     isBuffered: true
   }
 }
