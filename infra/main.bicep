@@ -71,6 +71,9 @@ param graphTeamGroupPrefix string = 'team-'
 @description('NCRONTAB (UTC) of the daily ingest: after midnight in the reporting zone and after late data settles.')
 param dailyIngestSchedule string = '0 30 5 * * *'
 
+@description('NCRONTAB (UTC) of the hourly ingest of today so far, which sends budget alerts within the hour; five past the hour leaves App Insights time to take in the previous hour.')
+param hourlyIngestSchedule string = '0 5 * * * *'
+
 @description('NCRONTAB (UTC) of the monthly close check. It runs daily: the function closes the previous month once MONTHLY_CLOSE_GRACE_DAYS have passed, and a rerun of a closed month sends nothing.')
 param monthlyCloseSchedule string = '0 0 6 * * *'
 
@@ -100,6 +103,25 @@ Client id and/or application ID URI (api://...) of the lookup API's app registra
 carry them in `aud`. Empty: the API is left unconfigured and answers 500 "not configured" (the timers still run).
 ''')
 param apiAudience string = ''
+
+// ---------------------------------------------------------------------------------------------------------------
+// Gateway policy (optional): off unless apimName is given (infra/apim, docs/gateway.md)
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('Existing API Management instance of the gateway. Empty: the gateway policy is not deployed.')
+param apimName string = ''
+
+@description('Resource group of the API Management instance; default: the resource group of this deployment.')
+param apimResourceGroupName string = ''
+
+@description('The Claude (Foundry) API inside API Management that gets the policy.')
+param apimApiName string = 'claude'
+
+@description('Audience of the gateway app registration (e.g. api://claude-code-gateway), checked by the policy.')
+param gatewayAudience string = ''
+
+@description('Application Insights component the gateway writes to; default usageSourceResourceId when it is a component.')
+param gatewayApplicationInsightsId string = ''
 
 // ---------------------------------------------------------------------------------------------------------------
 // Storage
@@ -229,6 +251,7 @@ var productSettings = union(usageTarget, {
   INGEST_TRAILING_DAYS: '3'
   INGEST_MAX_CATCH_UP_DAYS: '31'
   DAILY_INGEST_SCHEDULE: dailyIngestSchedule
+  HOURLY_INGEST_SCHEDULE: hourlyIngestSchedule
 
   // Directory: users to teams through Microsoft Graph, cached in Table Storage.
   DIRECTORY_SOURCE: 'graph'
@@ -296,6 +319,18 @@ module functionApp 'app/function-app.bicep' = {
   }
   // The app reads its deployment package and host storage with the identity from its first start.
   dependsOn: [rbac]
+}
+
+module gatewayPolicy 'apim/apim-chargeback.bicep' = if (!empty(apimName)) {
+  name: 'gateway-policy-${resourceToken}'
+  scope: resourceGroup(!empty(apimResourceGroupName) ? apimResourceGroupName : rg.name)
+  params: {
+    apimName: apimName
+    apiName: apimApiName
+    gatewayTenantId: tenant().tenantId
+    gatewayAudience: gatewayAudience
+    applicationInsightsId: !empty(gatewayApplicationInsightsId) ? gatewayApplicationInsightsId : usageSourceResourceId
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ import { FileBudgetSource, noBudgets } from './adapters/local/file-budgets.js';
 import { RollupTeamSpendSource } from './adapters/rollup-team-spend.js';
 import { TeamsWebhookNotifier } from './adapters/teams-webhook.js';
 import type { EvaluateBudgetsDeps } from './use-cases/evaluate-budgets.js';
+import { ApimNamedValueBlockList } from './adapters/azure/apim-named-value-block-list.js';
+import type { BudgetActionsDeps } from './use-cases/ingest-hourly.js';
 
 export interface Services {
   readonly settings: Settings;
@@ -52,6 +54,8 @@ export interface Services {
   readonly closeMonth: CloseMonthDeps;
   readonly ingestDaily: IngestDailyDeps;
   readonly evaluateBudgets: EvaluateBudgetsDeps;
+  /** Budget actions at the gateway (BUDGET_BLOCK_AT_PERCENT); absent when off. */
+  readonly budgetActions?: BudgetActionsDeps;
   /** The team cost lookup behind the HTTP API (one per process: it holds the short-TTL read cache). */
   readonly costLookup: CostLookup;
   /** Checks the API's bearer tokens: Entra from AUTH_* settings, or the local signing key under `serve`. */
@@ -162,7 +166,11 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     },
   });
   const accessTokens = runtime.accessTokens ?? accessTokenVerifierFor(settings.api, clock);
-  return { settings, clock, logger: runtime.logger, closeMonth, ingestDaily, evaluateBudgets, costLookup, accessTokens };
+  const budgetActions: BudgetActionsDeps | undefined =
+    budgets.blockAtPercent === null || budgets.blockListNamedValueId === null
+      ? undefined
+      : { blockAtPercent: budgets.blockAtPercent, blockList: new ApimNamedValueBlockList({ namedValueId: budgets.blockListNamedValueId, credential: azureCredential() }) };
+  return { settings, clock, logger: runtime.logger, closeMonth, ingestDaily, evaluateBudgets, ...(budgetActions ? { budgetActions } : {}), costLookup, accessTokens };
 }
 
 /**

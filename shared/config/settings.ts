@@ -124,6 +124,9 @@ export const SETTING = {
   closeWarnMonthChangePercent: 'CLOSE_WARN_MONTH_CHANGE_PERCENT',
   closeWarnTeamGrowthFactor: 'CLOSE_WARN_TEAM_GROWTH_FACTOR',
   closeLeaseSeconds: 'CLOSE_LEASE_SECONDS',
+  // Budget actions at the gateway (docs/gateway.md); off unless both are set.
+  budgetBlockAtPercent: 'BUDGET_BLOCK_AT_PERCENT',
+  gatewayBlockedOidsNamedValueId: 'GATEWAY_BLOCKED_OIDS_NAMED_VALUE_ID',
 } as const;
 
 const MAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
@@ -610,6 +613,10 @@ export interface BudgetSettings {
   readonly costLookupUrl: string | null;
   /** Levels (percent of the month's tokens) of unallocated usage that alert finance, once each per month. */
   readonly unallocatedAlertPercents: readonly number[];
+  /** Budget actions: block a team's callers at the gateway from this percent of its budget; null: off. */
+  readonly blockAtPercent: number | null;
+  /** The APIM named value (resource id) the gateway policy reads the blocked oids from. */
+  readonly blockListNamedValueId: string | null;
 }
 
 function readBudgetSettings(source: SettingsSource, problems: string[], resolvePath: (value: string) => string): BudgetSettings {
@@ -635,7 +642,13 @@ function readBudgetSettings(source: SettingsSource, problems: string[], resolveP
     if (!Number.isInteger(level) || level < 1 || level > 100) problems.push(`${SETTING.unallocatedAlertPercents}: "${item}" is not a whole percentage from 1 to 100`);
     else if (!levels.includes(level)) levels.push(level);
   }
+  const blockAt = text(SETTING.budgetBlockAtPercent);
+  const blockListId = text(SETTING.gatewayBlockedOidsNamedValueId);
+  if (blockAt !== '' && (!/^\d+$/.test(blockAt) || Number(blockAt) < 1 || Number(blockAt) > 1000)) problems.push(`${SETTING.budgetBlockAtPercent}: "${blockAt}" is not a whole percentage from 1 to 1000`);
+  if ((blockAt === '') !== (blockListId === '')) problems.push(`${SETTING.budgetBlockAtPercent} and ${SETTING.gatewayBlockedOidsNamedValueId} go together: set both for budget actions, or neither`);
   return Object.freeze({
+    blockAtPercent: blockAt === '' || blockListId === '' ? null : Number(blockAt),
+    blockListNamedValueId: blockAt === '' || blockListId === '' ? null : blockListId,
     file: file === '' ? null : resolvePath(file),
     ccFinance: !['false', '0', 'no'].includes(cc),
     teamsWebhookUrl: httpsUrl(SETTING.teamsWebhookUrl),

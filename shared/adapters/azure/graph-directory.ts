@@ -82,7 +82,25 @@ const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const PERMISSION = {
   groups: 'GroupMember.Read.All',
   users: 'User.Read.All',
+  servicePrincipals: 'Application.Read.All',
 } as const;
+
+const SERVICE_PRINCIPAL_FIELDS = 'id,appId,displayName,tags,accountEnabled';
+/** A service principal tagged `chargeback-team:<team>` is charged to that team (before its owners' team). */
+const TEAM_TAG = /^chargeback-team:(.+)$/i;
+
+interface GraphServicePrincipal {
+  readonly id: string;
+  readonly appId?: string | null;
+  readonly displayName?: string | null;
+  readonly tags?: readonly string[] | null;
+}
+
+/** An automation identity (CI, agent) found at /servicePrincipals/{id}, and the team it was traced to. */
+interface FoundServicePrincipal {
+  readonly principal: GraphServicePrincipal;
+  readonly teamId: string | undefined;
+}
 
 interface GraphUser {
   readonly id: string;
@@ -133,6 +151,8 @@ interface Findings {
   readonly teamGroups: Map<string, TeamGroup[]>;
   /** lower-case oid -> what deletedItems said (or null when it is gone for good). */
   readonly deleted: Map<string, GraphUser | null>;
+  /** lower-case oid -> service principals (oids that are not users: app-only tokens carry them too). */
+  readonly servicePrincipals: Map<string, FoundServicePrincipal>;
   readonly notes: string[];
 }
 
@@ -191,11 +211,16 @@ export class GraphDirectory implements Directory {
   }
 
   async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
+    return this.resolveIds(userIds, { servicePrincipals: true });
+  }
+
+  /** `servicePrincipals: false` when resolving the owners of service principals, so the lookup never recurses. */
+  private async resolveIds(userIds: readonly string[], options: { servicePrincipals: boolean }): Promise<DirectoryResolution> {
     const requested = new Map<string, string>();
     for (const userId of userIds) {
       if (userId.trim() !== '') requested.set(userId.toLowerCase(), userId);
     }
-    const findings: Findings = { users: new Map(), memberships: new Map(), teamGroups: new Map(), deleted: new Map(), notes: [] };
+    const findings: Findings = { users: new Map(), memberships: new Map(), teamGroups: new Map(), deleted: new Map(), servicePrincipals: new Map(), notes: [] };
     if (requested.size === 0) return { users: new Map(), teams: new Map(), notes: [] };
 
     if (this.strategy.kind === 'group-prefix') {
@@ -203,7 +228,7 @@ export class GraphDirectory implements Directory {
     } else if (requested.size > this.batchOnlyUpTo) {
       await this.readAllUsers(requested, findings);
     }
-    await this.lookUpLeftovers(requested, findings);
+    await this.lookUpLeftovers(requested, findings, options);
 
     const users = this.directoryUsers(requested, findings);
     const teams = await this.teamsOf(users, findings);
@@ -277,7 +302,7 @@ export class GraphDirectory implements Directory {
   }
 
   /** The oids the bulk listings did not cover: one by one, 20 per $batch; 404s are then checked in deletedItems. */
-  private async lookUpLeftovers(requested: Map<string, string>, findings: Findings): Promise<void> {
+  private async lookUpLeftovers(requested: Map<string, string>, findings: Findings, options: { servicePrincipals: boolean }): Promise<void> {
     const fields = this.strategy.kind === 'group-prefix' ? USER_FIELDS : ORG_USER_FIELDS;
     const leftovers = [...requested.keys()].filter((key) => !findings.users.has(key));
     const notObjectIds = leftovers.filter((key) => !OBJECT_ID.test(key));
@@ -294,10 +319,12 @@ export class GraphDirectory implements Directory {
       else missing.push(key);
     }
 
-    if (missing.length > 0) {
+    const principals = options.servicePrincipals && missing.length > 0 ? await this.lookUpServicePrincipals(missing, requested, findings) : new Set<string>();
+    const gone = missing.filter((key) => !principals.has(key));
+    if (gone.length > 0) {
       // Only for a name to audit by: whatever deletedItems answers (even nothing), 404 on /users already said "gone".
-      const deleted = await this.runBatches(missing.map((key) => ({ key, url: `/directory/deletedItems/${key}` })), PERMISSION.users);
-      for (const key of missing) {
+      const deleted = await this.runBatches(gone.map((key) => ({ key, url: `/directory/deletedItems/${key}` })), PERMISSION.users);
+      for (const key of gone) {
         const result = deleted.results.get(key);
         findings.deleted.set(key, result?.status === 200 ? (result.body as GraphUser) : null);
       }
@@ -309,12 +336,84 @@ export class GraphDirectory implements Directory {
     }
   }
 
+  /**
+   * The oids /users answered 404 for may be service principals (CI pipelines, agents: app-only tokens carry
+   * an oid too). Each is charged to, in order: its override, its `chargeback-team:<team>` tag, the team of its
+   * first owner (by oid) who has one. Returns the keys that were service principals; the rest are deleted users.
+   * Without Application.Read.All the lookup is skipped with a note, and they stay unallocated as before.
+   */
+  private async lookUpServicePrincipals(keys: readonly string[], requested: Map<string, string>, findings: Findings): Promise<Set<string>> {
+    const lookups = keys.map((key) => ({ key, url: `/servicePrincipals/${key}?$select=${SERVICE_PRINCIPAL_FIELDS}` }));
+    let found: BatchOutcome;
+    try {
+      found = await this.runBatches(lookups, PERMISSION.servicePrincipals);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'DIRECTORY_INVALID') throw error;
+      findings.notes.push(`Service principals could not be looked up (${error.message}); oids that are not users are left unallocated.`);
+      return new Set();
+    }
+    const principals = new Map<string, GraphServicePrincipal>();
+    for (const [key, result] of found.results) if (result.status === 200) principals.set(key, result.body as GraphServicePrincipal);
+
+    const tagged = new Map<string, string>();
+    for (const [key, principal] of principals) {
+      const tag = (principal.tags ?? []).map((t) => TEAM_TAG.exec(t)?.[1]).find((value) => value !== undefined);
+      const teamId = tag === undefined ? undefined : teamIdFromName(tag);
+      if (teamId !== undefined) tagged.set(key, teamId);
+    }
+    const needOwners = [...principals.keys()].filter((key) => this.overrideFor(key) === undefined && !tagged.has(key));
+    const ownersOf = new Map<string, string[]>();
+    if (needOwners.length > 0) {
+      const owners = await this.runBatches(needOwners.map((key) => ({ key, url: `/servicePrincipals/${key}/owners?$select=id` })), PERMISSION.servicePrincipals);
+      for (const [key, result] of owners.results) {
+        const value = (result.body as GraphPage<{ id: string; '@odata.type'?: string }> | undefined)?.value ?? [];
+        const people = value.filter((owner) => (owner['@odata.type'] ?? '#microsoft.graph.user') === '#microsoft.graph.user').map((owner) => owner.id.toLowerCase());
+        ownersOf.set(key, [...new Set(people)].sort(compare));
+      }
+    }
+    const allOwners = [...new Set([...ownersOf.values()].flat())];
+    const ownerResolution = allOwners.length > 0 ? await this.resolveIds(allOwners, { servicePrincipals: false }) : undefined;
+    const ownerTeam = (ownerId: string): string | undefined => {
+      const owner = [...(ownerResolution?.users.values() ?? [])].find((user) => user.userId.toLowerCase() === ownerId);
+      return owner === undefined || owner.status === 'former' || owner.teamId === UNALLOCATED_TEAM ? undefined : owner.teamId;
+    };
+
+    for (const [key, principal] of principals) {
+      const owners = ownersOf.get(key) ?? [];
+      const ownerTeams = owners.map(ownerTeam).filter((team): team is string => team !== undefined);
+      const teamId = tagged.get(key) ?? ownerTeams[0];
+      if (new Set(ownerTeams).size > 1 && !tagged.has(key)) {
+        findings.notes.push(`Service principal ${describePrincipal(requested.get(key) ?? key, principal)} has owners in several teams (${[...new Set(ownerTeams)].join(', ')}); charged to "${teamId}", its first owner's team. Tag it chargeback-team:<team> or add an override to choose another.`);
+      }
+      findings.servicePrincipals.set(key, { principal, teamId });
+    }
+    if (found.unresolved.size > 0) {
+      findings.notes.push(`${found.unresolved.size} oid(s) could not be checked as service principals: ${sample([...found.unresolved].map(([key, why]) => `${key} (${why})`))}.`);
+    }
+    return new Set([...principals.keys(), ...found.unresolved.keys()]);
+  }
+
   private directoryUsers(requested: Map<string, string>, findings: Findings): Map<string, DirectoryUser> {
     const users = new Map<string, DirectoryUser>();
     const withoutTeam: string[] = [];
     const disabled: string[] = [];
+    const principalsWithoutTeam: string[] = [];
     for (const [key, userId] of requested) {
       const override = this.overrideFor(key);
+      const principal = findings.servicePrincipals.get(key);
+      if (principal !== undefined) {
+        // An automation identity is never a "former user": it is charged to a team or plainly unallocated.
+        const teamId = override ?? principal.teamId;
+        if (teamId === undefined) principalsWithoutTeam.push(describePrincipal(userId, principal.principal));
+        users.set(userId, {
+          userId,
+          teamId: teamId ?? UNALLOCATED_TEAM,
+          displayName: principal.principal.displayName ?? '(service principal)',
+          upn: '',
+          status: 'member',
+        });
+        continue;
+      }
       const gone = findings.deleted.get(key);
       if (findings.deleted.has(key)) {
         users.set(userId, {
@@ -343,6 +442,11 @@ export class GraphDirectory implements Directory {
     }
     if (withoutTeam.length > 0) {
       findings.notes.push(`${withoutTeam.length} user(s) belong to no team (${this.strategyLabel()}) and are unallocated: ${sample(withoutTeam)}.`);
+    }
+    if (principalsWithoutTeam.length > 0) {
+      findings.notes.push(
+        `${principalsWithoutTeam.length} service principal(s) have no team (no override, no chargeback-team:<team> tag, no owner in a team) and are unallocated: ${sample(principalsWithoutTeam)}.`,
+      );
     }
     if (disabled.length > 0) {
       const treatment = this.disabledAccounts === 'former' ? 'treated as former users (unallocated)' : 'charged to their team';
@@ -610,6 +714,10 @@ function errorMessageOf(body: unknown): string | undefined {
 function describeUser(userId: string, user: GraphUser): string {
   const name = user.userPrincipalName ?? user.displayName;
   return name ? `${name} (${userId})` : userId;
+}
+
+function describePrincipal(userId: string, principal: GraphServicePrincipal): string {
+  return principal.displayName ? `"${principal.displayName}" (${userId}, service principal)` : `${userId} (service principal)`;
 }
 
 function sample(items: readonly string[]): string {
