@@ -55,6 +55,9 @@ param reportingTimeZone string = 'UTC'
 @description('Finance recipients of the monthly workbook, separated by ";".')
 param financeRecipients string
 
+@description('Who is told of a close held for review or refused by its controls (comma separated); nobody else hears of it.')
+param operatorRecipients string
+
 @description('The Exchange Online mailbox Graph sends as (UPN or object id); scope Mail.Send to it (infra/README.md).')
 param senderMailbox string
 
@@ -281,6 +284,11 @@ var productSettings = union(usageTarget, {
 
   MONTHLY_CLOSE_SCHEDULE: monthlyCloseSchedule
   MONTHLY_CLOSE_GRACE_DAYS: '2'
+  // Close controls (docs/close-controls.md): held or refused closes reach only the operator.
+  OPERATOR_RECIPIENTS: operatorRecipients
+  CLOSE_MAX_REJECT_PERCENT: '1'
+  CLOSE_TOTAL_TOKENS_TOLERANCE_PERCENT: '0'
+  CLOSE_LEASE_SECONDS: '120'
 
   // Lookup API: tokens of this tenant for this audience; finance holds the Chargeback.Finance app role.
   AUTH_TENANT_ID: apiConfigured ? effectiveApiTenantId : ''
