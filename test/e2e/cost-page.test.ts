@@ -14,6 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../shared/config/project-root.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
+// Only inside page.evaluate callbacks, which run in the browser; the test project compiles without DOM types.
+declare const document: any;
+declare const window: any;
+
 const CHROMIUM = '/usr/bin/chromium';
 const MONTH = '2026-10';
 const SCREENSHOTS = path.join(PROJECT_ROOT, 'out', 'screenshots');
@@ -126,7 +130,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the cost page in Chromium', () => {
   async function expectNoSeriousAxeViolations(page: Page): Promise<void> {
     await page.addScriptTag({ content: await readFile(path.join(PROJECT_ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8') });
     const violations = await page.evaluate(async () => {
-      const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
+      const result = await window.axe.run(document, { resultTypes: ['violations'] });
       return result.violations.filter((v: any) => v.impact === 'serious' || v.impact === 'critical').map((v: any) => `${v.id}: ${v.nodes.map((n: any) => n.target.join(' ')).join(', ')}`);
     });
     expect(violations).toEqual([]);

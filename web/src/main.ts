@@ -53,7 +53,14 @@ function problem(error: unknown): HTMLElement {
           ? 'Your sign-in has expired: sign out and in again.'
           : `${error.message} (${error.code})`
       : String(error instanceof Error ? error.message : error);
-  return h('div', { class: 'panel problem', role: 'alert', 'data-problem': error instanceof ApiError ? String(error.status) : 'error' }, h('h2', {}, 'Nothing to show'), h('p', {}, text));
+  const month = new URLSearchParams(location.hash.slice(1)).get('month');
+  return h(
+    'div',
+    { class: 'panel problem', role: 'alert', 'data-problem': error instanceof ApiError ? String(error.status) : 'error' },
+    h('h2', {}, 'Nothing to show'),
+    h('p', {}, text),
+    error instanceof ApiError && error.status === 403 ? h('p', {}, h('a', { href: month === null ? '#' : `#month=${month}` }, 'Back to what you can see')) : null,
+  );
 }
 
 async function start(): Promise<void> {

@@ -102,13 +102,14 @@ export function teamView(costs: TeamCosts, previous: TeamCosts | null): HTMLElem
     costs.total.unpricedTokens > 0 ? card('Unpriced tokens', compactCount(costs.total.unpricedTokens), 'unpriced', 'no price was in force: not in the cost', 'alert') : null,
   );
 
+  // A member's breakdown is their own: burning the team's budget down with it would mislead.
   const chartPanel = section(
-    budget === null ? 'Spend to date' : 'Budget burn-down',
+    !full ? 'Your spend to date' : budget === null ? 'Spend to date' : 'Budget burn-down',
     'burn-title',
-    budget === null
-      ? cumulativeChart(days, spentByDay(full ? breakdown.byDay : breakdown.byDay), through, currency)
+    !full || budget === null
+      ? cumulativeChart(days, spentByDay(breakdown.byDay), through, currency)
       : burnDownChart({ days, spentByDay: spentByDay(breakdown.byDay), budget: Number(budget.amount), forecast: forecast === null ? null : Number(forecast.amount), thresholds, currency, throughDay: through }),
-    !full ? h('p', { class: 'note' }, 'The chart shows your own spend: the team is shown as totals only.') : null,
+    !full ? h('p', { class: 'note' }, 'Your own spend; the team is shown as its total and budget only.') : null,
   );
 
   const byDay = section(
