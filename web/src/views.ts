@@ -36,7 +36,7 @@ function figuresTable(label: string, keyHeader: string, rows: { key: string; fig
       'table',
       {},
       h('caption', { class: 'visually-hidden' }, label),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, keyHeader), h('th', { scope: 'col', class: 'num' }, 'Cost'), h('th', { scope: 'col', class: 'num' }, 'Tokens'), h('th', { scope: 'col', class: 'num' }, 'Requests'))),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, keyHeader), h('th', { scope: 'col', class: 'num' }, 'Cost'), h('th', { scope: 'col', class: 'num secondary' }, 'Tokens'), h('th', { scope: 'col', class: 'num secondary' }, 'Requests'))),
       h(
         'tbody',
         {},
@@ -46,8 +46,8 @@ function figuresTable(label: string, keyHeader: string, rows: { key: string; fig
             row.attributes ?? {},
             h('th', { scope: 'row' }, row.key),
             h('td', { class: 'num', 'data-figure': 'amount' }, money(row.figures.amount, currency), row.figures.unpricedTokens > 0 ? h('span', { class: 'flag' }, ` · ${compactCount(row.figures.unpricedTokens)} unpriced tokens`) : null),
-            h('td', { class: 'num' }, compactCount(row.figures.totalTokens)),
-            h('td', { class: 'num' }, count(row.figures.requests)),
+            h('td', { class: 'num secondary' }, compactCount(row.figures.totalTokens)),
+            h('td', { class: 'num secondary' }, count(row.figures.requests)),
           ),
         ),
       ),
@@ -232,11 +232,11 @@ export function financeView(all: AllTeams, onOpenTeam: (teamId: string) => void,
   const overBudget = all.teams.filter((team) => team.budget !== null && Number(team.budget.remaining) < 0).length;
   const rows = visibleTeams(all);
 
-  const header = (label: string, key: SortKey, numeric = true) => {
+  const header = (label: string, key: SortKey, numeric = true, extra = '') => {
     const active = financeState.sort === key;
     return h(
       'th',
-      { scope: 'col', class: numeric ? 'num' : '', 'aria-sort': active ? (financeState.descending ? 'descending' : 'ascending') : null },
+      { scope: 'col', class: `${numeric ? 'num' : ''} ${extra}`.trim(), 'aria-sort': active ? (financeState.descending ? 'descending' : 'ascending') : null },
       h(
         'button',
         {
@@ -284,11 +284,11 @@ export function financeView(all: AllTeams, onOpenTeam: (teamId: string) => void,
         header('Team', 'name', false),
         withCostCenter ? header('Cost center', 'costCenter', false) : null,
         header('Cost', 'amount'),
-        header('Budget', 'budget'),
+        header('Budget', 'budget', true, 'secondary'),
         header('Used', 'used'),
-        header('Forecast', 'forecast'),
-        header('Tokens', 'tokens'),
-        header('Unpriced tokens', 'unpriced'),
+        header('Forecast', 'forecast', true, 'secondary'),
+        header('Tokens', 'tokens', true, 'secondary'),
+        header('Unpriced tokens', 'unpriced', true, 'secondary'),
       ),
     ),
     h(
@@ -301,11 +301,11 @@ export function financeView(all: AllTeams, onOpenTeam: (teamId: string) => void,
           h('th', { scope: 'row' }, h('a', { href: `#month=${all.month}&team=${encodeURIComponent(team.teamId)}`, onclick: (event: Event) => (event.preventDefault(), onOpenTeam(team.teamId)) }, team.teamId === UNALLOCATED_TEAM ? 'Unallocated' : team.teamName)),
           withCostCenter ? h('td', {}, team.costCenter ?? '–') : null,
           h('td', { class: 'num', 'data-figure': 'amount' }, money(team.amount, currency)),
-          h('td', { class: 'num' }, team.budget === null ? '–' : money(team.budget.amount, currency)),
+          h('td', { class: 'num secondary' }, team.budget === null ? '–' : money(team.budget.amount, currency)),
           h('td', { class: `num ${team.budget !== null && Number(team.budget.remaining) < 0 ? 'over' : ''}` }, team.budget === null ? '–' : percentText(team.budget.usedPercent)),
-          h('td', { class: 'num' }, team.forecast === null ? '–' : money(team.forecast.amount, currency)),
-          h('td', { class: 'num' }, compactCount(team.totalTokens)),
-          h('td', { class: 'num' }, team.unpricedTokens > 0 ? compactCount(team.unpricedTokens) : '–'),
+          h('td', { class: 'num secondary' }, team.forecast === null ? '–' : money(team.forecast.amount, currency)),
+          h('td', { class: 'num secondary' }, compactCount(team.totalTokens)),
+          h('td', { class: 'num secondary' }, team.unpricedTokens > 0 ? compactCount(team.unpricedTokens) : '–'),
         ),
       ),
     ),
