@@ -5,7 +5,7 @@
  */
 import { BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip, type ChartConfiguration, type ChartType } from 'chart.js';
 import { h } from './dom';
-import { dayLabel, money } from './format';
+import { dayLabel, money, wholeMoney } from './format';
 
 Chart.register(BarController, BarElement, CategoryScale, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip);
 Chart.defaults.animation = false;
@@ -38,7 +38,7 @@ function figure<T extends ChartType>(summary: string, config: ChartConfiguration
 
 const moneyAxis = (currency: string | null) => ({
   beginAtZero: true,
-  ticks: { callback: (value: string | number) => money(Number(value), currency).replace(/\.00$|,00$/, '') },
+  ticks: { callback: (value: string | number) => wholeMoney(Number(value), currency) },
 });
 
 export interface BurnDownInput {

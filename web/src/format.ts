@@ -19,6 +19,11 @@ export function money(amount: string | number | null | undefined, currency: stri
   return format.format(value);
 }
 
+/** Whole currency units, for chart axes. */
+export function wholeMoney(amount: number, currency: string | null): string {
+  return currency === null ? integer.format(amount) : new Intl.NumberFormat(locale, { style: 'currency', currency, maximumFractionDigits: 0, minimumFractionDigits: 0 }).format(amount);
+}
+
 export function signedMoney(amount: number, currency: string | null): string {
   const text = money(Math.abs(amount), currency);
   return amount > 0 ? `+${text}` : amount < 0 ? `−${text}` : text;

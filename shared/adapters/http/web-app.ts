@@ -89,7 +89,7 @@ export function safeRelativePath(raw: string | undefined): string[] | undefined 
 
 export function webAppHandler(options: WebAppOptions): WebAppHandler {
   const root = path.resolve(options.root);
-  const kept = new Map<string, StaticFile | null>();
+  const kept = new Map<string, StaticFile>();
 
   async function load(relative: string): Promise<StaticFile | null> {
     const cached = kept.get(relative);
@@ -105,7 +105,8 @@ export function webAppHandler(options: WebAppOptions): WebAppHandler {
       if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') throw error;
       file = null;
     }
-    if (options.keepInMemory) kept.set(relative, file);
+    // Only files that exist: names that do not are the caller's to choose, and must not grow the map.
+    if (options.keepInMemory && file !== null) kept.set(relative, file);
     return file;
   }
 
