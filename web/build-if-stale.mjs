@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the cost page (dist/web) when it is missing or its sources changed since the last build, so
 // `npm test` and `npm start` work on a fresh clone without a separate step. The sources' hash is kept in
-// dist/web/.source-hash; an unchanged tree costs a few milliseconds.
+// dist/web/.source-hash; an unchanged tree costs a few milliseconds. `--force` builds regardless (npm run build:web).
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,7 +24,8 @@ for (const file of sources) hash.update(path.relative(root, file)).update('\0').
 const digest = hash.digest('hex');
 
 const previous = await readFile(stampFile, 'utf8').catch(() => '');
-if (previous.trim() === digest && (await readFile(path.join(outDir, 'index.html')).then(() => true, () => false))) process.exit(0);
+const forced = process.argv.includes('--force');
+if (!forced && previous.trim() === digest && (await readFile(path.join(outDir, 'index.html')).then(() => true, () => false))) process.exit(0);
 
 const started = Date.now();
 const { build } = await import('vite');
