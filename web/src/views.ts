@@ -24,6 +24,13 @@ function section(title: string, id: string, ...children: (Node | null | false)[]
   return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
 }
 
+function wideSection(title: string, id: string, ...children: (Node | null | false)[]): HTMLElement {
+  // Full width: chart and table side by side on a desktop, stacked on a phone.
+  const panel = section(title, id, h('div', { class: 'split' }, ...children.filter((child): child is Node => child !== null && child !== false)));
+  panel.classList.add('wide');
+  return panel;
+}
+
 function scrollTable(label: string, table: HTMLTableElement): HTMLElement {
   // Focusable so a keyboard can scroll a wide table on a narrow screen.
   return h('div', { class: 'table-scroll', role: 'region', 'aria-label': label, tabindex: 0 }, table);
@@ -45,7 +52,7 @@ function figuresTable(label: string, keyHeader: string, rows: { key: string; fig
             'tr',
             row.attributes ?? {},
             h('th', { scope: 'row' }, row.key),
-            h('td', { class: 'num', 'data-figure': 'amount' }, money(row.figures.amount, currency), row.figures.unpricedTokens > 0 ? h('span', { class: 'flag' }, ` · ${compactCount(row.figures.unpricedTokens)} unpriced tokens`) : null),
+            h('td', { class: 'num', 'data-figure': 'amount' }, money(row.figures.amount, currency), row.figures.unpricedTokens > 0 ? h('span', { class: 'flag' }, `${compactCount(row.figures.unpricedTokens)} unpriced tokens`) : null),
             h('td', { class: 'num secondary' }, compactCount(row.figures.totalTokens)),
             h('td', { class: 'num secondary' }, count(row.figures.requests)),
           ),
@@ -139,7 +146,7 @@ export function teamView(costs: TeamCosts, previous: TeamCosts | null): HTMLElem
 
   const users = [...breakdown.byUser].sort((a, b) => Number(b.amount) - Number(a.amount));
   const byUser = full
-    ? section(
+    ? wideSection(
         `By person (${count(users.length)})`,
         'user-title',
         barChart('Top spenders', users.slice(0, 10).map((user) => user.userName || user.upn || user.userId), users.slice(0, 10).map((user) => Number(user.amount)), currency, { horizontal: true, height: 60 + 30 * Math.min(users.length, 10) }),
