@@ -1,5 +1,5 @@
 import './style.css';
-import { ApiError, CostApi, UNALLOCATED_TEAM, type AllTeams, type TeamCosts } from './api';
+import { ApiError, CostApi, UNALLOCATED_TEAM, type AllTeams, type MyCosts, type TeamCosts } from './api';
 import { loadConfig, signIn, type PageConfig } from './auth';
 import { destroyCharts } from './charts';
 import { h, replaceChildren } from './dom';
@@ -20,6 +20,10 @@ function place(config: PageConfig): Place {
   const params = new URLSearchParams(location.hash.slice(1));
   const month = params.get('month') ?? '';
   return { month: MONTH.test(month) ? month : (config.defaultMonth ?? currentMonth()), team: params.get('team') };
+}
+
+function teamOf(mine: MyCosts): string | null {
+  return mine.byTeam.find((share) => share.teamId !== UNALLOCATED_TEAM)?.teamId ?? null;
 }
 
 function go(next: Place): void {
@@ -98,7 +102,9 @@ async function start(): Promise<void> {
       let team = here.team;
       if (team === null && !finance) {
         const mine = await api.myCosts(here.month);
-        team = mine.byTeam.find((share) => share.teamId !== UNALLOCATED_TEAM)?.teamId ?? localStorage.getItem(LAST_TEAM_KEY);
+        team = teamOf(mine) ?? localStorage.getItem(LAST_TEAM_KEY);
+        // No usage of their own this month (yet): the team they used it in lately is the one they belong to.
+        for (let back = 1; team === null && back <= 3; back += 1) team = teamOf(await api.myCosts(addMonths(here.month, -back)));
         if (team === null) content = myView(mine);
       }
       if (team !== null) {

@@ -84,9 +84,18 @@ export function teamView(costs: TeamCosts, previous: TeamCosts | null): HTMLElem
   const overBudget = budget !== null && Number(budget.remaining) < 0;
   const forecastOver = forecast?.budgetPercent !== null && forecast?.budgetPercent !== undefined && Number(forecast.budgetPercent) > 100;
 
-  const previousTotal = previous === null || previous.currency === null ? null : Number(previous.total.amount);
-  const delta = previousTotal === null ? null : Number(costs.total.amount) - previousTotal;
-  const deltaNote = delta === null ? 'no figures for the month before' : previousTotal === 0 ? `from ${money(0, currency)}` : `${change(delta / previousTotal!)} on ${monthName(previous!.month)}`;
+  // Month to date is compared with the same days of last month, a closed month with the whole of it.
+  const sameDays = costs.source.status === 'open' && costs.source.asOf !== null ? Number(costs.source.asOf.slice(8, 10)) : null;
+  const cents = (amount: string) => Math.round(Number(amount) * 100);
+  const previousTotal =
+    previous === null || previous.currency === null
+      ? null
+      : sameDays === null
+        ? cents(previous.total.amount) / 100
+        : previous.breakdown.byDay.filter((day) => Number(day.day.slice(8, 10)) <= sameDays).reduce((sum, day) => sum + cents(day.amount), 0) / 100;
+  const delta = previousTotal === null ? null : (cents(costs.total.amount) - Math.round(previousTotal * 100)) / 100;
+  const compared = previous === null ? '' : sameDays === null ? monthName(previous.month) : `${dayLabel(`${previous.month}-01`)}–${dayLabel(`${previous.month}-${String(sameDays).padStart(2, '0')}`)}`;
+  const deltaNote = delta === null ? 'no figures for the month before' : previousTotal === 0 ? `from ${money(0, currency)} (${compared})` : `${change(delta / previousTotal!)} on ${compared}`;
 
   const cards = h(
     'div',
@@ -132,7 +141,7 @@ export function teamView(costs: TeamCosts, previous: TeamCosts | null): HTMLElem
     'model-title',
     barChart('Spend by model', breakdown.byModel.map((model) => model.model), breakdown.byModel.map((model) => Number(model.amount)), currency, { horizontal: true, height: 60 + 34 * breakdown.byModel.length }),
     figuresTable('Spend by model', 'Model', breakdown.byModel.map((model) => ({ key: model.pricedModel === null ? `${model.model} (unpriced)` : model.model, figures: model, attributes: { 'data-model': model.model } })), currency),
-    full && previous !== null && previous.currency !== null
+    full && previous !== null && previous.currency !== null && costs.source.status === 'closed'
       ? h(
           'p',
           { class: 'note' },
