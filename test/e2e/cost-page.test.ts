@@ -176,6 +176,51 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env['CI'] !== 'true')('the cost
     await expectNoSeriousAxeViolations(page);
   });
 
+  it('signs in with MSAL where the server says so: a PKCE authorization request for the API scope, nothing local offered', async () => {
+    const tenant = '11111111-2222-3333-4444-555555555555';
+    const client = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    // The Functions app's config.json, as functions/http-web.ts builds it from AUTH_* settings.
+    await page.route('**/api/web/config.json', (route) =>
+      route.fulfill({ contentType: 'application/json', body: JSON.stringify({ signIn: { kind: 'msal', tenantId: tenant, clientId: client, scopes: [`api://${client}/Costs.Read`] } }) }),
+    );
+    // Entra, stubbed: the metadata MSAL reads first, then the authorize request it navigates to.
+    const authorize: string[] = [];
+    await context.route('https://login.microsoftonline.com/**', (route) => {
+      const url = route.request().url();
+      if (url.includes('openid-configuration')) {
+        const base = `https://login.microsoftonline.com/${tenant}`;
+        return route.fulfill({
+          contentType: 'application/json',
+          body: JSON.stringify({
+            issuer: `${base}/v2.0`,
+            authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+            token_endpoint: `${base}/oauth2/v2.0/token`,
+            end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+            jwks_uri: `${base}/discovery/v2.0/keys`,
+          }),
+        });
+      }
+      authorize.push(url);
+      return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Entra stub</title>' });
+    });
+    await page.goto(`${serve.pageUrl}#month=${MONTH}`);
+    const button = page.getByRole('button', { name: 'Sign in with Microsoft' });
+    await button.waitFor();
+    expect(await page.locator('button.person').count()).toBe(0);
+    await button.click();
+    await page.waitForURL(/login\.microsoftonline\.com/);
+    const request = new URL(authorize.find((url) => url.includes('/oauth2/v2.0/authorize'))!);
+    expect(request.pathname).toBe(`/${tenant}/oauth2/v2.0/authorize`);
+    expect(request.searchParams.get('client_id')).toBe(client);
+    expect(request.searchParams.get('response_type')).toBe('code');
+    expect(request.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(request.searchParams.get('scope')).toContain(`api://${client}/Costs.Read`);
+    expect(request.searchParams.get('redirect_uri')).toBe(serve.pageUrl);
+  });
+
   it('moves between months with the keyboard, and an empty month says so rather than showing zeros as spend', async () => {
     const { page } = await signedIn(lead());
     await page.focus('#previous-month');
