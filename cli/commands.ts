@@ -124,6 +124,8 @@ export async function runDemo(options: DemoCommandOptions): Promise<number> {
     out: options.out,
     logger: options.logger,
   });
+  const outOption = path.resolve(options.out) === path.resolve('out') ? '' : ` --out ${options.out}`;
+  process.stdout.write(`\nCost page: run \`npm run chargeback -- serve${outOption}\`, then open http://127.0.0.1:7071/ (sign in as a demo lead, member or finance; it opens on ${options.month})\n`);
   return EXIT.ok;
 }
 

@@ -351,6 +351,8 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_NAME string = functionApp.outputs.name
 output SERVICE_API_NAME string = functionApp.outputs.name
 output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
+@description('The cost page (functions/http-web.ts), and the SPA redirect URI to register on the API app registration (infra/README.md, step 4).')
+output COST_PAGE_URL string = 'https://${functionApp.outputs.defaultHostName}/api/web/'
 @description('Object id of the managed identity: grant it the Graph app roles (infra/README.md).')
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId

@@ -27,7 +27,7 @@ import type { Mailer } from './ports/mailer.js';
 import { ExcelReportRenderer } from './adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from './adapters/reports/focus-csv.js';
 import { PROJECT_ROOT } from './config/project-root.js';
-import { loadSettings, type DirectorySettings, type Settings, type StorageSettings } from './config/settings.js';
+import { loadSettings, loadWebSignInSettings, type DirectorySettings, type Settings, type StorageSettings } from './config/settings.js';
 import type { TableClient } from '@azure/data-tables';
 import { AppError } from './domain/errors.js';
 import type { Directory } from './ports/directory.js';
@@ -38,6 +38,7 @@ import type { IngestDailyDeps } from './use-cases/ingest-daily.js';
 import { CostLookup } from './use-cases/lookup-costs.js';
 import type { AccessTokenVerifier } from './adapters/azure/entra-token-verifier.js';
 import { accessTokenVerifierFor } from './adapters/http/access-tokens.js';
+import { msalPageConfig, type WebPageConfig } from './adapters/http/web-app.js';
 import { TableAlertLedger } from './adapters/azure/table-alert-ledger.js';
 import { DailyStoreTeamSpendSource, PreferredSpendSource } from './adapters/daily-store-spend.js';
 import { FileBudgetSource, noBudgets } from './adapters/local/file-budgets.js';
@@ -309,4 +310,9 @@ export async function createDirectory(
  */
 export function dryRunCloseDeps(deps: CloseMonthDeps, previewDir: string): CloseMonthDeps {
   return dryRunDeps(deps, { artifacts: new DirectoryArtifactStore(previewDir), mailer: new OutboxMailer(path.join(previewDir, 'outbox')) });
+}
+
+/** How the deployed cost page signs people in (functions/http-web.ts): MSAL, from AUTH_* and WEB_* settings. */
+export function webPageConfigFromEnvironment(): WebPageConfig {
+  return msalPageConfig(loadWebSignInSettings(process.env));
 }

@@ -113,6 +113,9 @@ export const SETTING = {
   authFinanceRole: 'AUTH_FINANCE_ROLE',
   authLeadRole: 'AUTH_LEAD_ROLE',
   costCacheTtlSeconds: 'COST_CACHE_TTL_SECONDS',
+  // The cost page (web/): how its MSAL sign-in reaches the API's app registration.
+  webClientId: 'WEB_CLIENT_ID',
+  webApiScope: 'WEB_API_SCOPE',
   budgetsFile: 'BUDGETS_FILE',
   alertCcFinance: 'ALERT_CC_FINANCE',
   teamsWebhookUrl: 'TEAMS_WEBHOOK_URL',
@@ -597,6 +600,31 @@ function readApiSettings(source: SettingsSource, problems: string[]): ApiSetting
     leadRole: text(SETTING.authLeadRole) || null,
     cacheTtlSeconds: integerSetting(source, SETTING.costCacheTtlSeconds, 60, 0, 3600, problems),
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The cost page's sign-in (functions/http-web.ts). Read on its own, not part of Settings: the page needs the
+// tenant and the app registration only, never storage or mail.
+
+/** What the page's MSAL sign-in needs; `null` fields mean the page cannot sign anyone in (it says so). */
+export interface WebSignInSettings {
+  readonly tenantId: string | null;
+  /** The SPA's client id: the API's own app registration (WEB_CLIENT_ID, else the GUID in AUTH_AUDIENCE). */
+  readonly clientId: string | null;
+  /** The scope the page asks tokens for (WEB_API_SCOPE, else `<application ID URI>/Costs.Read`). */
+  readonly apiScope: string | null;
+}
+
+export function loadWebSignInSettings(source: SettingsSource): WebSignInSettings {
+  const problems: string[] = [];
+  const api = readApiSettings(source, problems);
+  const text = (name: string) => source[name]?.trim() ?? '';
+  const clientId = text(SETTING.webClientId) || api.audiences.find((audience) => TENANT_GUID.test(audience)) || null;
+  if (clientId !== null && !TENANT_GUID.test(clientId)) problems.push(`${SETTING.webClientId}: "${clientId}" is not an application (client) id (a GUID)`);
+  throwIfProblems(problems);
+  const identifierUri = api.audiences.find((audience) => audience.startsWith('api://')) ?? (clientId === null ? null : `api://${clientId}`);
+  const apiScope = text(SETTING.webApiScope) || (identifierUri === null ? null : `${identifierUri.replace(/\/+$/, '')}/Costs.Read`);
+  return Object.freeze({ tenantId: api.tenantId, clientId: clientId?.toLowerCase() ?? null, apiScope });
 }
 
 /**
