@@ -101,18 +101,26 @@ describe('FileUsageSource reading a portal CSV export', () => {
         `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,"{not json",1`,
         `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,-3,${good},1`,
         `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,,${good},1`,
-        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good},1`,
+        `"10/25/2026, 1:31:00.000 AM",Prompt Tokens,1,1,10,${good},1`,
       ].join('\n'),
     );
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
     expect(result.rejects.count).toBe(5);
+    expect(result.rejects.all?.map((r) => r.raw)).toEqual([
+      // The whole line, cut at 120 characters and saying how long it was.
+      expect.stringMatching(/^"10\/25\/2026, 1:30:00\.000 AM",Prompt Tokens,1,1,10,.{67}… \(207 characters\)$/),
+      '13/25/2026, 1:30:00.000 AM',
+      '{not json',
+      '-3',
+      '',
+    ]);
     expect(result.rejects.samples.map((r) => r.location)).toEqual(['messy.csv:3', 'messy.csv:4', 'messy.csv:5', 'messy.csv:6', 'messy.csv:7']);
     expect(result.rejects.byReason).toEqual({
       'wrong number of fields (the header has 7)': 1,
       'timestamp is neither ISO 8601 nor M/D/YYYY, h:mm:ss AM': 1,
       'customDimensions is not a JSON object': 1,
       'valueSum is negative': 1,
-      'valueSum is not a finite number': 1,
+      'valueSum is empty': 1,
     });
     expect(result.rows[0]!.tokens.input).toBe(20);
   });
@@ -120,10 +128,10 @@ describe('FileUsageSource reading a portal CSV export', () => {
   it('rejects only the line of a quote that never closes and reads the lines after it', async () => {
     const good = dims(ALICE, 'm', 't');
     const lines = [header, `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,"{broken,1`];
-    for (let i = 0; i < 3; i += 1) lines.push(`"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good},1`);
+    for (let i = 0; i < 3; i += 1) lines.push(`"10/25/2026, 1:3${i}:00.000 AM",Prompt Tokens,1,1,10,${good},1`);
     const path = await fixture('unclosed.csv', lines.join('\n'));
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
-    expect(result.rejects.samples).toEqual([{ location: 'unclosed.csv:2', reason: 'unclosed quote in a CSV field' }]);
+    expect(result.rejects.samples).toEqual([{ location: 'unclosed.csv:2', reason: 'unclosed quote in a CSV field', raw: lines[1] }]);
     expect(result.rows[0]!.tokens.input).toBe(30);
   });
 
@@ -172,9 +180,10 @@ describe('FileUsageSource reading NDJSON', () => {
     const path = await fixture('usage.ndjson', lines.join('\n') + '\n');
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
     expect(result.rejects.samples).toEqual([
-      { location: 'usage.ndjson:3', reason: 'line is not JSON' },
-      { location: 'usage.ndjson:4', reason: 'valueSum is missing' },
+      { location: 'usage.ndjson:3', reason: 'line is not JSON', raw: lines[2] },
+      { location: 'usage.ndjson:4', reason: 'valueSum is missing', raw: lines[3] },
     ]);
+    expect(result.inputs).toEqual([{ name: 'usage.ndjson', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: 5 }]);
     expect(result.rows).toEqual([
       { day: '2026-10-05', userId: '', model: 'unknown', tier: 'unknown', tokens: { ...zeroTokens(), input: 7 }, requests: 1 },
       { day: '2026-10-05', userId: ALICE, model: 'claude-sonnet-4-5', tier: 'Claude.Standard', tokens: { ...zeroTokens(), input: 120, output: 30 }, requests: 2 },
@@ -214,7 +223,8 @@ describe('FileUsageSource inputs', () => {
     let expectedOutput = 0;
     let expectedRequests = 0;
     for (let i = 0; i < 3000; i += 1) {
-      const at = new Date(Date.UTC(2026, 9, 1) + (next() % (31 * 86_400)) * 1000);
+      // APIM writes one row per series per minute: every sample gets a minute of its own (7 is prime to 44,640).
+      const at = new Date(Date.UTC(2026, 9, 1) + ((i * 7) % (31 * 1440)) * 60_000 + (next() % 60) * 1000);
       const name = names[next() % names.length]!;
       const valueSum = next() % 100_000;
       const valueCount = 1 + (next() % 5);
@@ -242,12 +252,17 @@ describe('FileUsageSource inputs', () => {
   });
 
   it('reports progress on long files', async () => {
-    const line = JSON.stringify({ timestamp: '2026-10-05T10:00:00Z', name: 'Prompt Tokens', valueSum: 1, valueCount: 1, customDimensions: { UserId: ALICE } });
-    const path = await fixture('long.ndjson', `${line}\n`.repeat(250_001));
+    const lines: string[] = [];
+    for (let i = 0; i < 250_001; i += 1) {
+      const at = new Date(Date.UTC(2026, 9, 1) + Math.floor(i / 10) * 60_000).toISOString();
+      lines.push(JSON.stringify({ timestamp: at, name: 'Prompt Tokens', valueSum: 1, valueCount: 1, customDimensions: { UserId: ALICE, Model: `m${i % 10}` } }));
+    }
+    const path = await fixture('long.ndjson', `${lines.join('\n')}\n`);
     const progress: string[] = [];
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC', onProgress: (m) => progress.push(m) });
     expect(progress).toEqual(['long.ndjson: 250,000 lines read']);
-    expect(result.rows[0]!.tokens.input).toBe(250_001);
+    expect(sumTokens(result.rows.map((row) => row.tokens)).input).toBe(250_001);
+    expect(result.duplicates?.count).toBe(0);
   });
 });
 
