@@ -231,22 +231,20 @@ export class UsageAggregator {
       if (kind === undefined && !countsRequests) return;
     }
 
-    const day = this.dayOf(sample.timestamp);
-    const builder = this.builderFor(day, userId, model, tier);
     const addedTokens = kind === undefined ? 0 : valueSum;
     const addedRequests = countsRequests ? valueCount : 0;
-    const tokens = kind === undefined ? 0 : builder.tokens[kind] + addedTokens;
-    const requests = builder.requests + addedRequests;
-    if (!Number.isSafeInteger(tokens) || !Number.isSafeInteger(requests)) {
-      return this.reject(location, 'the row sum would exceed the safe integer range', String(kind === undefined ? valueCount : valueSum));
-    }
+    const raw = String(kind === undefined ? valueCount : valueSum);
     // Any total a report builds (a team, a model, the month, all kinds together) is a sum of these rows, so
-    // keeping the sum of everything read exact keeps every one of them exact.
+    // keeping the sum of everything read a safe integer keeps every one of them exact.
     const tokensRead = this.tokensRead + addedTokens;
     const requestsRead = this.requestsRead + addedRequests;
     if (!Number.isSafeInteger(tokensRead) || !Number.isSafeInteger(requestsRead)) {
-      return this.reject(location, 'the total of everything read would exceed the safe integer range', String(kind === undefined ? valueCount : valueSum));
+      return this.reject(location, 'the total of everything read would exceed the safe integer range', raw);
     }
+    const day = this.dayOf(sample.timestamp);
+    const builder = this.builderFor(day, userId, model, tier);
+    const tokens = kind === undefined ? 0 : builder.tokens[kind] + addedTokens;
+    const requests = builder.requests + addedRequests;
     this.tokensRead = tokensRead;
     this.requestsRead = requestsRead;
     if (kind !== undefined) builder.tokens[kind] = tokens;

@@ -108,7 +108,7 @@ describe('FileUsageSource reading a portal CSV export', () => {
     expect(result.rejects.count).toBe(5);
     expect(result.rejects.all?.map((r) => r.raw)).toEqual([
       // The whole line, cut at 120 characters and saying how long it was.
-      expect.stringMatching(/^"10\/25\/2026, 1:30:00\.000 AM",Prompt Tokens,1,1,10,.{67}… \(207 characters\)$/),
+      expect.stringMatching(/^"10\/25\/2026, 1:30:00\.000 AM",Prompt Tokens,1,1,10,.{70}… \(207 characters\)$/),
       '13/25/2026, 1:30:00.000 AM',
       '{not json',
       '-3',
