@@ -186,6 +186,9 @@ export class UsageAggregator {
   private tokensRead = 0;
   private requestsRead = 0;
   private readonly repeats: RepeatCheck | null;
+  private lastGoodUserId = '';
+  private lastGoodModel = UNKNOWN_DIMENSION;
+  private lastGoodTier = UNKNOWN_DIMENSION;
 
   constructor(mapping: MetricMapping, window: TimeWindow, timeZone: string, options: UsageAggregatorOptions = {}) {
     // A Map, not the record: a metric named "constructor" must not hit Object.prototype.
@@ -218,9 +221,15 @@ export class UsageAggregator {
     const userId = sample.userId.trim();
     const model = sample.model.trim() || UNKNOWN_DIMENSION;
     const tier = sample.tier.trim() || UNKNOWN_DIMENSION;
-    const names = this.dimensionNames;
-    const badDimension = dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier);
-    if (badDimension !== null) return this.reject(location, badDimension.reason, badDimension.raw);
+    // A series' metrics arrive one after another with the same texts: check a set of dimensions once per run.
+    if (userId !== this.lastGoodUserId || model !== this.lastGoodModel || tier !== this.lastGoodTier) {
+      const names = this.dimensionNames;
+      const badDimension = dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier);
+      if (badDimension !== null) return this.reject(location, badDimension.reason, badDimension.raw);
+      this.lastGoodUserId = userId;
+      this.lastGoodModel = model;
+      this.lastGoodTier = tier;
+    }
 
     if (this.repeats !== null && this.repeats.isRepeat(sample.name, instant, userId, model, tier, location)) return;
 
@@ -367,6 +376,13 @@ class RepeatCheck {
   private readonly prefixIds = new Map<string, number>();
   private count = 0;
   private readonly samples: string[] = [];
+  /** The last series looked up: a series' metrics arrive one after another. */
+  private lastUserId: string | null = null;
+  private lastModel = '';
+  private lastTier = '';
+  private lastSeriesId = -1;
+  private lastPrefix: string | null = null;
+  private lastPrefixId = -1;
 
   constructor(mapping: MetricMapping, window: TimeWindow) {
     const names = [...Object.keys(mapping.tokenKinds), mapping.requestCountMetric];
@@ -377,11 +393,18 @@ class RepeatCheck {
   }
 
   isRepeat(metric: string, instant: number, userId: string, model: string, tier: string, location: string): boolean {
-    const seriesText = `${userId}\u0000${model}\u0000${tier}`;
-    let seriesId = this.seriesIds.get(seriesText);
-    if (seriesId === undefined) {
-      seriesId = this.seriesIds.size;
-      this.seriesIds.set(seriesText, seriesId);
+    let seriesId = this.lastSeriesId;
+    if (userId !== this.lastUserId || model !== this.lastModel || tier !== this.lastTier) {
+      const seriesText = `${userId}\u0000${model}\u0000${tier}`;
+      seriesId = this.seriesIds.get(seriesText) ?? -1;
+      if (seriesId === -1) {
+        seriesId = this.seriesIds.size;
+        this.seriesIds.set(seriesText, seriesId);
+      }
+      this.lastUserId = userId;
+      this.lastModel = model;
+      this.lastTier = tier;
+      this.lastSeriesId = seriesId;
     }
     const metricId = this.metricIds.get(metric)!;
     const minute = Math.floor(instant / 60_000) - this.startMinute;
@@ -407,6 +430,8 @@ class RepeatCheck {
     if (colon <= 0) return UNKNOWN_ORIGIN;
     const line = Number(location.slice(colon + 1));
     if (!Number.isInteger(line) || line < 0 || line >= ORIGIN_LINE_BITS) return UNKNOWN_ORIGIN;
+    const last = this.lastPrefix;
+    if (last !== null && colon === last.length && location.startsWith(last)) return this.lastPrefixId * ORIGIN_LINE_BITS + line;
     const prefix = location.slice(0, colon);
     let prefixId = this.prefixIds.get(prefix);
     if (prefixId === undefined) {
@@ -415,6 +440,8 @@ class RepeatCheck {
       this.prefixes.push(prefix);
       this.prefixIds.set(prefix, prefixId);
     }
+    this.lastPrefix = prefix;
+    this.lastPrefixId = prefixId;
     return prefixId * ORIGIN_LINE_BITS + line;
   }
 
