@@ -70,20 +70,36 @@ export interface UsageReadResult {
 
 export const MAX_REJECT_SAMPLES = 20;
 export const MAX_REJECTS_KEPT = 100_000;
+/** A raw value longer than this is cut: enough to find the row, never a 1 MB line in a report. */
+export const MAX_RAW_VALUE_CHARS = 120;
 
-/** Collects rejects without holding every one of them in memory. */
+/** The text a report shows for an offending value: cut at MAX_RAW_VALUE_CHARS, saying how long it was. */
+export function rawValueForReport(text: string): string {
+  if (text.length <= MAX_RAW_VALUE_CHARS) return text;
+  // A slice keeps the whole source string alive in V8; split/join copies it, so a kept reject holds 120
+  // characters, not the multi-megabyte line it came from.
+  const head = text.slice(0, MAX_RAW_VALUE_CHARS).split('').join('');
+  return `${head}… (${text.length.toLocaleString('en-US')} characters)`;
+}
+
+/**
+ * Collects rejects. Every one is kept (with its raw value, cut short) up to MAX_REJECTS_KEPT for the rejects
+ * CSV; past that only the count and the count by reason grow, so a corrupt 10 GB file cannot exhaust memory.
+ */
 export class RejectCollector {
   private total = 0;
-  private readonly samples: RejectedRow[] = [];
+  private readonly kept: RejectedRow[] = [];
   private readonly reasons: Record<string, number> = {};
 
-  add(location: string, reason: string): void {
+  add(location: string, reason: string, raw?: string): void {
     this.total += 1;
     this.reasons[reason] = (this.reasons[reason] ?? 0) + 1;
-    if (this.samples.length < MAX_REJECT_SAMPLES) this.samples.push({ location, reason });
+    if (this.kept.length < MAX_REJECTS_KEPT) {
+      this.kept.push(raw === undefined ? { location, reason } : { location, reason, raw: rawValueForReport(raw) });
+    }
   }
 
   summary(): RejectSummary {
-    return { count: this.total, samples: [...this.samples], byReason: { ...this.reasons } };
+    return { count: this.total, samples: this.kept.slice(0, MAX_REJECT_SAMPLES), byReason: { ...this.reasons }, all: [...this.kept] };
   }
 }
