@@ -129,6 +129,41 @@ describe('the command line on the embedded default', () => {
     expect(run.stderr).toMatch(/"2026-13" is not a month: expected YYYY-MM/);
   });
 
+  it('refuses the export of another month, an empty file and the same file twice: exit 2, nothing stored, nothing mailed', async () => {
+    const demoUsage = path.join(out, 'demo', 'usage-2026-10.ndjson');
+    const copy = path.join(out, 'usage-copy.ndjson');
+    const empty = path.join(out, 'empty.ndjson');
+    await writeFile(copy, await readFile(demoUsage));
+    await writeFile(empty, '');
+    const tables = { ...env, TABLE_PREFIX: uniqueTableName('refused') };
+    const refusedOut = path.join(out, 'refused');
+    const directory = path.join(out, 'demo', 'directory.json');
+    const cases: [string[], RegExp][] = [
+      [['--month', '2026-09', '--usage', demoUsage], /no usage rows fall in 2026-09; \d+ rows were outside the month/],
+      [['--month', '2026-10', '--usage', empty], /no usage rows fall in 2026-10/],
+      [['--month', '2026-10', '--usage', demoUsage, copy], /usage\.duplicates|repeat data already read/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await cli(['close', ...args, '--directory', directory, '--out', refusedOut], tables);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(/CLOSE_REFUSED/);
+      expect(run.stderr).toMatch(message);
+    }
+    await expect(readdir(path.join(refusedOut, 'outbox'))).rejects.toThrow(/ENOENT/);
+    expect(await entities(tables.TABLE_PREFIX, 'Rollups')).toEqual([]);
+  }, 60_000);
+
+  it('previews with --dry-run: the mails it would send are in the preview folder, and nothing is stored or sent', async () => {
+    const tables = { ...env, TABLE_PREFIX: uniqueTableName('dry') };
+    const dryOut = path.join(out, 'dry');
+    const run = await cli(['close', '--month', '2026-10', '--usage', path.join(out, 'demo', 'usage-2026-10.ndjson'), '--directory', path.join(out, 'demo', 'directory.json'), '--finance', 'fin@contoso.example', '--out', dryOut, '--dry-run'], tables);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/DRY RUN: nothing was stored or sent/);
+    expect((await readdir(path.join(dryOut, 'preview', '2026-10', 'outbox'))).length).toBeGreaterThan(1);
+    await expect(readdir(path.join(dryOut, 'outbox'))).rejects.toThrow(/ENOENT/);
+    expect(await entities(tables.TABLE_PREFIX, 'Rollups')).toEqual([]);
+  }, 60_000);
+
   it('lists every problem of a malformed price book and exits 2 without closing anything', async () => {
     const prices = path.join(out, 'bad-prices.json');
     await writeFile(
