@@ -189,6 +189,7 @@ async function writeFocusExport(
     lines: input.lines,
     priceBook: input.priceBook,
     teamNames: new Map([...input.directory.teams.values()].map((team) => [team.id, team.name])),
+    teamCostCenters: new Map([...input.directory.teams.values()].flatMap((team) => (team.costCenter === undefined ? [] : [[team.id, team.costCenter] as const]))),
   };
   const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
   return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
