@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ExcelReportRenderer, FINANCE_WORKBOOK_SHEETS, TEAM_WORKBOOK_SHEETS, currencyNumberFormat } from '../../shared/adapters/reports/excel-workbook.js';
+import { ExcelReportRenderer, FINANCE_WORKBOOK_SHEETS, TEAM_WORKBOOK_SHEETS, currencyNumberFormat, pageHeaderFooter } from '../../shared/adapters/reports/excel-workbook.js';
 import { AppError } from '../../shared/domain/errors.js';
 import { buildMonthReport, buildTeamReport, previousMonthFigures, type MonthReport, type ReportContext } from '../../shared/domain/report.js';
 import { buildMonthlyLines } from '../../shared/domain/rollup.js';
@@ -161,7 +161,9 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
 
   it('freezes the header row and puts a filter on it, on every table sheet', async () => {
     const workbook = await render(sampleMonthReport());
-    for (const [name, first] of [['Summary', 'Team'], ['Users', 'Team'], ['Lines', 'Team'], ['Models', 'Model'], ['Tiers', 'Tier'], ['Unallocated', 'Allocation'], ['Unpriced', 'Team'], ['Prices', 'Entry id']] as const) {
+    // The Summary's table sits under a dozen headline figures: freezing down to it would pin half the screen.
+    expect((sheet(workbook, 'Summary').views ?? []).filter((view) => view.state === 'frozen')).toEqual([]);
+    for (const [name, first] of [['Users', 'Team'], ['Lines', 'Team'], ['Models', 'Model'], ['Tiers', 'Tier'], ['Unallocated', 'Allocation'], ['Unpriced', 'Team'], ['Prices', 'Entry id']] as const) {
       const worksheet = sheet(workbook, name);
       const found = table(worksheet, first);
       expect(worksheet.views[0], name).toMatchObject({ state: 'frozen', ySplit: found.headerRow.number });
@@ -171,6 +173,33 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
       // The filter stops above the Total row, so sorting cannot move the total into the data.
       if (found.total) expect(Number(filter.split(':')[1]!.replace(/[A-Z]+/, ''))).toBe(found.total.number - 1);
     }
+  });
+
+  it('prints every sheet landscape, one page wide, header row repeated, period and revision on top, page numbers below', async () => {
+    const workbook = await render(sampleMonthReport({ revision: 3 }));
+    for (const worksheet of workbook.worksheets) {
+      const setup = worksheet.pageSetup;
+      expect(setup.orientation, worksheet.name).toBe('landscape');
+      expect(setup.fitToPage, worksheet.name).toBe(true);
+      expect(setup.fitToWidth, worksheet.name).toBe(1);
+      expect(worksheet.headerFooter.oddHeader, worksheet.name).toContain('Period 2026-10');
+      expect(worksheet.headerFooter.oddHeader, worksheet.name).toContain('revision 3');
+      expect(worksheet.headerFooter.oddFooter, worksheet.name).toMatch(/Page &P of &N/);
+    }
+    // The Summary is one page; the long sheets run down as many pages as they need, their header on each.
+    expect(sheet(workbook, 'Summary').pageSetup.fitToHeight).toBe(1);
+    for (const [name, first] of [['Users', 'Team'], ['Lines', 'Team'], ['Models', 'Model'], ['Unallocated', 'Allocation']] as const) {
+      const worksheet = sheet(workbook, name);
+      expect(worksheet.pageSetup.fitToHeight, name).toBe(0);
+      const header = table(worksheet, first).headerRow.number;
+      expect(worksheet.pageSetup.printTitlesRow, name).toBe(`${header}:${header}`);
+    }
+  });
+
+  it('writes an ampersand in a page header as a literal, not as a header code', async () => {
+    expect(pageHeaderFooter('LLM gateway usage 2026-10: R&D', { month: '2026-10', timeZone: 'UTC', revision: 2 }).oddHeader).toBe(
+      '&LLLM gateway usage 2026-10: R&&D&RPeriod 2026-10 (UTC), revision 2',
+    );
   });
 
   it('sizes columns to their content, within limits', async () => {
@@ -474,9 +503,11 @@ describe('ExcelReportRenderer.teamWorkbook', () => {
 });
 
 const libreOffice = spawnSync('which', ['libreoffice'], { encoding: 'utf8' }).stdout.trim();
+/** poppler-utils, installed with LibreOffice on the build machines; the page checks need it. */
+const pdfToText = spawnSync('which', ['pdftotext'], { encoding: 'utf8' }).stdout.trim();
 
 describe.skipIf(libreOffice === '')('opening the workbooks in LibreOffice', () => {
-  it('converts the finance and a team workbook to PDF without complaint', { timeout: 120_000 }, async () => {
+  it('converts the finance and a team workbook to PDF, the Summary on one landscape page with its amounts', { timeout: 120_000 }, async () => {
     const { lines, report, context } = builtMonth();
     const directory = mkdtempSync(path.join(tmpdir(), 'chargeback-lo-'));
     try {
@@ -491,6 +522,23 @@ describe.skipIf(libreOffice === '')('opening the workbooks in LibreOffice', () =
         { stdio: 'pipe', timeout: 110_000 },
       );
       for (const name of Object.keys(files)) expect(existsSync(path.join(directory, name.replace('.xlsx', '.pdf'))), name).toBe(true);
+      if (pdfToText !== '') {
+        // Page 1 is the whole Summary, landscape, amounts and all; page 2 is already the next sheet.
+        const page = (number: number) =>
+          execFileSync(pdfToText, ['-layout', '-f', String(number), '-l', String(number), path.join(directory, 'finance.pdf'), '-'], { encoding: 'utf8' });
+        const first = page(1);
+        const money = (units: bigint) => (Number(units) / 100).toLocaleString('en-US', { minimumFractionDigits: 2 });
+        expect(first).toContain('Grand total');
+        for (const team of report.teams) {
+          expect(first).toContain(team.teamId);
+          expect(first).toContain(money(team.amount));
+        }
+        expect(first).toMatch(/Page 1 of \d+/);
+        expect(page(2)).not.toContain('Grand total');
+        const info = execFileSync('pdfinfo', ['-f', '1', '-l', '1', path.join(directory, 'finance.pdf')], { encoding: 'utf8' });
+        const [, width, height] = /Page\s+1 size:\s+([\d.]+) x ([\d.]+)/.exec(info)!;
+        expect(Number(width)).toBeGreaterThan(Number(height));
+      }
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }

@@ -1,5 +1,5 @@
 import ExcelJS from 'exceljs';
-import type { AutoFilter, Cell, Worksheet, WorksheetView } from 'exceljs';
+import type { AutoFilter, Cell, HeaderFooter, PageSetup, Worksheet, WorksheetView } from 'exceljs';
 import { Writable } from 'node:stream';
 import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
@@ -115,6 +115,8 @@ class SheetWriter {
   private nextRow = 1;
   autoFilter: AutoFilter | undefined;
   views: Partial<WorksheetView>[] = [];
+  /** The header row of the sheet's main table: printed again at the top of every page. */
+  printTitleRow: number | undefined;
 
   constructor(
     private readonly target: SheetTarget,
@@ -203,6 +205,7 @@ class SheetWriter {
       this.autoFilter = { from: { row: headerRow, column: 1 }, to: { row: Math.max(lastDataRow, headerRow), column: spec.columns.length } };
     }
     if (options.freeze) {
+      this.printTitleRow = headerRow;
       this.views = [{ state: 'frozen', xSplit: 0, ySplit: headerRow, topLeftCell: `A${headerRow + 1}`, activeCell: `A${headerRow + 1}` }];
     }
     return headerRow;
@@ -413,7 +416,11 @@ async function writeWorkbook(report: MonthReport, title: string, sheets: readonl
     for (const [name, content] of sheets) {
       const layout = new SheetWriter(MEASURING_TARGET, report.currency);
       content(layout);
-      const worksheet = workbook.addWorksheet(name, { views: layout.views });
+      const worksheet = workbook.addWorksheet(name, {
+        views: layout.views,
+        pageSetup: printSetup(layout.printTitleRow, name === SHEETS.summary),
+        headerFooter: pageHeaderFooter(title, report),
+      });
       for (const [column, width] of layout.columnWidths()) worksheet.getColumn(column).width = width;
       if (layout.autoFilter) worksheet.autoFilter = layout.autoFilter;
       content(new SheetWriter(new StreamedRows(worksheet), report.currency));
@@ -425,6 +432,34 @@ async function writeWorkbook(report: MonthReport, title: string, sheets: readonl
     throw new AppError('INTERNAL', `Could not write the ${report.month} workbook.`, { cause: error });
   }
   return stampZipEntries(Buffer.concat(chunks), report.generatedAt);
+}
+
+/**
+ * How every sheet prints: landscape, one page wide (as many pages down as the rows need), the table's header
+ * row repeated on every page. The Summary is what finance reads on paper first, so it is fitted to one page.
+ * Paper size is left to the printer (A4 or Letter).
+ */
+export function printSetup(titleRow: number | undefined, onePage: boolean): Partial<PageSetup> {
+  return {
+    orientation: 'landscape',
+    fitToPage: true,
+    fitToWidth: 1,
+    // 0: as many pages down as needed (Excel's "Automatic").
+    fitToHeight: onePage ? 1 : 0,
+    margins: { left: 0.4, right: 0.4, top: 0.7, bottom: 0.6, header: 0.3, footer: 0.3 },
+    horizontalCentered: false,
+    ...(titleRow === undefined ? {} : { printTitlesRow: `${titleRow}:${titleRow}` }),
+  };
+}
+
+/** Page header: what the workbook is on the left, period and revision on the right; page numbers in the footer. */
+export function pageHeaderFooter(title: string, report: Pick<MonthReport, 'month' | 'revision' | 'timeZone'>): Partial<HeaderFooter> {
+  // In header and footer codes `&` starts a code; a literal ampersand (a team called "R&D") is written `&&`.
+  const literal = (text: string) => text.replace(/&/g, '&&');
+  return {
+    oddHeader: `&L${literal(title)}&R${literal(`Period ${report.month} (${report.timeZone}), revision ${report.revision}`)}`,
+    oddFooter: `&L&A&RPage &P of &N`,
+  };
 }
 
 function writeSummary(writer: SheetWriter, report: MonthReport): void {
@@ -475,7 +510,9 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         ...(grand === 0n ? {} : { 'Share of total': 1 }),
       },
     },
-    { filter: true, freeze: true },
+    // Not frozen: the headline figures above the table are what a reader scrolls back to, and a frozen block
+    // of a dozen rows leaves little room for the teams on a small screen.
+    { filter: true, freeze: false },
   );
   writeChangeTable(writer, report);
 }
