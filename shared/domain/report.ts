@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { currencyMinorUnits } from './currency.js';
 import { UNALLOCATED_TEAM, UNALLOCATED_TEAM_NAME, type Allocation, type Team } from './directory.js';
 import { allocateMinorUnits, sumMoney, toMinorUnits, type Money } from './money.js';
 import type { PriceBook, PriceEntry } from './price-book.js';
@@ -208,17 +209,19 @@ function groupBy<K>(lines: readonly MonthlyLine[], keyOf: (line: MonthlyLine) =>
 }
 
 /** Splits `target` across groups by their exact totals (largest remainder) and pairs each with its share. */
-function shareOut<K>(groups: readonly Group<K>[], target: bigint): bigint[] {
-  return allocateMinorUnits(groups.map((group) => sumMoney(group.exact)), target);
+function shareOut<K>(groups: readonly Group<K>[], target: bigint, decimals: number): bigint[] {
+  return allocateMinorUnits(groups.map((group) => sumMoney(group.exact)), target, decimals);
 }
 
 export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportContext): MonthReport {
   const exactTotal = sumMoney(lines.map((line) => line.cost));
-  const grandTotal = context.shownTotal ?? toMinorUnits(exactTotal);
+  // Minor units of the book's currency (JPY 0, USD 2, BHD 3): every amount below is a whole number of them.
+  const decimals = currencyMinorUnits(context.priceBook.currency);
+  const grandTotal = context.shownTotal ?? toMinorUnits(exactTotal, decimals);
   const teamName = teamNamer(context.teams);
 
   const teamGroups = sortedTeamGroups(lines);
-  const teamAmounts = shareOut(teamGroups, grandTotal);
+  const teamAmounts = shareOut(teamGroups, grandTotal, decimals);
   const teams: TeamSummary[] = teamGroups.map((group, index) => ({
     teamId: group.key,
     teamName: teamName(group.key),
@@ -237,7 +240,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
   teamGroups.forEach((teamGroup, teamIndex) => {
     const teamLines = lines.filter((line) => line.teamId === teamGroup.key);
     const userGroups = groupBy(teamLines, (line) => line.userId, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
-    const userAmounts = shareOut(userGroups, teamAmounts[teamIndex]!);
+    const userAmounts = shareOut(userGroups, teamAmounts[teamIndex]!, decimals);
     userGroups.forEach((userGroup, userIndex) => {
       const userLines = teamLines.filter((line) => line.userId === userGroup.key);
       const first = userLines[0]!;
@@ -252,13 +255,13 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
         requests: userGroup.requests,
         amount: userAmounts[userIndex]!,
       });
-      const lineAmounts = allocateMinorUnits(userLines.map((line) => line.cost), userAmounts[userIndex]!);
+      const lineAmounts = allocateMinorUnits(userLines.map((line) => line.cost), userAmounts[userIndex]!, decimals);
       userLines.forEach((line, lineIndex) => reportLines.push(toReportLine(line, teamName(line.teamId), lineAmounts[lineIndex]!)));
     });
   });
 
   const modelGroups = groupBy(lines, (line) => line.model, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
-  const modelAmounts = shareOut(modelGroups, grandTotal);
+  const modelAmounts = shareOut(modelGroups, grandTotal, decimals);
   const pricedModelOf = new Map(lines.map((line) => [line.model, line.pricedModel]));
   const models: ModelSummary[] = modelGroups.map((group, index) => ({
     model: group.key,
@@ -270,7 +273,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
   }));
 
   const tierGroups = groupBy(lines, (line) => line.tier, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
-  const tierAmounts = shareOut(tierGroups, grandTotal);
+  const tierAmounts = shareOut(tierGroups, grandTotal, decimals);
   const tiers: TierSummary[] = tierGroups.map((group, index) => ({
     tier: group.key,
     tokens: group.tokens,
@@ -305,7 +308,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
       reportedTotalTokens: context.reportedTotalTokens,
       countedTokens: lines.reduce((sum, line) => sum + totalTokens(line.tokens), 0),
     },
-    daily: dailySummaries(lines, grandTotal),
+    daily: dailySummaries(lines, grandTotal, decimals),
     ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
     ...(context.scope ? { scope: context.scope } : {}),
   };
@@ -357,7 +360,7 @@ function sortedTeamGroups(lines: readonly MonthlyLine[]): Group<string>[] {
 }
 
 /** Days in order; each day's exact cost is the sum of its priced daily rollups, the amounts share out `target`. */
-function dailySummaries(lines: readonly MonthlyLine[], target: bigint): DaySummary[] {
+function dailySummaries(lines: readonly MonthlyLine[], target: bigint, decimals: number): DaySummary[] {
   const days = new Map<string, { tokens: TokenCounts; requests: number; unpriced: number; exact: Money[] }>();
   for (const line of lines) {
     for (const usage of line.days) {
@@ -374,7 +377,7 @@ function dailySummaries(lines: readonly MonthlyLine[], target: bigint): DaySumma
   }
   const ordered = [...days.entries()].sort(([a], [b]) => a.localeCompare(b));
   const exacts = ordered.map(([, day]) => sumMoney(day.exact));
-  const amounts = allocateMinorUnits(exacts, target);
+  const amounts = allocateMinorUnits(exacts, target, decimals);
   return ordered.map(([day, usage], index) => ({
     day,
     tokens: usage.tokens,
@@ -389,10 +392,11 @@ function dailySummaries(lines: readonly MonthlyLine[], target: bigint): DaySumma
  * A month's headline figures from its stored lines, rounded exactly as that month's own report rounded them,
  * so "last month" here equals what last month's workbook showed.
  */
-export function previousMonthFigures(month: string, lines: readonly MonthlyLine[], teams: ReadonlyMap<string, Team>): PreviousMonthFigures {
-  const grandTotal = toMinorUnits(sumMoney(lines.map((line) => line.cost)));
+export function previousMonthFigures(month: string, lines: readonly MonthlyLine[], teams: ReadonlyMap<string, Team>, currency = 'USD'): PreviousMonthFigures {
+  const decimals = currencyMinorUnits(currency);
+  const grandTotal = toMinorUnits(sumMoney(lines.map((line) => line.cost)), decimals);
   const teamGroups = sortedTeamGroups(lines);
-  const amounts = shareOut(teamGroups, grandTotal);
+  const amounts = shareOut(teamGroups, grandTotal, decimals);
   const teamName = teamNamer(teams);
   return {
     month,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { UNALLOCATED_TEAM, type DirectoryResolution } from '../domain/directory.js';
+import { currencyMinorUnits } from '../domain/currency.js';
 import { AppError, describeError } from '../domain/errors.js';
 import { formatMinorUnits, sumMoney, toMinorUnits } from '../domain/money.js';
 import { addMonths, monthWindow, type TimeWindow } from '../domain/periods.js';
@@ -110,7 +111,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   // Read before the lines are replaced: for a month closed before summaries were kept, the stored lines are
   // the only record of the last revision.
   const baseline = await revisionBaseline(deps, month, lastClose, close);
-  const previousMonth = await lastMonthFigures(deps, month, directory);
+  const previousMonth = await lastMonthFigures(deps, month, directory, priceBook.currency);
 
   const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
   const baseReport = buildMonthReport(lines, context);
@@ -363,11 +364,16 @@ function changesSince(
 }
 
 /** Last month as its report showed it, or nothing when that month was never closed and has no stored lines. */
-async function lastMonthFigures(deps: Pick<CloseMonthDeps, 'rollups' | 'closes'>, month: string, directory: DirectoryResolution): Promise<PreviousMonthFigures | undefined> {
+async function lastMonthFigures(
+  deps: Pick<CloseMonthDeps, 'rollups' | 'closes'>,
+  month: string,
+  directory: DirectoryResolution,
+  currency: string,
+): Promise<PreviousMonthFigures | undefined> {
   const previous = addMonths(month, -1);
   const [lines, close] = await Promise.all([deps.rollups.readMonth(previous), deps.closes.get(previous)]);
   if (lines.length === 0 && !close) return undefined;
-  return previousMonthFigures(previous, [...lines].sort(compareLines), directory.teams);
+  return previousMonthFigures(previous, [...lines].sort(compareLines), directory.teams, currency);
 }
 
 /** Reports progress at about every tenth of the work, and at the end, rather than on every batch. */
@@ -422,7 +428,7 @@ function nextClose(
     fingerprint,
     closedAt: deps.clock.now(),
     priceBookVersion: priceBook.version,
-    totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)))),
+    totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)), currencyMinorUnits(priceBook.currency)), currencyMinorUnits(priceBook.currency)),
     currency: priceBook.currency,
     changed: true,
   };

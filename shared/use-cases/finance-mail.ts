@@ -1,3 +1,4 @@
+import { currencyMinorUnits } from '../domain/currency.js';
 import { UNALLOCATED_TEAM } from '../domain/directory.js';
 import { formatMinorUnits } from '../domain/money.js';
 import type { MonthReport } from '../domain/report.js';
@@ -13,10 +14,11 @@ export function monthLabel(month: string): string {
   return `${monthNames[Number(mon) - 1]} ${year}`;
 }
 
+/** "USD 1,234.50", "JPY 1,235", "BHD 12.345": as many decimals as the currency's minor units. */
 export function formatAmount(units: bigint, currency: string): string {
-  const [whole, fraction] = formatMinorUnits(units).split('.');
+  const [whole, fraction] = formatMinorUnits(units, currencyMinorUnits(currency)).split('.');
   const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${currency} ${grouped}.${fraction}`;
+  return `${currency} ${grouped}${fraction === undefined ? '' : `.${fraction}`}`;
 }
 
 /** A signed difference with its percentage, e.g. "+USD 12.30 (+4.1%)"; the percentage is left out from zero. */

@@ -273,7 +273,8 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
     expect(figures.get('Generated at')).toBe('2026-11-03T06:15:00.000Z');
     expect(figures.get('Revision')).toBe(1);
     expect(figures.get('Price book version')).toBe('pb-2026-10-15');
-    expect(figures.get('Price book source')).toBe('data/price-book.json');
+    // The file's name, not where the server keeps it.
+    expect(figures.get('Price book file')).toBe('price-book.json');
     expect(figures.get('Usage source')).toBe(report.sourceDescription);
     expect(figures.get('Exact total (before rounding)')).toBe('2574.318716');
     expect(figures.get('Rejected rows')).toBe(3);

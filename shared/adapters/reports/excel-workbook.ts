@@ -1,6 +1,7 @@
 import ExcelJS from 'exceljs';
 import type { AutoFilter, Cell, HeaderFooter, PageSetup, Worksheet, WorksheetView } from 'exceljs';
 import { Writable } from 'node:stream';
+import { currencyMinorUnits } from '../../domain/currency.js';
 import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
 import type { AmountChange, MonthReport, ReportLine } from '../../domain/report.js';
@@ -14,8 +15,6 @@ const SHARE_FORMAT = '0.0%';
 const CHANGE_FORMAT = '+0.0%;-0.0%;0.0%';
 const MIN_WIDTH = 8;
 const MAX_WIDTH = 60;
-/** The domain rounds every amount to hundredths (`toMinorUnits` default). */
-const MINOR_UNIT_DECIMALS = 2;
 
 const SHEETS = {
   summary: 'Summary',
@@ -52,12 +51,22 @@ const ALLOCATION_REASONS: Record<Allocation, string> = {
  */
 export function currencyNumberFormat(currency: string, extraOptionalDecimals = 0): string {
   const code = currency.toUpperCase().replace(/[^A-Z]/g, '') || 'XXX';
-  const number = `#,##0.${'0'.repeat(MINOR_UNIT_DECIMALS)}${'#'.repeat(extraOptionalDecimals)}`;
+  // As many decimals as the currency's minor units (JPY none, BHD three), the amounts' own precision.
+  const fixed = '0'.repeat(currencyMinorUnits(code));
+  const optional = '#'.repeat(extraOptionalDecimals);
+  const number = fixed === '' && optional === '' ? '#,##0' : `#,##0.${fixed}${optional}`;
   return code === 'USD' ? `"$"${number}` : `${number} "${code}"`;
 }
 
-function minorUnitsToAmount(units: bigint): number {
-  return Number(units) / 10 ** MINOR_UNIT_DECIMALS;
+/** How amounts in `currency` are rounded, in words: "rounded to the cent", "rounded to whole JPY". */
+export function roundedTo(currency: string): string {
+  const decimals = currencyMinorUnits(currency);
+  if (decimals === 0) return `rounded to whole ${currency}`;
+  return decimals === 2 ? 'rounded to the cent' : `rounded to ${decimals} decimals`;
+}
+
+function minorUnitsToAmount(units: bigint, currency: string): number {
+  return Number(units) / 10 ** currencyMinorUnits(currency);
 }
 
 type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'change' | 'price';
@@ -229,9 +238,10 @@ class SheetWriter {
         return;
       case 'amount': {
         const units = typeof value === 'bigint' ? value : BigInt(value);
-        cell.value = minorUnitsToAmount(units);
+        const decimals = currencyMinorUnits(currency);
+        cell.value = minorUnitsToAmount(units, currency);
         cell.numFmt = currencyNumberFormat(currency);
-        this.measure(column, groupedLength((units / 100n).toString()) + 3 + currencyAffixLength(currency));
+        this.measure(column, groupedLength((units / 10n ** BigInt(decimals)).toString()) + decimals + 1 + currencyAffixLength(currency));
         return;
       }
       case 'share':
@@ -247,7 +257,7 @@ class SheetWriter {
         if (significantDigits(text) <= 15) {
           cell.value = Number(text);
           const decimals = (text.split('.')[1] ?? '').length;
-          cell.numFmt = currencyNumberFormat(currency, Math.max(0, decimals - MINOR_UNIT_DECIMALS));
+          cell.numFmt = currencyNumberFormat(currency, Math.max(0, decimals - currencyMinorUnits(currency)));
         } else {
           cell.value = text;
           cell.alignment = { horizontal: 'right' };
@@ -469,7 +479,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
 
   writer.title(
     `LLM gateway chargeback \u2014 ${report.month} (${report.currency})`,
-    `Amounts in ${report.currency}, rounded to the cent; every total equals the sum of the rows under it. Period in time zone ${report.timeZone}.`,
+    `Amounts in ${report.currency}, ${roundedTo(report.currency)}; every total equals the sum of the rows under it. Period in time zone ${report.timeZone}.`,
   );
   writer.figure('Grand total', report.grandTotal, 'amount');
   writer.figure('Total tokens', totalTokens(report.tokens), 'tokens');
@@ -577,7 +587,7 @@ function writeTeamSummary(writer: SheetWriter, report: MonthReport): void {
   const unpricedTokens = report.lines.reduce((sum, line) => sum + totalTokens(line.unpricedTokens), 0);
   writer.title(
     `LLM gateway usage — ${scope.teamName} (${scope.teamId}) — ${report.month}`,
-    `Your team’s usage and chargeback, in ${report.currency} rounded to the cent; the total equals your team’s amount in the finance workbook. Period in time zone ${report.timeZone}.`,
+    `Your team’s usage and chargeback, in ${report.currency} ${roundedTo(report.currency)}; the total equals your team’s amount in the finance workbook. Period in time zone ${report.timeZone}.`,
   );
   writer.figure('Team total', report.grandTotal, 'amount');
   writer.figure('Users', report.users.length, 'integer');
@@ -887,7 +897,7 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
   writer.figure('Grand total', report.grandTotal, 'amount');
   writer.figure('Exact total (before rounding)', report.exactTotal);
   writer.figure('Price book version', report.priceBookVersion);
-  writer.figure('Price book source', report.priceBookSource);
+  writer.figure('Price book file', withoutFolders(report.priceBookSource));
   writer.figure('Usage source', report.sourceDescription);
   writer.gap();
 
@@ -918,7 +928,7 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
     writer.table(
       {
         columns: [
-          { header: 'Where', kind: 'text', value: (sample) => sample.location },
+          { header: 'Where', kind: 'text', value: (sample) => withoutFolders(sample.location) },
           { header: 'Reason', kind: 'text', value: (sample) => sample.reason },
         ],
         rows: report.rejects.samples,
@@ -926,6 +936,14 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
       { filter: false, freeze: false },
     );
   }
+}
+
+/**
+ * A file's name without the folders it sits in: a workbook travels outside the organization's servers, and
+ * where a server keeps its files is nobody's business there (and no help to a reader).
+ */
+export function withoutFolders(location: string): string {
+  return location.replace(/^.*[\\/]/, '');
 }
 
 /**
