@@ -102,6 +102,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     mailer: createMailer(settings, { logger: runtime.logger }),
     clock,
     logger: runtime.logger,
+    ...(settings.budgets.file === null ? {} : { budgets: new FileBudgetSource(settings.budgets.file) }),
     settings: { timeZone: settings.timeZone, financeRecipients: settings.mail.financeRecipients, mailFrom: settings.mail.from },
   };
   const ingestDaily: IngestDailyDeps = {

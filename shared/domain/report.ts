@@ -100,11 +100,43 @@ export interface TeamSummary {
   readonly teamId: string;
   readonly teamName: string;
   readonly leads: readonly string[];
+  /** The cost center finance posts the team's charges to, from the directory; absent when it has none. */
+  readonly costCenter?: string;
+  /** Users with a user id: usage the gateway sent without one is not a user. */
   readonly users: number;
   readonly tokens: TokenCounts;
   readonly requests: number;
   readonly amount: bigint;
   readonly unpricedTokens: number;
+  /** The team's budget for the month against its amount; present only when the team has a budget. */
+  readonly budget?: BudgetFigures;
+}
+
+/** A budget the report is told about, exact as the budget file holds it. */
+export interface ReportBudget {
+  readonly amount: Money;
+  /**
+   * The month-end forecast, for a report of a month still running. A closed month has none to give: its
+   * forecast is what was spent.
+   */
+  readonly forecast?: Money;
+}
+
+/** Budget, actual, forecast and remaining in minor units; remaining is negative when the budget is overspent. */
+export interface BudgetFigures {
+  readonly amount: bigint;
+  readonly actual: bigint;
+  readonly forecast: bigint;
+  readonly remaining: bigint;
+}
+
+/** One cost center's part of the month: the journal line finance posts. */
+export interface CostCenterTotal {
+  /** Null for teams without a cost center (and the unallocated team). */
+  readonly costCenter: string | null;
+  readonly teamIds: readonly string[];
+  readonly tokens: number;
+  readonly amount: bigint;
 }
 
 export interface UserSummary {
@@ -178,6 +210,8 @@ export interface ReportContext {
   readonly shownTotal?: bigint;
   readonly scope?: ReportScope;
   readonly previousMonth?: PreviousMonthFigures;
+  /** Team id to the team's budget for the month; teams without a budget are absent (and show none). */
+  readonly budgets?: ReadonlyMap<string, ReportBudget>;
 }
 
 interface Group<K> {
@@ -222,16 +256,22 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
 
   const teamGroups = sortedTeamGroups(lines);
   const teamAmounts = shareOut(teamGroups, grandTotal, decimals);
-  const teams: TeamSummary[] = teamGroups.map((group, index) => ({
-    teamId: group.key,
-    teamName: teamName(group.key),
-    leads: context.teams.get(group.key)?.leads ?? [],
-    users: group.members.size,
-    tokens: group.tokens,
-    requests: group.requests,
-    amount: teamAmounts[index]!,
-    unpricedTokens: group.unpriced,
-  }));
+  const teams: TeamSummary[] = teamGroups.map((group, index) => {
+    const costCenter = group.key === UNALLOCATED_TEAM ? undefined : context.teams.get(group.key)?.costCenter;
+    const budget = context.budgets?.get(group.key);
+    return {
+      teamId: group.key,
+      teamName: teamName(group.key),
+      leads: context.teams.get(group.key)?.leads ?? [],
+      ...(costCenter === undefined ? {} : { costCenter }),
+      users: [...group.members].filter((userId) => userId !== '').length,
+      tokens: group.tokens,
+      requests: group.requests,
+      amount: teamAmounts[index]!,
+      unpricedTokens: group.unpriced,
+      ...(budget === undefined ? {} : { budget: budgetFigures(budget, teamAmounts[index]!, decimals) }),
+    };
+  });
 
   // Users are shared out of their team's shown amount, and lines out of their user's, so every level
   // of the workbook adds up to the level above it.
@@ -312,6 +352,31 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
     ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
     ...(context.scope ? { scope: context.scope } : {}),
   };
+}
+
+function budgetFigures(budget: ReportBudget, actual: bigint, decimals: number): BudgetFigures {
+  const amount = toMinorUnits(budget.amount, decimals);
+  const forecast = budget.forecast === undefined ? actual : toMinorUnits(budget.forecast, decimals);
+  return { amount, actual, forecast, remaining: amount - actual };
+}
+
+/**
+ * The month per cost center: the sum of its teams' shown amounts, so the cost centers add up to the grand
+ * total to the minor unit with no rounding of their own. Cost centers in order, teams without one last.
+ */
+export function costCenterTotals(teams: readonly TeamSummary[]): CostCenterTotal[] {
+  const byCenter = new Map<string | null, { teamIds: string[]; tokens: number; amount: bigint }>();
+  for (const team of teams) {
+    const key = team.costCenter ?? null;
+    let total = byCenter.get(key);
+    if (!total) byCenter.set(key, (total = { teamIds: [], tokens: 0, amount: 0n }));
+    total.teamIds.push(team.teamId);
+    total.tokens += totalTokens(team.tokens);
+    total.amount += team.amount;
+  }
+  return [...byCenter.entries()]
+    .sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : a.localeCompare(b)))
+    .map(([costCenter, total]) => ({ costCenter, ...total }));
 }
 
 /** Teams whose set of lines differs between two versions of a month in anything a report shows. */

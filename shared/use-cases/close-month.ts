@@ -14,6 +14,7 @@ import {
   summarizeRevision,
   type MonthReport,
   type PreviousMonthFigures,
+  type ReportBudget,
   type ReportContext,
   type RevisionChanges,
   type RevisionSummary,
@@ -22,6 +23,7 @@ import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } 
 import { TOKEN_KINDS } from '../domain/tokens.js';
 import type { UsageReadResult, UsageRow } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
+import type { BudgetSource } from '../ports/budget-source.js';
 import type { CostExporter, CostExportMonth } from '../ports/cost-export.js';
 import type { Directory } from '../ports/directory.js';
 import type { CloseRegistry, DeliveryLedger, MonthClose } from '../ports/ledger.js';
@@ -47,6 +49,8 @@ export interface CloseMonthDeps {
   readonly mailer: Mailer;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The teams' budgets, shown against their amounts in the workbooks and mails; none when absent. */
+  readonly budgets?: BudgetSource;
   readonly settings: {
     readonly timeZone: string;
     readonly financeRecipients: readonly string[];
@@ -113,7 +117,8 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   const baseline = await revisionBaseline(deps, month, lastClose, close);
   const previousMonth = await lastMonthFigures(deps, month, directory, priceBook.currency);
 
-  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
+  const budgets = await monthBudgets(deps, month, priceBook.currency);
+  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth, budgets });
   const baseReport = buildMonthReport(lines, context);
   const summary = close.changed || close.revision > 1 ? summarizeRevision(baseReport, lines) : undefined;
 
@@ -463,6 +468,13 @@ export function fingerprintLines(lines: readonly MonthlyLine[]): string {
   return hash.digest('hex');
 }
 
+/** Each team's budget for the month, for the reports; a closed month's forecast is what was spent. */
+async function monthBudgets(deps: Pick<CloseMonthDeps, 'budgets'>, month: string, currency: string): Promise<ReadonlyMap<string, ReportBudget> | undefined> {
+  if (!deps.budgets) return undefined;
+  const plan = await deps.budgets.load({ currency });
+  return new Map(plan.budgetsFor(month).map((budget) => [budget.teamId, { amount: budget.amount }]));
+}
+
 function reportContext(context: {
   month: string;
   window: TimeWindow;
@@ -472,6 +484,7 @@ function reportContext(context: {
   usage: UsageFigures;
   timeZone: string;
   previousMonth: PreviousMonthFigures | undefined;
+  budgets: ReadonlyMap<string, ReportBudget> | undefined;
 }): ReportContext {
   return {
     month: context.month,
@@ -486,5 +499,6 @@ function reportContext(context: {
     rejects: context.usage.rejects,
     reportedTotalTokens: context.usage.reportedTotalTokens,
     ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
+    ...(context.budgets ? { budgets: context.budgets } : {}),
   };
 }

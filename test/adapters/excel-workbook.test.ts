@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ExcelReportRenderer, FINANCE_WORKBOOK_SHEETS, TEAM_WORKBOOK_SHEETS, currencyNumberFormat, pageHeaderFooter } from '../../shared/adapters/reports/excel-workbook.js';
 import { AppError } from '../../shared/domain/errors.js';
+import { money } from '../../shared/domain/money.js';
 import { buildMonthReport, buildTeamReport, previousMonthFigures, type MonthReport, type ReportContext } from '../../shared/domain/report.js';
 import { buildMonthlyLines } from '../../shared/domain/rollup.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
@@ -66,7 +67,7 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
   it('writes every sheet finance expects, in order', async () => {
     const workbook = await render(sampleMonthReport());
     expect(workbook.worksheets.map((worksheet) => worksheet.name)).toEqual([
-      'Summary', 'Users', 'Lines', 'Models', 'Tiers', 'Daily', 'Unallocated', 'Unpriced', 'Prices', 'Run',
+      'Summary', 'Cost centers', 'Users', 'Lines', 'Models', 'Tiers', 'Daily', 'Unallocated', 'Unpriced', 'Prices', 'Run',
     ]);
     expect(FINANCE_WORKBOOK_SHEETS).toEqual(workbook.worksheets.map((worksheet) => worksheet.name));
     expect(workbook.creator).toBe('LLM gateway chargeback');
@@ -343,7 +344,7 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
 });
 
 /** A month built the way the close builds it, with days, last month and teams whose rounding can differ by a cent. */
-function builtMonth() {
+function builtMonth(options: { budgets?: ReportContext['budgets'] } = {}) {
   const directory = testDirectory(
     [
       { userId: 'u1', teamId: 'alpha' },
@@ -352,8 +353,8 @@ function builtMonth() {
       { userId: 'u4', teamId: 'gamma' },
     ],
     [
-      { id: 'alpha', name: 'Alpha', leads: ['a@contoso.example'] },
-      { id: 'beta', name: 'Beta', leads: ['b@contoso.example'] },
+      { id: 'alpha', name: 'Alpha', leads: ['a@contoso.example'], costCenter: 'CC-1001' },
+      { id: 'beta', name: 'Beta', leads: ['b@contoso.example'], costCenter: 'CC-1001' },
       { id: 'gamma', name: 'Gamma', leads: [] },
     ],
   );
@@ -378,6 +379,7 @@ function builtMonth() {
     rejects: { count: 0, samples: [], byReason: {} },
     reportedTotalTokens: null,
     previousMonth: previousMonthFigures('2026-09', september, directory.teams),
+    ...(options.budgets ? { budgets: options.budgets } : {}),
   };
   const report = buildMonthReport(lines, context);
   return { lines, report, context };
@@ -410,7 +412,10 @@ describe('the finance workbook\u2019s daily and month-on-month figures', () => {
   it('has a Daily sheet whose amounts add up, to the cent, to the grand total', async () => {
     const { report } = builtMonth();
     const daily = table(sheet(await render(report), 'Daily'), 'Day');
-    expect(daily.rows.map((row) => daily.cell(row, 'Day').value)).toEqual(['2026-10-01', '2026-10-09', '2026-10-16', '2026-10-31']);
+    // Every day of October, the days without usage as zeros.
+    expect(daily.rows.map((row) => daily.cell(row, 'Day').value)).toEqual(Array.from({ length: 31 }, (_, index) => `2026-10-${String(index + 1).padStart(2, '0')}`));
+    expect(daily.number(daily.rows[1]!, 'Amount')).toBe(0);
+    expect(daily.number(daily.rows[1]!, 'Total tokens')).toBe(0);
     const dayCents = daily.rows.map((row) => cents(daily.number(row, 'Amount')));
     expect(dayCents.reduce((sum, value) => sum + value, 0)).toBe(Number(report.grandTotal));
     expect(cents(daily.number(daily.total!, 'Amount'))).toBe(Number(report.grandTotal));
@@ -458,6 +463,58 @@ describe('the finance workbook\u2019s daily and month-on-month figures', () => {
     expect(figures.get('Generated at')).toBe('2026-11-03T06:00:00.000Z');
     expect(figures.get('Revision')).toBe(1);
     expect(figures.get('Workbook')).toBe('Finance: every team');
+  });
+});
+
+describe('cost centers and budgets in the workbooks', () => {
+  it('shows each team\u2019s cost center and a Cost centers sheet adding up to the grand total to the cent', async () => {
+    const { report } = builtMonth();
+    const workbook = await render(report);
+    const summary = table(sheet(workbook, 'Summary'), 'Team');
+    const byTeam = new Map(summary.rows.map((row) => [String(summary.cell(row, 'Team').value), row]));
+    expect(summary.cell(byTeam.get('alpha')!, 'Cost center').value).toBe('CC-1001');
+    expect(summary.cell(byTeam.get('gamma')!, 'Cost center').value).toBe(null);
+    // Usage without a user id sits in the unallocated team and is no user.
+    expect(summary.number(byTeam.get('_unallocated')!, 'Users')).toBe(0);
+
+    const centers = table(sheet(workbook, 'Cost centers'), 'Cost center');
+    expect(centers.rows.map((row) => [centers.cell(row, 'Cost center').value, centers.cell(row, 'Teams').value])).toEqual([
+      ['CC-1001', 'alpha, beta'],
+      ['No cost center', 'gamma, _unallocated'],
+    ]);
+    const teamCents = (id: string) => cents(summary.number(byTeam.get(id)!, 'Amount'));
+    expect(cents(centers.number(centers.rows[0]!, 'Amount'))).toBe(teamCents('alpha') + teamCents('beta'));
+    expect(cents(centers.number(centers.rows[1]!, 'Amount'))).toBe(teamCents('gamma') + teamCents('_unallocated'));
+    expect(cents(centers.number(centers.total!, 'Amount'))).toBe(Number(report.grandTotal));
+    expect(centers.rows.reduce((sum, row) => sum + cents(centers.number(row, 'Amount')), 0)).toBe(Number(report.grandTotal));
+  });
+
+  it('shows budget, forecast and remaining per team with a budget, and none without', async () => {
+    const { report: plain } = builtMonth();
+    const alphaAmount = plain.teams.find((team) => team.teamId === 'alpha')!.amount;
+    const { report, lines, context } = builtMonth({ budgets: new Map([['alpha', { amount: money('5') }]]) });
+    const summary = table(sheet(await render(report), 'Summary'), 'Team');
+    const alpha = summary.rows.find((row) => summary.cell(row, 'Team').value === 'alpha')!;
+    const beta = summary.rows.find((row) => summary.cell(row, 'Team').value === 'beta')!;
+    expect(summary.number(alpha, 'Budget')).toBe(5);
+    expect(cents(summary.number(alpha, 'Forecast'))).toBe(Number(alphaAmount));
+    expect(cents(summary.number(alpha, 'Remaining'))).toBe(500 - Number(alphaAmount));
+    expect(summary.cell(beta, 'Budget').value).toBe(null);
+    expect(summary.number(summary.total!, 'Budget')).toBe(5);
+
+    const teamWorkbook = await load(await renderer.teamWorkbook(buildTeamReport(lines, report, 'alpha', context)));
+    const figures = new Map<string, unknown>();
+    sheet(teamWorkbook, 'Summary').eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(figures.get('Cost center')).toBe('CC-1001');
+    expect(figures.get('Budget')).toBe(5);
+    expect(cents(figures.get('Actual') as number)).toBe(Number(alphaAmount));
+    // Alpha spent more than 5.00: the label says so, the figure is negative.
+    expect(cents(figures.get('Remaining (overspent)') as number)).toBe(500 - Number(alphaAmount));
+  });
+
+  it('shows no budget columns when no team has a budget', async () => {
+    const summary = table(sheet(await render(builtMonth().report), 'Summary'), 'Team');
+    expect(summary.headers).not.toContain('Budget');
   });
 });
 

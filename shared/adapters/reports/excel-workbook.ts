@@ -4,8 +4,9 @@ import { Writable } from 'node:stream';
 import { currencyMinorUnits } from '../../domain/currency.js';
 import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import type { AmountChange, MonthReport, ReportLine } from '../../domain/report.js';
-import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, type TokenCounts } from '../../domain/tokens.js';
+import { daysOfMonth } from '../../domain/periods.js';
+import { costCenterTotals, type AmountChange, type DaySummary, type MonthReport, type ReportLine, type TeamSummary } from '../../domain/report.js';
+import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, zeroTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { ReportRenderer } from '../../ports/report-renderer.js';
 
 const CREATOR = 'LLM gateway chargeback';
@@ -18,6 +19,7 @@ const MAX_WIDTH = 60;
 
 const SHEETS = {
   summary: 'Summary',
+  costCenters: 'Cost centers',
   users: 'Users',
   lines: 'Lines',
   models: 'Models',
@@ -32,7 +34,7 @@ const SHEETS = {
 
 /** The finance workbook's sheets in order; a revision adds "Changes" right after the Summary. */
 export const FINANCE_WORKBOOK_SHEETS: readonly string[] = [
-  SHEETS.summary, SHEETS.users, SHEETS.lines, SHEETS.models, SHEETS.tiers, SHEETS.daily, SHEETS.unallocated, SHEETS.unpriced, SHEETS.prices, SHEETS.run,
+  SHEETS.summary, SHEETS.costCenters, SHEETS.users, SHEETS.lines, SHEETS.models, SHEETS.tiers, SHEETS.daily, SHEETS.unallocated, SHEETS.unpriced, SHEETS.prices, SHEETS.run,
 ];
 /** A team's own workbook: only what concerns that team. */
 export const TEAM_WORKBOOK_SHEETS: readonly string[] = [SHEETS.summary, SHEETS.users, SHEETS.models, SHEETS.tiers, SHEETS.daily, SHEETS.prices, SHEETS.run];
@@ -371,6 +373,7 @@ export class ExcelReportRenderer implements ReportRenderer {
     const sheets: [string, SheetContent][] = [
       [SHEETS.summary, (writer) => writeSummary(writer, report)],
       ...(report.changes ? [[SHEETS.changes, (writer: SheetWriter) => writeChanges(writer, report)] as [string, SheetContent]] : []),
+      [SHEETS.costCenters, (writer) => writeCostCenters(writer, report)],
       [SHEETS.users, (writer) => writeUsers(writer, report)],
       [SHEETS.lines, (writer) => writeLines(writer, report)],
       [SHEETS.models, (writer) => writeModels(writer, report)],
@@ -492,11 +495,13 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
   writer.gap();
 
   const grand = report.grandTotal;
+  const withBudgets = report.teams.some((team) => team.budget !== undefined);
   writer.table(
     {
       columns: [
         { header: 'Team', kind: 'text', value: (team) => team.teamId },
         { header: 'Name', kind: 'text', value: (team) => team.teamName },
+        { header: 'Cost center', kind: 'text', value: (team) => team.costCenter ?? '' },
         { header: 'Users', kind: 'integer', value: (team) => team.users },
         { header: 'Input tokens', kind: 'tokens', value: (team) => team.tokens.input },
         { header: 'Output tokens', kind: 'tokens', value: (team) => team.tokens.output },
@@ -505,6 +510,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         { header: 'Requests', kind: 'integer', value: (team) => team.requests },
         { header: 'Amount', kind: 'amount', value: (team) => team.amount },
         { header: 'Share of total', kind: 'share', value: (team) => (grand === 0n ? null : Number(team.amount) / Number(grand)) },
+        ...(withBudgets ? budgetColumns() : []),
       ],
       rows: report.teams,
       noneText: 'None: no usage in this month.',
@@ -518,13 +524,66 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         Requests: report.requests,
         Amount: sumAmounts(report.teams),
         ...(grand === 0n ? {} : { 'Share of total': 1 }),
+        ...(withBudgets ? budgetTotals(report.teams) : {}),
       },
     },
     // Not frozen: the headline figures above the table are what a reader scrolls back to, and a frozen block
     // of a dozen rows leaves little room for the teams on a small screen.
     { filter: true, freeze: false },
   );
+  if (withBudgets) {
+    writer.gap();
+    writer.figure('Budget columns', 'Budget: the team\u2019s budget for the month. Forecast: the month is over, so it is what was spent. Remaining: budget minus amount, negative when overspent. Empty: no budget set.');
+  }
   writeChangeTable(writer, report);
+}
+
+function budgetColumns(): Column<TeamSummary>[] {
+  return [
+    { header: 'Budget', kind: 'amount', value: (team) => team.budget?.amount ?? null },
+    { header: 'Forecast', kind: 'amount', value: (team) => team.budget?.forecast ?? null },
+    { header: 'Remaining', kind: 'amount', value: (team) => team.budget?.remaining ?? null },
+  ];
+}
+
+/** Totals over the teams that have a budget: a team without one has nothing to add to "remaining". */
+function budgetTotals(teams: readonly TeamSummary[]): Record<string, bigint> {
+  const budgets = teams.flatMap((team) => (team.budget ? [team.budget] : []));
+  return {
+    Budget: budgets.reduce((sum, budget) => sum + budget.amount, 0n),
+    Forecast: budgets.reduce((sum, budget) => sum + budget.forecast, 0n),
+    Remaining: budgets.reduce((sum, budget) => sum + budget.remaining, 0n),
+  };
+}
+
+/** The journal finance posts: one line per cost center, adding up to the grand total to the minor unit. */
+function writeCostCenters(writer: SheetWriter, report: MonthReport): void {
+  writer.title(
+    'Cost centers',
+    `The month per cost center (from the directory), each the sum of its teams\u2019 amounts on the Summary, so the lines add up to the grand total exactly. "No cost center" holds teams without one and the unallocated usage.`,
+  );
+  const grand = report.grandTotal;
+  const centers = costCenterTotals(report.teams);
+  writer.table(
+    {
+      columns: [
+        { header: 'Cost center', kind: 'text', value: (center) => center.costCenter ?? 'No cost center' },
+        { header: 'Teams', kind: 'text', value: (center) => center.teamIds.join(', ') },
+        { header: 'Total tokens', kind: 'tokens', value: (center) => center.tokens },
+        { header: 'Amount', kind: 'amount', value: (center) => center.amount },
+        { header: 'Share of total', kind: 'share', value: (center) => (grand === 0n ? null : Number(center.amount) / Number(grand)) },
+      ],
+      rows: centers,
+      noneText: 'None: no usage in this month.',
+      totals: {
+        'Cost center': 'Total',
+        'Total tokens': totalTokens(report.tokens),
+        Amount: sumAmounts(centers),
+        ...(grand === 0n ? {} : { 'Share of total': 1 }),
+      },
+    },
+    { filter: true, freeze: true },
+  );
 }
 
 /** Change of an amount against a base, as a fraction; none when there was nothing to compare with. */
@@ -589,8 +648,17 @@ function writeTeamSummary(writer: SheetWriter, report: MonthReport): void {
     `LLM gateway usage — ${scope.teamName} (${scope.teamId}) — ${report.month}`,
     `Your team’s usage and chargeback, in ${report.currency} ${roundedTo(report.currency)}; the total equals your team’s amount in the finance workbook. Period in time zone ${report.timeZone}.`,
   );
+  const team = report.teams.find((candidate) => candidate.teamId === scope.teamId);
   writer.figure('Team total', report.grandTotal, 'amount');
-  writer.figure('Users', report.users.length, 'integer');
+  if (team?.costCenter) writer.figure('Cost center', team.costCenter);
+  if (team?.budget) {
+    writer.figure('Budget', team.budget.amount, 'amount');
+    writer.figure('Actual', team.budget.actual, 'amount');
+    writer.figure('Forecast (month over: what was spent)', team.budget.forecast, 'amount');
+    writer.figure(team.budget.remaining < 0n ? 'Remaining (overspent)' : 'Remaining', team.budget.remaining, 'amount');
+  }
+  // Usage the gateway sent without a user id is shown as "(none)" on the Users sheet; it is not a user.
+  writer.figure('Users', report.users.filter((user) => user.userId !== '').length, 'integer');
   writer.figure('Total tokens', totalTokens(report.tokens), 'tokens');
   for (const kind of TOKEN_KINDS) writer.figure(`${TOKEN_KIND_LABELS[kind]} tokens`, report.tokens[kind], 'tokens');
   writer.figure('Requests', report.requests, 'integer');
@@ -599,8 +667,17 @@ function writeTeamSummary(writer: SheetWriter, report: MonthReport): void {
   writer.figure('Revision', report.revision, 'integer');
 }
 
+/** Every calendar day of the month, a day without usage as a row of zeros: a gap in a list reads as missing data. */
+function everyDay(report: MonthReport): DaySummary[] {
+  if (!report.daily) return [];
+  const used = new Map(report.daily.map((day) => [day.day, day]));
+  return daysOfMonth(report.month).map(
+    (day) => used.get(day) ?? { day, tokens: zeroTokens(), requests: 0, unpricedTokens: 0, exactCost: '0', amount: 0n },
+  );
+}
+
 function writeDaily(writer: SheetWriter, report: MonthReport): void {
-  const daily = report.daily ?? [];
+  const daily = everyDay(report);
   writer.title('Daily', `Totals per calendar day in ${report.timeZone}. Day amounts share out the total by largest remainder, so they add up to it exactly.`);
   writer.table(
     {
@@ -612,7 +689,7 @@ function writeDaily(writer: SheetWriter, report: MonthReport): void {
         { header: 'Amount', kind: 'amount', value: (day) => day.amount },
       ],
       rows: daily,
-      noneText: report.daily ? 'None: no usage in this month.' : 'Not available for this report.',
+      noneText: 'Not available for this report.',
       totals: {
         Day: 'Total',
         ...tokenTotals(daily.map((day) => day.tokens)),
