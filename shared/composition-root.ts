@@ -1,3 +1,4 @@
+import { HtmlReportMails } from './adapters/reports/report-mails.js';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { CachedDirectory, TableDirectoryCacheStore } from './adapters/azure/cached-directory.js';
 import { graphClientFor } from './adapters/azure/graph-client.js';
@@ -97,6 +98,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     closes,
     deliveries,
     renderer: new ExcelReportRenderer(),
+    reportMails: new HtmlReportMails(),
     costExport: new FocusCsvExporter(),
     artifacts: new DirectoryArtifactStore(settings.artifactsDir),
     mailer: createMailer(settings, { logger: runtime.logger }),

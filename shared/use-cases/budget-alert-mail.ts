@@ -1,10 +1,10 @@
 import { Decimal } from 'decimal.js';
 import type { TeamBudgetStatus, ThresholdCrossing, UnallocatedCrossing } from '../domain/budgets.js';
+import { formatAmount, monthLabel } from '../domain/amount-text.js';
 import { currencyMinorUnits } from '../domain/currency.js';
 import { toMinorUnits, type Money } from '../domain/money.js';
 import type { ChatMessage } from '../ports/chat-notifier.js';
 import type { OutgoingMail } from '../ports/mailer.js';
-import { formatAmount, monthLabel } from './finance-mail.js';
 
 /** Who and what drives a team's month: shown in an alert so a lead knows where to look first. */
 export interface SpendDriver {

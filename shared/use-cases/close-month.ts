@@ -29,11 +29,11 @@ import type { Directory } from '../ports/directory.js';
 import type { CloseRegistry, DeliveryLedger, MonthClose } from '../ports/ledger.js';
 import type { Mailer } from '../ports/mailer.js';
 import type { PriceBookSource } from '../ports/price-book-source.js';
+import type { ReportMails } from '../ports/report-mails.js';
 import type { ReportRenderer } from '../ports/report-renderer.js';
 import type { RollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
-import { composeFinanceMail, composeTeamMail } from './finance-mail.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
 
 export interface CloseMonthDeps {
@@ -44,6 +44,8 @@ export interface CloseMonthDeps {
   readonly closes: CloseRegistry;
   readonly deliveries: DeliveryLedger;
   readonly renderer: ReportRenderer;
+  /** Writes the finance and team mails' bodies. */
+  readonly reportMails: ReportMails;
   readonly costExport: CostExporter;
   readonly artifacts: ArtifactStore;
   readonly mailer: Mailer;
@@ -146,7 +148,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
     deliverOnce(deps, {
       key: financeDeliveryKey(month, close.revision),
       resend: request.resend ?? false,
-      mail: composeFinanceMail(report, {
+      mail: deps.reportMails.financeMail(report, {
         from: settings.mailFrom,
         to: settings.financeRecipients,
         attachment: { filename: workbookName(month, close.revision), contentType: XLSX_TYPE, content: workbook },
@@ -250,7 +252,7 @@ async function mailTeamLeads(
           deliverOnce(deps, {
             key,
             resend: input.resend,
-            mail: composeTeamMail(file.report, {
+            mail: deps.reportMails.teamMail(file.report, {
               from: deps.settings.mailFrom,
               to: input.directory.teams.get(file.teamId)?.leads ?? [],
               attachment: { filename: file.filename, contentType: XLSX_TYPE, content: file.workbook },

@@ -4,7 +4,7 @@ import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workboo
 import { parsePriceBook } from '../../shared/domain/price-book.js';
 import { buildMonthReport } from '../../shared/domain/report.js';
 import { buildMonthlyLines } from '../../shared/domain/rollup.js';
-import { composeFinanceMail } from '../../shared/use-cases/finance-mail.js';
+import { composeFinanceMail } from '../../shared/adapters/reports/report-mails.js';
 import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
 
 const directory = testDirectory(

@@ -1,3 +1,4 @@
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
@@ -77,6 +78,7 @@ function setup() {
     closes: new InMemoryCloseRegistry(),
     deliveries,
     renderer: new ExcelReportRenderer(),
+    reportMails: new HtmlReportMails(),
     costExport: new FocusCsvExporter(),
     artifacts,
     mailer,

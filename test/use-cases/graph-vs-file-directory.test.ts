@@ -1,3 +1,4 @@
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -89,6 +90,7 @@ async function closeWith(directory: Directory, rows: UsageRow[]): Promise<CloseM
       closes: new InMemoryCloseRegistry(),
       deliveries: new InMemoryDeliveryLedger(),
       renderer: new TeamTotalsRenderer(),
+      reportMails: new HtmlReportMails(),
       costExport: { focusCsv: () => Buffer.from('') },
       artifacts: new InMemoryArtifacts(),
       mailer: new RecordingMailer(),

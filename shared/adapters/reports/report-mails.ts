@@ -1,35 +1,23 @@
-import { currencyMinorUnits } from '../domain/currency.js';
-import { UNALLOCATED_TEAM } from '../domain/directory.js';
-import { formatMinorUnits } from '../domain/money.js';
-import type { MonthReport } from '../domain/report.js';
-import { totalTokens } from '../domain/tokens.js';
-import type { MailAttachment, OutgoingMail } from '../ports/mailer.js';
+import { formatAmount, formatChange, monthLabel } from '../../domain/amount-text.js';
+import { UNALLOCATED_TEAM } from '../../domain/directory.js';
+import type { MonthReport } from '../../domain/report.js';
+import { totalTokens } from '../../domain/tokens.js';
+import type { OutgoingMail } from '../../ports/mailer.js';
+import type { ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
 
-const monthNames = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+/** The finance and team mails of a close as HTML (inline styles only) with a plain-text part. */
+export class HtmlReportMails implements ReportMails {
+  financeMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
+    return composeFinanceMail(report, options);
+  }
+
+  teamMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
+    return composeTeamMail(report, options);
+  }
+}
+
 /** How many teams, users and models a mail lists before summing the rest into one row. */
 export const TOP_ROWS = 5;
-
-export function monthLabel(month: string): string {
-  const [year, mon] = month.split('-');
-  return `${monthNames[Number(mon) - 1]} ${year}`;
-}
-
-/** "USD 1,234.50", "JPY 1,235", "BHD 12.345": as many decimals as the currency's minor units. */
-export function formatAmount(units: bigint, currency: string): string {
-  const [whole, fraction] = formatMinorUnits(units, currencyMinorUnits(currency)).split('.');
-  const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${currency} ${grouped}${fraction === undefined ? '' : `.${fraction}`}`;
-}
-
-/** A signed difference with its percentage, e.g. "+USD 12.30 (+4.1%)"; the percentage is left out from zero. */
-export function formatChange(previous: bigint, current: bigint, currency: string): string {
-  const difference = current - previous;
-  const sign = difference > 0n ? '+' : difference < 0n ? '-' : '\u00b1';
-  const amount = `${sign}${formatAmount(difference < 0n ? -difference : difference, currency)}`;
-  if (previous === 0n) return amount;
-  const percent = (Number(difference) / Number(previous)) * 100;
-  return `${amount} (${percent > 0 ? '+' : ''}${percent.toFixed(1)}%)`;
-}
 
 const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const count = (n: number) => n.toLocaleString('en-US');
@@ -135,7 +123,7 @@ function revisionLabel(report: MonthReport, revised: boolean): string {
 /** The monthly finance mail: headline numbers in the body, the workbook attached. */
 export function composeFinanceMail(
   report: MonthReport,
-  options: { from: string; to: readonly string[]; attachment: MailAttachment; revised: boolean },
+  options: ReportMailOptions,
 ): Omit<OutgoingMail, 'idempotencyKey'> {
   const label = monthLabel(report.month);
   const total = formatAmount(report.grandTotal, report.currency);
@@ -200,7 +188,7 @@ export function composeFinanceMail(
 /** The mail to one team's leads: the team's figures in the body, the team's own workbook attached. */
 export function composeTeamMail(
   report: MonthReport,
-  options: { from: string; to: readonly string[]; attachment: MailAttachment; revised: boolean },
+  options: ReportMailOptions,
 ): Omit<OutgoingMail, 'idempotencyKey'> {
   const scope = report.scope;
   if (!scope) throw new Error('a team mail needs a team report');
