@@ -82,6 +82,25 @@ export interface EvaluateBudgetsResult {
   readonly alerts: readonly AlertOutcome[];
 }
 
+/** What each alert outcome means, in words for whoever reads a run's summary. */
+export const ALERT_STATUS_MEANINGS: Readonly<Record<AlertOutcome['status'], string>> = {
+  sent: 'sent now',
+  'already-sent': 'sent by an earlier run, not repeated',
+  superseded: 'not sent: a higher alert level of the same kind speaks for it',
+  busy: 'being sent by another run right now',
+  failed: 'could not be sent; the next run tries again',
+  'no-recipients': 'nobody to send it to yet; it goes once a lead or finance address is set',
+  'lost-claim': 'sent, but another run took its claim over meanwhile and may send it too',
+};
+
+/** "4 superseded (not sent: a higher alert level ...), 1 sent (sent now)". */
+export function describeAlertCounts(alerts: readonly Pick<AlertOutcome, 'status'>[]): string {
+  if (alerts.length === 0) return 'none due';
+  const counts = new Map<AlertOutcome['status'], number>();
+  for (const alert of alerts) counts.set(alert.status, (counts.get(alert.status) ?? 0) + 1);
+  return [...counts.entries()].map(([status, n]) => `${n} ${status} (${ALERT_STATUS_MEANINGS[status]})`).join(', ');
+}
+
 export const DEFAULT_STALE_CLAIM_MS = 15 * 60 * 1000;
 const TOP_DRIVERS = 3;
 

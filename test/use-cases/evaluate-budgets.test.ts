@@ -10,7 +10,7 @@ import { buildMonthlyLines } from '../../shared/domain/rollup.js';
 import type { UsageRow } from '../../shared/domain/usage.js';
 import type { BudgetSource } from '../../shared/ports/budget-source.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
-import { evaluateBudgets, type EvaluateBudgetsDeps } from '../../shared/use-cases/evaluate-budgets.js';
+import { describeAlertCounts, evaluateBudgets, type EvaluateBudgetsDeps } from '../../shared/use-cases/evaluate-budgets.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import { fixedClock, InMemoryRollupStore, RecordingMailer, StaticDirectory, StaticPriceBooks } from '../support/in-memory.js';
 import { stubRemoteHttp } from '../support/msw.js';
@@ -193,6 +193,13 @@ describe('evaluating budgets', () => {
     // No server path in a mail: the price book is named by its version.
     expect(mailer.sent[0]!.text).toContain(`Price book version: ${testPriceBook().version}`);
     for (const mail of mailer.sent) expect(`${mail.text}${mail.html}`).not.toMatch(/npm run|\.json|\/srv\/|[A-Z]:\\/);
+  });
+
+  it('explains every alert status word where a run summary counts them', () => {
+    expect(describeAlertCounts([])).toBe('none due');
+    expect(describeAlertCounts([{ status: 'superseded' }, { status: 'superseded' }, { status: 'sent' }])).toBe(
+      '2 superseded (not sent: a higher alert level of the same kind speaks for it), 1 sent (sent now)',
+    );
   });
 
   it('names the cost API path for the lead when no cost page URL is set', async () => {
