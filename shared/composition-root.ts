@@ -98,7 +98,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     closes,
     deliveries,
     renderer: new ExcelReportRenderer(),
-    reportMails: new HtmlReportMails(),
+    reportMails: new HtmlReportMails({ urlTemplate: settings.budgets.costLookupUrl }),
     costExport: new FocusCsvExporter(),
     artifacts: new DirectoryArtifactStore(settings.artifactsDir),
     mailer: createMailer(settings, { logger: runtime.logger }),

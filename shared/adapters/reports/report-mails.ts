@@ -1,19 +1,57 @@
 import { formatAmount, formatChange, monthLabel } from '../../domain/amount-text.js';
 import { UNALLOCATED_TEAM } from '../../domain/directory.js';
-import type { MonthReport } from '../../domain/report.js';
-import { totalTokens } from '../../domain/tokens.js';
+import { costCenterTotals, type MonthReport, type TeamSummary } from '../../domain/report.js';
+import { totalTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { OutgoingMail } from '../../ports/mailer.js';
 import type { ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
 
+/**
+ * Where a lead looks a team's costs up: the cost page when its address is known (COST_LOOKUP_URL, a template
+ * with {teamId} and {month}), otherwise the cost API's path. Never a command: leads do not run the CLI.
+ */
+export interface CostPage {
+  readonly urlTemplate: string | null;
+}
+
 /** The finance and team mails of a close as HTML (inline styles only) with a plain-text part. */
 export class HtmlReportMails implements ReportMails {
+  constructor(private readonly costPage: CostPage = { urlTemplate: null }) {}
+
   financeMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
     return composeFinanceMail(report, options);
   }
 
   teamMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
-    return composeTeamMail(report, options);
+    return composeTeamMail(report, { ...options, costPage: this.costPage });
   }
+}
+
+/** The sentence that tells a lead where the team's costs are, any day of the month. */
+export function costPageLine(costPage: CostPage, teamId: string, month: string): string {
+  if (costPage.urlTemplate) {
+    const url = costPage.urlTemplate.replaceAll('{teamId}', encodeURIComponent(teamId)).replaceAll('{month}', encodeURIComponent(month));
+    return `Your team's costs, by user, model and day, any day of the month: ${url}`;
+  }
+  return `Your team's costs, by user, model and day, any day of the month: the cost API at /api/teams/${encodeURIComponent(teamId)}/costs?month=${encodeURIComponent(month)} (sign in with your work account).`;
+}
+
+/** A model's amount, or that it had no price: an unpriced model is "not priced", never a zero amount. */
+function modelAmount(model: { readonly amount: bigint; readonly unpricedTokens: number; readonly tokens: TokenCounts }, currency: string): string {
+  if (model.unpricedTokens === 0) return formatAmount(model.amount, currency);
+  if (model.unpricedTokens === totalTokens(model.tokens)) return 'not priced (not charged)';
+  return `${formatAmount(model.amount, currency)} + ${count(model.unpricedTokens)} tokens not priced`;
+}
+
+function budgetFacts(team: TeamSummary | undefined, currency: string): [string, string][] {
+  const budget = team?.budget;
+  if (!budget) return [];
+  return [
+    ['Budget', formatAmount(budget.amount, currency)],
+    ['Forecast', `${formatAmount(budget.forecast, currency)} (the month is over: what was spent)`],
+    budget.remaining < 0n
+      ? ['Over budget by', formatAmount(-budget.remaining, currency)]
+      : ['Remaining', formatAmount(budget.remaining, currency)],
+  ];
 }
 
 /** How many teams, users and models a mail lists before summing the rest into one row. */
@@ -155,23 +193,43 @@ export function composeFinanceMail(
   const teams = byAmountDescending(report.teams, (team) => team.teamId);
   const teamRow = (team: (typeof teams)[number]) => [
     team.teamName,
+    team.costCenter ?? '',
     formatAmount(team.amount, report.currency),
     ...(withPrevious ? [formatChange(previousOf.get(team.teamId) ?? 0n, team.amount, report.currency)] : []),
   ];
   const teamTable: MailTable = {
-    headers: ['Team', 'Amount', ...(withPrevious ? ['Change from last month'] : [])],
-    numeric: [false, true, true],
-    rows: topRows(teams, teamRow, (others, amount) => [`${others} other team(s)`, formatAmount(amount, report.currency), ...(withPrevious ? [''] : [])]),
-    total: ['Total', total, ...(withPrevious ? [formatChange(report.previousMonth!.grandTotal, report.grandTotal, report.currency)] : [])],
+    headers: ['Team', 'Cost center', 'Amount', ...(withPrevious ? ['Change from last month'] : [])],
+    numeric: [false, false, true, true],
+    rows: topRows(teams, teamRow, (others, amount) => [`${others} other team(s)`, '', formatAmount(amount, report.currency), ...(withPrevious ? [''] : [])]),
+    total: ['Total', '', total, ...(withPrevious ? [formatChange(report.previousMonth!.grandTotal, report.grandTotal, report.currency)] : [])],
   };
+  // The journal finance posts: every cost center, never cut to a top few, adding up to the total.
+  const centers = costCenterTotals(report.teams);
+  const costCenterTable: MailTable = {
+    headers: ['Cost center', 'Teams', 'Amount'],
+    numeric: [false, false, true],
+    rows: centers.map((center) => [center.costCenter ?? 'No cost center', center.teamIds.join(', '), formatAmount(center.amount, report.currency)]),
+    total: ['Total', '', total],
+  };
+  const budgeted = report.teams.filter((team) => team.budget !== undefined);
+  const over = budgeted.filter((team) => team.budget!.remaining < 0n);
+  if (budgeted.length > 0) {
+    facts.push([
+      'Budgets',
+      `${budgeted.length} team(s) with a budget, ${over.length} over it${over.length > 0 ? `: ${over.map((team) => `${team.teamName} by ${formatAmount(-team.budget!.remaining, report.currency)}`).join(', ')}` : ''}`,
+    ]);
+  }
 
   const content: MailContent = {
     heading: `LLM gateway chargeback for ${label}${revision}`,
     headline: total,
     facts,
-    sections: [{ title: teams.length > TOP_ROWS ? `Top ${TOP_ROWS} teams` : 'By team', table: teamTable }],
+    sections: [
+      { title: teams.length > TOP_ROWS ? `Top ${TOP_ROWS} teams` : 'By team', table: teamTable },
+      { title: 'By cost center', table: costCenterTable },
+    ],
     footer: [
-      `The workbook ${options.attachment.filename} has every team, user, model, tier and day, the prices used and the run details.`,
+      `The workbook ${options.attachment.filename} has every team, user, model, tier and day, the cost centers, budgets, the prices used and the run details.`,
       `Price book ${report.priceBookVersion}; month in ${report.timeZone}; revision ${report.revision}.`,
     ],
   };
@@ -188,7 +246,7 @@ export function composeFinanceMail(
 /** The mail to one team's leads: the team's figures in the body, the team's own workbook attached. */
 export function composeTeamMail(
   report: MonthReport,
-  options: ReportMailOptions,
+  options: ReportMailOptions & { readonly costPage?: CostPage },
 ): Omit<OutgoingMail, 'idempotencyKey'> {
   const scope = report.scope;
   if (!scope) throw new Error('a team mail needs a team report');
@@ -196,10 +254,14 @@ export function composeTeamMail(
   const total = formatAmount(report.grandTotal, report.currency);
   const revision = revisionLabel(report, options.revised);
   const unpricedTokens = report.models.reduce((sum, model) => sum + model.unpricedTokens, 0);
+  const team = report.teams.find((candidate) => candidate.teamId === scope.teamId);
   const facts: [string, string][] = [
     ['Team total', total],
+    ...(team?.costCenter ? [['Cost center', team.costCenter] as [string, string]] : []),
+    ...budgetFacts(team, report.currency),
     ...lastMonthFacts(report, 'Last month,'),
-    ['Users', count(report.users.length)],
+    // Usage the gateway sent without a user id is listed as "(no user id)" but is nobody.
+    ['Users', count(report.users.filter((user) => user.userId !== '').length)],
     ['Tokens', `${count(totalTokens(report.tokens))} in ${count(report.requests)} requests`],
     ...(unpricedTokens > 0 ? [['Unpriced tokens (not charged)', count(unpricedTokens)] as [string, string]] : []),
   ];
@@ -222,7 +284,7 @@ export function composeTeamMail(
     numeric: [false, true, true],
     rows: topRows(
       models,
-      (model) => [model.model, count(totalTokens(model.tokens)), formatAmount(model.amount, report.currency)],
+      (model) => [model.model, count(totalTokens(model.tokens)), modelAmount(model, report.currency)],
       (others, amount) => [`${others} other model(s)`, '', formatAmount(amount, report.currency)],
     ),
     total: ['Total', count(totalTokens(report.tokens)), total],
@@ -238,6 +300,8 @@ export function composeTeamMail(
     footer: [
       `The workbook ${options.attachment.filename} has every user, model, tier and day of your team, and the prices used.`,
       `This is what your team is charged in the finance report; price book ${report.priceBookVersion}; month in ${report.timeZone}.`,
+      ...(unpricedTokens > 0 ? ['"Not priced": the price book had no price for the model when it was used; its tokens are counted but not charged.'] : []),
+      costPageLine(options.costPage ?? { urlTemplate: null }, scope.teamId, report.month),
     ],
   };
   return {
