@@ -1,3 +1,4 @@
+import { parseBudgetDocument } from '../../shared/domain/budgets.js';
 import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
@@ -189,6 +190,30 @@ describe('closing a month', () => {
     expect(paymentsMail.text).toContain('USD 7.50');
     expect(paymentsMail.text).not.toContain('u2');
     expect(paymentsMail.html).not.toMatch(/Platform|u2@/);
+  });
+
+  it('shows the budget from the budget source in the team\u2019s mail and workbook, and in the finance workbook', async () => {
+    const { deps, mailer } = setup();
+    const budgets = { load: async ({ currency }: { currency: string }) => parseBudgetDocument({ currency, teams: [{ teamId: 'payments', amount: '10' }] }, 'budgets.json', { currency }) };
+    await closeMonth({ ...deps, budgets }, { month: '2026-10' });
+    const paymentsMail = mailer.sent.find((mail) => mail.to.includes(PAY_LEAD))!;
+    expect(paymentsMail.text).toContain('Budget: USD 10.00');
+    expect(paymentsMail.text).toContain('Remaining: USD 2.50');
+    const teamSummary = (await workbookOf(paymentsMail.attachments[0]!.content)).getWorksheet('Summary')!;
+    const figures = new Map<string, unknown>();
+    teamSummary.eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(figures.get('Budget')).toBe(10);
+    expect(figures.get('Remaining')).toBe(2.5);
+    const financeMail = mailer.sent.find((mail) => mail.to.includes(FINANCE))!;
+    const summary = (await workbookOf(financeMail.attachments[0]!.content)).getWorksheet('Summary')!;
+    const rowOf = (first: string) => summary.getRows(1, summary.rowCount)!.find((row) => row.getCell(1).value === first)!;
+    const header = rowOf('Team');
+    const budgetColumn = (header.values as unknown[]).indexOf('Budget');
+    expect(rowOf('payments').getCell(budgetColumn).value).toBe(10);
+    expect(rowOf('platform').getCell(budgetColumn).value).toBe(null);
+    expect(rowOf('Total').getCell(budgetColumn).value).toBe(10);
+    const platformMail = mailer.sent.find((mail) => mail.to.includes(PLAT_LEADS[0]!))!;
+    expect(platformMail.text).not.toContain('Budget:');
   });
 
   it('writes the FOCUS export whose BilledCost adds up to the exact month total', async () => {
