@@ -101,3 +101,30 @@ describe('the finance mail', () => {
     expect(mail.text).toContain('Budgets: 2 team(s) with a budget, 1 over it: Payments by USD 1.00');
   });
 });
+
+describe('the finance mail\u2019s charts', () => {
+  it('shows spend by day, by model and each team\u2019s share as inline PNG images with alt text', () => {
+    const { report } = closedMonth();
+    const mail = new HtmlReportMails().financeMail(report, options('chargeback.xlsx'));
+    const images = mail.attachments.filter((attachment) => attachment.contentId !== undefined);
+    expect(images.map((image) => image.filename)).toEqual(['spend-by-day-2026-10.png', 'spend-by-model-2026-10.png', 'team-share-2026-10.png']);
+    for (const image of images) {
+      expect(image.contentType).toBe('image/png');
+      // The PNG signature: a real image, rendered here.
+      expect(image.content.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+      expect(image.content.readUInt32BE(16)).toBe(640);
+      expect(mail.html).toContain(`src="cid:${image.contentId}"`);
+    }
+    expect(mail.html).toContain('alt="Spend by day in 2026-10; the highest day was 2026-10-04 with USD 6.00."');
+    expect(mail.html).toMatch(/alt="Share of the total by team: Platform USD 6\.00, Payments USD 3\.00, Unallocated USD 1\.50\."/);
+    // The workbook is still the one file to open.
+    expect(mail.attachments.filter((attachment) => attachment.contentId === undefined).map((attachment) => attachment.filename)).toEqual(['chargeback.xlsx']);
+  });
+
+  it('leaves the charts out when asked, and for a month without spend', () => {
+    const { report } = closedMonth();
+    expect(new HtmlReportMails(undefined, { charts: false }).financeMail(report, options('c.xlsx')).attachments).toHaveLength(1);
+    expect(new HtmlReportMails().financeMail({ ...report, grandTotal: 0n }, options('c.xlsx')).html).not.toContain('cid:');
+  });
+});
+

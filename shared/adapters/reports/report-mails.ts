@@ -4,6 +4,7 @@ import { costCenterTotals, type MonthReport, type TeamSummary } from '../../doma
 import { totalTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { OutgoingMail } from '../../ports/mailer.js';
 import type { ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
+import { financeCharts, type ChartImage } from './charts.js';
 
 /**
  * Where a lead looks a team's costs up: the cost page when its address is known (COST_LOOKUP_URL, a template
@@ -15,10 +16,13 @@ export interface CostPage {
 
 /** The finance and team mails of a close as HTML (inline styles only) with a plain-text part. */
 export class HtmlReportMails implements ReportMails {
-  constructor(private readonly costPage: CostPage = { urlTemplate: null }) {}
+  constructor(
+    private readonly costPage: CostPage = { urlTemplate: null },
+    private readonly options: { readonly charts: boolean } = { charts: true },
+  ) {}
 
   financeMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
-    return composeFinanceMail(report, options);
+    return composeFinanceMail(report, { ...options, charts: this.options.charts ? financeCharts(report) : [] });
   }
 
   teamMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
@@ -96,6 +100,8 @@ interface MailContent {
   readonly headline: string;
   readonly facts: readonly (readonly [string, string])[];
   readonly sections: readonly { readonly title: string; readonly table: MailTable }[];
+  /** Inline images shown after the tables (HTML part only); each carries its alt text. */
+  readonly images?: readonly ChartImage[];
   readonly footer: readonly string[];
 }
 
@@ -106,6 +112,9 @@ function renderHtml(content: MailContent): string {
   const sections = content.sections
     .map((section) => `<h2 style="${FONT};font-size:16px;margin:16px 0 6px">${escapeHtml(section.title)}</h2>${htmlTable(section.table)}`)
     .join('');
+  const images = (content.images ?? [])
+    .map((image) => `<p style="margin:0 0 12px"><img src="cid:${escapeHtml(image.contentId)}" alt="${escapeHtml(image.altText)}" width="640" style="display:block;max-width:100%;height:auto;border:0"></p>`)
+    .join('');
   const footer = content.footer.map((text) => `<p style="${FONT};font-size:12px;color:#555;margin:0 0 6px">${escapeHtml(text)}</p>`).join('');
   return `<!doctype html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(content.heading)}</title></head>
@@ -115,6 +124,7 @@ function renderHtml(content: MailContent): string {
 <p style="${FONT};font-size:24px;font-weight:bold;margin:0 0 12px">${escapeHtml(content.headline)}</p>
 <table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;${FONT};font-size:14px;margin:0 0 8px">${facts}</table>
 ${sections}
+${images}
 ${footer}
 </td></tr></table>
 </body></html>`;
@@ -161,7 +171,7 @@ function revisionLabel(report: MonthReport, revised: boolean): string {
 /** The monthly finance mail: headline numbers in the body, the workbook attached. */
 export function composeFinanceMail(
   report: MonthReport,
-  options: ReportMailOptions,
+  options: ReportMailOptions & { readonly charts?: readonly ChartImage[] },
 ): Omit<OutgoingMail, 'idempotencyKey'> {
   const label = monthLabel(report.month);
   const total = formatAmount(report.grandTotal, report.currency);
@@ -228,6 +238,7 @@ export function composeFinanceMail(
       { title: teams.length > TOP_ROWS ? `Top ${TOP_ROWS} teams` : 'By team', table: teamTable },
       { title: 'By cost center', table: costCenterTable },
     ],
+    images: options.charts ?? [],
     footer: [
       `The workbook ${options.attachment.filename} has every team, user, model, tier and day, the cost centers, budgets, the prices used and the run details.`,
       `Price book ${report.priceBookVersion}; month in ${report.timeZone}; revision ${report.revision}.`,
@@ -239,7 +250,10 @@ export function composeFinanceMail(
     subject,
     text: renderText(content),
     html: renderHtml(content),
-    attachments: [options.attachment],
+    attachments: [
+      options.attachment,
+      ...(options.charts ?? []).map((chart) => ({ filename: chart.filename, contentType: 'image/png', content: chart.png, contentId: chart.contentId })),
+    ],
   };
 }
 
