@@ -482,7 +482,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
 
   writer.title(
     `LLM gateway chargeback \u2014 ${report.month} (${report.currency})`,
-    `Amounts in ${report.currency}, ${roundedTo(report.currency)}; every total equals the sum of the rows under it. Period in time zone ${report.timeZone}.`,
+    `Amounts in ${report.currency}, ${roundedTo(report.currency)}; every total equals the sum of the rows under it. Period in time zone ${report.timeZone}. Revision 1 is the month\u2019s first close; a higher revision replaces figures sent before (see its Changes sheet).`,
   );
   writer.figure('Grand total', report.grandTotal, 'amount');
   writer.figure('Total tokens', totalTokens(report.tokens), 'tokens');
@@ -772,7 +772,10 @@ function cacheTokens(tokens: TokenCounts): number {
 }
 
 function writeUsers(writer: SheetWriter, report: MonthReport): void {
-  writer.title('Users', 'One row per user and team. Each team\u2019s user amounts add up to the team amount on the Summary sheet.');
+  writer.title(
+    'Users',
+    'One row per user and team. Each team\u2019s user amounts add up to the team amount on the Summary sheet. Allocation: "team" is charged to the user\u2019s team; "no-user-id" (shown as user "(none)": the gateway sent no user id, so it is not a user), "unknown-user" and "former-user" go to the unallocated team, see the Unallocated sheet.',
+  );
   writer.table(
     {
       columns: [
