@@ -1,3 +1,4 @@
+import { parsePriceBook } from '../../shared/domain/price-book.js';
 import { parseBudgetDocument } from '../../shared/domain/budgets.js';
 import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import ExcelJS from 'exceljs';
@@ -214,6 +215,24 @@ describe('closing a month', () => {
     expect(rowOf('Total').getCell(budgetColumn).value).toBe(10);
     const platformMail = mailer.sent.find((mail) => mail.to.includes(PLAT_LEADS[0]!))!;
     expect(platformMail.text).not.toContain('Budget:');
+  });
+
+  it('closes a month priced in JPY in whole yen, from the close record to the mails and workbooks', async () => {
+    const { deps, mailer } = setup();
+    const yen = parsePriceBook(
+      { currency: 'JPY', models: [{ model: 'claude-sonnet-4-6', prices: [{ effectiveFrom: '2026-01-01', perMillionTokens: { input: '450.5', output: '2250', cacheRead: '45', cacheWrite5m: '562.5', cacheWrite1h: '900' } }] }] },
+      'yen.json',
+    );
+    const closes = new InMemoryCloseRegistry();
+    await closeMonth({ ...deps, closes, priceBooks: new StaticPriceBooks(yen) }, { month: '2026-10' });
+    // payments: 2,000,000 x 450.5 + 100,000 x 2,250 = 901 + 225 = 1,126 yen; platform 450.5; data 225.25; no id 0.0045.
+    expect((await closes.get('2026-10'))!.totalMinorUnits).toBe('1802');
+    const financeMail = mailer.sent.find((mail) => mail.to.includes(FINANCE))!;
+    expect(financeMail.subject).toBe('LLM gateway chargeback October 2026: JPY 1,802');
+    const paymentsMail = mailer.sent.find((mail) => mail.to.includes(PAY_LEAD))!;
+    expect(paymentsMail.text).toContain('Team total: JPY 1,126');
+    const users = (await workbookOf(paymentsMail.attachments[0]!.content)).getWorksheet('Users')!;
+    expect(columnValues(users, 'Amount')).toEqual([1126, 1126]);
   });
 
   it('writes the FOCUS export whose BilledCost adds up to the exact month total', async () => {
