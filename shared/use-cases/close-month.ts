@@ -428,6 +428,7 @@ function nextClose(
 ): MonthClose & { changed: boolean } {
   const { month, lines, previous, priceBook } = input;
   const fingerprint = fingerprintLines(lines);
+  const decimals = currencyMinorUnits(priceBook.currency);
   if (previous && previous.fingerprint === fingerprint) return { ...closeRecord(previous), changed: false };
   return {
     month,
@@ -435,7 +436,7 @@ function nextClose(
     fingerprint,
     closedAt: deps.clock.now(),
     priceBookVersion: priceBook.version,
-    totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)), currencyMinorUnits(priceBook.currency)), currencyMinorUnits(priceBook.currency)),
+    totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)), decimals), decimals),
     currency: priceBook.currency,
     changed: true,
   };
