@@ -1,4 +1,4 @@
-import { Resvg } from '@resvg/resvg-js';
+import { createRequire } from 'node:module';
 import { formatAmount } from '../../domain/amount-text.js';
 import { daysOfMonth } from '../../domain/periods.js';
 import type { MonthReport } from '../../domain/report.js';
@@ -110,14 +110,38 @@ export function teamShareSvg(report: MonthReport): string {
   return horizontalBars(`Share of the total by team, ${report.month}`, items, (item) => `${share(item.amount)}  ${formatAmount(item.amount, report.currency)}`);
 }
 
+type ResvgModule = typeof import('@resvg/resvg-js');
+let resvg: ResvgModule | null | undefined;
+
+/**
+ * resvg's binary comes in a per-platform npm package. Loaded on first use, and a deployment whose platform
+ * package is missing sends its mails without charts rather than failing the close over a picture.
+ */
+function renderer(): ResvgModule | null {
+  if (resvg === undefined) {
+    try {
+      resvg = createRequire(import.meta.url)('@resvg/resvg-js') as ResvgModule;
+    } catch {
+      resvg = null;
+    }
+  }
+  return resvg;
+}
+
+/** True when charts can be drawn here. */
+export function chartsAvailable(): boolean {
+  return renderer() !== null;
+}
+
 function png(svg: string): Buffer {
   // System fonts when there are any (DejaVu on Debian); without them the bars still draw.
+  const { Resvg } = renderer()!;
   return Buffer.from(new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: '#ffffff' }).render().asPng());
 }
 
-/** The finance mail's charts; none for a month without spend, where there is nothing to look at. */
+/** The finance mail's charts; none for a month without spend (nothing to look at) or where resvg cannot load. */
 export function financeCharts(report: MonthReport): ChartImage[] {
-  if (report.grandTotal <= 0n) return [];
+  if (report.grandTotal <= 0n || !chartsAvailable()) return [];
   const top = (items: readonly LabelledAmount[]) => items.slice(0, 3).map((item) => `${item.label} ${formatAmount(item.amount, report.currency)}`).join(', ');
   const busiest = [...(report.daily ?? [])].sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0))[0];
   const byDay: ChartImage[] =
