@@ -9,7 +9,7 @@ import { money, sumMoney, type Money } from '../shared/domain/money.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import type { TeamSpendSource } from '../shared/ports/team-spend.js';
 import { money2, percent1 } from '../shared/use-cases/budget-alert-mail.js';
-import { evaluateBudgets, type EvaluateBudgetsResult } from '../shared/use-cases/evaluate-budgets.js';
+import { describeAlertCounts, evaluateBudgets, type EvaluateBudgetsResult } from '../shared/use-cases/evaluate-budgets.js';
 import { withStorage } from './commands.js';
 import { dayArgument, environmentWith, monthArgument, stackOverrides } from './options.js';
 
@@ -68,9 +68,7 @@ function printBudgetsSummary(result: EvaluateBudgetsResult, teamsConfigured: boo
       );
     }
   }
-  const byStatus = new Map<string, number>();
-  for (const alert of result.alerts) byStatus.set(alert.status, (byStatus.get(alert.status) ?? 0) + 1);
-  lines.push(`Alerts: ${result.alerts.length === 0 ? 'none due' : [...byStatus.entries()].map(([status, n]) => `${n} ${status}`).join(', ')}${teamsConfigured ? '' : ' (mail only: TEAMS_WEBHOOK_URL is not set)'}`);
+  lines.push(`Alerts: ${describeAlertCounts(result.alerts)}${teamsConfigured ? '' : ' (mail only: TEAMS_WEBHOOK_URL is not set)'}`);
   for (const alert of result.alerts.filter((a) => a.status === 'sent' || a.status === 'failed')) {
     lines.push(`  ${alert.status.padEnd(7)} ${alert.channel.padEnd(6)} ${alert.subject ?? alert.key}${alert.error ? ` -- ${alert.error.split('\n')[0]}` : ''}`);
   }

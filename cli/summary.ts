@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { currencyMinorUnits } from '../shared/domain/currency.js';
 import { formatMinorUnits } from '../shared/domain/money.js';
 import { totalTokens } from '../shared/domain/tokens.js';
 import type { CloseMonthResult } from '../shared/use-cases/close-month.js';
@@ -11,13 +12,13 @@ function table(headers: string[], rows: string[][], rightAligned: Set<number>): 
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
-const amount = (units: bigint) => formatMinorUnits(units).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+const amount = (units: bigint, currency: string) => formatMinorUnits(units, currencyMinorUnits(currency)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 /** The run's result for a person: per-team totals that add up, then what needs attention. */
 export function printCloseSummary(result: CloseMonthResult, out: NodeJS.WritableStream, options: { previewDir?: string } = {}): void {
   const { report } = result;
-  const rows = report.teams.map((team) => [team.teamName, team.teamId, count(team.users), count(totalTokens(team.tokens)), amount(team.amount)]);
-  rows.push(['Total', '', '', count(totalTokens(report.tokens)), amount(report.grandTotal)]);
+  const rows = report.teams.map((team) => [team.teamName, team.teamId, count(team.users), count(totalTokens(team.tokens)), amount(team.amount, report.currency)]);
+  rows.push(['Total', '', '', count(totalTokens(report.tokens)), amount(report.grandTotal, report.currency)]);
   const unpriced = report.models.filter((model) => model.unpricedTokens > 0);
   const lines = [
     '',

@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import { csvNumber, csvText } from '../shared/adapters/reports/csv-writer.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import path from 'node:path';
 import { createServices, createUsageDiscovery, createUsageSource } from '../shared/composition-root.js';
@@ -132,9 +133,9 @@ function byUserTable(rows: readonly UsageRow[], top: number): TextTable {
   };
 }
 
+/** Model and user ids come from the gateway: text cells go through the shared writer's formula guard. */
 function csvField(value: string | number): string {
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return typeof value === 'number' ? csvNumber(value) : csvText(value);
 }
 
 function toCsv(table: TextTable): string {

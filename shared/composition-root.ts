@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { HtmlReportMails } from './adapters/reports/report-mails.js';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { CachedDirectory, TableDirectoryCacheStore } from './adapters/azure/cached-directory.js';
 import { graphClientFor } from './adapters/azure/graph-client.js';
@@ -107,11 +108,13 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     deliveries,
     leases,
     renderer: new ExcelReportRenderer(),
+    reportMails: new HtmlReportMails({ urlTemplate: settings.budgets.costLookupUrl }),
     costExport: new FocusCsvExporter(),
     artifacts: new DirectoryArtifactStore(settings.artifactsDir),
     mailer: createMailer(settings, { logger: runtime.logger }),
     clock,
     logger: runtime.logger,
+    ...(settings.budgets.file === null ? {} : { budgets: new FileBudgetSource(settings.budgets.file) }),
     settings: {
       timeZone: settings.timeZone,
       financeRecipients: settings.mail.financeRecipients,

@@ -13,6 +13,8 @@ export interface CostExportMonth {
   /** The book the lines were priced with: the unit prices of each row come from its entries. */
   readonly priceBook: PriceBook;
   readonly teamNames: ReadonlyMap<string, string>;
+  /** Team id to the cost center finance posts the team's charges to; teams without one are absent. */
+  readonly teamCostCenters?: ReadonlyMap<string, string>;
 }
 
 export interface CostExporter {

@@ -2,6 +2,8 @@ export interface MailAttachment {
   readonly filename: string;
   readonly contentType: string;
   readonly content: Buffer;
+  /** Set on an image the HTML part shows inline (`<img src="cid:...">`) rather than a file to open. */
+  readonly contentId?: string;
 }
 
 export interface OutgoingMail {

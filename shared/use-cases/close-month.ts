@@ -3,6 +3,7 @@ import { UNALLOCATED_TEAM, type DirectoryResolution } from '../domain/directory.
 import { evaluateCloseControls, type CloseControlLimits } from '../domain/close-controls.js';
 import { controlsWith, worstOutcome, type ControlOutcome, type ControlResult } from '../domain/controls.js';
 import { AppError, describeError, isAppError } from '../domain/errors.js';
+import { currencyMinorUnits } from '../domain/currency.js';
 import { formatMinorUnits, sumMoney, toMinorUnits } from '../domain/money.js';
 import { addMonths, monthWindow, type TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
@@ -15,6 +16,7 @@ import {
   summarizeRevision,
   type MonthReport,
   type PreviousMonthFigures,
+  type ReportBudget,
   type ReportContext,
   type RevisionChanges,
   type RevisionSummary,
@@ -23,17 +25,18 @@ import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } 
 import { TOKEN_KINDS } from '../domain/tokens.js';
 import type { UsageReadResult, UsageRow } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
+import type { BudgetSource } from '../ports/budget-source.js';
 import type { CostExporter, CostExportMonth } from '../ports/cost-export.js';
 import type { Directory } from '../ports/directory.js';
 import type { CloseAttempt, CloseRegistry, DeliveryLedger, HeldClose, MonthClose } from '../ports/ledger.js';
 import type { HeldLease, Leases } from '../ports/lease.js';
 import type { MailAttachment, Mailer } from '../ports/mailer.js';
 import type { PriceBookSource } from '../ports/price-book-source.js';
+import type { ReportMails } from '../ports/report-mails.js';
 import type { ReportRenderer } from '../ports/report-renderer.js';
 import type { RevisionedRollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
-import { composeFinanceMail, composeTeamMail } from './finance-mail.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
 import { composeOperatorMail } from './operator-mail.js';
 
@@ -46,11 +49,15 @@ export interface CloseMonthDeps {
   readonly deliveries: DeliveryLedger;
   readonly leases: Leases;
   readonly renderer: ReportRenderer;
+  /** Writes the finance and team mails' bodies. */
+  readonly reportMails: ReportMails;
   readonly costExport: CostExporter;
   readonly artifacts: ArtifactStore;
   readonly mailer: Mailer;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The teams' budgets, shown against their amounts in the workbooks and mails; none when absent. */
+  readonly budgets?: BudgetSource;
   readonly settings: {
     readonly timeZone: string;
     readonly financeRecipients: readonly string[];
@@ -161,8 +168,9 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
 
   const [lastClose, heldDraft] = await Promise.all([deps.closes.get(month), deps.closes.draft(month)]);
   const close = nextClose(deps, { month, lines, previous: lastClose, priceBook });
-  const previousMonth = await lastMonthFigures(deps, month, directory);
-  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
+  const previousMonth = await lastMonthFigures(deps, month, directory, priceBook.currency);
+  const budgets = await monthBudgets(deps, month, priceBook.currency);
+  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth, budgets });
   const baseReport = buildMonthReport(lines, context);
 
   logger.progress('controls', 'checking the input and the figures');
@@ -211,7 +219,7 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
       key: financeDeliveryKey(month, close.revision),
       resend: request.resend ?? false,
       resendUncertain: request.resendUncertain ?? false,
-      mail: composeFinanceMail(report, {
+      mail: deps.reportMails.financeMail(report, {
         from: settings.mailFrom,
         to: settings.financeRecipients,
         attachment: { filename: workbookName(month, close.revision), contentType: XLSX_TYPE, content: artifacts.workbook },
@@ -512,6 +520,7 @@ async function writeFocusExport(
     lines: input.lines,
     priceBook: input.priceBook,
     teamNames: new Map([...input.directory.teams.values()].map((team) => [team.id, team.name])),
+    teamCostCenters: new Map([...input.directory.teams.values()].flatMap((team) => (team.costCenter === undefined ? [] : [[team.id, team.costCenter] as const]))),
   };
   const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
   return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
@@ -572,7 +581,7 @@ async function mailTeamLeads(
             key,
             resend: input.resend,
             resendUncertain: input.resendUncertain,
-            mail: composeTeamMail(file.report, {
+            mail: deps.reportMails.teamMail(file.report, {
               from: deps.settings.mailFrom,
               to: input.directory.teams.get(file.teamId)?.leads ?? [],
               attachment: { filename: file.filename, contentType: XLSX_TYPE, content: file.workbook },
@@ -702,11 +711,16 @@ function changesSince(
 }
 
 /** Last month as its report showed it, or nothing when that month was never closed and has no stored lines. */
-async function lastMonthFigures(deps: Pick<CloseMonthDeps, 'rollups' | 'closes'>, month: string, directory: DirectoryResolution): Promise<PreviousMonthFigures | undefined> {
+async function lastMonthFigures(
+  deps: Pick<CloseMonthDeps, 'rollups' | 'closes'>,
+  month: string,
+  directory: DirectoryResolution,
+  currency: string,
+): Promise<PreviousMonthFigures | undefined> {
   const previous = addMonths(month, -1);
   const [lines, close] = await Promise.all([deps.rollups.readMonth(previous), deps.closes.get(previous)]);
   if (lines.length === 0 && !close) return undefined;
-  return previousMonthFigures(previous, [...lines].sort(compareLines), directory.teams);
+  return previousMonthFigures(previous, [...lines].sort(compareLines), directory.teams, currency);
 }
 
 /** Reports progress at about every tenth of the work, and at the end, rather than on every batch. */
@@ -763,6 +777,7 @@ function nextClose(
 ): MonthClose & { changed: boolean } {
   const { month, lines, previous, priceBook } = input;
   const fingerprint = fingerprintLines(lines);
+  const decimals = currencyMinorUnits(priceBook.currency);
   if (previous && previous.fingerprint === fingerprint) return { ...closeRecord(previous), changed: false };
   return {
     month,
@@ -770,7 +785,7 @@ function nextClose(
     fingerprint,
     closedAt: deps.clock.now(),
     priceBookVersion: priceBook.version,
-    totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)))),
+    totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)), decimals), decimals),
     currency: priceBook.currency,
     changed: true,
   };
@@ -805,6 +820,13 @@ export function fingerprintLines(lines: readonly MonthlyLine[]): string {
   return hash.digest('hex');
 }
 
+/** Each team's budget for the month, for the reports; a closed month's forecast is what was spent. */
+async function monthBudgets(deps: Pick<CloseMonthDeps, 'budgets'>, month: string, currency: string): Promise<ReadonlyMap<string, ReportBudget> | undefined> {
+  if (!deps.budgets) return undefined;
+  const plan = await deps.budgets.load({ currency });
+  return new Map(plan.budgetsFor(month).map((budget) => [budget.teamId, { amount: budget.amount }]));
+}
+
 function reportContext(context: {
   month: string;
   window: TimeWindow;
@@ -814,6 +836,7 @@ function reportContext(context: {
   usage: UsageFigures;
   timeZone: string;
   previousMonth: PreviousMonthFigures | undefined;
+  budgets: ReadonlyMap<string, ReportBudget> | undefined;
 }): ReportContext {
   return {
     month: context.month,
@@ -828,5 +851,6 @@ function reportContext(context: {
     rejects: context.usage.rejects,
     reportedTotalTokens: context.usage.reportedTotalTokens,
     ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
+    ...(context.budgets ? { budgets: context.budgets } : {}),
   };
 }

@@ -163,6 +163,20 @@ describe('GraphMailer', () => {
     for (const header of body.message.internetMessageHeaders as { name: string }[]) expect(header.name.toLowerCase().startsWith('x-')).toBe(true);
   });
 
+  it('marks an inline image as inline with its content id', async () => {
+    const seen: Seen[] = [];
+    server.use(
+      http.post(`${USER}/sendMail`, async ({ request }) => {
+        await record(request, seen);
+        return new HttpResponse(null, { status: 202 });
+      }),
+    );
+    const mail = financeMail({ attachments: [{ filename: 'chart.png', contentType: 'image/png', content: Buffer.from('png'), contentId: 'chart-1@chargeback' }] });
+    await mailer().mailer.send(mail);
+    const attachments = (seen[0]!.body as { message: { attachments: Record<string, unknown>[] } }).message.attachments;
+    expect(attachments[0]).toMatchObject({ name: 'chart.png', isInline: true, contentId: 'chart-1@chargeback' });
+  });
+
   it('sends a large attachment through a draft and an upload session, in 320 KiB-multiple chunks that cover every byte', async () => {
     const { seen, uploads } = exchangeStub();
     const big = randomBytes(3_500_000);

@@ -70,6 +70,22 @@ describe('OutboxMailer', () => {
     expect(Buffer.compare(attachment!.content, mail.attachments[0]!.content)).toBe(0);
   });
 
+  it('carries an inline image with its Content-ID, so the HTML part shows it in place', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const mail = financeMail({
+      html: '<p><img src="cid:chart-1@chargeback" alt="a chart"></p>',
+      attachments: [
+        { filename: 'chargeback-2026-10.xlsx', contentType: XLSX, content: Buffer.from('x') },
+        { filename: 'chart.png', contentType: 'image/png', content: png, contentId: 'chart-1@chargeback' },
+      ],
+    });
+    const parsed = await simpleParser(await readFile((await new OutboxMailer(outbox).send(mail)).location));
+    const image = parsed.attachments.find((attachment) => attachment.filename === 'chart.png')!;
+    expect(image.contentId).toBe('<chart-1@chargeback>');
+    expect(image.contentDisposition).toBe('inline');
+    expect(Buffer.compare(image.content, png)).toBe(0);
+  });
+
   it('gives the same Message-ID to the same idempotency key, and keeps a second send as a second file so a duplicate shows', async () => {
     const mailer = new OutboxMailer(outbox);
     const first = await mailer.send(financeMail());

@@ -7,6 +7,7 @@ import { TableRollupStore } from '../../shared/adapters/azure/table-rollup-store
 import { FileUsageSource } from '../../shared/adapters/local/file-usage-source.js';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
 import { closeMonth, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
 import { testDirectory, testPriceBook } from '../support/domain-fixtures.js';
@@ -72,6 +73,7 @@ describe('a usage row whose Model no storage key can hold', () => {
       deliveries: new InMemoryDeliveryLedger(),
       leases: new InMemoryLeases(),
       renderer: new ExcelReportRenderer(),
+      reportMails: new HtmlReportMails(),
       costExport: new FocusCsvExporter(),
       artifacts: new InMemoryArtifacts(),
       mailer,

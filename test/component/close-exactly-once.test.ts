@@ -6,6 +6,7 @@ import { TableLeases } from '../../shared/adapters/azure/table-leases.js';
 import { TableRollupStore } from '../../shared/adapters/azure/table-rollup-store.js';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { SmtpMailer } from '../../shared/adapters/smtp-mailer.js';
 import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 import type { UsageRow } from '../../shared/domain/usage.js';
@@ -54,6 +55,7 @@ async function runFor(prefix: string, smtp: RunningServer, usage: UsageRow[], wr
     deliveries: wrapLedger(await TableDeliveryLedger.create(table('Deliveries'))),
     leases: await TableLeases.create(table('Leases')),
     renderer: new ExcelReportRenderer(),
+    reportMails: new HtmlReportMails(),
     costExport: new FocusCsvExporter(),
     artifacts: new InMemoryArtifacts(),
     mailer: new SmtpMailer({ host: '127.0.0.1', port: smtp.port, secure: false, connectionTimeoutMs: 5_000, socketTimeoutMs: 5_000 }),

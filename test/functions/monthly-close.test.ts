@@ -1,3 +1,4 @@
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { InvocationContext, type Timer } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { monthlyCloseHandler } from '../../functions/monthly-close.js';
@@ -33,6 +34,7 @@ function services(now: string, usage: UsageSource = new StaticUsageSource([usage
     deliveries: new InMemoryDeliveryLedger(),
     leases: new InMemoryLeases(),
     renderer: new TeamTotalsRenderer(),
+    reportMails: new HtmlReportMails(),
     costExport: new FocusCsvExporter(),
     artifacts: new InMemoryArtifacts(),
     mailer,

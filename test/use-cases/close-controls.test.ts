@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import ExcelJS from 'exceljs';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { TimeWindow } from '../../shared/domain/periods.js';
@@ -85,6 +86,7 @@ function setup(now = '2026-11-03T06:00:00Z') {
     deliveries,
     leases,
     renderer: new TeamTotalsRenderer(),
+    reportMails: new HtmlReportMails(),
     costExport: new FocusCsvExporter(),
     artifacts: new InMemoryArtifacts(),
     mailer,

@@ -1,3 +1,4 @@
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,6 +92,7 @@ async function closeWith(directory: Directory, rows: UsageRow[]): Promise<CloseM
       deliveries: new InMemoryDeliveryLedger(),
       leases: new InMemoryLeases(),
       renderer: new TeamTotalsRenderer(),
+      reportMails: new HtmlReportMails(),
       costExport: { focusCsv: () => Buffer.from(''), rejectsCsv: () => Buffer.from('') },
       artifacts: new InMemoryArtifacts(),
       mailer: new RecordingMailer(),

@@ -282,6 +282,7 @@ function fileAttachment(attachment: MailAttachment): Record<string, unknown> {
     name: attachment.filename,
     contentType: attachment.contentType,
     contentBytes: attachment.content.toString('base64'),
+    ...(attachment.contentId === undefined ? {} : { isInline: true, contentId: attachment.contentId }),
   };
 }
 
