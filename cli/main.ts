@@ -11,7 +11,7 @@ import { registerBudgetsCommands } from './budgets.js';
 import { registerServeCommands } from './serve.js';
 import { monthArgument, positiveIntegerArgument } from './options.js';
 
-const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID']);
+const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID', 'BILLED_INPUT_INVALID']);
 
 export function buildProgram(): Command {
   const program = new Command()

@@ -57,33 +57,43 @@ export function isClaudeCharge(charge: BilledCharge, rule: ClaudeChargeRule): bo
 /**
  * Splits the charges of a month into Claude's and the rest, which are counted per service so that the Run and
  * Reconciliation sheets can say what was left out. Charges outside the month (by their day) are ignored here:
- * an export file holds the whole billing period, and daily exports overlap.
+ * an export file holds the whole billing period, and daily exports overlap. Built to be fed row by row, so an
+ * adapter can stream a large export through it without holding the other services' rows.
  */
-export function selectClaudeCharges(
-  charges: Iterable<BilledCharge>,
-  rule: ClaudeChargeRule,
-  month: string,
-): { claude: BilledCharge[]; leftOut: LeftOutCharges } {
+export function chargeSelection(rule: ClaudeChargeRule, month: string): { add(charge: BilledCharge): void; result(): { claude: BilledCharge[]; leftOut: LeftOutCharges } } {
   const claude: BilledCharge[] = [];
-  const services = new Map<string, { service: string; currency: string; rows: number; amounts: Money[] }>();
+  const services = new Map<string, { service: string; currency: string; rows: number; amount: Money }>();
   let rows = 0;
-  for (const charge of charges) {
-    if (!charge.day.startsWith(`${month}-`)) continue;
-    if (isClaudeCharge(charge, rule)) {
-      claude.push(charge);
-      continue;
-    }
-    rows += 1;
-    const key = `${charge.service}\u0000${charge.currency}`;
-    let service = services.get(key);
-    if (!service) services.set(key, (service = { service: charge.service || '(no service name)', currency: charge.currency, rows: 0, amounts: [] }));
-    service.rows += 1;
-    service.amounts.push(charge.amount);
-  }
-  const byService = [...services.values()]
-    .map((service) => ({ service: service.service, currency: service.currency, rows: service.rows, amount: sumMoney(service.amounts) }))
-    .sort((a, b) => b.amount.comparedTo(a.amount) || a.service.localeCompare(b.service));
-  return { claude, leftOut: { rows, byService } };
+  return {
+    add(charge) {
+      if (!charge.day.startsWith(`${month}-`)) return;
+      if (isClaudeCharge(charge, rule)) {
+        claude.push(charge);
+        return;
+      }
+      rows += 1;
+      const key = `${charge.service}\u0000${charge.currency}`;
+      const service = services.get(key);
+      if (service) {
+        service.rows += 1;
+        service.amount = service.amount.plus(charge.amount);
+      } else {
+        services.set(key, { service: charge.service || '(no service name)', currency: charge.currency, rows: 1, amount: charge.amount });
+      }
+    },
+    result() {
+      const byService = [...services.values()]
+        .map((service) => ({ ...service }))
+        .sort((a, b) => b.amount.comparedTo(a.amount) || a.service.localeCompare(b.service));
+      return { claude: [...claude], leftOut: { rows, byService } };
+    },
+  };
+}
+
+export function selectClaudeCharges(charges: Iterable<BilledCharge>, rule: ClaudeChargeRule, month: string): { claude: BilledCharge[]; leftOut: LeftOutCharges } {
+  const selection = chargeSelection(rule, month);
+  for (const charge of charges) selection.add(charge);
+  return selection.result();
 }
 
 /**
