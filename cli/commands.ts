@@ -5,9 +5,13 @@ import { directoryDocumentOf, generateOrganization, writeDemoUsage } from '../sh
 import { createServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { isStorageConfigured, loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
+import { BILLING_SETTING } from '../shared/config/billing-settings.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
 import { printCloseSummary } from './summary.js';
+import { dailyListCost, ensureDemoBill } from '../shared/adapters/local/demo-bill.js';
+import { FileUsageSource } from '../shared/adapters/local/file-usage-source.js';
+import { FilePriceBookSource } from '../shared/adapters/local/file-price-book.js';
 import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { environmentWith, stackOverrides } from './options.js';
@@ -15,6 +19,8 @@ import { environmentWith, stackOverrides } from './options.js';
 export interface CloseOptions {
   month: string;
   usage?: string[];
+  /** Cost Management FOCUS export files of the month's Azure bill. */
+  billedCosts?: string[];
   directory?: string;
   prices?: string;
   timeZone?: string;
@@ -29,7 +35,11 @@ const DEMO_FINANCE = 'finance@contoso.example';
 
 /** Command-line options win over app settings from the environment; paths given here are the caller's. */
 function settingsFor(options: CloseOptions): Settings {
-  const overrides = { ...stackOverrides(options), [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';') };
+  const overrides = {
+    ...stackOverrides(options),
+    [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';'),
+    ...(options.billedCosts ? { [BILLING_SETTING.source]: 'file', [BILLING_SETTING.files]: options.billedCosts.map((file) => path.resolve(file)).join(';') } : {}),
+  };
   return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
 }
 
@@ -70,9 +80,18 @@ export async function runDemo(options: DemoCommandOptions): Promise<void> {
   options.logger.progress('demo', `demo month ${options.month}: ${options.users} users in ${options.teams} teams (seed ${options.seed})`);
   const demo = await ensureDemoData(demoDir, { month: options.month, users: options.users, teams: options.teams, seed: options.seed });
   options.logger.progress('demo', demo.generated ? `generated ${demo.usageFile}` : `reusing ${demo.usageFile}`);
+  const bill = await ensureDemoBill(demoDir, { month: options.month, seed: options.seed }, async () =>
+    dailyListCost(
+      options.month,
+      new FileUsageSource({ files: [demo.usageFile] }),
+      await new FilePriceBookSource(settingsFor({ month: options.month, usage: [demo.usageFile], directory: demo.directoryFile, out: options.out, logger: options.logger }).priceBookPath).load(),
+    ),
+  );
+  options.logger.progress('demo', bill.generated ? `generated the Azure bill ${bill.file}` : `reusing the Azure bill ${bill.file}`);
   await runClose({
     month: options.month,
     usage: [demo.usageFile],
+    billedCosts: [bill.file],
     directory: demo.directoryFile,
     finance: process.env[SETTING.financeRecipients] ?? DEMO_FINANCE,
     out: options.out,

@@ -42,6 +42,7 @@ export function buildProgram(): Command {
     .description('close a month: read usage, resolve teams, price, store rollups, build and mail the finance workbook')
     .requiredOption('--month <YYYY-MM>', 'the month to close', monthArgument)
     .option('--usage <files...>', 'usage export files (.csv as the portal exports it, or .ndjson); default USAGE_FILES')
+    .option('--billed-costs <files...>', "Cost Management 'Cost and usage details (FOCUS)' export files (.csv or .csv.gz) to true the month up to; default BILLED_COST_SOURCE")
     .option('--directory <file>', 'directory file (users to teams, team leads); default DIRECTORY_FILE')
     .option('--prices <file>', 'price book file; default PRICE_BOOK_FILE or the shipped data/price-book.json')
     .option('--time-zone <zone>', 'IANA time zone of the reporting months; default REPORTING_TIME_ZONE or UTC')

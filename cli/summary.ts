@@ -2,6 +2,7 @@ import path from 'node:path';
 import { formatMinorUnits } from '../shared/domain/money.js';
 import { totalTokens } from '../shared/domain/tokens.js';
 import type { CloseMonthResult } from '../shared/use-cases/close-month.js';
+import { billedByTeam, billSummaryLines } from './bill-summary.js';
 
 function table(headers: string[], rows: string[][], rightAligned: Set<number>): string {
   const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => row[i]!.length)));
@@ -16,14 +17,16 @@ const amount = (units: bigint) => formatMinorUnits(units).replace(/\B(?=(\d{3})+
 /** The run's result for a person: per-team totals that add up, then what needs attention. */
 export function printCloseSummary(result: CloseMonthResult, out: NodeJS.WritableStream): void {
   const { report } = result;
-  const rows = report.teams.map((team) => [team.teamName, team.teamId, count(team.users), count(totalTokens(team.tokens)), amount(team.amount)]);
-  rows.push(['Total', '', '', count(totalTokens(report.tokens)), amount(report.grandTotal)]);
+  const billed = report.billing ? billedByTeam(report.billing) : undefined;
+  const rows = report.teams.map((team) => [team.teamName, team.teamId, count(team.users), count(totalTokens(team.tokens)), amount(team.amount), ...(billed ? [billed.get(team.teamId) ?? '0.00'] : [])]);
+  if (billed && report.billing!.trueUp.unattributed.amount !== 0n) rows.push(['Unattributed billed cost', '', '', '', '', amount(report.billing!.trueUp.unattributed.amount)]);
+  rows.push(['Total', '', '', count(totalTokens(report.tokens)), amount(report.grandTotal), ...(billed ? [amount(report.billing!.trueUp.billedTotal)] : [])]);
   const unpriced = report.models.filter((model) => model.unpricedTokens > 0);
   const lines = [
     '',
     `Chargeback ${result.month} (revision ${result.revision}${result.changed ? '' : ', unchanged'}), ${report.currency}, month in ${report.timeZone}`,
     '',
-    table(['Team', 'Id', 'Users', 'Tokens', `Amount (${report.currency})`], rows, new Set([2, 3, 4])),
+    table(['Team', 'Id', 'Users', 'Tokens', `${billed ? 'List' : 'Amount'} (${report.currency})`, ...(billed ? [`Billed (${report.billing!.trueUp.currency})`] : [])], rows, new Set([2, 3, 4, 5])),
     '',
     `Usage rows read: ${count(result.usage.rows)} from ${result.usage.sourceDescription}`,
     `Rejected rows:   ${count(result.usage.rejects.count)}${Object.entries(result.usage.rejects.byReason)
@@ -39,6 +42,7 @@ export function printCloseSummary(result: CloseMonthResult, out: NodeJS.Writable
     `Workbook:        ${result.workbookLocation}`,
     `Team workbooks:  ${result.teams.length === 0 ? 'none' : `${result.teams.length} in ${path.dirname(result.teams[0]!.workbookLocation)}`}`,
     `FOCUS export:    ${result.focusLocation}`,
+    ...billSummaryLines(report.billing, result.controls),
     `Finance mail:    ${
       result.mail.status === 'sent'
         ? `sent to ${result.mail.recipients.join(', ')} (${result.mail.location})`

@@ -41,6 +41,9 @@ import { FileBudgetSource, noBudgets } from './adapters/local/file-budgets.js';
 import { RollupTeamSpendSource } from './adapters/rollup-team-spend.js';
 import { TeamsWebhookNotifier } from './adapters/teams-webhook.js';
 import type { EvaluateBudgetsDeps } from './use-cases/evaluate-budgets.js';
+import { BlobBilledCostSource } from './adapters/billing/blob-billed-cost-source.js';
+import { FileBilledCostSource } from './adapters/billing/file-billed-cost-source.js';
+import type { BilledCostSource } from './ports/billed-cost-source.js';
 
 export interface Services {
   readonly settings: Settings;
@@ -102,7 +105,13 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     mailer: createMailer(settings, { logger: runtime.logger }),
     clock,
     logger: runtime.logger,
-    settings: { timeZone: settings.timeZone, financeRecipients: settings.mail.financeRecipients, mailFrom: settings.mail.from },
+    settings: {
+      timeZone: settings.timeZone,
+      financeRecipients: settings.mail.financeRecipients,
+      mailFrom: settings.mail.from,
+      billing: { rule: settings.billing.rule, residue: settings.billing.residue, controls: settings.billing.controls, costColumn: settings.billing.costColumn },
+    },
+    billedCosts: createBilledCostSource(settings),
   };
   const ingestDaily: IngestDailyDeps = {
     usageSource,
@@ -178,6 +187,21 @@ export function createUsageDiscovery(settings: Pick<Settings, 'usage' | 'metricM
     target: usage.target,
     settings: usage.query,
   });
+}
+
+/** Where Azure's bill is read from, or undefined when none is configured (every close is then an estimate). */
+export function createBilledCostSource(settings: Pick<Settings, 'billing'>, runtime: { credential?: TokenCredential } = {}): BilledCostSource | undefined {
+  const { location, costColumn } = settings.billing;
+  switch (location.kind) {
+    case 'none':
+      return undefined;
+    case 'file':
+      return new FileBilledCostSource(location.files, costColumn);
+    case 'blob':
+      return BlobBilledCostSource.withCredential(location.containerUrl, runtime.credential ?? azureCredential(), location.prefix, costColumn);
+    case 'blob-connection':
+      return BlobBilledCostSource.fromConnectionString(location.connectionString, location.container, location.prefix, costColumn);
+  }
 }
 
 let cached: Promise<Services> | undefined;

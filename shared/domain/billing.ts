@@ -277,3 +277,22 @@ export function billedFingerprintInput(trueUpResult: TrueUp, complete: boolean):
     trueUpResult.days.map((day) => [day.day, day.billed.toFixed()]),
   ]);
 }
+
+/**
+ * What a close knows of the bill, carried by its report. `basis` says what the charge is: 'estimate' (list
+ * prices; no bill, or not yet the whole month's) or 'trued-up' (the month's complete bill, shared out).
+ */
+export interface BillingReconciliation {
+  readonly basis: 'estimate' | 'trued-up';
+  /** The bill reaches the month's last day. */
+  readonly complete: boolean;
+  readonly lastChargeDay: string | null;
+  readonly sourceDescription: string;
+  readonly costColumn: string;
+  readonly rule: ClaudeChargeRule;
+  readonly claudeRows: number;
+  readonly trueUp: TrueUp;
+  readonly leftOut: LeftOutCharges;
+}
+
+export const TRUED_UP_LABEL = 'trued up to the Azure invoice';

@@ -31,6 +31,8 @@ import type { RollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
 import { composeFinanceMail, composeTeamMail } from './finance-mail.js';
+import { reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
+import type { ControlResult } from '../domain/controls.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
 
 export interface CloseMonthDeps {
@@ -50,7 +52,9 @@ export interface CloseMonthDeps {
     readonly timeZone: string;
     readonly financeRecipients: readonly string[];
     readonly mailFrom: string;
-  };
+  } & BillReconciliationDeps['settings'];
+  /** Azure's bill (Cost Management's FOCUS export); without it every close is an estimate at list prices. */
+  readonly billedCosts?: BillReconciliationDeps['billedCosts'];
 }
 
 export interface CloseMonthRequest {
@@ -84,6 +88,10 @@ export interface CloseMonthResult {
   readonly focusLocation: string;
   readonly mail: DeliveryOutcome;
   readonly teams: readonly TeamCloseResult[];
+  /** The true-up to the bill: absent without a billed-cost source. The report carries the same in `billing`. */
+  readonly bill?: BillStep;
+  /** What the bill's controls found (billed/list band, unmetered days, currency); holds are not acted on here yet. */
+  readonly controls: readonly ControlResult[];
 }
 
 /**
@@ -104,16 +112,17 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   const priceBook = await deps.priceBooks.load();
 
   const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
+  const bill = await reconcileWithBill(deps, { month, lines, priceBook });
 
   const lastClose = await deps.closes.get(month);
-  const close = nextClose(deps, { month, lines, previous: lastClose, priceBook });
+  const close = nextClose(deps, { month, lines, previous: lastClose, priceBook, billedFingerprint: bill?.fingerprint ?? null });
   // Read before the lines are replaced: for a month closed before summaries were kept, the stored lines are
   // the only record of the last revision.
   const baseline = await revisionBaseline(deps, month, lastClose, close);
   const previousMonth = await lastMonthFigures(deps, month, directory);
 
   const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
-  const baseReport = buildMonthReport(lines, context);
+  const baseReport = withBilling(buildMonthReport(lines, context), bill);
   const summary = close.changed || close.revision > 1 ? summarizeRevision(baseReport, lines) : undefined;
 
   logger.progress('store', `storing ${lines.length} monthly lines`);
@@ -132,7 +141,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   const focusLocation = await writeFocusExport(deps, { month, window, revision: close.revision, lines, priceBook, directory });
 
   logger.progress('team workbooks', 'building the team workbooks');
-  const teamFiles = await buildTeamWorkbooks(deps, { lines, report, context, revision: close.revision });
+  const teamFiles = await buildTeamWorkbooks(deps, { lines, report, context, revision: close.revision, bill });
 
   const failures: string[] = [];
   logger.progress('mail', 'mailing finance');
@@ -173,6 +182,8 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
     focusLocation,
     mail,
     teams,
+    ...(bill ? { bill } : {}),
+    controls: bill?.controls ?? [],
   };
 }
 
@@ -206,12 +217,12 @@ interface TeamFile {
 /** One workbook per team with only that team's lines; the unallocated usage is finance's alone. */
 async function buildTeamWorkbooks(
   deps: Pick<CloseMonthDeps, 'renderer' | 'artifacts'>,
-  input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number },
+  input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number; bill?: BillStep | undefined },
 ): Promise<TeamFile[]> {
   const files: TeamFile[] = [];
   for (const team of input.report.teams) {
     if (team.teamId === UNALLOCATED_TEAM) continue;
-    const report = buildTeamReport(input.lines, input.report, team.teamId, input.context);
+    const report = withBilling(buildTeamReport(input.lines, input.report, team.teamId, input.context), input.bill);
     const workbook = await deps.renderer.teamWorkbook(report);
     const filename = teamWorkbookName(input.report.month, input.revision, team.teamId);
     const location = await deps.artifacts.save(filename, workbook, XLSX_TYPE);
@@ -410,10 +421,12 @@ function distinctUsers(rows: readonly UsageRow[]): string[] {
  */
 function nextClose(
   deps: Pick<CloseMonthDeps, 'clock'>,
-  input: { month: string; lines: readonly MonthlyLine[]; previous: MonthClose | undefined; priceBook: PriceBook },
+  input: { month: string; lines: readonly MonthlyLine[]; previous: MonthClose | undefined; priceBook: PriceBook; billedFingerprint: string | null },
 ): MonthClose & { changed: boolean } {
   const { month, lines, previous, priceBook } = input;
-  const fingerprint = fingerprintLines(lines);
+  // A complete bill is part of what finance receives: a new or restated bill makes a new revision.
+  const linesFingerprint = fingerprintLines(lines);
+  const fingerprint = input.billedFingerprint === null ? linesFingerprint : createHash('sha256').update(`${linesFingerprint}\n${input.billedFingerprint}`).digest('hex');
   if (previous && previous.fingerprint === fingerprint) return { ...closeRecord(previous), changed: false };
   return {
     month,
