@@ -296,3 +296,16 @@ export interface BillingReconciliation {
 }
 
 export const TRUED_UP_LABEL = 'trued up to the Azure invoice';
+
+/**
+ * Per day, the billed cost of one unit of list cost, so that any finer row (a line's day and token kind) can be
+ * trued up by multiplication: the day's billed / list, plus the residue's share when it is shared over the
+ * month. Days without list cost have no rate (their bill is the residue).
+ */
+export function billedRatesByDay(result: TrueUp): Map<string, Money> {
+  const residue = sumMoney(result.days.filter((day) => day.list.isZero()).map((day) => day.billed));
+  const residueRate = result.policy === 'proportional' && !result.listTotal.isZero() ? residue.dividedBy(result.listTotal) : ZERO;
+  const rates = new Map<string, Money>();
+  for (const day of result.days) if (!day.list.isZero()) rates.set(day.day, day.billed.dividedBy(day.list).plus(residueRate));
+  return rates;
+}

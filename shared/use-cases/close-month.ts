@@ -31,7 +31,8 @@ import type { RollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
 import { composeFinanceMail, composeTeamMail } from './finance-mail.js';
-import { reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
+import { billedRatesOf, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
+import type { Money } from '../domain/money.js';
 import type { ControlResult } from '../domain/controls.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
 
@@ -138,7 +139,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   const workbookLocation = await deps.artifacts.save(workbookName(month, close.revision), workbook, XLSX_TYPE);
 
   logger.progress('export', 'writing the FOCUS cost export');
-  const focusLocation = await writeFocusExport(deps, { month, window, revision: close.revision, lines, priceBook, directory });
+  const focusLocation = await writeFocusExport(deps, { month, window, revision: close.revision, lines, priceBook, directory, billedRates: billedRatesOf(bill) });
 
   logger.progress('team workbooks', 'building the team workbooks');
   const teamFiles = await buildTeamWorkbooks(deps, { lines, report, context, revision: close.revision, bill });
@@ -190,7 +191,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
 /** The month as a FOCUS CSV, written as it is produced: about 25 rows per line would be a large string. */
 async function writeFocusExport(
   deps: Pick<CloseMonthDeps, 'costExport' | 'artifacts' | 'settings'>,
-  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution },
+  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution; billedRates?: ReadonlyMap<string, Money> | undefined },
 ): Promise<string> {
   const exportMonth: CostExportMonth = {
     month: input.month,
@@ -200,6 +201,7 @@ async function writeFocusExport(
     lines: input.lines,
     priceBook: input.priceBook,
     teamNames: new Map([...input.directory.teams.values()].map((team) => [team.id, team.name])),
+    ...(input.billedRates ? { billedRates: input.billedRates } : {}),
   };
   const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
   return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);

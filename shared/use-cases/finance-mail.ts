@@ -3,6 +3,7 @@ import { formatMinorUnits } from '../domain/money.js';
 import type { MonthReport } from '../domain/report.js';
 import { totalTokens } from '../domain/tokens.js';
 import type { MailAttachment, OutgoingMail } from '../ports/mailer.js';
+import { mailBilling } from './billing-mail.js';
 
 const monthNames = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 /** How many teams, users and models a mail lists before summing the rest into one row. */
@@ -138,13 +139,16 @@ export function composeFinanceMail(
   const label = monthLabel(report.month);
   const total = formatAmount(report.grandTotal, report.currency);
   const revision = revisionLabel(report, options.revised);
-  const subject = `LLM gateway chargeback ${label}${revision}: ${total}`;
+  const bill = mailBilling(report, formatAmount);
+  const charge = formatAmount(bill.charge, report.billing?.trueUp.currency ?? report.currency);
+  const subject = `LLM gateway chargeback ${label}${revision}${bill.subjectSuffix}: ${charge}`;
   const unallocated = report.teams.find((team) => team.teamId === UNALLOCATED_TEAM);
   const unpricedTokens = report.models.reduce((sum, model) => sum + model.unpricedTokens, 0);
   const previousOf = new Map((report.previousMonth?.teams ?? []).map((team) => [team.teamId, team.amount]));
   const withPrevious = report.previousMonth !== undefined;
 
   const facts: [string, string][] = [
+    ...bill.facts,
     ['Total', total],
     ...lastMonthFacts(report, 'Last month,'),
     ['Tokens', `${count(totalTokens(report.tokens))} in ${count(report.requests)} requests`],
@@ -163,21 +167,29 @@ export function composeFinanceMail(
   }
 
   const teams = byAmountDescending(report.teams, (team) => team.teamId);
+  const billedColumn = (amount: string) => (bill.truedUp ? [amount] : []);
   const teamRow = (team: (typeof teams)[number]) => [
     team.teamName,
     formatAmount(team.amount, report.currency),
+    ...billedColumn(formatAmount(bill.billedOfTeam.get(team.teamId) ?? 0n, report.currency)),
     ...(withPrevious ? [formatChange(previousOf.get(team.teamId) ?? 0n, team.amount, report.currency)] : []),
   ];
+  const billedOfOthers = teams.slice(TOP_ROWS).reduce((sum, team) => sum + (bill.billedOfTeam.get(team.teamId) ?? 0n), 0n);
   const teamTable: MailTable = {
-    headers: ['Team', 'Amount', ...(withPrevious ? ['Change from last month'] : [])],
-    numeric: [false, true, true],
-    rows: topRows(teams, teamRow, (others, amount) => [`${others} other team(s)`, formatAmount(amount, report.currency), ...(withPrevious ? [''] : [])]),
-    total: ['Total', total, ...(withPrevious ? [formatChange(report.previousMonth!.grandTotal, report.grandTotal, report.currency)] : [])],
+    headers: ['Team', bill.truedUp ? 'List amount' : 'Amount', ...billedColumn('Billed (charge)'), ...(withPrevious ? ['Change from last month'] : [])],
+    numeric: [false, true, true, true],
+    rows: topRows(teams, teamRow, (others, amount) => [`${others} other team(s)`, formatAmount(amount, report.currency), ...billedColumn(formatAmount(billedOfOthers, report.currency)), ...(withPrevious ? [''] : [])]),
+    total: [
+      'Total',
+      total,
+      ...billedColumn(formatAmount(sumOf(bill.billedOfTeam), report.currency)),
+      ...(withPrevious ? [formatChange(report.previousMonth!.grandTotal, report.grandTotal, report.currency)] : []),
+    ],
   };
 
   const content: MailContent = {
-    heading: `LLM gateway chargeback for ${label}${revision}`,
-    headline: total,
+    heading: `LLM gateway chargeback for ${label}${revision}${bill.subjectSuffix}`,
+    headline: charge,
     facts,
     sections: [{ title: teams.length > TOP_ROWS ? `Top ${TOP_ROWS} teams` : 'By team', table: teamTable }],
     footer: [
@@ -205,8 +217,10 @@ export function composeTeamMail(
   const label = monthLabel(report.month);
   const total = formatAmount(report.grandTotal, report.currency);
   const revision = revisionLabel(report, options.revised);
+  const bill = mailBilling(report, formatAmount);
   const unpricedTokens = report.models.reduce((sum, model) => sum + model.unpricedTokens, 0);
   const facts: [string, string][] = [
+    ...bill.facts,
     ['Team total', total],
     ...lastMonthFacts(report, 'Last month,'),
     ['Users', count(report.users.length)],
@@ -253,9 +267,15 @@ export function composeTeamMail(
   return {
     from: options.from,
     to: options.to,
-    subject: `LLM gateway usage ${label}${revision}: ${scope.teamName} ${total}`,
+    subject: `LLM gateway usage ${label}${revision}${bill.subjectSuffix}: ${scope.teamName} ${formatAmount(bill.charge, report.currency)}`,
     text: renderText(content),
     html: renderHtml(content),
     attachments: [options.attachment],
   };
+}
+
+function sumOf(amounts: ReadonlyMap<string, bigint>): bigint {
+  let total = 0n;
+  for (const amount of amounts.values()) total += amount;
+  return total;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   billCoversMonth,
   billedFingerprintInput,
+  billedRatesByDay,
   trueUp,
   type BillingReconciliation,
   type ClaudeChargeRule,
@@ -11,6 +12,7 @@ import { billingControls, type BillingControlSettings } from '../domain/billing-
 import type { ControlResult } from '../domain/controls.js';
 import { daysOfMonth } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
+import type { Money } from '../domain/money.js';
 import type { MonthReport } from '../domain/report.js';
 import type { MonthlyLine } from '../domain/rollup.js';
 import type { BilledCostSource } from '../ports/billed-cost-source.js';
@@ -80,4 +82,9 @@ export async function reconcileWithBill(
 /** The report with the bill's reconciliation beside its list-price figures. */
 export function withBilling(report: MonthReport, bill: BillStep | undefined): MonthReport {
   return bill ? { ...report, billing: bill.billing } : report;
+}
+
+/** The FOCUS export's per-day billed rates, only once the month is trued up (an estimate exports list costs). */
+export function billedRatesOf(bill: BillStep | undefined): ReadonlyMap<string, Money> | undefined {
+  return bill?.billing.basis === 'trued-up' ? billedRatesByDay(bill.billing.trueUp) : undefined;
 }

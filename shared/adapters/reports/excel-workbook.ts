@@ -6,6 +6,7 @@ import { AppError } from '../../domain/errors.js';
 import type { AmountChange, MonthReport, ReportLine } from '../../domain/report.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { ReportRenderer } from '../../ports/report-renderer.js';
+import { billedLineColumn, billedTeamColumn, billedUserColumn, reconciliationSheets } from './reconciliation-sheet.js';
 
 const CREATOR = 'LLM gateway chargeback';
 const TOKEN_FORMAT = '#,##0';
@@ -60,9 +61,9 @@ function minorUnitsToAmount(units: bigint): number {
   return Number(units) / 10 ** MINOR_UNIT_DECIMALS;
 }
 
-type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'change' | 'price';
+export type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'change' | 'price';
 
-interface Column<Row> {
+export interface Column<Row> {
   readonly header: string;
   readonly kind: CellKind;
   readonly value: (row: Row) => string | number | bigint | null;
@@ -110,7 +111,7 @@ class StreamedRows implements SheetTarget {
  * Writes one sheet at a time and remembers how wide each column's content is, so widths fit the values
  * actually shown rather than a guess, and where the sheet's filter and frozen header are.
  */
-class SheetWriter {
+export class SheetWriter {
   private readonly widths = new Map<number, number>();
   private nextRow = 1;
   autoFilter: AutoFilter | undefined;
@@ -366,6 +367,7 @@ export class ExcelReportRenderer implements ReportRenderer {
       [SHEETS.unallocated, (writer) => writeUnallocated(writer, report)],
       [SHEETS.unpriced, (writer) => writeUnpriced(writer, report)],
       [SHEETS.prices, (writer) => writePrices(writer, report)],
+      ...reconciliationSheets(report),
       [SHEETS.run, (writer) => writeRun(writer, report)],
     ];
     return writeWorkbook(report, `LLM gateway chargeback ${report.month}`, sheets);
@@ -459,6 +461,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         { header: 'Total tokens', kind: 'tokens', value: (team) => totalTokens(team.tokens) },
         { header: 'Requests', kind: 'integer', value: (team) => team.requests },
         { header: 'Amount', kind: 'amount', value: (team) => team.amount },
+        ...billedTeamColumn(report).columns,
         { header: 'Share of total', kind: 'share', value: (team) => (grand === 0n ? null : Number(team.amount) / Number(grand)) },
       ],
       rows: report.teams,
@@ -472,6 +475,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         'Total tokens': totalTokens(report.tokens),
         Requests: report.requests,
         Amount: sumAmounts(report.teams),
+        ...billedTeamColumn(report).totals,
         ...(grand === 0n ? {} : { 'Share of total': 1 }),
       },
     },
@@ -661,10 +665,11 @@ function writeUsers(writer: SheetWriter, report: MonthReport): void {
         ...tokenColumns<MonthReport['users'][number]>((user) => user.tokens),
         { header: 'Requests', kind: 'integer', value: (user) => user.requests },
         { header: 'Amount', kind: 'amount', value: (user) => user.amount },
+        ...billedUserColumn(report).columns,
       ],
       rows: report.users,
       noneText: 'None: no usage in this month.',
-      totals: { Team: 'Total', ...tokenTotals(report.users.map((user) => user.tokens)), Requests: report.requests, Amount: sumAmounts(report.users) },
+      totals: { Team: 'Total', ...tokenTotals(report.users.map((user) => user.tokens)), Requests: report.requests, Amount: sumAmounts(report.users), ...billedUserColumn(report).totals },
     },
     { filter: true, freeze: true },
   );
@@ -698,7 +703,13 @@ function lineTotals(lines: readonly ReportLine[]): Record<string, string | numbe
 
 function writeLines(writer: SheetWriter, report: MonthReport): void {
   writer.title('Lines', 'The detail: one row per team, user, model and tier for the month. Lines add up to their user\u2019s amount.');
-  writer.table({ columns: lineColumns(), rows: report.lines, noneText: 'None: no usage in this month.', totals: lineTotals(report.lines) }, { filter: true, freeze: true });
+  const billed = billedLineColumn(report, report.lines);
+  const columns = lineColumns();
+  columns.splice(columns.findIndex((column) => column.header === 'Amount') + 1, 0, ...billed.columns);
+  writer.table(
+    { columns, rows: report.lines, noneText: 'None: no usage in this month.', totals: { ...lineTotals(report.lines), ...billed.totals } },
+    { filter: true, freeze: true },
+  );
 }
 
 function writeModels(writer: SheetWriter, report: MonthReport): void {

@@ -129,9 +129,13 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
         if (tokens === 0) continue;
         const price = pricing(line.model, kind, day.day, entry);
         // Decimal strings and integers never hold a comma, quote or line break: they need no quoting.
-        const cost = (price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO).toFixed();
+        const listCost = price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO;
+        const cost = listCost.toFixed();
+        // Trued up: the day's bill shared by list cost, to 10 decimals (rates of a division do not end).
+        const rate = month.billedRates?.get(day.day);
+        const billed = rate === undefined ? cost : listCost.times(rate).toDecimalPlaces(10).toFixed();
         yield (
-          `${period},${cost},${cost},${cost},${cost},${USAGE_CHARGE},${price.description},${tokens},${TOKENS_UNIT},` +
+          `${period},${billed},${billed},${cost},${cost},${USAGE_CHARGE},${price.description},${tokens},${TOKENS_UNIT},` +
           `${price.category},${perMillion(tokens)},${PRICING_UNIT},${price.unitPriceText},${price.unitPriceText},${SERVICE_FIELDS},` +
           `${skuId},${price.skuPriceId},${lineFields},${csvField(kind)}\r\n`
         );
