@@ -31,7 +31,7 @@ import type { RollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
 import { composeFinanceMail, composeTeamMail } from './finance-mail.js';
-import { billedRatesOf, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
+import { billedRatesOf, billedTeamsChanged, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
 import type { Money } from '../domain/money.js';
 import type { ControlResult } from '../domain/controls.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
@@ -131,7 +131,7 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   // Recorded after the lines and the summary: a run that fails before this records no revision, so the next run makes it again.
   if (close.changed) await deps.closes.put({ ...closeRecord(close), ...(summary ? { summary } : {}) });
 
-  const changes = close.revision > 1 ? changesSince(baseline, { lines, summary: summary ?? null, revision: close.revision, report: baseReport, context }) : undefined;
+  const changes = close.revision > 1 ? billedTeamsChanged(changesSince(baseline, { lines, summary: summary ?? null, revision: close.revision, report: baseReport, context }), bill, baseReport) : undefined;
   const report: MonthReport = changes ? { ...baseReport, changes } : baseReport;
 
   logger.progress('workbook', 'building the finance workbook');

@@ -13,7 +13,7 @@ import type { ControlResult } from '../domain/controls.js';
 import { daysOfMonth } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import type { Money } from '../domain/money.js';
-import type { MonthReport } from '../domain/report.js';
+import type { MonthReport, RevisionChanges } from '../domain/report.js';
 import type { MonthlyLine } from '../domain/rollup.js';
 import type { BilledCostSource } from '../ports/billed-cost-source.js';
 import type { Logger } from '../ports/runtime.js';
@@ -87,4 +87,13 @@ export function withBilling(report: MonthReport, bill: BillStep | undefined): Mo
 /** The FOCUS export's per-day billed rates, only once the month is trued up (an estimate exports list costs). */
 export function billedRatesOf(bill: BillStep | undefined): ReadonlyMap<string, Money> | undefined {
   return bill?.billing.basis === 'trued-up' ? billedRatesByDay(bill.billing.trueUp) : undefined;
+}
+
+/**
+ * A trued-up revision changes what every team is charged (the billed share replaces the estimate, or a
+ * restated bill moves it) even when no line changed, so each team's leads are owed the revision's mail.
+ */
+export function billedTeamsChanged(changes: RevisionChanges, bill: BillStep | undefined, report: MonthReport): RevisionChanges {
+  if (bill?.billing.basis !== 'trued-up') return changes;
+  return { ...changes, changedTeams: [...new Set([...changes.changedTeams, ...report.teams.map((team) => team.teamId)])].sort() };
 }
