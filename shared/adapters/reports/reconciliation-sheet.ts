@@ -1,4 +1,4 @@
-import { TRUED_UP_LABEL, UNATTRIBUTED_BILLED_LABEL, type BillingReconciliation } from '../../domain/billing.js';
+import { UNATTRIBUTED_BILLED_LABEL, type BillingReconciliation } from '../../domain/billing.js';
 import { roundForDisplay, toMinorUnits } from '../../domain/money.js';
 import type { MonthReport, ReportLine, TeamSummary, UserSummary } from '../../domain/report.js';
 import { lineKey } from '../../domain/rollup.js';
@@ -52,7 +52,7 @@ function sum(amounts: readonly bigint[]): bigint {
 }
 
 function basisText(billing: BillingReconciliation): string {
-  if (billing.basis === 'trued-up') return `Trued up: ${TRUED_UP_LABEL}. The Billed amounts are the charge; the list amounts are the estimate they replace.`;
+  if (billing.basis === 'trued-up') return `Trued up to the Azure invoice (the month's complete bill). The Billed amounts are the charge; the list amounts are the estimate they replace.`;
   return `Estimate: the amounts are at list prices. The bill ${billing.lastChargeDay ? `reaches ${billing.lastChargeDay}` : 'has no rows yet'}; the month is trued up by the first close with the whole month's bill.`;
 }
 
