@@ -1,6 +1,6 @@
 import { formatMinorUnits, sumMoney, toMinorUnits } from './money.js';
 import type { ControlOutcome, ControlResult } from './controls.js';
-import type { BilledCharge, TrueUp } from './billing.js';
+import { billedRatio, type BilledCharge, type TrueUp } from './billing.js';
 
 /** How the bill is checked against the usage before anyone sees trued-up figures. */
 export interface BillingControlSettings {
@@ -20,11 +20,17 @@ const MAX_DETAILS = 31;
  * bill there is nothing to check (the close stays an estimate).
  */
 export function billingControls(
-  input: { readonly trueUp: TrueUp; readonly charges: readonly BilledCharge[]; readonly priceBookCurrency: string },
+  input: {
+    readonly trueUp: TrueUp;
+    readonly charges: readonly BilledCharge[];
+    readonly priceBookCurrency: string;
+    /** The last day the bill reaches: a bill still arriving is compared with the usage of the days it covers. */
+    readonly billedThrough?: string | null;
+  },
   settings: BillingControlSettings = DEFAULT_BILLING_CONTROLS,
 ): ControlResult[] {
   if (input.charges.length === 0) return [];
-  return [currencyControl(input.charges, input.priceBookCurrency), ratioControl(input.trueUp, settings), unmeteredDaysControl(input.trueUp, settings)];
+  return [currencyControl(input.charges, input.priceBookCurrency), ratioControl(input.trueUp, settings, input.billedThrough ?? null), unmeteredDaysControl(input.trueUp, settings)];
 }
 
 function currencyControl(charges: readonly BilledCharge[], priceBookCurrency: string): ControlResult {
@@ -37,22 +43,26 @@ function currencyControl(charges: readonly BilledCharge[], priceBookCurrency: st
   };
 }
 
-function ratioControl(trueUp: TrueUp, settings: BillingControlSettings): ControlResult {
+function ratioControl(trueUp: TrueUp, settings: BillingControlSettings, billedThrough: string | null): ControlResult {
   const { min, max } = settings.ratioBand;
   const band = `${min}–${max}`;
-  const billed = `${trueUp.currency} ${formatMinorUnits(trueUp.billedTotal)}`;
-  const list = `${formatMinorUnits(toMinorUnits(trueUp.listTotal))}`;
-  const details = trueUp.days.map((day) => `${day.day}: list ${day.list.toFixed(2)}, billed ${day.billed.toFixed(2)}, ratio ${day.ratio?.toFixed(3) ?? 'n/a'}`).slice(0, MAX_DETAILS);
-  if (trueUp.ratio === null) {
-    if (trueUp.billedTotal === 0n) return { id: 'billed.ratio', outcome: 'pass', message: 'nothing billed and nothing priced' };
-    return { id: 'billed.ratio', outcome: 'hold', message: `billed ${billed} against no list-price usage: the bill does not fit the metered usage`, details };
+  const days = billedThrough === null ? trueUp.days : trueUp.days.filter((day) => day.day <= billedThrough);
+  const billedExact = sumMoney(days.map((day) => day.billed));
+  const listExact = sumMoney(days.map((day) => day.list));
+  const billed = `${trueUp.currency} ${formatMinorUnits(toMinorUnits(billedExact))}`;
+  const list = formatMinorUnits(toMinorUnits(listExact));
+  const through = billedThrough === null || days.length === trueUp.days.length ? '' : ` through ${billedThrough}`;
+  const details = days.map((day) => `${day.day}: list ${day.list.toFixed(2)}, billed ${day.billed.toFixed(2)}, ratio ${day.ratio?.toFixed(3) ?? 'n/a'}`).slice(0, MAX_DETAILS);
+  const ratio = billedRatio(billedExact, listExact);
+  if (ratio === null) {
+    if (billedExact.isZero()) return { id: 'billed.ratio', outcome: 'pass', message: 'nothing billed and nothing priced' };
+    return { id: 'billed.ratio', outcome: 'hold', message: `billed ${billed}${through} against no list-price usage: the bill does not fit the metered usage`, details };
   }
-  const ratio = trueUp.ratio;
   const text = ratio.toFixed(3);
   if (ratio.lessThan(min) || ratio.greaterThan(max)) {
-    return { id: 'billed.ratio', outcome: 'hold', message: `billed/list is ${text} (billed ${billed}, list ${list}), outside the band ${band}`, details };
+    return { id: 'billed.ratio', outcome: 'hold', message: `billed/list is ${text} (billed ${billed}, list ${list}${through}), outside the band ${band}`, details };
   }
-  return { id: 'billed.ratio', outcome: 'pass', message: `billed/list is ${text}, inside the band ${band}` };
+  return { id: 'billed.ratio', outcome: 'pass', message: `billed/list is ${text}${through}, inside the band ${band}` };
 }
 
 function unmeteredDaysControl(trueUp: TrueUp, settings: BillingControlSettings): ControlResult {

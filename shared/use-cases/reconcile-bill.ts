@@ -58,7 +58,7 @@ export async function reconcileWithBill(
   const result = trueUp(input.lines, read.claude, { currency: read.claude[0]?.currency ?? input.priceBook.currency, policy: settings.residue });
   const lastDay = daysOfMonth(input.month).at(-1)!;
   const complete = read.claude.length > 0 && billCoversMonth(read.lastChargeDay, lastDay);
-  const controls = billingControls({ trueUp: result, charges: read.claude, priceBookCurrency: input.priceBook.currency }, settings.controls);
+  const controls = billingControls({ trueUp: result, charges: read.claude, priceBookCurrency: input.priceBook.currency, billedThrough: read.lastChargeDay }, settings.controls);
   const billing: BillingReconciliation = {
     basis: complete ? 'trued-up' : 'estimate',
     complete,

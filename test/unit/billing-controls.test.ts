@@ -65,3 +65,18 @@ describe('billing controls', () => {
     expect(controlsFor(lines, [])).toEqual([]);
   });
 });
+
+describe('billing controls on a bill still arriving', () => {
+  it('compare the bill with the usage of the days it reaches, not the whole month', () => {
+    const lines = [lineWithDays({ '2026-10-01': '100', '2026-10-02': '100', '2026-10-20': '100' })];
+    const charges = [charge('2026-10-01', '85'), charge('2026-10-02', '85')];
+    const results = billingControls({ trueUp: trueUp(lines, charges, { currency: 'USD', policy: 'bucket' }), charges, priceBookCurrency: 'USD', billedThrough: '2026-10-02' });
+    const ratio = results.find((result) => result.id === 'billed.ratio')!;
+    expect(ratio.outcome).toBe('pass');
+    expect(ratio.message).toBe('billed/list is 0.850 through 2026-10-02, inside the band 0.5–1.05');
+    // Against the whole month the same bill would look like a third off.
+    const whole = billingControls({ trueUp: trueUp(lines, charges, { currency: 'USD', policy: 'bucket' }), charges, priceBookCurrency: 'USD' });
+    expect(whole.find((result) => result.id === 'billed.ratio')!.outcome).toBe('pass');
+    expect(whole.find((result) => result.id === 'billed.ratio')!.message).toContain('0.567');
+  });
+});
