@@ -1,5 +1,4 @@
 import { TRUED_UP_LABEL, UNATTRIBUTED_BILLED_LABEL } from '../domain/billing.js';
-import { toMinorUnits } from '../domain/money.js';
 import type { MonthReport } from '../domain/report.js';
 
 /**
@@ -34,7 +33,6 @@ export function mailBilling(report: MonthReport, format: (units: bigint, currenc
   if (!report.scope) {
     facts.push(['Billed / list', trueUp.ratio === null ? 'n/a' : trueUp.ratio.toFixed(3)]);
     if (trueUp.unattributed.amount !== 0n) facts.push([UNATTRIBUTED_BILLED_LABEL, `${format(trueUp.unattributed.amount, trueUp.currency)} (billed on days without metered usage: see the Reconciliation sheet)`]);
-    facts.push(['List estimate in the bill', format(toMinorUnits(trueUp.listTotal), trueUp.currency)]);
   }
   return { truedUp: true, charge, subjectSuffix: `, ${TRUED_UP_LABEL}`, facts, billedOfTeam };
 }

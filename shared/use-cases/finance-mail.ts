@@ -149,7 +149,8 @@ export function composeFinanceMail(
 
   const facts: [string, string][] = [
     ...bill.facts,
-    ['Total', total],
+    // Trued up, the list total is already shown as the estimate beside the charge.
+    ...(bill.truedUp ? [] : [['Total', total] as [string, string]]),
     ...lastMonthFacts(report, 'Last month,'),
     ['Tokens', `${count(totalTokens(report.tokens))} in ${count(report.requests)} requests`],
     ['Unallocated', `${formatAmount(unallocated?.amount ?? 0n, report.currency)} (${count(unallocated ? totalTokens(unallocated.tokens) : 0)} tokens)`],
