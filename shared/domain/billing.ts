@@ -191,31 +191,41 @@ export function trueUp(lines: readonly MonthlyLine[], charges: readonly BilledCh
     const billed = sumMoney(billedByDay.get(day) ?? []);
     return { day, meteredTokens: tokensByDay.get(day) ?? 0, list, billed, ratio: billedRatio(billed, list) };
   });
-  const listOfDay = new Map(days.map((day) => [day.day, day]));
   const residueDays = days.filter((day) => day.list.isZero() && !day.billed.isZero());
   const residue = sumMoney(residueDays.map((day) => day.billed));
   const listTotal = sumMoney(days.map((day) => day.list));
   const billedExact = sumMoney(days.map((day) => day.billed));
   const billedTotal = toMinorUnits(billedExact);
 
-  // Residue is shared by the month's list cost only when there is a list cost to share it by.
+  // Residue is shared by the month's list cost only when there is a list cost to share it by. One rate per
+  // day (billed per unit of list cost, residue included) keeps the per-line work to multiplications.
   const shareResidue = options.policy === 'proportional' && !listTotal.isZero();
+  const rates = dayRates(days, shareResidue ? residue.dividedBy(listTotal) : ZERO);
   const exactByLine = new Map<string, Money>();
   for (const line of lines) {
     let exact = ZERO;
     for (const usage of line.days) {
       if (usage.cost === null || usage.cost.isZero()) continue;
-      const day = listOfDay.get(usage.day)!;
-      exact = exact.plus(day.billed.times(usage.cost).dividedBy(day.list));
+      exact = exact.plus(usage.cost.times(rates.get(usage.day)!));
     }
-    if (shareResidue && !line.cost.isZero()) exact = exact.plus(residue.times(line.cost).dividedBy(listTotal));
     exactByLine.set(lineKey(line), exact);
   }
   const unattributedExact = shareResidue ? ZERO : residue;
 
+  // Lines grouped once by team and user, in the report's order (teams by id with Unallocated last, users by id).
+  const byTeam = new Map<string, Map<string, MonthlyLine[]>>();
+  for (const teamId of orderedTeams(lines)) byTeam.set(teamId, new Map());
+  for (const line of lines) {
+    const users = byTeam.get(line.teamId)!;
+    let userLines = users.get(line.userId);
+    if (!userLines) users.set(line.userId, (userLines = []));
+    userLines.push(line);
+  }
+  const exactOf = (group: readonly MonthlyLine[]) => sumMoney(group.map((line) => exactByLine.get(lineKey(line))!));
+
   // The bucket sits beside the teams, so it takes its whole units from the same rounding as they do.
-  const teamIds = orderedTeams(lines);
-  const teamExacts = teamIds.map((teamId) => sumMoney(lines.filter((line) => line.teamId === teamId).map((line) => exactByLine.get(lineKey(line))!)));
+  const teamIds = [...byTeam.keys()];
+  const teamExacts = teamIds.map((teamId) => sumMoney([...byTeam.get(teamId)!.values()].map(exactOf)));
   const shares = allocateMinorUnits([...teamExacts, unattributedExact], billedTotal);
   const unattributedAmount = shares[teamIds.length]!;
 
@@ -223,14 +233,14 @@ export function trueUp(lines: readonly MonthlyLine[], charges: readonly BilledCh
   const users: TrueUpUser[] = [];
   const lineShares = new Map<string, TrueUpShare>();
   teamIds.forEach((teamId, teamIndex) => {
-    const teamLines = lines.filter((line) => line.teamId === teamId);
+    const teamUsers = byTeam.get(teamId)!;
     teams.push({ key: teamId, teamId, exact: teamExacts[teamIndex]!, amount: shares[teamIndex]! });
-    const userIds = [...new Set(teamLines.map((line) => line.userId))].sort();
-    const userExacts = userIds.map((userId) => sumMoney(teamLines.filter((line) => line.userId === userId).map((line) => exactByLine.get(lineKey(line))!)));
+    const userIds = [...teamUsers.keys()].sort();
+    const userExacts = userIds.map((userId) => exactOf(teamUsers.get(userId)!));
     const userAmounts = allocateMinorUnits(userExacts, shares[teamIndex]!);
     userIds.forEach((userId, userIndex) => {
       users.push({ key: `${teamId}\u0000${userId}`, teamId, userId, exact: userExacts[userIndex]!, amount: userAmounts[userIndex]! });
-      const userLines = teamLines.filter((line) => line.userId === userId);
+      const userLines = teamUsers.get(userId)!;
       const lineExacts = userLines.map((line) => exactByLine.get(lineKey(line))!);
       const lineAmounts = allocateMinorUnits(lineExacts, userAmounts[userIndex]!);
       userLines.forEach((line, index) => lineShares.set(lineKey(line), { key: lineKey(line), exact: lineExacts[index]!, amount: lineAmounts[index]! }));
@@ -304,8 +314,11 @@ export const TRUED_UP_LABEL = 'trued up to the Azure invoice';
  */
 export function billedRatesByDay(result: TrueUp): Map<string, Money> {
   const residue = sumMoney(result.days.filter((day) => day.list.isZero()).map((day) => day.billed));
-  const residueRate = result.policy === 'proportional' && !result.listTotal.isZero() ? residue.dividedBy(result.listTotal) : ZERO;
+  return dayRates(result.days, result.policy === 'proportional' && !result.listTotal.isZero() ? residue.dividedBy(result.listTotal) : ZERO);
+}
+
+function dayRates(days: readonly TrueUpDay[], residueRate: Money): Map<string, Money> {
   const rates = new Map<string, Money>();
-  for (const day of result.days) if (!day.list.isZero()) rates.set(day.day, day.billed.dividedBy(day.list).plus(residueRate));
+  for (const day of days) if (!day.list.isZero()) rates.set(day.day, day.billed.dividedBy(day.list).plus(residueRate));
   return rates;
 }
