@@ -5,12 +5,16 @@ import { directoryDocumentOf, generateOrganization, writeDemoUsage } from '../sh
 import { createServices, dryRunCloseDeps } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { isStorageConfigured, loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
+import { BILLING_SETTING } from '../shared/config/billing-settings.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
 import { AppError } from '../shared/domain/errors.js';
 import { hostname, userInfo } from 'node:os';
 import { closeExitCode, EXIT } from './exit-codes.js';
 import { printCloseSummary } from './summary.js';
+import { dailyListCost, ensureDemoBill } from '../shared/adapters/local/demo-bill.js';
+import { FileUsageSource } from '../shared/adapters/local/file-usage-source.js';
+import { FilePriceBookSource } from '../shared/adapters/local/file-price-book.js';
 import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { environmentWith, stackOverrides } from './options.js';
@@ -18,6 +22,8 @@ import { environmentWith, stackOverrides } from './options.js';
 export interface CloseOptions {
   month: string;
   usage?: string[];
+  /** Cost Management FOCUS export files of the month's Azure bill. */
+  billedCosts?: string[];
   directory?: string;
   prices?: string;
   timeZone?: string;
@@ -46,6 +52,7 @@ function settingsFor(options: CloseOptions): Settings {
     [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';'),
     [SETTING.operatorRecipients]: options.operator,
     [SETTING.monthlyCloseGraceDays]: options.graceDays === undefined ? undefined : String(options.graceDays),
+    ...(options.billedCosts ? { [BILLING_SETTING.source]: 'file', [BILLING_SETTING.files]: options.billedCosts.map((file) => path.resolve(file)).join(';') } : {}),
   };
   return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
 }
@@ -104,9 +111,18 @@ export async function runDemo(options: DemoCommandOptions): Promise<number> {
   options.logger.progress('demo', `demo month ${options.month}: ${options.users} users in ${options.teams} teams (seed ${options.seed})`);
   const demo = await ensureDemoData(demoDir, { month: options.month, users: options.users, teams: options.teams, seed: options.seed });
   options.logger.progress('demo', demo.generated ? `generated ${demo.usageFile}` : `reusing ${demo.usageFile}`);
+  const bill = await ensureDemoBill(demoDir, { month: options.month, seed: options.seed }, async () =>
+    dailyListCost(
+      options.month,
+      new FileUsageSource({ files: [demo.usageFile] }),
+      await new FilePriceBookSource(settingsFor({ month: options.month, usage: [demo.usageFile], directory: demo.directoryFile, out: options.out, logger: options.logger }).priceBookPath).load(),
+    ),
+  );
+  options.logger.progress('demo', bill.generated ? `generated the Azure bill ${bill.file}` : `reusing the Azure bill ${bill.file}`);
   const closed = await runClose({
     month: options.month,
     usage: [demo.usageFile],
+    billedCosts: [bill.file],
     directory: demo.directoryFile,
     finance: process.env[SETTING.financeRecipients] ?? DEMO_FINANCE,
     operator: process.env[SETTING.operatorRecipients] ?? DEMO_OPERATOR,

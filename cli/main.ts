@@ -12,7 +12,7 @@ import { registerServeCommands } from './serve.js';
 import { monthArgument, positiveIntegerArgument } from './options.js';
 import { EXIT, ExitCode } from './exit-codes.js';
 
-const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID', 'CLOSE_REFUSED']);
+const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID', 'CLOSE_REFUSED', 'BILLED_INPUT_INVALID']);
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -47,6 +47,7 @@ export function buildProgram(): Command {
     )
     .requiredOption('--month <YYYY-MM>', 'the month to close', monthArgument)
     .option('--usage <files...>', 'usage export files (.csv as the portal exports it, or .ndjson); default USAGE_FILES')
+    .option('--billed-costs <files...>', "Cost Management 'Cost and usage details (FOCUS)' export files (.csv or .csv.gz) to true the month up to; default BILLED_COST_SOURCE")
     .option('--directory <file>', 'directory file (users to teams, team leads); default DIRECTORY_FILE')
     .option('--prices <file>', 'price book file; default PRICE_BOOK_FILE or the shipped data/price-book.json')
     .option('--time-zone <zone>', 'IANA time zone of the reporting months; default REPORTING_TIME_ZONE or UTC')

@@ -3,6 +3,7 @@ import { currencyMinorUnits } from '../shared/domain/currency.js';
 import { formatMinorUnits } from '../shared/domain/money.js';
 import { totalTokens } from '../shared/domain/tokens.js';
 import type { CloseMonthResult } from '../shared/use-cases/close-month.js';
+import { billedByTeam, billSummaryLines } from './bill-summary.js';
 
 function table(headers: string[], rows: string[][], rightAligned: Set<number>): string {
   const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => row[i]!.length)));
@@ -17,8 +18,10 @@ const amount = (units: bigint, currency: string) => formatMinorUnits(units, curr
 /** The run's result for a person: per-team totals that add up, then what needs attention. */
 export function printCloseSummary(result: CloseMonthResult, out: NodeJS.WritableStream, options: { previewDir?: string } = {}): void {
   const { report } = result;
-  const rows = report.teams.map((team) => [team.teamName, team.teamId, count(team.users), count(totalTokens(team.tokens)), amount(team.amount, report.currency)]);
-  rows.push(['Total', '', '', count(totalTokens(report.tokens)), amount(report.grandTotal, report.currency)]);
+  const billed = report.billing ? billedByTeam(report.billing) : undefined;
+  const rows = report.teams.map((team) => [team.teamName, team.teamId, count(team.users), count(totalTokens(team.tokens)), amount(team.amount, report.currency), ...(billed ? [billed.get(team.teamId) ?? '0.00'] : [])]);
+  if (billed && report.billing!.trueUp.unattributed.amount !== 0n) rows.push(['Unattributed billed cost', '', '', '', '', amount(report.billing!.trueUp.unattributed.amount, report.currency)]);
+  rows.push(['Total', '', '', count(totalTokens(report.tokens)), amount(report.grandTotal, report.currency), ...(billed ? [amount(report.billing!.trueUp.billedTotal, report.currency)] : [])]);
   const unpriced = report.models.filter((model) => model.unpricedTokens > 0);
   const lines = [
     '',
@@ -28,7 +31,7 @@ export function printCloseSummary(result: CloseMonthResult, out: NodeJS.Writable
       : []),
     `Chargeback ${result.month} (revision ${result.revision}${result.changed ? '' : ', unchanged'}), ${report.currency}, month in ${report.timeZone}`,
     '',
-    table(['Team', 'Id', 'Users', 'Tokens', `Amount (${report.currency})`], rows, new Set([2, 3, 4])),
+    table(['Team', 'Id', 'Users', 'Tokens', `${billed ? 'List' : 'Amount'} (${report.currency})`, ...(billed ? [`Billed (${report.billing!.trueUp.currency})`] : [])], rows, new Set([2, 3, 4, 5])),
     '',
     'Controls:',
     ...result.controls.map((control) => `  ${control.outcome.toUpperCase().padEnd(6)} ${control.id}: ${control.message}${control.outcome === 'pass' ? '' : (control.details ?? []).map((detail) => `\n           ${detail}`).join('')}`),
@@ -49,6 +52,7 @@ export function printCloseSummary(result: CloseMonthResult, out: NodeJS.Writable
     `Workbook:        ${result.workbookLocation}`,
     `Team workbooks:  ${result.teams.length === 0 ? 'none' : `${result.teams.length} in ${path.dirname(result.teams[0]!.workbookLocation)}`}`,
     ...(result.focusLocation ? [`FOCUS export:    ${result.focusLocation}`] : []),
+    ...billSummaryLines(report.billing),
     `Finance mail:    ${financeMailSummary(result)}`,
     `Team mails:      ${teamMailSummary(result)}`,
     ...(result.operatorMails.length > 0

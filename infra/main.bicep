@@ -127,6 +127,19 @@ param gatewayAudience string = ''
 param gatewayApplicationInsightsId string = ''
 
 // ---------------------------------------------------------------------------------------------------------------
+// The Azure bill (true-up of the list-price estimate, docs/billing.md)
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('Create a daily Cost Management FOCUS export of this subscription into the app\'s storage. False: no export (create one at the billing scope by hand, docs/billing.md); the container and the app\'s read access are still created.')
+param createCostExport bool = true
+
+@description('Resource ids of the Microsoft Foundry account(s) Claude is billed on, ";"-separated (BILLED_FOUNDRY_RESOURCE_IDS). Rows of publisher Anthropic count as Claude\'s whatever their resource.')
+param foundryResourceIds string = ''
+
+@description('First day of the export schedule; default: the deployment day.')
+param costExportStart string = '${utcNow('yyyy-MM-dd')}T00:00:00Z'
+
+// ---------------------------------------------------------------------------------------------------------------
 // Storage
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -218,6 +231,48 @@ module rbac 'app/rbac.bicep' = {
     userPrincipalId: principalId
     userPrincipalType: principalType
   }
+}
+
+// The FOCUS export lands in the app's storage account; the app reads it with its identity (Reader on the container).
+var billedCostContainerName = 'cost-exports'
+var billedCostRootFolder = 'focus'
+var costExportName = 'chargeback-focus-${resourceToken}'
+
+module costExport 'app/cost-export.bicep' = if (createCostExport) {
+  name: 'cost-export-${resourceToken}'
+  scope: subscription()
+  params: {
+    name: costExportName
+    location: location
+    storageAccountId: storage.outputs.id
+    containerName: billedCostContainerName
+    rootFolderPath: billedCostRootFolder
+    scheduleStart: costExportStart
+  }
+}
+
+module billedCostStorage 'app/billed-cost-storage.bicep' = {
+  name: 'billed-cost-storage'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    containerName: billedCostContainerName
+    appPrincipalId: identity.outputs.principalId
+    exportPrincipalId: createCostExport ? costExport.outputs.principalId : ''
+  }
+}
+
+var billingSettings = {
+  BILLED_COST_SOURCE: 'blob'
+  BILLED_COST_CONTAINER_URL: billedCostStorage.outputs.containerUrl
+  BILLED_COST_BLOB_PREFIX: '${billedCostRootFolder}/'
+  BILLED_COST_COLUMN: 'EffectiveCost'
+  BILLED_FOUNDRY_RESOURCE_IDS: foundryResourceIds
+  BILLED_PUBLISHERS: 'Anthropic'
+  BILLED_RESIDUE: 'bucket'
+  BILLED_RATIO_MIN: '0.5'
+  BILLED_RATIO_MAX: '1.05'
+  BILLED_UNMETERED_DAYS: 'hold'
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -323,7 +378,7 @@ module functionApp 'app/function-app.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    appSettings: union(productSettings, optionalSettings)
+    appSettings: union(productSettings, optionalSettings, billingSettings)
   }
   // The app reads its deployment package and host storage with the identity from its first start.
   dependsOn: [rbac]

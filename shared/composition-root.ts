@@ -48,6 +48,9 @@ import { TeamsWebhookNotifier } from './adapters/teams-webhook.js';
 import type { EvaluateBudgetsDeps } from './use-cases/evaluate-budgets.js';
 import { ApimNamedValueBlockList } from './adapters/azure/apim-named-value-block-list.js';
 import type { BudgetActionsDeps } from './use-cases/ingest-hourly.js';
+import { BlobBilledCostSource } from './adapters/billing/blob-billed-cost-source.js';
+import { FileBilledCostSource } from './adapters/billing/file-billed-cost-source.js';
+import type { BilledCostSource } from './ports/billed-cost-source.js';
 
 export interface Services {
   readonly settings: Settings;
@@ -122,7 +125,9 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
       operatorRecipients: settings.closeControls.operatorRecipients,
       graceDays: settings.monthlyClose.graceDays,
       controls: settings.closeControls.limits,
+      billing: { rule: settings.billing.rule, residue: settings.billing.residue, controls: settings.billing.controls, costColumn: settings.billing.costColumn },
     },
+    billedCosts: createBilledCostSource(settings),
   };
   const ingestDaily: IngestDailyDeps = {
     usageSource,
@@ -202,6 +207,21 @@ export function createUsageDiscovery(settings: Pick<Settings, 'usage' | 'metricM
     target: usage.target,
     settings: usage.query,
   });
+}
+
+/** Where Azure's bill is read from, or undefined when none is configured (every close is then an estimate). */
+export function createBilledCostSource(settings: Pick<Settings, 'billing'>, runtime: { credential?: TokenCredential } = {}): BilledCostSource | undefined {
+  const { location, costColumn } = settings.billing;
+  switch (location.kind) {
+    case 'none':
+      return undefined;
+    case 'file':
+      return new FileBilledCostSource(location.files, costColumn);
+    case 'blob':
+      return BlobBilledCostSource.withCredential(location.containerUrl, runtime.credential ?? azureCredential(), location.prefix, costColumn);
+    case 'blob-connection':
+      return BlobBilledCostSource.fromConnectionString(location.connectionString, location.container, location.prefix, costColumn);
+  }
 }
 
 let cached: Promise<Services> | undefined;

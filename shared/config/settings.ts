@@ -6,6 +6,7 @@ import { assertTimeZone } from '../domain/periods.js';
 import { isTokenKind, type TokenKind } from '../domain/tokens.js';
 import { DEFAULT_NAMESPACE_PROPERTY, usageQuerySettingsProblems, type UsageTableMode } from '../adapters/azure/kql.js';
 import type { AppInsightsQuerySettings, LogsQueryTarget } from '../adapters/azure/app-insights-usage-source.js';
+import { readBillingSettings, type BillingSettings } from './billing-settings.js';
 
 /**
  * Every setting the product reads, validated once. Values come from app settings in Azure (environment
@@ -29,6 +30,8 @@ export interface Settings {
   readonly api: ApiSettings;
   /** Team budgets and the alerts they (and unpriced or unallocated usage) raise. */
   readonly budgets: BudgetSettings;
+  /** The true-up to Azure's bill: where the FOCUS export is, which rows are Claude's, the controls (billing-settings.ts). */
+  readonly billing: BillingSettings;
 }
 
 export interface CloseControlSettings {
@@ -211,6 +214,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
   const closeControls = readCloseControlSettings(source, problems, list);
 
   const storage = readStorageSettings(source, tablePrefix, problems);
+  const billing = readBillingSettings(source, problems, options.projectRoot);
   throwIfProblems(problems);
   return Object.freeze({
     timeZone,
@@ -231,6 +235,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
     closeControls,
     api,
     budgets,
+    billing,
   });
 }
 

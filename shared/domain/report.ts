@@ -8,6 +8,7 @@ import { hasUnpricedTokens, type MonthlyLine } from './rollup.js';
 import { addTokensInto, sumTokens, totalTokens, zeroTokens, TOKEN_KINDS, type TokenCounts, type TokenKind } from './tokens.js';
 import type { RejectSummary } from './usage.js';
 import type { TimeWindow } from './periods.js';
+import type { BillingReconciliation } from './billing.js';
 
 /**
  * What a month's chargeback shows, already rounded for people. Amounts are whole minor units (cents) as
@@ -51,6 +52,8 @@ export interface MonthReport {
   readonly controls?: readonly ControlResult[];
   /** Set when a person released a held close: who, why and when. */
   readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
+  /** Azure's bill for the month and its true-up, when a billed-cost source is configured (domain/billing.ts). */
+  readonly billing?: BillingReconciliation;
 }
 
 export interface DaySummary {

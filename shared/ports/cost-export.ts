@@ -2,6 +2,7 @@ import type { TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import type { MonthlyLine } from '../domain/rollup.js';
 import type { RejectedRow } from '../domain/usage.js';
+import type { Money } from '../domain/money.js';
 
 /** A closed month's cost and usage data at its finest grain, for a FinOps tool. */
 export interface CostExportMonth {
@@ -15,6 +16,11 @@ export interface CostExportMonth {
   readonly teamNames: ReadonlyMap<string, string>;
   /** Team id to the cost center finance posts the team's charges to; teams without one are absent. */
   readonly teamCostCenters?: ReadonlyMap<string, string>;
+  /**
+   * When the month is trued up to Azure's bill: per day, billed cost per unit of list cost. BilledCost and
+   * EffectiveCost are then the list cost times the day's rate; ListCost stays the list-price estimate.
+   */
+  readonly billedRates?: ReadonlyMap<string, Money>;
 }
 
 export interface CostExporter {

@@ -37,6 +37,8 @@ import type { ReportRenderer } from '../ports/report-renderer.js';
 import type { RevisionedRollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
+import { billedRatesOf, billedTeamsChanged, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
+import type { Money } from '../domain/money.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
 import { composeOperatorMail } from './operator-mail.js';
 
@@ -67,7 +69,9 @@ export interface CloseMonthDeps {
     /** Days after the month's end before its usage is taken as complete. */
     readonly graceDays: number;
     readonly controls: CloseControlLimits;
-  };
+  } & BillReconciliationDeps['settings'];
+  /** Azure's bill (Cost Management's FOCUS export); without it every close is an estimate at list prices. */
+  readonly billedCosts?: BillReconciliationDeps['billedCosts'];
 }
 
 export interface CloseMonthRequest {
@@ -120,6 +124,8 @@ export interface CloseMonthResult {
   readonly teams: readonly TeamCloseResult[];
   readonly operatorMails: readonly DeliveryOutcome[];
   readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
+  /** The true-up to the bill: absent without a billed-cost source. The report carries the same in `billing`. */
+  readonly bill?: BillStep;
 }
 
 /**
@@ -165,39 +171,44 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
   const priceBook = await deps.priceBooks.load();
 
   const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
+  const bill = await reconcileWithBill(deps, { month, lines, priceBook });
 
   const [lastClose, heldDraft] = await Promise.all([deps.closes.get(month), deps.closes.draft(month)]);
-  const close = nextClose(deps, { month, lines, previous: lastClose, priceBook });
+  const close = nextClose(deps, { month, lines, previous: lastClose, priceBook, billedFingerprint: bill?.fingerprint ?? null });
   const previousMonth = await lastMonthFigures(deps, month, directory, priceBook.currency);
   const budgets = await monthBudgets(deps, month, priceBook.currency);
   const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth, budgets });
-  const baseReport = buildMonthReport(lines, context);
+  const baseReport = withBilling(buildMonthReport(lines, context), bill);
 
   logger.progress('controls', 'checking the input and the figures');
-  const controls = evaluateCloseControls({
-    month,
-    window,
-    now: deps.clock.now(),
-    graceDays: settings.graceDays,
-    preview: request.preview ?? false,
-    usage,
-    report: baseReport,
-    limits: settings.controls,
-  });
+  const controls = [
+    ...evaluateCloseControls({
+      month,
+      window,
+      now: deps.clock.now(),
+      graceDays: settings.graceDays,
+      preview: request.preview ?? false,
+      usage,
+      report: baseReport,
+      limits: settings.controls,
+    }),
+    ...(bill?.controls ?? []),
+  ];
   const verdict = worstOutcome(controls);
   if (verdict === 'refuse') return refuse(deps, request, { controls, revision: close.revision });
 
   const release = releaseOf(deps, request, { verdict, heldDraft, close });
   // Figures already published passed their controls (or a person released them): a rerun only completes delivery.
   if (verdict === 'hold' && close.changed && !release) {
-    return hold(deps, request, { window, close, lines, usage, directory, context, report: { ...baseReport, controls }, controls, heldDraft, lease });
+    return hold(deps, request, { window, close, lines, usage, directory, context, report: { ...baseReport, controls }, controls, heldDraft, lease, bill });
   }
 
   // Read before the lines are replaced: for a month closed before summaries were kept, the stored lines are
   // the only record of the last revision.
   const baseline = await revisionBaseline(deps, month, lastClose, close);
   const summary = close.changed || close.revision > 1 ? summarizeRevision(baseReport, lines) : undefined;
-  const changes = close.revision > 1 ? changesSince(baseline, { lines, summary: summary ?? null, revision: close.revision, report: baseReport, context }) : undefined;
+  const changes =
+    close.revision > 1 ? billedTeamsChanged(changesSince(baseline, { lines, summary: summary ?? null, revision: close.revision, report: baseReport, context }), bill, baseReport) : undefined;
   const owedTeams = close.changed ? await teamsOwed(deps, { month, lastClose, changes, report: baseReport }) : lastClose?.owedTeams;
   const record: MonthClose = {
     ...closeRecord(close),
@@ -209,7 +220,7 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
 
   const report: MonthReport = { ...baseReport, controls: record.controls ?? controls, ...(changes ? { changes } : {}), ...(record.release ? { release: record.release } : {}) };
 
-  const artifacts = await writeReports(deps, { month, window, revision: close.revision, lines, report, context, priceBook, directory, usage, variant: 'final' });
+  const artifacts = await writeReports(deps, { month, window, revision: close.revision, lines, report, context, priceBook, directory, usage, variant: 'final', bill });
 
   const failures: string[] = [];
   logger.progress('mail', 'mailing finance');
@@ -275,6 +286,7 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
     teams,
     operatorMails: [],
     ...(record.release ? { release: record.release } : {}),
+    ...(bill ? { bill } : {}),
   };
 }
 
@@ -308,6 +320,7 @@ async function hold(
     controls: readonly ControlResult[];
     heldDraft: HeldClose | undefined;
     lease: HeldLease;
+    bill: BillStep | undefined;
   },
 ): Promise<CloseMonthResult> {
   const { close, lines, controls } = input;
@@ -331,6 +344,7 @@ async function hold(
     directory: input.directory,
     usage: input.usage,
     variant: 'held',
+    bill: input.bill,
   });
   await input.lease.renew();
   const operatorMails = await notifyOperator(deps, {
@@ -488,6 +502,7 @@ async function writeReports(
     directory: DirectoryResolution;
     usage: UsageFigures;
     variant: 'final' | 'held';
+    bill: BillStep | undefined;
   },
 ): Promise<WrittenReports> {
   const { logger } = deps;
@@ -500,17 +515,25 @@ async function writeReports(
   let focusLocation: string | undefined;
   if (!held) {
     logger.progress('export', 'writing the FOCUS cost export');
-    focusLocation = await writeFocusExport(deps, { month: input.month, window: input.window, revision: input.revision, lines: input.lines, priceBook: input.priceBook, directory: input.directory });
+    focusLocation = await writeFocusExport(deps, {
+      month: input.month,
+      window: input.window,
+      revision: input.revision,
+      lines: input.lines,
+      priceBook: input.priceBook,
+      directory: input.directory,
+      billedRates: billedRatesOf(input.bill),
+    });
   }
   logger.progress('team workbooks', 'building the team workbooks');
-  const teamFiles = await buildTeamWorkbooks(deps, { lines: input.lines, report: input.report, context: input.context, revision: input.revision, held });
+  const teamFiles = await buildTeamWorkbooks(deps, { lines: input.lines, report: input.report, context: input.context, revision: input.revision, held, bill: input.bill });
   return { workbook, workbookLocation, teamFiles, ...(rejectsLocation ? { rejectsLocation } : {}), ...(focusLocation ? { focusLocation } : {}) };
 }
 
 /** The month as a FOCUS CSV, written as it is produced: about 25 rows per line would be a large string. */
 async function writeFocusExport(
   deps: Pick<CloseMonthDeps, 'costExport' | 'artifacts' | 'settings'>,
-  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution },
+  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution; billedRates?: ReadonlyMap<string, Money> | undefined },
 ): Promise<string> {
   const exportMonth: CostExportMonth = {
     month: input.month,
@@ -521,6 +544,7 @@ async function writeFocusExport(
     priceBook: input.priceBook,
     teamNames: new Map([...input.directory.teams.values()].map((team) => [team.id, team.name])),
     teamCostCenters: new Map([...input.directory.teams.values()].flatMap((team) => (team.costCenter === undefined ? [] : [[team.id, team.costCenter] as const]))),
+    ...(input.billedRates ? { billedRates: input.billedRates } : {}),
   };
   const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
   return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
@@ -538,12 +562,12 @@ interface TeamFile {
 /** One workbook per team with only that team's lines; the unallocated usage is finance's alone. */
 async function buildTeamWorkbooks(
   deps: Pick<CloseMonthDeps, 'renderer' | 'artifacts'>,
-  input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number; held: boolean },
+  input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number; held: boolean; bill?: BillStep | undefined },
 ): Promise<TeamFile[]> {
   const files: TeamFile[] = [];
   for (const team of input.report.teams) {
     if (team.teamId === UNALLOCATED_TEAM) continue;
-    const report = buildTeamReport(input.lines, input.report, team.teamId, input.context);
+    const report = withBilling(buildTeamReport(input.lines, input.report, team.teamId, input.context), input.bill);
     const workbook = await deps.renderer.teamWorkbook(report);
     const filename = teamWorkbookName(input.report.month, input.revision, team.teamId, input.held);
     const location = await deps.artifacts.save(filename, workbook, XLSX_TYPE);
@@ -773,10 +797,12 @@ function distinctUsers(rows: readonly UsageRow[]): string[] {
  */
 function nextClose(
   deps: Pick<CloseMonthDeps, 'clock'>,
-  input: { month: string; lines: readonly MonthlyLine[]; previous: MonthClose | undefined; priceBook: PriceBook },
+  input: { month: string; lines: readonly MonthlyLine[]; previous: MonthClose | undefined; priceBook: PriceBook; billedFingerprint: string | null },
 ): MonthClose & { changed: boolean } {
   const { month, lines, previous, priceBook } = input;
-  const fingerprint = fingerprintLines(lines);
+  // A complete bill is part of what finance receives: a new or restated bill makes a new revision.
+  const linesFingerprint = fingerprintLines(lines);
+  const fingerprint = input.billedFingerprint === null ? linesFingerprint : createHash('sha256').update(`${linesFingerprint}\n${input.billedFingerprint}`).digest('hex');
   const decimals = currencyMinorUnits(priceBook.currency);
   if (previous && previous.fingerprint === fingerprint) return { ...closeRecord(previous), changed: false };
   return {

@@ -54,10 +54,26 @@ function canConnect(port: number): Promise<boolean> {
  * (it would otherwise try to reach the internet), and waits until it accepts connections.
  */
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<RunningAzurite> {
-  const require = createRequire(import.meta.url);
-  const entry = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'table', 'main.js');
   const port = options.port ?? (await freePort());
-  const args = [entry, '--tableHost', '127.0.0.1', '--tablePort', String(port), '--disableTelemetry', '--skipApiVersionCheck', '--silent'];
+  const stop = await startAzuriteService('table', port, options);
+  return { connectionString: azuriteConnectionString(port), port, stop };
+}
+
+export function azuriteBlobConnectionString(port: number, host = '127.0.0.1'): string {
+  return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://${host}:${port}/${DEV_ACCOUNT};`;
+}
+
+/** Azurite's Blob service, the same way: where a local run or a test finds Cost Management's exports. */
+export async function startAzuriteBlob(options: StartAzuriteOptions = {}): Promise<RunningAzurite> {
+  const port = options.port ?? (await freePort());
+  const stop = await startAzuriteService('blob', port, options);
+  return { connectionString: azuriteBlobConnectionString(port), port, stop };
+}
+
+async function startAzuriteService(service: 'table' | 'blob', port: number, options: StartAzuriteOptions): Promise<() => Promise<void>> {
+  const require = createRequire(import.meta.url);
+  const entry = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', service, 'main.js');
+  const args = [entry, `--${service}Host`, '127.0.0.1', `--${service}Port`, String(port), '--disableTelemetry', '--skipApiVersionCheck', '--silent'];
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
     args.push('--location', options.location);
@@ -83,18 +99,14 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
-  return {
-    connectionString: azuriteConnectionString(port),
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited) return resolve();
-        child.once('exit', () => resolve());
-        // Azurite saves its tables and exits cleanly on SIGINT only; SIGTERM would lose the last writes.
-        child.kill('SIGINT');
-        setTimeout(() => {
-          if (!exited) child.kill('SIGKILL');
-        }, 3000).unref();
-      }),
-  };
+  return () =>
+    new Promise<void>((resolve) => {
+      if (exited) return resolve();
+      child.once('exit', () => resolve());
+      // Azurite saves its data and exits cleanly on SIGINT only; SIGTERM would lose the last writes.
+      child.kill('SIGINT');
+      setTimeout(() => {
+        if (!exited) child.kill('SIGKILL');
+      }, 3000).unref();
+    });
 }

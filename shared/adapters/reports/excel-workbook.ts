@@ -8,6 +8,7 @@ import { daysOfMonth } from '../../domain/periods.js';
 import { costCenterTotals, type AmountChange, type DaySummary, type MonthReport, type ReportLine, type TeamSummary } from '../../domain/report.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, zeroTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { ReportRenderer } from '../../ports/report-renderer.js';
+import { billedLineColumn, billedTeamColumn, billedUserColumn, reconciliationSheets } from './reconciliation-sheet.js';
 
 const CREATOR = 'LLM gateway chargeback';
 const TOKEN_FORMAT = '#,##0';
@@ -71,9 +72,9 @@ function minorUnitsToAmount(units: bigint, currency: string): number {
   return Number(units) / 10 ** currencyMinorUnits(currency);
 }
 
-type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'change' | 'price';
+export type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'change' | 'price';
 
-interface Column<Row> {
+export interface Column<Row> {
   readonly header: string;
   readonly kind: CellKind;
   readonly value: (row: Row) => string | number | bigint | null;
@@ -121,7 +122,7 @@ class StreamedRows implements SheetTarget {
  * Writes one sheet at a time and remembers how wide each column's content is, so widths fit the values
  * actually shown rather than a guess, and where the sheet's filter and frozen header are.
  */
-class SheetWriter {
+export class SheetWriter {
   private readonly widths = new Map<number, number>();
   private nextRow = 1;
   autoFilter: AutoFilter | undefined;
@@ -382,6 +383,7 @@ export class ExcelReportRenderer implements ReportRenderer {
       [SHEETS.unallocated, (writer) => writeUnallocated(writer, report)],
       [SHEETS.unpriced, (writer) => writeUnpriced(writer, report)],
       [SHEETS.prices, (writer) => writePrices(writer, report)],
+      ...reconciliationSheets(report),
       [SHEETS.run, (writer) => writeRun(writer, report)],
     ];
     return writeWorkbook(report, `LLM gateway chargeback ${report.month}`, sheets);
@@ -509,6 +511,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         { header: 'Total tokens', kind: 'tokens', value: (team) => totalTokens(team.tokens) },
         { header: 'Requests', kind: 'integer', value: (team) => team.requests },
         { header: 'Amount', kind: 'amount', value: (team) => team.amount },
+        ...billedTeamColumn(report).columns,
         { header: 'Share of total', kind: 'share', value: (team) => (grand === 0n ? null : Number(team.amount) / Number(grand)) },
         ...(withBudgets ? budgetColumns() : []),
       ],
@@ -523,6 +526,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         'Total tokens': totalTokens(report.tokens),
         Requests: report.requests,
         Amount: sumAmounts(report.teams),
+        ...billedTeamColumn(report).totals,
         ...(grand === 0n ? {} : { 'Share of total': 1 }),
         ...(withBudgets ? budgetTotals(report.teams) : {}),
       },
@@ -788,10 +792,11 @@ function writeUsers(writer: SheetWriter, report: MonthReport): void {
         ...tokenColumns<MonthReport['users'][number]>((user) => user.tokens),
         { header: 'Requests', kind: 'integer', value: (user) => user.requests },
         { header: 'Amount', kind: 'amount', value: (user) => user.amount },
+        ...billedUserColumn(report).columns,
       ],
       rows: report.users,
       noneText: 'None: no usage in this month.',
-      totals: { Team: 'Total', ...tokenTotals(report.users.map((user) => user.tokens)), Requests: report.requests, Amount: sumAmounts(report.users) },
+      totals: { Team: 'Total', ...tokenTotals(report.users.map((user) => user.tokens)), Requests: report.requests, Amount: sumAmounts(report.users), ...billedUserColumn(report).totals },
     },
     { filter: true, freeze: true },
   );
@@ -825,7 +830,13 @@ function lineTotals(lines: readonly ReportLine[]): Record<string, string | numbe
 
 function writeLines(writer: SheetWriter, report: MonthReport): void {
   writer.title('Lines', 'The detail: one row per team, user, model and tier for the month. Lines add up to their user\u2019s amount.');
-  writer.table({ columns: lineColumns(), rows: report.lines, noneText: 'None: no usage in this month.', totals: lineTotals(report.lines) }, { filter: true, freeze: true });
+  const billed = billedLineColumn(report, report.lines);
+  const columns = lineColumns();
+  columns.splice(columns.findIndex((column) => column.header === 'Amount') + 1, 0, ...billed.columns);
+  writer.table(
+    { columns, rows: report.lines, noneText: 'None: no usage in this month.', totals: { ...lineTotals(report.lines), ...billed.totals } },
+    { filter: true, freeze: true },
+  );
 }
 
 function writeModels(writer: SheetWriter, report: MonthReport): void {

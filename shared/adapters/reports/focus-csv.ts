@@ -137,10 +137,14 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
         if (tokens === 0) continue;
         const price = pricing(line.model, kind, day.day, entry);
         // Figures we computed are number cells: checked to be plain decimals, never guarded, so a negative
-        // amount (a credit) would stay a number a spreadsheet adds up.
-        const cost = csvNumber(price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO);
+        // amount (a credit) stays a number a spreadsheet adds up.
+        const listCost = price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO;
+        const cost = csvNumber(listCost);
+        // Trued up: the day's bill shared by list cost, to 10 decimals (rates of a division do not end).
+        const rate = month.billedRates?.get(day.day);
+        const billed = rate === undefined ? cost : csvNumber(listCost.times(rate).toDecimalPlaces(10));
         yield (
-          `${period},${cost},${cost},${cost},${cost},${USAGE_CHARGE},${price.description},${csvNumber(tokens)},${TOKENS_UNIT},` +
+          `${period},${billed},${billed},${cost},${cost},${USAGE_CHARGE},${price.description},${csvNumber(tokens)},${TOKENS_UNIT},` +
           `${price.category},${csvNumber(perMillion(tokens))},${PRICING_UNIT},${price.unitPriceText},${price.unitPriceText},${SERVICE_FIELDS},` +
           `${skuId},${price.skuPriceId},${lineFields},${csvField(kind)}\r\n`
         );

@@ -4,6 +4,7 @@ import { costCenterTotals, type MonthReport, type TeamSummary } from '../../doma
 import { totalTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { OutgoingMail } from '../../ports/mailer.js';
 import type { ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
+import { mailBilling } from './billing-mail.js';
 import { financeCharts, type ChartImage } from './charts.js';
 
 /**
@@ -176,14 +177,18 @@ export function composeFinanceMail(
   const label = monthLabel(report.month);
   const total = formatAmount(report.grandTotal, report.currency);
   const revision = revisionLabel(report, options.revised);
-  const subject = `LLM gateway chargeback ${label}${revision}: ${total}`;
+  const bill = mailBilling(report, formatAmount);
+  const charge = formatAmount(bill.charge, report.billing?.trueUp.currency ?? report.currency);
+  const subject = `LLM gateway chargeback ${label}${revision}${bill.subjectSuffix}: ${charge}`;
   const unallocated = report.teams.find((team) => team.teamId === UNALLOCATED_TEAM);
   const unpricedTokens = report.models.reduce((sum, model) => sum + model.unpricedTokens, 0);
   const previousOf = new Map((report.previousMonth?.teams ?? []).map((team) => [team.teamId, team.amount]));
   const withPrevious = report.previousMonth !== undefined;
 
   const facts: [string, string][] = [
-    ['Total', total],
+    ...bill.facts,
+    // Trued up, the list total is already shown as the estimate beside the charge.
+    ...(bill.truedUp ? [] : [['Total', total] as [string, string]]),
     ...lastMonthFacts(report, 'Last month,'),
     ['Tokens', `${count(totalTokens(report.tokens))} in ${count(report.requests)} requests`],
     ['Unallocated', `${formatAmount(unallocated?.amount ?? 0n, report.currency)} (${count(unallocated ? totalTokens(unallocated.tokens) : 0)} tokens)`],
@@ -202,17 +207,32 @@ export function composeFinanceMail(
   }
 
   const teams = byAmountDescending(report.teams, (team) => team.teamId);
+  const billedColumn = (amount: string) => (bill.truedUp ? [amount] : []);
   const teamRow = (team: (typeof teams)[number]) => [
     team.teamName,
     team.costCenter ?? '',
     formatAmount(team.amount, report.currency),
+    ...billedColumn(formatAmount(bill.billedOfTeam.get(team.teamId) ?? 0n, report.currency)),
     ...(withPrevious ? [formatChange(previousOf.get(team.teamId) ?? 0n, team.amount, report.currency)] : []),
   ];
+  const billedOfOthers = teams.slice(TOP_ROWS).reduce((sum, team) => sum + (bill.billedOfTeam.get(team.teamId) ?? 0n), 0n);
   const teamTable: MailTable = {
-    headers: ['Team', 'Cost center', 'Amount', ...(withPrevious ? ['Change from last month'] : [])],
-    numeric: [false, false, true, true],
-    rows: topRows(teams, teamRow, (others, amount) => [`${others} other team(s)`, '', formatAmount(amount, report.currency), ...(withPrevious ? [''] : [])]),
-    total: ['Total', '', total, ...(withPrevious ? [formatChange(report.previousMonth!.grandTotal, report.grandTotal, report.currency)] : [])],
+    headers: ['Team', 'Cost center', bill.truedUp ? 'List amount' : 'Amount', ...billedColumn('Billed (charge)'), ...(withPrevious ? ['Change from last month'] : [])],
+    numeric: [false, false, true, true, true],
+    rows: topRows(teams, teamRow, (others, amount) => [
+      `${others} other team(s)`,
+      '',
+      formatAmount(amount, report.currency),
+      ...billedColumn(formatAmount(billedOfOthers, report.currency)),
+      ...(withPrevious ? [''] : []),
+    ]),
+    total: [
+      'Total',
+      '',
+      total,
+      ...billedColumn(formatAmount(sumOf(bill.billedOfTeam), report.currency)),
+      ...(withPrevious ? [formatChange(report.previousMonth!.grandTotal, report.grandTotal, report.currency)] : []),
+    ],
   };
   // The journal finance posts: every cost center, never cut to a top few, adding up to the total.
   const centers = costCenterTotals(report.teams);
@@ -232,8 +252,8 @@ export function composeFinanceMail(
   }
 
   const content: MailContent = {
-    heading: `LLM gateway chargeback for ${label}${revision}`,
-    headline: total,
+    heading: `LLM gateway chargeback for ${label}${revision}${bill.subjectSuffix}`,
+    headline: charge,
     facts,
     sections: [
       { title: teams.length > TOP_ROWS ? `Top ${TOP_ROWS} teams` : 'By team', table: teamTable },
@@ -275,9 +295,11 @@ export function composeTeamMail(
   const label = monthLabel(report.month);
   const total = formatAmount(report.grandTotal, report.currency);
   const revision = revisionLabel(report, options.revised);
+  const bill = mailBilling(report, formatAmount);
   const unpricedTokens = report.models.reduce((sum, model) => sum + model.unpricedTokens, 0);
   const team = report.teams.find((candidate) => candidate.teamId === scope.teamId);
   const facts: [string, string][] = [
+    ...bill.facts,
     ['Team total', total],
     ...(team?.costCenter ? [['Cost center', team.costCenter] as [string, string]] : []),
     ...budgetFacts(team, report.currency),
@@ -329,9 +351,15 @@ export function composeTeamMail(
   return {
     from: options.from,
     to: options.to,
-    subject: `LLM gateway usage ${label}${revision}: ${scope.teamName} ${total}`,
+    subject: `LLM gateway usage ${label}${revision}${bill.subjectSuffix}: ${scope.teamName} ${formatAmount(bill.charge, report.currency)}`,
     text: renderText(content),
     html: renderHtml(content),
     attachments: [options.attachment],
   };
+}
+
+function sumOf(amounts: ReadonlyMap<string, bigint>): bigint {
+  let total = 0n;
+  for (const amount of amounts.values()) total += amount;
+  return total;
 }
