@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'STORAGE_FAILED'
   | 'MAIL_FAILED'
   | 'THROTTLED'
+  /** A call did not answer within its deadline: retryable. */
+  | 'TIMEOUT'
   | 'INTERNAL';
 
 export class AppError extends Error {

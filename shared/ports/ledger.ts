@@ -1,4 +1,5 @@
 import type { RevisionSummary } from '../domain/report.js';
+import type { CallOptions } from './directory.js';
 
 /** The record that a month was closed, and which revision of its numbers is the current one. */
 export interface MonthClose {
@@ -19,7 +20,7 @@ export interface MonthClose {
 
 export interface CloseRegistry {
   /** The month's current close, without its summary. */
-  get(month: string): Promise<MonthClose | undefined>;
+  get(month: string, options?: CallOptions): Promise<MonthClose | undefined>;
   /** Records a close; its summary, when given, is kept for that revision even after later revisions. */
   put(close: MonthClose): Promise<void>;
   /** The summary put with that revision of the month; undefined when none was (closes recorded before summaries were kept). */

@@ -71,6 +71,8 @@ describe('GraphDirectory with the group-prefix strategy', () => {
       id: 'platform-engineering',
       name: 'team-Platform Engineering',
       leads: ['owner900@contoso.example', 'p901@contoso.example'],
+      // The owners' oids: what the cost API authorizes a lead by.
+      leadIds: ['00000001-0000-4000-8000-000000000384', '00000001-0000-4000-8000-000000000385'],
     });
     expect(stub.counts.batchEnvelopes).toBe(0);
     expect(resolution.notes).toEqual([]);

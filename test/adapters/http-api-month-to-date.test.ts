@@ -36,7 +36,7 @@ const FINANCE = '0b000000-0000-4000-8000-000000000005';
 const UNKNOWN_USER = '0b000000-0000-4000-8000-000000000006';
 
 const TEAMS: Team[] = [
-  { id: 'platform', name: 'Platform Engineering', leads: ['lena.lead@contoso.example'] },
+  { id: 'platform', name: 'Platform Engineering', leads: ['lena.lead@contoso.example'], leadIds: [LEAD] },
   { id: 'data', name: 'Data Science', leads: [] },
 ];
 const USERS: DirectoryUser[] = [
@@ -49,6 +49,9 @@ const USERS: DirectoryUser[] = [
 const directory: Directory = {
   async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
     return { users: new Map(USERS.filter((user) => userIds.includes(user.userId)).map((user) => [user.userId, user])), teams: new Map(TEAMS.map((team) => [team.id, team])), notes: [] };
+  },
+  async lookUpTeams(teamIds: readonly string[]) {
+    return new Map(TEAMS.filter((team) => teamIds.includes(team.id)).map((team) => [team.id, team]));
   },
 };
 
@@ -288,7 +291,8 @@ describe('a closed month is answered from its monthly rollups', () => {
     const body = (await teamCosts('platform', '?month=2026-10', await leadToken())).json;
     expect(body.source).toEqual({ status: 'closed', revision: 2, closedAt: '2026-11-03T06:00:00.000Z' });
     expect(body.total.exactAmount).toBe('4.4444');
-    expect(monthlyReads).toEqual(['2026-10|platform']);
+    // The whole month: a closed team is its slice of the finance report.
+    expect(monthlyReads).toEqual(['2026-10|*']);
     expect(body.budget).toEqual({ amount: '10.00', currency: 'USD', used: '4.44', remaining: '5.56', usedPercent: '44.4' });
     expect(body.forecast).toEqual({
       amount: '4.44',
@@ -315,7 +319,7 @@ describe('a closed month is answered from its monthly rollups', () => {
   it('answers a team the close did not roll up from the daily store, saying so', async () => {
     const body = (await teamCosts('late', '?month=2026-10', await financeToken())).json;
     expect(body).toMatchObject({ source: { status: 'open', asOf: '2026-10-07' }, total: { amount: '0.42' } });
-    expect(monthlyReads).toEqual(['2026-10|late']);
+    expect(monthlyReads).toEqual(['2026-10|*']);
   });
 });
 

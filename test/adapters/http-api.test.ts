@@ -33,8 +33,8 @@ const DATA_LEAD_OUTSIDER = '0a000000-0000-4000-8000-000000000008';
 const NO_USAGE_USER = '0a000000-0000-4000-8000-000000000009';
 
 const TEAMS: Team[] = [
-  { id: 'platform', name: 'Platform Engineering', leads: ['lena.lead@contoso.example'] },
-  { id: 'data', name: 'Data Science', leads: ['dora.outsider@contoso.example'] },
+  { id: 'platform', name: 'Platform Engineering', leads: ['lena.lead@contoso.example'], leadIds: [LEAD] },
+  { id: 'data', name: 'Data Science', leads: ['dora.outsider@contoso.example'], leadIds: [DATA_LEAD_OUTSIDER], costCenter: 'CC-2002' },
   { id: 'quiet', name: 'Quiet Team', leads: [] },
 ];
 
@@ -48,6 +48,10 @@ const USERS: DirectoryUser[] = [
   { userId: NO_USAGE_USER, teamId: 'data', displayName: 'Nia None', upn: 'nia@contoso.example', status: 'member' },
 ];
 
+function teamRecords(teamIds: readonly string[]): Map<string, Team> {
+  return new Map(TEAMS.filter((team) => teamIds.includes(team.id)).map((team) => [team.id, team]));
+}
+
 /** Like the local file: every team, whoever is asked about. */
 class FileLikeDirectory implements Directory {
   calls = 0;
@@ -55,6 +59,9 @@ class FileLikeDirectory implements Directory {
     this.calls += 1;
     const users = new Map(USERS.filter((user) => userIds.includes(user.userId)).map((user) => [user.userId, user]));
     return { users, teams: new Map(TEAMS.map((team) => [team.id, team])), notes: [] };
+  }
+  async lookUpTeams(teamIds: readonly string[]) {
+    return teamRecords(teamIds);
   }
 }
 
@@ -64,6 +71,9 @@ class MembersOnlyDirectory implements Directory {
     const users = new Map(USERS.filter((user) => userIds.includes(user.userId)).map((user) => [user.userId, user]));
     const teamIds = new Set([...users.values()].map((user) => user.teamId));
     return { users, teams: new Map(TEAMS.filter((team) => teamIds.has(team.id)).map((team) => [team.id, team])), notes: [] };
+  }
+  async lookUpTeams(teamIds: readonly string[]) {
+    return teamRecords(teamIds);
   }
 }
 
@@ -285,11 +295,46 @@ describe('GET /api/teams/{team}/costs', () => {
     for (const secret of [LEAD, OTHER_MEMBER, MOVED_USER, 'Lena Lead', 'Olga', 'claude-opus-4-6']) expect(response.body).not.toContain(secret);
   });
 
+  it("decides lead access by the caller's oid: a lead's UPN in a token with another oid gets nothing", async () => {
+    const impostor = await teamCosts('platform', '?month=2026-10', { bearer: await token(UNKNOWN_USER, { upn: 'lena.lead@contoso.example', name: 'Lena Lead' }) });
+    expectError(impostor, 403, 'FORBIDDEN');
+    // A member who renamed themselves to the lead's UPN is still a member.
+    const renamed = await teamCosts('platform', '?month=2026-10', { bearer: await token(MEMBER, { upn: 'lena.lead@contoso.example' }) });
+    expect(renamed.json).toMatchObject({ access: 'member', view: 'own-lines-and-team-total' });
+    // The lead's oid with no UPN at all is the lead.
+    const lead = await teamCosts('platform', '?month=2026-10', { bearer: await token(LEAD) });
+    expect(lead.json).toMatchObject({ access: 'lead', view: 'full' });
+  });
+
+  it('refuses from the directory alone: no storage read for a team the caller may not see, existing or not', async () => {
+    const bearer = await leadToken();
+    for (const team of ['data', 'no-such-team', 'zz-random-1', 'zz-random-2']) expectError(await teamCosts(team, '?month=2026-10', { bearer }), 403, 'FORBIDDEN');
+    expect(store.reads).toEqual([]);
+    // Probing ids evicted nothing: the lead's view loaded before is still the one cached.
+    await teamCosts('platform', '?month=2026-10', { bearer });
+    expect(store.reads).toEqual(['2026-10|*']);
+  });
+
+  it("carries the team's cost center from the directory", async () => {
+    const data = await teamCosts('data', '?month=2026-10', { bearer: await financeToken() });
+    expect(data.json.team).toEqual({ id: 'data', name: 'Data Science', costCenter: 'CC-2002' });
+    const platform = await teamCosts('platform', '?month=2026-10', { bearer: await financeToken() });
+    expect(platform.json.team.costCenter).toBeNull();
+    const list = await teams('?month=2026-10', { bearer: await financeToken() });
+    expect(list.json.teams.map((team: any) => [team.teamId, team.costCenter])).toEqual([
+      ['data', 'CC-2002'],
+      ['platform', null],
+      [UNALLOCATED_TEAM, null],
+    ]);
+    const mine = await myCosts('?month=2026-10', { bearer: await token(DATA_USER) });
+    expect(mine.json.byTeam[0]).toMatchObject({ teamId: 'data', costCenter: 'CC-2002' });
+  });
+
   it('keeps the unallocated team for finance only', async () => {
     expectError(await teamCosts(UNALLOCATED_TEAM, '?month=2026-10', { bearer: await leadToken() }), 403, 'FORBIDDEN');
     const response = await teamCosts(UNALLOCATED_TEAM, '?month=2026-10', { bearer: await financeToken() });
     expect(response.status).toBe(200);
-    expect(response.json.team).toEqual({ id: UNALLOCATED_TEAM, name: 'Unallocated' });
+    expect(response.json.team).toEqual({ id: UNALLOCATED_TEAM, name: 'Unallocated', costCenter: null });
     expect(response.json.breakdown.byUser[0]).toMatchObject({ userId: UNKNOWN_USER, allocation: 'unknown-user', amount: '0.75' });
   });
 
@@ -357,10 +402,13 @@ describe('GET /api/teams/{team}/costs', () => {
     await teamCosts('platform', '?month=2026-10', { bearer });
     await teamCosts('platform', '?month=2026-10', { bearer });
     await teamCosts('platform', '?month=2026-10', { bearer: await memberToken() });
-    expect(store.reads).toEqual(['2026-10|platform']);
+    // A closed team is its slice of the month's finance report: one read of the month serves every team.
+    expect(store.reads).toEqual(['2026-10|*']);
+    await teamCosts('data', '?month=2026-10', { bearer: await financeToken() });
+    expect(store.reads).toEqual(['2026-10|*']);
     clock.set('2026-10-20T12:01:01Z');
     await teamCosts('platform', '?month=2026-10', { bearer: await token(LEAD, { upn: 'lena.lead@contoso.example' }) });
-    expect(store.reads).toEqual(['2026-10|platform', '2026-10|platform']);
+    expect(store.reads).toEqual(['2026-10|*', '2026-10|*']);
   });
 });
 
@@ -421,7 +469,9 @@ describe('authentication', () => {
       readTeamMonth: async () => {
         throw Object.assign(new (await import('../../shared/domain/errors.js')).AppError('STORAGE_FAILED', 'table chargebackRollups at http://10.0.0.1 answered 503', { retryable: true }));
       },
-      readMonth: async () => [],
+      readMonth: async () => {
+        throw new (await import('../../shared/domain/errors.js')).AppError('STORAGE_FAILED', 'table chargebackRollups at http://10.0.0.1 answered 503', { retryable: true });
+      },
     };
     services = { ...services, costLookup: new CostLookup({ rollups: broken, ...monthStores(), directory, clock, settings: { timeZone: 'UTC', roles: {}, cacheTtlSeconds: 60 } }) };
     const response = await teamCosts('platform', '', { bearer: await financeToken() });
@@ -474,7 +524,7 @@ describe('GET /api/me/costs', () => {
     for (const list of [body.byModel, body.byTier, body.byDay, body.lines]) expect(sumOf(list)).toBe(cents(body.total.amount));
     for (const secret of [LEAD, OTHER_MEMBER, 'claude-opus-4-6']) expect(response.body).not.toContain(secret);
     expect(body.budget).toBeNull();
-    expect([...new Set(store.reads)].sort()).toEqual(['2026-10|_unallocated', '2026-10|platform']);
+    expect([...new Set(store.reads)].sort()).toEqual(['2026-10|*']);
   });
 
   it('finds usage the directory cannot place, in the unallocated team', async () => {

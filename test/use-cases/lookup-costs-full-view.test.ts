@@ -15,7 +15,7 @@ const MEMBER = '0b000000-0000-4000-8000-000000000002';
 const OTHER_MEMBER = '0b000000-0000-4000-8000-000000000003';
 const FINANCE = '0b000000-0000-4000-8000-000000000004';
 
-const TEAM: Team = { id: 'platform', name: 'Platform', leads: ['lena@contoso.example'] };
+const TEAM: Team = { id: 'platform', name: 'Platform', leads: ['lena@contoso.example'], leadIds: [LEAD] };
 const USERS: DirectoryUser[] = [
   { userId: LEAD, teamId: 'platform', displayName: 'Lena', upn: 'lena@contoso.example', status: 'member' },
   { userId: MEMBER, teamId: 'platform', displayName: 'Mo', upn: 'mo@contoso.example', status: 'member' },

@@ -211,7 +211,43 @@ export class GraphDirectory implements Directory {
     return { users, teams, notes: findings.notes };
   }
 
+  /**
+   * Team records by id, whoever is in them: with group-prefix, the team groups and their owners (leads by
+   * mail and by oid); otherwise only what the overrides name (leads then come from the overrides alone).
+   */
+  async lookUpTeams(teamIds: readonly string[]): Promise<ReadonlyMap<string, Team>> {
+    const wanted = new Set(teamIds);
+    const teams = new Map<string, Team>();
+    if (this.strategy.kind === 'group-prefix') {
+      const findings: Findings = { users: new Map(), memberships: new Map(), teamGroups: new Map(), deleted: new Map(), notes: [] };
+      await this.listTeamGroups(this.strategy, findings);
+      for (const [teamId, groups] of findings.teamGroups) {
+        if (!wanted.has(teamId)) continue;
+        const owners = await this.ownersOf(groups);
+        const overridden = this.overrides.teamLeads[teamId];
+        teams.set(teamId, {
+          id: teamId,
+          name: this.overrides.teamNames?.[teamId] ?? groups[0]?.name ?? teamId,
+          leads: [...(overridden ?? owners.addresses)],
+          ...(overridden ? {} : { leadIds: owners.ids }),
+        });
+      }
+      return teams;
+    }
+    for (const teamId of wanted) {
+      const leads = this.overrides.teamLeads[teamId];
+      const name = this.overrides.teamNames?.[teamId];
+      if (leads !== undefined || name !== undefined) teams.set(teamId, { id: teamId, name: name ?? teamId, leads: [...(leads ?? [])] });
+    }
+    return teams;
+  }
+
   private async readTeamGroups(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, requested: Map<string, string>, findings: Findings): Promise<void> {
+    await this.listTeamGroups(strategy, findings);
+    await this.readTeamMembers(strategy, requested, findings);
+  }
+
+  private async listTeamGroups(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, findings: Findings): Promise<void> {
     const literal = encodeURIComponent(strategy.prefix.replace(/'/g, "''"));
     const groups: { id: string; displayName?: string | null }[] = [];
     await this.listAll<{ id: string; displayName?: string | null }>(
@@ -244,6 +280,9 @@ export class GraphDirectory implements Directory {
     if (unusable.length > 0) {
       findings.notes.push(`Ignored ${unusable.length} group(s) whose name after "${strategy.prefix}" gives no valid team id: ${sample(unusable)}.`);
     }
+  }
+
+  private async readTeamMembers(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, requested: Map<string, string>, findings: Findings): Promise<void> {
 
     const relation = strategy.membership === 'transitive' ? 'transitiveMembers' : 'members';
     for (const [teamId, teamGroups] of findings.teamGroups) {
@@ -387,10 +426,18 @@ export class GraphDirectory implements Directory {
       const groups = findings.teamGroups.get(teamId) ?? [];
       const sourceName = [...(sourceNames.get(teamId) ?? [])].sort(compare)[0];
       const name = this.overrides.teamNames?.[teamId] ?? groups[0]?.name ?? sourceName ?? teamId;
-      const leads = this.overrides.teamLeads[teamId] ?? (await this.ownersOf(groups));
+      const overridden = this.overrides.teamLeads[teamId];
+      const owners = overridden === undefined ? await this.ownersOf(groups) : undefined;
+      const leads = overridden ?? owners?.addresses ?? [];
       if (leads.length === 0) leaderless.push(teamId);
       const costCenter = this.strategy.kind === 'cost-center' ? sourceName : undefined;
-      teams.set(teamId, { id: teamId, name, leads: [...leads], ...(costCenter === undefined ? {} : { costCenter }) });
+      teams.set(teamId, {
+        id: teamId,
+        name,
+        leads: [...leads],
+        ...(owners !== undefined && owners.ids.length > 0 ? { leadIds: owners.ids } : {}),
+        ...(costCenter === undefined ? {} : { costCenter }),
+      });
     }
     if (leaderless.length > 0) {
       findings.notes.push(`${leaderless.length} team(s) have no lead to send reports to: ${sample(leaderless)}.`);
@@ -398,8 +445,10 @@ export class GraphDirectory implements Directory {
     return teams;
   }
 
-  private async ownersOf(groups: readonly TeamGroup[]): Promise<string[]> {
+  /** The owners' mail addresses (who gets the reports) and user oids (what the cost API authorizes by). */
+  private async ownersOf(groups: readonly TeamGroup[]): Promise<{ addresses: string[]; ids: string[] }> {
     const leads = new Set<string>();
+    const ids = new Set<string>();
     for (const group of groups) {
       await this.listAll<{ id: string; mail?: string | null; userPrincipalName?: string | null }>(
         `/groups/${encodeURIComponent(group.groupId)}/owners?$select=${OWNER_FIELDS}&$top=${PAGE_SIZE}`,
@@ -409,12 +458,15 @@ export class GraphDirectory implements Directory {
           for (const owner of page) {
             // Service principals can own groups; they have neither mail nor UPN and cannot read a report.
             const address = owner.mail ?? owner.userPrincipalName;
-            if (address) leads.add(address);
+            if (address) {
+              leads.add(address);
+              ids.add(owner.id.toLowerCase());
+            }
           }
         },
       );
     }
-    return [...leads].sort(compare);
+    return { addresses: [...leads].sort(compare), ids: [...ids].sort(compare) };
   }
 
   private overrideFor(key: string): string | undefined {

@@ -20,6 +20,7 @@
  */
 import type { TableClient, TableEntity } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
+import type { CallOptions } from '../../ports/directory.js';
 import type { CloseRegistry, DeliveryLedger, DeliveryRecord, MonthClose } from '../../ports/ledger.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, MAX_KEY_BYTES } from './table-keys.js';
@@ -30,9 +31,9 @@ const CLOSE_PARTITION = 'close';
 /** A String property holds at most 64 KiB (UTF-16); an error text is diagnostic, so it is cut rather than refused. */
 const MAX_ERROR_CHARS = 16 * 1024;
 
-async function getEntity(client: TableClient, partitionKey: string, rowKey: string, action: string): Promise<Record<string, unknown> | undefined> {
+async function getEntity(client: TableClient, partitionKey: string, rowKey: string, action: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
   try {
-    return await client.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+    return await client.getEntity<Record<string, unknown>>(partitionKey, rowKey, signal ? { abortSignal: signal } : {});
   } catch (error) {
     if (statusOf(error) === 404) return undefined;
     throw storageError(action, error);
@@ -88,8 +89,8 @@ export class TableCloseRegistry implements CloseRegistry {
     return new TableCloseRegistry(client);
   }
 
-  async get(month: string): Promise<MonthClose | undefined> {
-    const entity = await getEntity(this.client, CLOSE_PARTITION, encodeKeyPart(month), `read the close record of ${month}`);
+  async get(month: string, options: CallOptions = {}): Promise<MonthClose | undefined> {
+    const entity = await getEntity(this.client, CLOSE_PARTITION, encodeKeyPart(month), `read the close record of ${month}`, options.signal);
     if (!entity) return undefined;
     const read = reader(entity, `close record of ${month}`);
     return {

@@ -37,6 +37,7 @@ import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, ru
 import { ensureTable, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
 import { assertCanonicalMonth, entityReader, int64, safeCount, subjectProperties, TOKEN_PROPERTY } from './table-usage-properties.js';
+import type { CallOptions } from '../../ports/directory.js';
 
 const ROLLUP_SCHEMA_VERSION = 1;
 
@@ -113,21 +114,21 @@ export class TableRollupStore implements RollupStore {
     return { written: planned.length, deleted: stale.length };
   }
 
-  async readTeamMonth(month: string, teamId: string): Promise<MonthlyLine[]> {
+  async readTeamMonth(month: string, teamId: string, options: CallOptions = {}): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
-    return this.query(odata`PartitionKey eq ${rollupPartitionKey(month, teamId)}`, `read team ${teamId} of ${month}`);
+    return this.query(odata`PartitionKey eq ${rollupPartitionKey(month, teamId)}`, `read team ${teamId} of ${month}`, options.signal);
   }
 
-  async readMonth(month: string): Promise<MonthlyLine[]> {
+  async readMonth(month: string, options: CallOptions = {}): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
     const { from, to } = keysStartingWith(month);
-    return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`);
+    return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`, options.signal);
   }
 
-  private async query(filter: string, action: string): Promise<MonthlyLine[]> {
+  private async query(filter: string, action: string, signal?: AbortSignal): Promise<MonthlyLine[]> {
     const lines: MonthlyLine[] = [];
     try {
-      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, ...(signal ? { abortSignal: signal } : {}) })) {
         lines.push(fromEntity(entity));
       }
     } catch (error) {

@@ -124,6 +124,7 @@ export function allTeamsJson(result: AllTeamsCosts) {
     teams: result.teams.map((team) => ({
       teamId: team.teamId,
       teamName: team.teamName,
+      costCenter: team.costCenter,
       ...teamTotal(team),
       budget: budgetJson(team.budget),
       forecast: forecastJson(team.forecast),
@@ -140,7 +141,7 @@ export function myCostsJson(result: MyCosts) {
     source: sourceJson(result.source),
     total: figures(result.total),
     budget: result.budget,
-    byTeam: result.byTeam.map((team) => ({ teamId: team.teamId, teamName: team.teamName, allocation: team.allocation, ...figures(team) })),
+    byTeam: result.byTeam.map((team) => ({ teamId: team.teamId, teamName: team.teamName, costCenter: team.costCenter, allocation: team.allocation, ...figures(team) })),
     byModel: result.byModel.map((model) => ({ model: model.model, pricedModel: model.pricedModel, ...figures(model) })),
     byTier: result.byTier.map((tier) => ({ tier: tier.tier, ...figures(tier) })),
     byDay: result.byDay.map((day) => ({ day: day.day, ...figures(day) })),
