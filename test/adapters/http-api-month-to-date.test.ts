@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { csvRecords } from '../support/csv.js';
 import { cents, expectReconciled, invoke, sumOf } from '../support/http-api.js';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { TableDailyRollupStore } from '../../shared/adapters/azure/table-daily-rollup-store.js';
@@ -254,9 +255,9 @@ describe('an open month (no close record) is answered from the daily rollups', (
     expect(platform.forecast.basis).toBe('working-and-weekend');
     expect(body.teams.find((team: any) => team.teamId === 'data')).toMatchObject({ budget: null, forecast: null });
     expect(monthlyReads).toEqual([]);
-    const csv = (await call(teamsHandler(async () => services), 'teams?month=2026-11&format=csv', await financeToken())).body.trim().split('\r\n');
-    expect(csv.filter((row) => row.split(',')[2] === 'budget')).toEqual([expect.stringMatching(/^2026-11,organization,budget,platform,[\d.]+%,60\.00,USD,0,0,0,0,0,0,0,0$/)]);
-    expect(csv.filter((row) => row.split(',')[2] === 'forecast')).toHaveLength(1);
+    const csv = csvRecords((await call(teamsHandler(async () => services), 'teams?month=2026-11&format=csv', await financeToken())).body);
+    expect(csv.map((row) => [row['team_id'], row['budget']])).toEqual(body.teams.map((team: any) => [team.teamId, team.teamId === 'platform' ? '60.00' : '']));
+    expect(csv.find((row) => row['team_id'] === 'platform')).toMatchObject({ budget_used_percent: platform.budget.usedPercent, forecast: platform.forecast.amount, source: 'open' });
   });
 
   it("answers /api/me/costs from the caller's team days and the unallocated days", async () => {
@@ -305,11 +306,9 @@ describe('a closed month is answered from its monthly rollups', () => {
       remainingWorkingDays: 0,
       remainingWeekendDays: 0,
     });
-    const csv = (await call(teamCostsHandler(async () => services), 'teams/platform/costs?month=2026-10&format=csv', await leadToken(), { team: 'platform' })).body.split('\r\n');
-    expect(csv.slice(1, 4)).toEqual([
-      expect.stringMatching(/^2026-10,team,total,platform,Platform Engineering,4\.44,USD,/),
-      '2026-10,team,budget,platform,44.4%,10.00,USD,0,0,0,0,0,0,0,0',
-      '2026-10,team,forecast,platform,44.4%,4.44,USD,0,0,0,0,0,0,0,0',
+    const csv = csvRecords((await call(teamCostsHandler(async () => services), 'teams/platform/costs?month=2026-10&format=csv&view=total', await leadToken(), { team: 'platform' })).body);
+    expect(csv).toEqual([
+      expect.objectContaining({ team_id: 'platform', team_name: 'Platform Engineering', amount: '4.44', currency: 'USD', budget: '10.00', budget_used_percent: '44.4', forecast: '4.44', forecast_budget_percent: '44.4', source: 'closed', revision: '2' }),
     ]);
     const list = (await teams('?month=2026-10', await financeToken())).json;
     expect(list.source).toMatchObject({ status: 'closed', revision: 2 });

@@ -17,6 +17,7 @@ import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
 import { myCostsHandler } from '../../functions/http-my-costs.js';
 import { teamCostsHandler } from '../../functions/http-team-costs.js';
 import { teamsHandler } from '../../functions/http-teams.js';
+import { csvRecords } from '../support/csv.js';
 import { cents, expectReconciled, invoke, sumOf, type Call } from '../support/http-api.js';
 import { fixedClock } from '../support/in-memory.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
@@ -382,14 +383,12 @@ describe('GET /api/teams/{team}/costs', () => {
     for (const response of [viaAccept, viaQuery]) {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-      expect(response.headers.get('content-disposition')).toBe('attachment; filename="team-platform-2026-10.csv"');
-      const rows = response.body.trim().split('\r\n').map((row) => row.split(','));
-      expect(rows[0]!.slice(0, 7)).toEqual(['month', 'scope', 'section', 'key', 'name', 'amount', 'currency']);
-      const total = rows.find((row) => row[2] === 'total')!;
-      expect(total.slice(0, 5)).toEqual(['2026-10', 'team', 'total', 'platform', 'Platform Engineering']);
-      const userRows = rows.filter((row) => row[2] === 'user');
-      expect(userRows).toHaveLength(4);
-      expect(userRows.reduce((sum, row) => sum + cents(row[5]!), 0n)).toBe(cents(total[5]!));
+      expect(response.headers.get('content-disposition')).toBe('attachment; filename="team-platform-2026-10-users.csv"');
+      // Without ?view= a team answers one row per user: the amounts add up to the team total.
+      const users = csvRecords(response.body);
+      expect(users).toHaveLength(4);
+      expect(users.every((row) => row['month'] === '2026-10' && row['team_id'] === 'platform' && row['team_name'] === 'Platform Engineering')).toBe(true);
+      expect(users.reduce((sum, row) => sum + cents(row['amount']!), 0n)).toBe(toMinorUnits(platformExact));
     }
     expect(viaQuery.body).toBe(viaAccept.body);
     const json = await teamCosts('platform', '?month=2026-10', { bearer: await leadToken(), headers: { accept: 'application/json, text/csv;q=0.5' } });
@@ -504,12 +503,17 @@ describe('GET /api/teams', () => {
     expect(store.reads).toEqual([]);
   });
 
-  it('answers CSV', async () => {
+  it('answers CSV: one row per team by default, the month total with view=total', async () => {
     const response = await teams('?month=2026-10&format=csv', { bearer: await financeToken() });
-    const rows = response.body.trim().split('\r\n');
-    expect(rows).toHaveLength(5);
-    expect(rows[1]).toMatch(/^2026-10,organization,total,,,/);
-    expect(rows[2]).toMatch(/^2026-10,organization,team,data,Data Science,4\.20,USD,/);
+    const rows = csvRecords(response.body);
+    expect(rows.map((row) => [row['team_id'], row['team_name'], row['cost_center'], row['amount']])).toEqual([
+      ['data', 'Data Science', 'CC-2002', '4.20'],
+      ['platform', 'Platform Engineering', '', expect.any(String)],
+      [UNALLOCATED_TEAM, 'Unallocated', '', '0.75'],
+    ]);
+    const total = csvRecords((await teams('?month=2026-10&format=csv&view=total', { bearer: await financeToken() })).body);
+    expect(total).toHaveLength(1);
+    expect(cents(total[0]!['amount']!)).toBe(rows.reduce((sum, row) => sum + cents(row['amount']!), 0n));
   });
 });
 
@@ -548,7 +552,12 @@ describe('GET /api/me/costs', () => {
   it('answers CSV and rejects a bad month', async () => {
     const csv = await myCosts('?month=2026-10', { bearer: await memberToken(), headers: { accept: 'text/csv' } });
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    expect(csv.body.split('\r\n')[1]).toMatch(new RegExp(`^2026-10,caller,total,${MEMBER},Mo Member,`));
+    const lines = csvRecords(csv.body);
+    expect(lines.map((row) => [row['user_id'], row['model'], row['priced_as']]).sort()).toEqual([
+      [MEMBER, 'claude-haiku-4-5', 'claude-haiku-4-5'],
+      [MEMBER, 'claude-preview', 'not priced'],
+      [MEMBER, 'claude-sonnet-4-6', 'claude-sonnet-4-6'],
+    ]);
     expectError(await myCosts('?month=2026-00', { bearer: await memberToken() }), 400, 'BAD_REQUEST');
   });
 });

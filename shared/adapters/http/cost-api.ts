@@ -13,7 +13,7 @@ import type { Logger } from '../../ports/runtime.js';
 import type { CostLookup } from '../../use-cases/lookup-costs.js';
 import type { AccessTokenVerifier } from '../azure/entra-token-verifier.js';
 import { invocationLogger } from '../functions-logger.js';
-import { allTeamsCsv, allTeamsJson, myCostsCsv, myCostsJson, teamCostsCsvText, teamCostsJsonText } from './cost-responses.js';
+import { allTeamsCsv, allTeamsJson, csvView, myCostsCsv, myCostsJson, teamCostsCsvText, teamCostsJsonText } from './cost-responses.js';
 
 export type CostEndpoint = 'team-costs' | 'all-teams' | 'my-costs';
 
@@ -56,18 +56,21 @@ export function costApiHandler(endpoint: CostEndpoint, getServices: CostApiServi
       const lookup = services.costLookup;
       switch (endpoint) {
         case 'team-costs': {
+          const view = format === 'csv' ? csvView('team-costs', request.query.get('view')) : undefined;
           const result = await lookup.teamCosts(caller, { teamId: request.params['team'] ?? '', month });
-          return format === 'csv'
-            ? csvResponse(teamCostsCsvText(result), `team-${result.team.id}-${result.month}.csv`, requestId)
+          return view !== undefined
+            ? csvResponse(teamCostsCsvText(result, view), `team-${result.team.id}-${result.month}-${view}.csv`, requestId)
             : jsonTextResponse(200, teamCostsJsonText(result), requestId);
         }
         case 'all-teams': {
+          const view = format === 'csv' ? csvView('all-teams', request.query.get('view')) : undefined;
           const result = await lookup.allTeams(caller, { month });
-          return format === 'csv' ? csvResponse(allTeamsCsv(result), `teams-${result.month}.csv`, requestId) : jsonResponse(200, allTeamsJson(result), requestId);
+          return view !== undefined ? csvResponse(allTeamsCsv(result, view), `teams-${result.month}-${view}.csv`, requestId) : jsonResponse(200, allTeamsJson(result), requestId);
         }
         case 'my-costs': {
+          const view = format === 'csv' ? csvView('my-costs', request.query.get('view')) : undefined;
           const result = await lookup.myCosts(caller, { month });
-          return format === 'csv' ? csvResponse(myCostsCsv(result), `my-costs-${result.month}.csv`, requestId) : jsonResponse(200, myCostsJson(result), requestId);
+          return view !== undefined ? csvResponse(myCostsCsv(result, view), `my-costs-${result.month}-${view}.csv`, requestId) : jsonResponse(200, myCostsJson(result), requestId);
         }
       }
     } catch (error) {
