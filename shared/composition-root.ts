@@ -147,6 +147,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
       timeZone: settings.timeZone,
       roles: { finance: settings.api.financeRole, ...(settings.api.leadRole === null ? {} : { lead: settings.api.leadRole }) },
       cacheTtlSeconds: settings.api.cacheTtlSeconds,
+      callTimeoutMs: settings.api.callTimeoutMs,
     },
   });
   const accessTokens = runtime.accessTokens ?? accessTokenVerifierFor(settings.api, clock);

@@ -104,6 +104,7 @@ export const SETTING = {
   authFinanceRole: 'AUTH_FINANCE_ROLE',
   authLeadRole: 'AUTH_LEAD_ROLE',
   costCacheTtlSeconds: 'COST_CACHE_TTL_SECONDS',
+  costCallTimeoutMs: 'COST_CALL_TIMEOUT_MS',
   budgetsFile: 'BUDGETS_FILE',
   alertCcFinance: 'ALERT_CC_FINANCE',
   teamsWebhookUrl: 'TEAMS_WEBHOOK_URL',
@@ -526,6 +527,8 @@ export interface ApiSettings {
   readonly leadRole: string | null;
   /** How long team-month reads are kept in memory; 0 disables the cache. */
   readonly cacheTtlSeconds: number;
+  /** Deadline of each storage or directory call the API makes; past it the request answers 503 (retryable). */
+  readonly callTimeoutMs: number;
 }
 
 const TENANT_GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -545,6 +548,7 @@ function readApiSettings(source: SettingsSource, problems: string[]): ApiSetting
     financeRole: text(SETTING.authFinanceRole) || 'Chargeback.Finance',
     leadRole: text(SETTING.authLeadRole) || null,
     cacheTtlSeconds: integerSetting(source, SETTING.costCacheTtlSeconds, 60, 0, 3600, problems),
+    callTimeoutMs: integerSetting(source, SETTING.costCallTimeoutMs, 5000, 100, 60000, problems),
   });
 }
 

@@ -407,7 +407,7 @@ export class CostLookup {
   }
 
   private closeOf(month: string): Promise<MonthClose | undefined> {
-    return this.closeRecords.getOrLoad(month, () => this.call('the close registry', () => this.deps.closes.get(month)));
+    return this.closeRecords.getOrLoad(month, () => this.call('the close registry', (signal) => this.deps.closes.get(month, { signal })));
   }
 
   private async emptySource(month: string): Promise<FiguresSource> {
