@@ -13,6 +13,7 @@ import type { Logger } from '../../ports/runtime.js';
 import type { CostLookup } from '../../use-cases/lookup-costs.js';
 import type { AccessTokenVerifier } from '../azure/entra-token-verifier.js';
 import { invocationLogger } from '../functions-logger.js';
+import { RejectionLog } from './rejection-log.js';
 import { allTeamsCsv, allTeamsJson, csvView, myCostsCsv, myCostsJson, teamCostsCsvText, teamCostsJsonText } from './cost-responses.js';
 
 export type CostEndpoint = 'team-costs' | 'all-teams' | 'my-costs';
@@ -44,7 +45,10 @@ const COMMON_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-export function costApiHandler(endpoint: CostEndpoint, getServices: CostApiServicesGetter): CostApiHandler {
+/** One per process: rejected requests of every endpoint are counted together, per reason. */
+const processRejections = new RejectionLog();
+
+export function costApiHandler(endpoint: CostEndpoint, getServices: CostApiServicesGetter, rejections: RejectionLog = processRejections): CostApiHandler {
   return async (request, context) => {
     const logger = invocationLogger(context);
     const requestId = context.invocationId;
@@ -74,7 +78,7 @@ export function costApiHandler(endpoint: CostEndpoint, getServices: CostApiServi
         }
       }
     } catch (error) {
-      return errorResponse(error, { endpoint, logger, requestId });
+      return errorResponse(error, { endpoint, logger, requestId, rejections });
     }
   };
 }
@@ -164,14 +168,17 @@ export function errorShape(error: unknown): ErrorShape {
   }
 }
 
-function errorResponse(error: unknown, where: { endpoint: CostEndpoint; logger: Logger; requestId: string }): HttpResponseInit {
+function errorResponse(error: unknown, where: { endpoint: CostEndpoint; logger: Logger; requestId: string; rejections: RejectionLog }): HttpResponseInit {
   const shape = errorShape(error);
   const reason = isAppError(error) && error.details.length > 0 && error.code === 'UNAUTHENTICATED' ? ` (${error.details[0]})` : '';
   if (shape.status >= 500) {
     const stack = error instanceof Error && !isAppError(error) ? `\n${error.stack ?? ''}` : '';
     where.logger.error(`cost API ${where.endpoint} failed: ${describeError(error)}${stack}`, { requestId: where.requestId, status: shape.status });
   } else {
-    where.logger.warn(`cost API ${where.endpoint} answered ${shape.status} ${shape.code}${reason}`, { requestId: where.requestId, status: shape.status });
+    where.rejections.record(where.logger, `${where.endpoint} ${shape.status} ${shape.code}${reason}`, `cost API ${where.endpoint} answered ${shape.status} ${shape.code}${reason}`, {
+      requestId: where.requestId,
+      status: shape.status,
+    });
   }
   return jsonResponse(shape.status, { error: { code: shape.code, message: shape.message } }, where.requestId, shape.headers);
 }
