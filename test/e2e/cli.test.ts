@@ -170,3 +170,63 @@ describe('the command line on the embedded default', () => {
     for (const command of ['demo', 'close', 'generate']) expect(run.stdout).toContain(command);
   });
 });
+
+/** Process ids whose parent is `pid` and whose command line contains `command` (Linux /proc). */
+async function childrenOf(pid: number, command: string): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the parenthesised command name: state, ppid, ...
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && (await readFile(`/proc/${entry}/cmdline`, 'utf8')).includes(command)) children.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return children;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(process.platform !== 'linux')('the Azurite the command line starts', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`stops with the command line on ${signal}`, async () => {
+      const out = await mkdtemp(path.join(os.tmpdir(), 'cli-kill-'));
+      const { STORAGE_CONNECTION_STRING: _storage, STORAGE_TABLE_ENDPOINT: _endpoint, ...env } = process.env;
+      // A month big enough that the close is still running when the signal comes.
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'cli', 'main.ts'), 'demo', '--month', '2026-10', '--users', '3000', '--teams', '8', '--out', out], {
+        cwd: PROJECT_ROOT,
+        env: { ...env, NODE_NO_WARNINGS: '1' },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      let azurite: number | undefined;
+      await expect
+        .poll(
+          async () => {
+            azurite = (await childrenOf(child.pid!, 'azurite'))[0];
+            return azurite;
+          },
+          { timeout: 60_000, interval: 50 },
+        )
+        .toBeDefined();
+      try {
+        child.kill(signal);
+        await exited;
+        await expect.poll(() => isRunning(azurite!), { timeout: 10_000 }).toBe(false);
+      } finally {
+        // Never leave one behind, even when the test fails.
+        if (azurite !== undefined && isRunning(azurite)) process.kill(azurite, 'SIGKILL');
+      }
+    }, 90_000);
+  }
+});
