@@ -10,7 +10,7 @@ import { closeMonth } from '../shared/use-cases/close-month.js';
 import { printCloseSummary } from './summary.js';
 import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { environmentWith, stackOverrides } from './options.js';
+import { demoFileDefaults, environmentWith, stackOverrides, withDefaults } from './options.js';
 
 export interface CloseOptions {
   month: string;
@@ -30,7 +30,7 @@ const DEMO_FINANCE = 'finance@contoso.example';
 /** Command-line options win over app settings from the environment; paths given here are the caller's. */
 function settingsFor(options: CloseOptions): Settings {
   const overrides = { ...stackOverrides(options), [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';') };
-  return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
+  return loadSettings(environmentWith(withDefaults(overrides, demoFileDefaults(options.out))), { projectRoot: PROJECT_ROOT });
 }
 
 /** With no storage configured, the CLI runs its own Azurite, keeping its tables under the output folder. */

@@ -164,6 +164,36 @@ describe('the command line on the embedded default', () => {
     expect(run.stdout).toMatch(/Total\s.*\s1,300\s/);
   });
 
+  it('finds the demo files under --out for every command: directory show and budgets check need no flags', async () => {
+    const directory = JSON.parse(await readFile(path.join(out, 'demo', 'directory.json'), 'utf8'));
+    const user = directory.users[0];
+    const show = await cli(['directory', 'show', user.userId, '--out', out], env);
+    expect(show.stderr).not.toMatch(/DIRECTORY_FILE/);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(user.teamId);
+    const budgets = await cli(['budgets', 'check', '--month', '2026-10', '--out', out], env);
+    expect(budgets.stderr).not.toMatch(/DIRECTORY_FILE|no BUDGETS_FILE given/);
+    expect(budgets.code).toBe(0);
+  }, 60_000);
+
+  it('names the flag, not the setting, for a bad --time-zone', async () => {
+    const run = await cli(['close', '--month', '2026-10', '--time-zone', 'Mars/Olympus_Mons', '--out', out], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--time-zone');
+    expect(run.stderr).toContain('"Mars/Olympus_Mons" is not an IANA time zone');
+    expect(run.stderr).not.toContain('REPORTING_TIME_ZONE');
+  });
+
+  it('refuses a token role the API does not know', async () => {
+    const run = await cli(['token', '--user', '00000000-0000-4000-8000-0000000000f1', '--role', 'Chargeback.Finanse', '--out', out], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--role "Chargeback\.Finanse": not a role the API checks; use Chargeback\.Finance/);
+    expect(run.stdout).toBe('');
+    const ok = await cli(['token', '--user', '00000000-0000-4000-8000-0000000000f1', '--role', 'Chargeback.Finance', '--out', out], env);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim().split('.')).toHaveLength(3);
+  });
+
   it('explains itself with --help', async () => {
     const run = await cli(['--help']);
     expect(run.code).toBe(0);
