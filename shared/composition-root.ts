@@ -16,6 +16,7 @@ import { loadDirectoryOverridesFile } from './adapters/local/directory-overrides
 import { FileDirectory } from './adapters/local/file-directory.js';
 import { FilePriceBookSource } from './adapters/local/file-price-book.js';
 import { FileUsageSource } from './adapters/local/file-usage-source.js';
+import { expandUsageFilePatterns } from './adapters/local/usage-file-patterns.js';
 import { OutboxMailer } from './adapters/local/outbox-mailer.js';
 import { GraphMailer } from './adapters/azure/graph-mailer.js';
 import { PacedMailer } from './adapters/paced-mailer.js';
@@ -161,7 +162,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
  */
 export function createUsageSource(settings: Pick<Settings, 'usage' | 'metricMapping'>, runtime: { credential?: TokenCredential } = {}): UsageSource {
   const usage = settings.usage;
-  if (usage.kind === 'file') return new FileUsageSource({ files: usage.files, mapping: settings.metricMapping });
+  if (usage.kind === 'file') return new FileUsageSource({ files: expandUsageFilePatterns(usage.files), mapping: settings.metricMapping });
   return new AppInsightsUsageSource({
     client: createLogsQueryPort(runtime.credential ?? azureCredential(), usage.endpoint === null ? {} : { endpoint: usage.endpoint }),
     target: usage.target,
@@ -173,7 +174,7 @@ export function createUsageSource(settings: Pick<Settings, 'usage' | 'metricMapp
 /** What the `doctor` command checks: the same source as createUsageSource, asked what it holds. */
 export function createUsageDiscovery(settings: Pick<Settings, 'usage' | 'metricMapping'>, runtime: { credential?: TokenCredential } = {}): UsageDiscovery {
   const usage = settings.usage;
-  if (usage.kind === 'file') return new FileUsageDiscovery({ files: usage.files, mapping: settings.metricMapping });
+  if (usage.kind === 'file') return new FileUsageDiscovery({ files: expandUsageFilePatterns(usage.files), mapping: settings.metricMapping });
   return new AppInsightsDiscovery({
     client: createLogsQueryPort(runtime.credential ?? azureCredential(), usage.endpoint === null ? {} : { endpoint: usage.endpoint }),
     target: usage.target,
