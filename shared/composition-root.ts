@@ -33,7 +33,8 @@ import type { Clock, Logger } from './ports/runtime.js';
 import type { CloseMonthDeps } from './use-cases/close-month.js';
 import type { UsageSource } from './ports/usage-source.js';
 import type { IngestDailyDeps } from './use-cases/ingest-daily.js';
-import { CostLookup } from './use-cases/lookup-costs.js';
+import type { CostLookup } from './use-cases/lookup-costs.js';
+import { cachedCostLookup } from './adapters/http/cached-cost-reads.js';
 import type { AccessTokenVerifier } from './adapters/azure/entra-token-verifier.js';
 import { accessTokenVerifierFor } from './adapters/http/access-tokens.js';
 import { TableAlertLedger } from './adapters/azure/table-alert-ledger.js';
@@ -137,7 +138,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
       unallocatedAlertPercents: budgets.unallocatedAlertPercents,
     },
   };
-  const costLookup = new CostLookup({
+  const costLookup = cachedCostLookup({
     rollups,
     closes,
     dailyRollups,

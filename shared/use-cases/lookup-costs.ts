@@ -63,37 +63,20 @@ import type { CloseRegistry, MonthClose } from '../ports/ledger.js';
 import type { PriceBookSource } from '../ports/price-book-source.js';
 import type { RollupStore } from '../ports/rollup-store.js';
 import type { Clock } from '../ports/runtime.js';
-import { TtlCache } from './ttl-cache.js';
+import { closedSource, type CostReads } from './cost-reads.js';
 
 export type { BudgetStatus, CostBreakdown, CostFigures, DayCosts, FiguresSource, Forecast, LineCosts, ModelCosts, TeamTotal, TierCosts };
 export type { UserCosts } from '../domain/cost-views.js';
 
 export interface LookupCostsDeps {
-  /** Closed months: the rollups the close wrote. */
-  readonly rollups: RollupStore;
-  /** Which months are closed (and at which revision). */
-  readonly closes: Pick<CloseRegistry, 'get'>;
-  /** Open months: the daily rollups the daily ingest keeps current. */
-  readonly dailyRollups: Pick<DailyRollupStore, 'readTeamDays' | 'readMonthDailySeries'>;
-  /**
-   * The teams' budgets, loaded in the price book's currency (as the budget alerts load them); absent when no
-   * budgets are configured, and then every budget and forecast is null.
-   */
-  readonly budgets?: { readonly source: BudgetSource; readonly priceBooks: Pick<PriceBookSource, 'load'> };
-  readonly directory: Directory;
+  /** The reads, with their deadlines; the HTTP edge puts its cache in front (cachedCostLookup). */
+  readonly reads: CostReads;
   readonly clock: Clock;
   readonly settings: {
     readonly timeZone: string;
     readonly roles: AccessRoles;
-    /** 0 disables the cache. */
-    readonly cacheTtlSeconds: number;
-    /** Deadline of each storage or directory call; default DEFAULT_CALL_TIMEOUT_MS. */
-    readonly callTimeoutMs?: number;
   };
 }
-
-/** Long enough for a cold month read, short enough that a paused store answers 503 before a client gives up. */
-export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
 export type AccessBasis = 'finance' | 'lead' | 'member';
 
@@ -169,53 +152,18 @@ export interface TeamCostsQuery extends MonthQuery {
   readonly teamId: string;
 }
 
-// A cached team-month of ~200 users holds ~1.5 MB; 128 keeps a 50-team org's current and previous month.
-const VIEW_CACHE_MAX_ENTRIES = 128;
-const MONTH_CACHE_MAX_ENTRIES = 4;
-const DIRECTORY_CACHE_MAX_ENTRIES = 4096;
 const MAX_TEAM_ID_LENGTH = 63;
 
 export const TEAM_ID_RULE = 'team must be a team id: 1-63 characters of lowercase letters, digits, ".", "_" or "-", starting with a letter or digit';
 export const MONTH_RULE = 'month must be YYYY-MM, for example 2026-10';
 
-/** A closed month as its close reported it: the finance report and the lines it was built from. */
-interface ClosedMonth {
-  readonly close: MonthClose;
-  readonly lines: readonly MonthlyLine[];
-  readonly report: MonthReport;
-  readonly context: ReportContext;
-  readonly view: MonthView;
-  readonly asOf: Date;
-}
-
 type FullResultMemo = Map<'finance' | 'lead', { teamName: string; costCenter: string | null; plan: BudgetPlan | undefined; today: string; result: TeamCosts }>;
 
 export class CostLookup {
-  private readonly teamViews: TtlCache<TeamMonthView>;
-  private readonly closedMonths: TtlCache<ClosedMonth | null>;
-  private readonly openMonthViews: TtlCache<MonthView>;
-  private readonly resolutions: TtlCache<DirectoryResolution>;
-  private readonly teamRecords: TtlCache<Team | null>;
-  private readonly closeRecords: TtlCache<MonthClose | undefined>;
-  private readonly budgetPlans: TtlCache<BudgetPlan>;
   /** A full view's result per access basis, kept with the view it was built from (and dropped with it). */
   private readonly fullResults = new WeakMap<TeamMonthView, FullResultMemo>();
-  private readonly callTimeoutMs: number;
 
-  constructor(private readonly deps: LookupCostsDeps) {
-    const ttlSeconds = deps.settings.cacheTtlSeconds;
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) throw new AppError('CONFIG_INVALID', `the cost cache TTL must be 0 or more seconds, got ${ttlSeconds}`);
-    this.callTimeoutMs = deps.settings.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    if (!Number.isFinite(this.callTimeoutMs) || this.callTimeoutMs <= 0) throw new AppError('CONFIG_INVALID', `the cost API call timeout must be more than 0 ms, got ${this.callTimeoutMs}`);
-    const options = (maxEntries: number) => ({ ttlMs: ttlSeconds * 1000, maxEntries, now: () => deps.clock.now().getTime() });
-    this.teamViews = new TtlCache(options(VIEW_CACHE_MAX_ENTRIES));
-    this.closedMonths = new TtlCache(options(MONTH_CACHE_MAX_ENTRIES));
-    this.openMonthViews = new TtlCache(options(VIEW_CACHE_MAX_ENTRIES));
-    this.resolutions = new TtlCache(options(DIRECTORY_CACHE_MAX_ENTRIES));
-    this.teamRecords = new TtlCache(options(DIRECTORY_CACHE_MAX_ENTRIES));
-    this.closeRecords = new TtlCache(options(VIEW_CACHE_MAX_ENTRIES));
-    this.budgetPlans = new TtlCache(options(1));
-  }
+  constructor(private readonly deps: LookupCostsDeps) {}
 
   /** A team's month: in full for finance and the team's leads, the team total plus own lines for its members. */
   async teamCosts(caller: Caller, query: TeamCostsQuery): Promise<TeamCosts> {
@@ -357,17 +305,6 @@ export class CostLookup {
     };
   }
 
-  /** Forgets every cached read, e.g. right after this process wrote new rollups. */
-  clearCache(): void {
-    this.teamViews.clear();
-    this.closedMonths.clear();
-    this.openMonthViews.clear();
-    this.resolutions.clear();
-    this.teamRecords.clear();
-    this.closeRecords.clear();
-    this.budgetPlans.clear();
-  }
-
   private monthOf(text: string | undefined): string {
     if (text === undefined) return monthInZone(this.deps.clock.now(), this.deps.settings.timeZone);
     try {
@@ -377,134 +314,49 @@ export class CostLookup {
     }
   }
 
-  /** The calendar day in the reporting zone: the last day an open month is read through. */
+  /** The calendar day in the reporting zone: the day an open month's forecast is made for. */
   private today(): string {
     return dayInZone(this.deps.clock.now(), this.deps.settings.timeZone);
   }
 
-  /**
-   * Runs one storage or directory call with a deadline: the signal tells the adapter to give up, and the
-   * race makes sure the request does not wait longer even if an adapter ignores it.
-   */
-  private async call<T>(what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new AppError('TIMEOUT', `${what} did not answer within ${this.callTimeoutMs} ms`, { retryable: true });
-        controller.abort(error);
-        reject(error);
-      }, this.callTimeoutMs);
-    });
-    try {
-      return await Promise.race([run(controller.signal), deadline]);
-    } catch (error) {
-      if (controller.signal.aborted && !isAppError(error)) throw controller.signal.reason;
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private closeOf(month: string): Promise<MonthClose | undefined> {
-    return this.closeRecords.getOrLoad(month, () => this.call('the close registry', (signal) => this.deps.closes.get(month, { signal })));
-  }
-
   private async emptySource(month: string): Promise<FiguresSource> {
-    const close = await this.closeOf(month);
+    const close = await this.deps.reads.closeOf(month);
     return close ? closedSource(close) : { status: 'open', asOf: null };
   }
 
   private budgetPlan(): Promise<BudgetPlan | undefined> {
-    const budgets = this.deps.budgets;
-    if (budgets === undefined) return Promise.resolve(undefined);
-    return this.budgetPlans.getOrLoad('plan', async () => budgets.source.load({ currency: (await budgets.priceBooks.load()).currency }));
-  }
-
-  /** A closed month's finance report, built once per TTL from every stored line; null when nothing is stored. */
-  private closedMonth(month: string, close: MonthClose): Promise<ClosedMonth | null> {
-    return this.closedMonths.getOrLoad(`${month}|${close.revision}`, async () => {
-      const asOf = this.deps.clock.now();
-      const lines = inReportOrder(await this.call('the rollup store', (signal) => this.deps.rollups.readMonth(month, { signal })));
-      if (lines.length === 0) return null;
-      const context = storedRollupsContext({
-        month,
-        timeZone: this.deps.settings.timeZone,
-        window: monthWindow(month, this.deps.settings.timeZone),
-        currency: currencyOf(lines),
-        asOf,
-        revision: close.revision,
-        priceBookVersion: close.priceBookVersion,
-      });
-      const report = buildMonthReport(lines, context);
-      return { close, lines, report, context, view: monthViewOf(report, lines, closedSource(close), asOf), asOf };
-    });
+    return this.deps.reads.budgetPlan();
   }
 
   /**
-   * A closed month with the team in its rollups is the team's slice of the finance report; anything else
-   * reads the team's day partitions through today. A closed month where neither store has the team is the
-   * closed month's zero.
+   * Source selection. A closed month with the team in its rollups is the team's slice of the finance report;
+   * anything else reads the team's day partitions through today (a closed month whose rollups lack the team
+   * says `open`, or is the closed month's zero when the daily store has nothing either).
    */
-  private teamView(month: string, teamId: string): Promise<TeamMonthView> {
-    return this.teamViews.getOrLoad(`${month}|${teamId}`, async () => {
-      const asOf = this.deps.clock.now();
-      const timeZone = this.deps.settings.timeZone;
-      const close = await this.closeOf(month);
-      if (close) {
-        const closed = await this.closedMonth(month, close);
-        if (closed !== null && closed.report.teams.some((team) => team.teamId === teamId)) {
-          const teamLines = closed.lines.filter((line) => line.teamId === teamId);
-          return teamMonthView(buildTeamReport(closed.lines, closed.report, teamId, closed.context), teamLines, closedSource(close), closed.asOf);
-        }
-      }
-      const dayLines = await this.call('the daily rollup store', (signal) => this.deps.dailyRollups.readTeamDays(month, teamId, this.today(), { signal }));
-      const closedZero = close !== undefined && dayLines.length === 0;
-      const source: FiguresSource = closedZero
-        ? closedSource(close)
-        : { status: 'open', asOf: dayLines.reduce<string | null>((latest, line) => (latest === null || line.day > latest ? line.day : latest), null) };
-      const lines = monthlyLinesFromDayLines(month, dayLines);
-      const context = storedRollupsContext({
-        month,
-        timeZone,
-        window: monthWindow(month, timeZone),
-        currency: currencyOf(lines),
-        asOf,
-        revision: close?.revision ?? 0,
-        priceBookVersion: close?.priceBookVersion ?? 'daily rollups',
-      });
-      return openTeamMonthView(lines, context, source, asOf);
-    });
+  private async teamView(month: string, teamId: string): Promise<TeamMonthView> {
+    const close = await this.deps.reads.closeOf(month);
+    if (close) {
+      const closed = await this.deps.reads.closedMonth(month, close);
+      if (closed !== null && closed.hasTeam(teamId)) return closed.teamView(teamId);
+    }
+    return this.deps.reads.dailyTeamView(month, teamId, close);
   }
 
   private async monthView(month: string): Promise<MonthView> {
-    const close = await this.closeOf(month);
+    const close = await this.deps.reads.closeOf(month);
     if (close) {
-      const closed = await this.closedMonth(month, close);
+      const closed = await this.deps.reads.closedMonth(month, close);
       if (closed !== null) return closed.view;
     }
-    return this.openMonthViews.getOrLoad(month, async () => {
-      const asOf = this.deps.clock.now();
-      const today = this.today();
-      const series = (await this.call('the daily rollup store', (signal) => this.deps.dailyRollups.readMonthDailySeries(month, { signal }))).filter((total) => total.day <= today);
-      if (close && series.length === 0) {
-        const context = storedRollupsContext({ month, timeZone: this.deps.settings.timeZone, window: monthWindow(month, this.deps.settings.timeZone), currency: null, asOf, revision: close.revision, priceBookVersion: close.priceBookVersion });
-        return monthViewOf(buildMonthReport([], context), [], closedSource(close), asOf);
-      }
-      return monthViewFromDailyTotals(series, asOf);
-    });
+    return this.deps.reads.dailyMonthView(month, close);
   }
 
   private resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
-    const ids = [...new Set(userIds)].sort();
-    return this.resolutions.getOrLoad(ids.join(','), () => this.call('the directory', (signal) => this.deps.directory.resolve(ids, { signal })));
+    return this.deps.reads.resolve(userIds);
   }
 
-  /** The directory's record of one team (undefined when it does not know the team). */
-  private async teamRecord(teamId: string): Promise<Team | undefined> {
-    if (teamId === UNALLOCATED_TEAM) return undefined;
-    const record = await this.teamRecords.getOrLoad(teamId, async () => (await this.call('the directory', (signal) => this.deps.directory.lookUpTeams([teamId], { signal }))).get(teamId) ?? null);
-    return record ?? undefined;
+  private teamRecord(teamId: string): Promise<Team | undefined> {
+    return this.deps.reads.teamRecord(teamId);
   }
 
   private async teamRecords_(teamIds: readonly string[]): Promise<Map<string, Team>> {
@@ -522,10 +374,6 @@ function requireTeamId(text: string | undefined): string {
 
 function forbidden(): AppError {
   return new AppError('FORBIDDEN', 'You are not allowed to see these costs');
-}
-
-function closedSource(close: MonthClose): FiguresSource {
-  return { status: 'closed', revision: close.revision, closedAt: close.closedAt };
 }
 
 function teamNameOf(teamId: string, record: Team | undefined): string {

@@ -15,7 +15,7 @@ import type { DirectoryUser, Team } from '../../shared/domain/directory.js';
 import { money } from '../../shared/domain/money.js';
 import type { MonthlyLine } from '../../shared/domain/rollup.js';
 import { zeroTokens } from '../../shared/domain/tokens.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { csvRecords, parseCsv } from '../support/csv.js';
 import { cents, invoke } from '../support/http-api.js';
 import { fixedClock, InMemoryCloseRegistry, InMemoryDailyRollupStore, InMemoryRollupStore, StaticDirectory } from '../support/in-memory.js';
@@ -75,7 +75,7 @@ beforeAll(async () => {
   await closes.put({ month: MONTH, revision: 1, fingerprint: 'f', closedAt: new Date('2026-11-02T06:00:00Z'), priceBookVersion: 'v', totalMinorUnits: '401', currency: 'USD' });
   const clock = fixedClock('2026-11-10T12:00:00Z');
   services = {
-    costLookup: new CostLookup({
+    costLookup: cachedCostLookup({
       rollups,
       closes,
       dailyRollups: new InMemoryDailyRollupStore(),

@@ -14,7 +14,7 @@ import { TableRollupStore } from '../../shared/adapters/azure/table-rollup-store
 import type { CostApiServices } from '../../shared/adapters/http/cost-api.js';
 import { createLocalSigningKey, LOCAL_AUDIENCE, LOCAL_TENANT_ID, localVerifier, mintLocalToken, type LocalSigningKey } from '../../shared/adapters/local/local-token-issuer.js';
 import { FINANCE_ROLE } from '../../shared/domain/access.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { invoke } from '../support/http-api.js';
 import { fixedClock, StaticDirectory } from '../support/in-memory.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
@@ -80,7 +80,7 @@ beforeAll(async () => {
   key = await createLocalSigningKey();
   const clock = fixedClock('2026-11-10T12:00:00Z');
   services = {
-    costLookup: new CostLookup({
+    costLookup: cachedCostLookup({
       rollups,
       closes: {
         get: (month, options) => {

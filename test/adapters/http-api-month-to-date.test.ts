@@ -18,7 +18,7 @@ import { UNALLOCATED_TEAM, type DirectoryResolution, type DirectoryUser, type Te
 import { formatMinorUnits, money, sumMoney, toMinorUnits, ZERO } from '../../shared/domain/money.js';
 import type { Directory } from '../../shared/ports/directory.js';
 import type { RollupStore } from '../../shared/ports/rollup-store.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { myCostsHandler } from '../../functions/http-my-costs.js';
 import { teamCostsHandler } from '../../functions/http-team-costs.js';
 import { teamsHandler } from '../../functions/http-teams.js';
@@ -136,7 +136,7 @@ function buildServices(options: { budgets: boolean }): CostApiServices {
     readMonth: (month) => (monthlyReads.push(`${month}|*`), rollups.readMonth(month)),
   };
   return {
-    costLookup: new CostLookup({
+    costLookup: cachedCostLookup({
       rollups: counting,
       closes,
       dailyRollups: daily,
@@ -280,7 +280,7 @@ describe('an open month (no close record) is answered from the daily rollups', (
     expect(december).toMatchObject({ source: { status: 'open', asOf: null }, currency: null, total: { amount: '0.00', users: 0 } });
     const reads: string[] = [];
     const spying = { ...daily, readTeamDays: (month: string, teamId: string, through: string) => (reads.push(`${month}|${teamId}|${through}`), daily.readTeamDays(month, teamId, through)), readMonthDailySeries: (month: string) => daily.readMonthDailySeries(month) };
-    services = { ...services, costLookup: new CostLookup({ rollups, closes, dailyRollups: spying, directory, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: 60 } }) };
+    services = { ...services, costLookup: cachedCostLookup({ rollups, closes, dailyRollups: spying, directory, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: 60 } }) };
     await teamCosts('platform', '', await leadToken());
     await teamCosts('platform', '', await memberToken());
     expect(reads).toEqual([`2026-11|platform|${TODAY}`]);

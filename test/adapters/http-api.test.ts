@@ -13,7 +13,7 @@ import type { MonthlyLine } from '../../shared/domain/rollup.js';
 import { zeroTokens } from '../../shared/domain/tokens.js';
 import type { Directory } from '../../shared/ports/directory.js';
 import type { RollupStore } from '../../shared/ports/rollup-store.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { myCostsHandler } from '../../functions/http-my-costs.js';
 import { teamCostsHandler } from '../../functions/http-team-costs.js';
 import { teamsHandler } from '../../functions/http-teams.js';
@@ -184,7 +184,7 @@ let logs: string[];
 
 function buildServices(dir: Directory = directory, ttlSeconds = 60): CostApiServices {
   return {
-    costLookup: new CostLookup({ rollups: store, ...monthStores(), directory: dir, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: ttlSeconds } }),
+    costLookup: cachedCostLookup({ rollups: store, ...monthStores(), directory: dir, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: ttlSeconds } }),
     accessTokens: localVerifier(key, { tenantId: LOCAL_TENANT_ID, audience: LOCAL_AUDIENCE, now: () => clock.now() }),
   };
 }
@@ -372,7 +372,7 @@ describe('GET /api/teams/{team}/costs', () => {
     expect(september.json.month).toBe('2026-09');
     expect(september.json.total.amount).toBe('9.99');
     // Europe/Paris is already in October at 23:30 UTC on 30 September.
-    const paris = new CostLookup({ rollups: store, ...monthStores(), directory, clock, settings: { timeZone: 'Europe/Paris', roles: {}, cacheTtlSeconds: 60 } });
+    const paris = cachedCostLookup({ rollups: store, ...monthStores(), directory, clock, settings: { timeZone: 'Europe/Paris', roles: {}, cacheTtlSeconds: 60 } });
     services = { ...services, costLookup: paris };
     expect((await teamCosts('platform', '', { bearer: await financeToken() })).json.month).toBe('2026-10');
   });
@@ -472,7 +472,7 @@ describe('authentication', () => {
         throw new (await import('../../shared/domain/errors.js')).AppError('STORAGE_FAILED', 'table chargebackRollups at http://10.0.0.1 answered 503', { retryable: true });
       },
     };
-    services = { ...services, costLookup: new CostLookup({ rollups: broken, ...monthStores(), directory, clock, settings: { timeZone: 'UTC', roles: {}, cacheTtlSeconds: 60 } }) };
+    services = { ...services, costLookup: cachedCostLookup({ rollups: broken, ...monthStores(), directory, clock, settings: { timeZone: 'UTC', roles: {}, cacheTtlSeconds: 60 } }) };
     const response = await teamCosts('platform', '', { bearer: await financeToken() });
     expectError(response, 503, 'UNAVAILABLE');
     expect(response.headers.get('retry-after')).toBe('5');

@@ -29,7 +29,7 @@ import { FINANCE_ROLE } from '../../shared/domain/access.js';
 import { UNALLOCATED_TEAM } from '../../shared/domain/directory.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
 import { closeMonth } from '../../shared/use-cases/close-month.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import { cents, invoke } from '../support/http-api.js';
 import { fixedClock, InMemoryArtifacts, InMemoryDeliveryLedger, StaticDirectory, StaticPriceBooks, StaticUsageSource } from '../support/in-memory.js';
@@ -98,7 +98,7 @@ beforeAll(async () => {
     { month: MONTH },
   );
   services = {
-    costLookup: new CostLookup({ rollups, closes, dailyRollups: daily, directory, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: 60 } }),
+    costLookup: cachedCostLookup({ rollups, closes, dailyRollups: daily, directory, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: 60 } }),
     accessTokens: localVerifier(key, { tenantId: LOCAL_TENANT_ID, audience: LOCAL_AUDIENCE, now: () => clock.now() }),
   };
 });

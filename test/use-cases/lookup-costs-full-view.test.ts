@@ -6,7 +6,7 @@ import type { Team, DirectoryUser } from '../../shared/domain/directory.js';
 import { money } from '../../shared/domain/money.js';
 import type { MonthlyLine } from '../../shared/domain/rollup.js';
 import { zeroTokens } from '../../shared/domain/tokens.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { fixedClock, InMemoryCloseRegistry, InMemoryDailyRollupStore, InMemoryRollupStore, StaticDirectory } from '../support/in-memory.js';
 
 const MONTH = '2026-10';
@@ -53,7 +53,7 @@ async function lookupWith(options: { budgets?: () => BudgetPlan } = {}) {
   const clock = fixedClock('2026-11-10T12:00:00Z');
   const directory = new StaticDirectory({ users: new Map(USERS.map((user) => [user.userId, user])), teams: new Map([[TEAM.id, TEAM]]), notes: [] });
   const budgets = options.budgets;
-  const lookup = new CostLookup({
+  const lookup = cachedCostLookup({
     rollups,
     closes,
     dailyRollups: new InMemoryDailyRollupStore(),
