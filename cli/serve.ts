@@ -66,7 +66,7 @@ export function registerServeCommands(program: Command, loggerFor: (command: Com
     .description('print a test access token for `serve`, signed with the local key under --out (never accepted in Azure)')
     .requiredOption('--user <oid>', "the caller's Entra object id (a GUID), e.g. a userId from out/demo/directory.json", guid)
     .option('--role <role>', 'an app role, e.g. Chargeback.Finance (repeat for several)', (value: string, previous: string[]) => [...previous, value], [])
-    .option('--upn <address>', "the caller's sign-in name (team leads are matched by it); default: the user's upn in the directory file")
+    .option('--upn <address>', "the caller's sign-in name (display only: leads are recognised by their oid); default: the user's upn in the directory file")
     .option('--name <name>', "the caller's display name; default: from the directory file")
     .addOption(new Option('--expires-in <seconds>', 'lifetime of the token').argParser(positiveIntegerArgument).default(3600))
     .option('--directory <file>', 'directory file to take the upn and name from; default DIRECTORY_FILE, else <out>/demo/directory.json')

@@ -18,9 +18,9 @@
  * when the month was rolled up). We look in the caller's current team and the unallocated team first, and
  * only when neither holds the caller in the month-wide view.
  *
- * Caching: loads are memoised for a short TTL (COST_CACHE_TTL_SECONDS), so a lead refreshing a dashboard
- * costs no storage query. Deadlines: every storage and directory call gets `callTimeoutMs` and an AbortSignal;
- * past it the request fails with TIMEOUT (retryable, 503) instead of hanging.
+ * What it reads comes through CostReads (cost-reads.ts: the loads, each with a deadline and an AbortSignal);
+ * the HTTP edge puts its one cache in front of them (adapters/http/cached-cost-reads.ts). This file caches
+ * nothing but the last full result per view, so a cached view's wire text is built once.
  */
 import { authorizeAllTeams, authorizeOwnCosts, authorizeTeamCosts, isFinance, type AccessRoles, type Caller, type CallerTeamFacts } from '../domain/access.js';
 import type { BudgetPlan } from '../domain/budgets.js';
