@@ -118,7 +118,7 @@ export class StoredCostReads implements CostReads {
   async closedMonth(month: string, close: MonthClose): Promise<ClosedMonth | null> {
     const asOf = this.deps.clock.now();
     const timeZone = this.deps.settings.timeZone;
-    const lines = inReportOrder(await this.call('the rollup store', (signal) => this.deps.rollups.readMonth(month, { signal })));
+    const lines = inReportOrder(await this.call('the rollup store', (signal, onProgress) => this.deps.rollups.readMonth(month, { signal, onProgress })));
     if (lines.length === 0) return null;
     const context = storedRollupsContext({
       month,
@@ -189,20 +189,31 @@ export class StoredCostReads implements CostReads {
 
   /**
    * Runs one storage or directory call with a deadline: the signal tells the adapter to give up, and the
-   * race makes sure the request does not wait longer even if an adapter ignores it.
+   * race makes sure the request does not wait longer even if an adapter ignores it. A call that reports
+   * progress (a month read page by page) has the deadline moved on each time: it fails only after
+   * `callTimeoutMs` without an answer.
    */
-  private async call<T>(what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async call<T>(what: string, run: (signal: AbortSignal, onProgress: () => void) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let expire: () => void = () => {};
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, this.callTimeoutMs);
+    };
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      expire = () => {
         const error = new AppError('TIMEOUT', `${what} did not answer within ${this.callTimeoutMs} ms`, { retryable: true });
         controller.abort(error);
         reject(error);
-      }, this.callTimeoutMs);
+      };
+      arm();
     });
+    const onProgress = () => {
+      if (!controller.signal.aborted) arm();
+    };
     try {
-      return await Promise.race([run(controller.signal), deadline]);
+      return await Promise.race([run(controller.signal, onProgress), deadline]);
     } catch (error) {
       if (controller.signal.aborted && !isAppError(error)) throw controller.signal.reason;
       throw error;

@@ -122,14 +122,16 @@ export class TableRollupStore implements RollupStore {
   async readMonth(month: string, options: CallOptions = {}): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
     const { from, to } = keysStartingWith(month);
-    return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`, options.signal);
+    return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`, options.signal, options.onProgress);
   }
 
-  private async query(filter: string, action: string, signal?: AbortSignal): Promise<MonthlyLine[]> {
+  private async query(filter: string, action: string, signal?: AbortSignal, onProgress?: () => void): Promise<MonthlyLine[]> {
     const lines: MonthlyLine[] = [];
     try {
       for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, ...(signal ? { abortSignal: signal } : {}) })) {
         lines.push(fromEntity(entity));
+        // A page holds up to 1,000 entities: once per hundred is often enough to show the read is moving.
+        if (lines.length % 100 === 0) onProgress?.();
       }
     } catch (error) {
       throw storageError(action, error);
