@@ -409,3 +409,25 @@ describe('teamIdFromName', () => {
     expect(teamIdFromName('x'.repeat(100))).toHaveLength(63);
   });
 });
+
+describe('GraphDirectory cancellation', () => {
+  it("gives up a Graph request that does not answer when the caller's signal aborts, instead of hanging", async () => {
+    const { http, delay } = await import('msw');
+    let requests = 0;
+    server.use(
+      http.get(/\/groups/, async () => {
+        requests += 1;
+        await delay('infinite');
+        return new Response(null, { status: 500 });
+      }),
+    );
+    const directory = new GraphDirectory({ client: graphClientWithAuthProvider(fakeAuthProvider), strategy: { kind: 'group-prefix', prefix: 'team-' } });
+    const controller = new AbortController();
+    const lookup = directory.lookUpTeams(['platform'], { signal: controller.signal });
+    await expect.poll(() => requests).toBe(1);
+    controller.abort(new AppError('TIMEOUT', 'deadline', { retryable: true }));
+    await expect(lookup).rejects.toMatchObject({ code: 'TIMEOUT' });
+    // Not retried after the caller gave up.
+    expect(requests).toBe(1);
+  });
+});

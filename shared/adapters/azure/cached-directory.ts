@@ -131,12 +131,12 @@ export class CachedDirectory implements Directory {
     this.log = options.log ?? (() => {});
   }
 
-  async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
-    const { users, teams, notes } = await this.resolveDetailed(userIds);
+  async resolve(userIds: readonly string[], options: CallOptions = {}): Promise<DirectoryResolution> {
+    const { users, teams, notes } = await this.resolveDetailed(userIds, options);
     return { users, teams, notes };
   }
 
-  async resolveDetailed(userIds: readonly string[]): Promise<DetailedResolution> {
+  async resolveDetailed(userIds: readonly string[], options: CallOptions = {}): Promise<DetailedResolution> {
     const requested = [...new Set(userIds.filter((id) => id.trim() !== ''))];
     const now = this.clock.now();
     const cached = await this.store.readUsers(requested.filter(isCacheableId));
@@ -153,7 +153,7 @@ export class CachedDirectory implements Directory {
     }
 
     const askedInner = requested.filter((userId) => !fresh.has(userId));
-    const answer = askedInner.length === 0 ? undefined : await this.inner.resolve(askedInner);
+    const answer = askedInner.length === 0 ? undefined : await this.inner.resolve(askedInner, options);
     const fallback = new Map<string, CachedUser>();
     if (answer !== undefined) {
       for (const userId of askedInner) {

@@ -1,4 +1,5 @@
-import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { GraphError, type Client, type GraphRequest } from '@microsoft/microsoft-graph-client';
 import {
   isValidTeamId,
   UNALLOCATED_TEAM,
@@ -7,7 +8,7 @@ import {
   type Team,
 } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import type { Directory } from '../../ports/directory.js';
+import type { CallOptions, Directory } from '../../ports/directory.js';
 import { graphHeaderOf as headerOf, graphStatusOf as statusOf, isTransientGraphStatus as isTransient, retryDelayMs } from './graph-retry.js';
 
 /**
@@ -125,6 +126,16 @@ interface BatchOutcome {
 }
 
 /** What one resolve() learned before building the resolution. */
+/**
+ * The caller's AbortSignal for the Graph requests of one resolve() or lookUpTeams(), however deep in the paging
+ * and batching they are made: a cost API request that gives up cancels them instead of leaving them running.
+ */
+const callerSignal = new AsyncLocalStorage<AbortSignal | undefined>();
+
+function abortedError(signal: AbortSignal): unknown {
+  return signal.reason ?? new AppError('TIMEOUT', 'the Graph call was given up', { retryable: true });
+}
+
 interface Findings {
   /** lower-case oid -> the Graph user (requested users only). */
   readonly users: Map<string, GraphUser>;
@@ -190,7 +201,11 @@ export class GraphDirectory implements Directory {
     return { ...this.counters };
   }
 
-  async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
+  async resolve(userIds: readonly string[], options: CallOptions = {}): Promise<DirectoryResolution> {
+    return callerSignal.run(options.signal, () => this.resolveAll(userIds));
+  }
+
+  private async resolveAll(userIds: readonly string[]): Promise<DirectoryResolution> {
     const requested = new Map<string, string>();
     for (const userId of userIds) {
       if (userId.trim() !== '') requested.set(userId.toLowerCase(), userId);
@@ -215,7 +230,11 @@ export class GraphDirectory implements Directory {
    * Team records by id, whoever is in them: with group-prefix, the team groups and their owners (leads by
    * mail and by oid); otherwise only what the overrides name (leads then come from the overrides alone).
    */
-  async lookUpTeams(teamIds: readonly string[]): Promise<ReadonlyMap<string, Team>> {
+  async lookUpTeams(teamIds: readonly string[], options: CallOptions = {}): Promise<ReadonlyMap<string, Team>> {
+    return callerSignal.run(options.signal, () => this.lookUpAllTeams(teamIds));
+  }
+
+  private async lookUpAllTeams(teamIds: readonly string[]): Promise<ReadonlyMap<string, Team>> {
     const wanted = new Set(teamIds);
     const teams = new Map<string, Team>();
     if (this.strategy.kind === 'group-prefix') {
@@ -488,7 +507,7 @@ export class GraphDirectory implements Directory {
     let next: string | undefined = firstPage;
     while (next !== undefined) {
       const url: string = next;
-      const page = await this.call<GraphPage<T>>(what, permission, () => this.client.api(url).get());
+      const page = await this.call<GraphPage<T>>(what, permission, () => withSignal(this.client.api(url)).get());
       this.counters.listCalls += 1;
       onPage(page.value ?? []);
       next = page['@odata.nextLink'];
@@ -497,11 +516,14 @@ export class GraphDirectory implements Directory {
 
   /** One Graph request with bounded retries on 429/5xx (Retry-After honoured); other failures become AppErrors. */
   private async call<T>(what: string, permission: string, send: () => Promise<T>): Promise<T> {
+    const signal = callerSignal.getStore();
     for (let attempt = 1; ; attempt += 1) {
+      if (signal?.aborted) throw abortedError(signal);
       this.counters.calls += 1;
       try {
         return await send();
       } catch (error) {
+        if (signal?.aborted) throw abortedError(signal);
         const status = statusOf(error);
         if (!isTransient(status) || attempt >= this.maxCallAttempts) throw translateGraphError(error, what, permission, attempt);
         const delay = retryDelayMs(headerOf(error, 'retry-after'), attempt);
@@ -566,13 +588,16 @@ export class GraphDirectory implements Directory {
   /** The sub-responses, or why the whole batch could not be sent. */
   private async postBatch(requests: readonly { id: string; method: string; url: string }[], permission: string): Promise<SubResponse[] | string> {
     this.counters.batchSubRequests += requests.length;
+    const signal = callerSignal.getStore();
     for (let attempt = 1; ; attempt += 1) {
+      if (signal?.aborted) throw abortedError(signal);
       this.counters.calls += 1;
       this.counters.batchCalls += 1;
       try {
-        const body = (await this.client.api('/$batch').post({ requests })) as { responses?: SubResponse[] } | undefined;
+        const body = (await withSignal(this.client.api('/$batch')).post({ requests })) as { responses?: SubResponse[] } | undefined;
         return body?.responses ?? [];
       } catch (error) {
+        if (signal?.aborted) throw abortedError(signal);
         const status = statusOf(error);
         if (!isTransient(status)) throw translateGraphError(error, 'send a $batch of user lookups', permission, attempt);
         if (attempt >= this.maxCallAttempts) return `$batch failed with ${status} after ${attempt} attempts`;
@@ -583,6 +608,12 @@ export class GraphDirectory implements Directory {
       }
     }
   }
+}
+
+/** The request with the caller's AbortSignal as its fetch option, when there is one. */
+function withSignal(request: GraphRequest): GraphRequest {
+  const signal = callerSignal.getStore();
+  return signal === undefined ? request : request.options({ signal });
 }
 
 /** "Platform Engineering" -> "platform-engineering"; undefined when nothing usable is left. */
