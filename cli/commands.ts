@@ -17,7 +17,7 @@ import { FileUsageSource } from '../shared/adapters/local/file-usage-source.js';
 import { FilePriceBookSource } from '../shared/adapters/local/file-price-book.js';
 import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { environmentWith, stackOverrides } from './options.js';
+import { demoFileDefaults, environmentWith, stackOverrides, withDefaults } from './options.js';
 
 export interface CloseOptions {
   month: string;
@@ -54,7 +54,7 @@ function settingsFor(options: CloseOptions): Settings {
     [SETTING.monthlyCloseGraceDays]: options.graceDays === undefined ? undefined : String(options.graceDays),
     ...(options.billedCosts ? { [BILLING_SETTING.source]: 'file', [BILLING_SETTING.files]: options.billedCosts.map((file) => path.resolve(file)).join(';') } : {}),
   };
-  return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
+  return loadSettings(environmentWith(withDefaults(overrides, demoFileDefaults(options.out))), { projectRoot: PROJECT_ROOT });
 }
 
 /** With no storage configured, the CLI runs its own Azurite, keeping its tables under the output folder. */

@@ -9,7 +9,7 @@ import { buildDirectoryCommand } from './directory.js';
 import { registerUsageCommands } from './usage.js';
 import { registerBudgetsCommands } from './budgets.js';
 import { registerServeCommands } from './serve.js';
-import { monthArgument, positiveIntegerArgument } from './options.js';
+import { monthArgument, positiveIntegerArgument, timeZoneArgument } from './options.js';
 import { EXIT, ExitCode } from './exit-codes.js';
 
 const INPUT_ERRORS = new Set(['INVALID_ARGUMENT', 'CONFIG_INVALID', 'PRICE_BOOK_INVALID', 'DIRECTORY_INVALID', 'USAGE_INPUT_INVALID', 'CLOSE_REFUSED', 'BILLED_INPUT_INVALID']);
@@ -50,7 +50,7 @@ export function buildProgram(): Command {
     .option('--billed-costs <files...>', "Cost Management 'Cost and usage details (FOCUS)' export files (.csv or .csv.gz) to true the month up to; default BILLED_COST_SOURCE")
     .option('--directory <file>', 'directory file (users to teams, team leads); default DIRECTORY_FILE')
     .option('--prices <file>', 'price book file; default PRICE_BOOK_FILE or the shipped data/price-book.json')
-    .option('--time-zone <zone>', 'IANA time zone of the reporting months; default REPORTING_TIME_ZONE or UTC')
+    .option('--time-zone <zone>', 'IANA time zone of the reporting months; default REPORTING_TIME_ZONE or UTC', timeZoneArgument)
     .option('--finance <addresses>', 'finance recipients, comma separated; default FINANCE_RECIPIENTS')
     .option('--storage <connection-string>', 'table storage; default STORAGE_CONNECTION_STRING, else a local Azurite under --out')
     .option('--out <dir>', 'where workbooks, the outbox and the local Azurite data go', 'out')
@@ -74,7 +74,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--seed <n>', 'seed').argParser(positiveIntegerArgument).default(DEMO_DEFAULTS.seed))
     .addOption(new Option('--format <format>', 'usage file format').choices(['ndjson', 'csv']).default('ndjson'))
     .option('--models <ids>', 'comma-separated gateway model ids to use (default: the demo mix, with one unpriced model)')
-    .option('--time-zone <zone>', 'IANA time zone the month is cut in', 'UTC')
+    .option('--time-zone <zone>', 'IANA time zone the month is cut in', timeZoneArgument, 'UTC')
     .option('--out <dir>', 'output directory', 'out/demo')
     .action(async (options, command: Command) => {
       await runGenerate({ ...options, out: path.resolve(options.out), logger: loggerFor(command) });

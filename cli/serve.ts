@@ -20,12 +20,14 @@ import {
   type LocalSigningKey,
 } from '../shared/adapters/local/local-token-issuer.js';
 import { createServices, type Services } from '../shared/composition-root.js';
+import { FINANCE_ROLE } from '../shared/domain/access.js';
+import { AppError } from '../shared/domain/errors.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import type { Clock, Logger } from '../shared/ports/runtime.js';
 import { withStorage } from './commands.js';
 import { assertDevelopmentSignInAllowed, demoPeople, DEVELOPMENT_SIGN_IN, developmentSignInRoutes, type DemoPerson } from './dev-sign-in.js';
-import { environmentWith, positiveIntegerArgument } from './options.js';
+import { demoFileDefaults, environmentWith, positiveIntegerArgument, timeZoneArgument, withDefaults } from './options.js';
 
 export const DEFAULT_API_PORT = 7071;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -61,7 +63,7 @@ export function registerServeCommands(program: Command, loggerFor: (command: Com
     .addOption(new Option('--port <n>', 'port on 127.0.0.1').argParser(portNumber).default(DEFAULT_API_PORT))
     .option('--directory <file>', 'directory file (teams, members, leads); default DIRECTORY_FILE, else <out>/demo/directory.json')
     .option('--storage <connection-string>', 'table storage; default STORAGE_CONNECTION_STRING, else a local Azurite under --out')
-    .option('--time-zone <zone>', 'IANA time zone of the reporting months (the default month); default REPORTING_TIME_ZONE or UTC')
+    .option('--time-zone <zone>', 'IANA time zone of the reporting months (the default month); default REPORTING_TIME_ZONE or UTC', timeZoneArgument)
     .option('--out <dir>', 'where the local Azurite data and the local signing key live', 'out')
     .option('--no-dev-sign-in', "don't offer the cost page's development sign-in (a demo lead, member or finance)")
     .action(async (options, command: Command) => {
@@ -73,7 +75,7 @@ export function registerServeCommands(program: Command, loggerFor: (command: Com
     .description('print a test access token for `serve`, signed with the local key under --out (never accepted in Azure)')
     .requiredOption('--user <oid>', "the caller's Entra object id (a GUID), e.g. a userId from out/demo/directory.json", guid)
     .option('--role <role>', 'an app role, e.g. Chargeback.Finance (repeat for several)', (value: string, previous: string[]) => [...previous, value], [])
-    .option('--upn <address>', "the caller's sign-in name (team leads are matched by it); default: the user's upn in the directory file")
+    .option('--upn <address>', "the caller's sign-in name (display only: leads are recognised by their oid); default: the user's upn in the directory file")
     .option('--name <name>', "the caller's display name; default: from the directory file")
     .addOption(new Option('--expires-in <seconds>', 'lifetime of the token').argParser(positiveIntegerArgument).default(3600))
     .option('--directory <file>', 'directory file to take the upn and name from; default DIRECTORY_FILE, else <out>/demo/directory.json')
@@ -158,6 +160,11 @@ export async function startCostApiServer(options: {
 }
 
 export async function runToken(options: TokenOptions): Promise<void> {
+  const roles = knownRoles();
+  const unknown = options.role.filter((role) => !roles.includes(role));
+  if (unknown.length > 0) {
+    throw new AppError('INVALID_ARGUMENT', `--role ${unknown.map((role) => `"${role}"`).join(', ')}: not a role the API checks; use ${roles.join(' or ')} (${SETTING.authFinanceRole}, ${SETTING.authLeadRole}), or no --role for a lead or member`);
+  }
   const key = await loadOrCreateLocalSigningKey(options.out);
   const known = options.upn !== undefined && options.name !== undefined ? undefined : await directoryEntry(options);
   const upn = options.upn ?? known?.upn;
@@ -172,6 +179,13 @@ export async function runToken(options: TokenOptions): Promise<void> {
     ...(name === undefined ? {} : { name }),
   });
   process.stdout.write(`${token}\n`);
+}
+
+/** The app roles `serve` (and the API) look at: a typo'd role would mint a token that silently grants nothing. */
+function knownRoles(): string[] {
+  const finance = process.env[SETTING.authFinanceRole]?.trim() || FINANCE_ROLE;
+  const lead = process.env[SETTING.authLeadRole]?.trim();
+  return lead ? [finance, lead] : [finance];
 }
 
 /** The settings `serve` runs on: the shared ones, with local defaults for what the API does not read. */
@@ -189,7 +203,7 @@ function serveSettings(options: ServeOptions): Settings {
     [SETTING.outboxDir]: path.join(options.out, 'outbox'),
     [SETTING.artifactsDir]: path.join(options.out, 'reports'),
   };
-  return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
+  return loadSettings(environmentWith(withDefaults(overrides, { [SETTING.budgetsFile]: demoFileDefaults(options.out)[SETTING.budgetsFile] })), { projectRoot: PROJECT_ROOT });
 }
 
 async function directoryEntry(options: TokenOptions): Promise<{ upn: string; displayName: string } | undefined> {

@@ -15,7 +15,7 @@ import type { UsageRow } from '../shared/domain/usage.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { ingestDaily } from '../shared/use-cases/ingest-daily.js';
 import { withStorage } from './commands.js';
-import { dayArgument, environmentWith } from './options.js';
+import { dayArgument, demoFileDefaults, environmentWith, timeZoneArgument, withDefaults } from './options.js';
 
 type Out = NodeJS.WritableStream;
 
@@ -31,7 +31,7 @@ function usageSettingsFor(options: UsageSourceOptions) {
     [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';'),
     [SETTING.timeZone]: options.timeZone,
   };
-  return loadUsageSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
+  return loadUsageSettings(environmentWith(withDefaults(overrides, demoFileDefaults(path.resolve('out')))), { projectRoot: PROJECT_ROOT });
 }
 
 function dayRangeWindow(from: string, to: string, zone: string): TimeWindow {
@@ -265,7 +265,7 @@ export async function runIngest(options: IngestCommandOptions, out: Out = proces
     [SETTING.timeZone]: options.timeZone,
     [SETTING.storageConnection]: options.storage,
   };
-  const settings: Settings = loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
+  const settings: Settings = loadSettings(environmentWith(withDefaults(overrides, demoFileDefaults(options.out))), { projectRoot: PROJECT_ROOT });
   await withStorage(settings, options.out, options.logger, async (settings) => {
     const services = await createServices(settings, { logger: options.logger });
     const result = await ingestDaily(services.ingestDaily, {
@@ -312,7 +312,7 @@ export function registerUsageCommands(program: Command, loggerFor: (command: Com
     .addOption(new Option('--top <n>', 'with --by-user: how many users').argParser(count).default(20))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv']).default('table'))
     .option('--usage <files...>', 'read these export files instead of the configured source (USAGE_SOURCE)')
-    .option('--time-zone <zone>', 'IANA time zone the days are cut in; default REPORTING_TIME_ZONE or UTC')
+    .option('--time-zone <zone>', 'IANA time zone the days are cut in; default REPORTING_TIME_ZONE or UTC', timeZoneArgument)
     .action(async (options, command: Command) => {
       await runUsage({ ...options, logger: loggerFor(command) });
     });
@@ -323,7 +323,7 @@ export function registerUsageCommands(program: Command, loggerFor: (command: Com
     .option('--from <YYYY-MM-DD>', 'first day to look at (default: the last 24 hours; for files, everything)', dayArgument)
     .option('--to <YYYY-MM-DD>', 'last day to look at, included', dayArgument)
     .option('--usage <files...>', 'check these export files instead of the configured source (USAGE_SOURCE)')
-    .option('--time-zone <zone>', 'IANA time zone the days are cut in; default REPORTING_TIME_ZONE or UTC')
+    .option('--time-zone <zone>', 'IANA time zone the days are cut in; default REPORTING_TIME_ZONE or UTC', timeZoneArgument)
     .action(async (options, command: Command) => {
       const problems = await runDoctor({ ...options, logger: loggerFor(command) });
       if (problems > 0) process.exitCode = 1;
@@ -338,7 +338,7 @@ export function registerUsageCommands(program: Command, loggerFor: (command: Com
     .option('--usage <files...>', 'usage export files (switches to the file source); default the configured source')
     .option('--directory <file>', 'directory file (users to teams); default DIRECTORY_FILE')
     .option('--prices <file>', 'price book file; default PRICE_BOOK_FILE or the shipped data/price-book.json')
-    .option('--time-zone <zone>', 'IANA time zone of the reporting days; default REPORTING_TIME_ZONE or UTC')
+    .option('--time-zone <zone>', 'IANA time zone of the reporting days; default REPORTING_TIME_ZONE or UTC', timeZoneArgument)
     .option('--storage <connection-string>', 'table storage; default STORAGE_CONNECTION_STRING, else a local Azurite under --out')
     .option('--out <dir>', 'where the local Azurite data go', 'out')
     .action(async (options, command: Command) => {

@@ -19,6 +19,7 @@ import { loadDirectoryOverridesFile } from './adapters/local/directory-overrides
 import { FileDirectory } from './adapters/local/file-directory.js';
 import { FilePriceBookSource } from './adapters/local/file-price-book.js';
 import { FileUsageSource } from './adapters/local/file-usage-source.js';
+import { expandUsageFilePatterns } from './adapters/local/usage-file-patterns.js';
 import { OutboxMailer } from './adapters/local/outbox-mailer.js';
 import { dryRunDeps } from './use-cases/dry-run.js';
 import { GraphMailer } from './adapters/azure/graph-mailer.js';
@@ -36,7 +37,8 @@ import type { Clock, Logger } from './ports/runtime.js';
 import type { CloseMonthDeps } from './use-cases/close-month.js';
 import type { UsageSource } from './ports/usage-source.js';
 import type { IngestDailyDeps } from './use-cases/ingest-daily.js';
-import { CostLookup } from './use-cases/lookup-costs.js';
+import type { CostLookup } from './use-cases/lookup-costs.js';
+import { cachedCostLookup } from './adapters/http/cached-cost-reads.js';
 import type { AccessTokenVerifier } from './adapters/azure/entra-token-verifier.js';
 import { accessTokenVerifierFor } from './adapters/http/access-tokens.js';
 import { msalPageConfig, type WebPageConfig } from './adapters/http/web-app.js';
@@ -161,7 +163,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
       unallocatedAlertPercents: budgets.unallocatedAlertPercents,
     },
   };
-  const costLookup = new CostLookup({
+  const costLookup = cachedCostLookup({
     rollups,
     closes,
     dailyRollups,
@@ -172,6 +174,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
       timeZone: settings.timeZone,
       roles: { finance: settings.api.financeRole, ...(settings.api.leadRole === null ? {} : { lead: settings.api.leadRole }) },
       cacheTtlSeconds: settings.api.cacheTtlSeconds,
+      callTimeoutMs: settings.api.callTimeoutMs,
     },
   });
   const accessTokens = runtime.accessTokens ?? accessTokenVerifierFor(settings.api, clock);
@@ -189,7 +192,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
  */
 export function createUsageSource(settings: Pick<Settings, 'usage' | 'metricMapping'>, runtime: { credential?: TokenCredential } = {}): UsageSource {
   const usage = settings.usage;
-  if (usage.kind === 'file') return new FileUsageSource({ files: usage.files, mapping: settings.metricMapping });
+  if (usage.kind === 'file') return new FileUsageSource({ files: expandUsageFilePatterns(usage.files), mapping: settings.metricMapping });
   return new AppInsightsUsageSource({
     client: createLogsQueryPort(runtime.credential ?? azureCredential(), usage.endpoint === null ? {} : { endpoint: usage.endpoint }),
     target: usage.target,
@@ -201,7 +204,7 @@ export function createUsageSource(settings: Pick<Settings, 'usage' | 'metricMapp
 /** What the `doctor` command checks: the same source as createUsageSource, asked what it holds. */
 export function createUsageDiscovery(settings: Pick<Settings, 'usage' | 'metricMapping'>, runtime: { credential?: TokenCredential } = {}): UsageDiscovery {
   const usage = settings.usage;
-  if (usage.kind === 'file') return new FileUsageDiscovery({ files: usage.files, mapping: settings.metricMapping });
+  if (usage.kind === 'file') return new FileUsageDiscovery({ files: expandUsageFilePatterns(usage.files), mapping: settings.metricMapping });
   return new AppInsightsDiscovery({
     client: createLogsQueryPort(runtime.credential ?? azureCredential(), usage.endpoint === null ? {} : { endpoint: usage.endpoint }),
     target: usage.target,

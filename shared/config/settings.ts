@@ -119,6 +119,7 @@ export const SETTING = {
   // The cost page (web/): how its MSAL sign-in reaches the API's app registration.
   webClientId: 'WEB_CLIENT_ID',
   webApiScope: 'WEB_API_SCOPE',
+  costCallTimeoutMs: 'COST_CALL_TIMEOUT_MS',
   budgetsFile: 'BUDGETS_FILE',
   alertCcFinance: 'ALERT_CC_FINANCE',
   teamsWebhookUrl: 'TEAMS_WEBHOOK_URL',
@@ -585,6 +586,8 @@ export interface ApiSettings {
   readonly leadRole: string | null;
   /** How long team-month reads are kept in memory; 0 disables the cache. */
   readonly cacheTtlSeconds: number;
+  /** Deadline of each storage or directory call the API makes; past it the request answers 503 (retryable). */
+  readonly callTimeoutMs: number;
 }
 
 const TENANT_GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -604,6 +607,7 @@ function readApiSettings(source: SettingsSource, problems: string[]): ApiSetting
     financeRole: text(SETTING.authFinanceRole) || 'Chargeback.Finance',
     leadRole: text(SETTING.authLeadRole) || null,
     cacheTtlSeconds: integerSetting(source, SETTING.costCacheTtlSeconds, 60, 0, 3600, problems),
+    callTimeoutMs: integerSetting(source, SETTING.costCallTimeoutMs, 5000, 100, 60000, problems),
   });
 }
 

@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'CLOSE_REFUSED'
   /** Another run holds the month's lease: this one did nothing. */
   | 'BUSY'
+  /** A call did not answer within its deadline: retryable. */
+  | 'TIMEOUT'
   | 'INTERNAL';
 
 export class AppError extends Error {

@@ -205,7 +205,8 @@ export interface ReportContext {
   readonly window: TimeWindow;
   readonly generatedAt: Date;
   readonly revision: number;
-  readonly priceBook: PriceBook;
+  /** Only what a report shows of the book: a lookup of stored rollups passes the version its close recorded. */
+  readonly priceBook: ReportPriceBook;
   readonly teams: ReadonlyMap<string, Team>;
   readonly sourceDescription: string;
   readonly rejects: RejectSummary;
@@ -221,6 +222,8 @@ export interface ReportContext {
   /** Team id to the team's budget for the month; teams without a budget are absent (and show none). */
   readonly budgets?: ReadonlyMap<string, ReportBudget>;
 }
+
+export type ReportPriceBook = Pick<PriceBook, 'version' | 'source' | 'currency' | 'models'>;
 
 interface Group<K> {
   key: K;
@@ -671,7 +674,7 @@ function toReportLine(line: MonthlyLine, teamName: string, amount: bigint): Repo
   };
 }
 
-function pricesUsed(lines: readonly MonthlyLine[], priceBook: PriceBook): PriceUsed[] {
+function pricesUsed(lines: readonly MonthlyLine[], priceBook: ReportPriceBook): PriceUsed[] {
   const used = new Set(lines.flatMap((line) => line.priceEntryIds));
   const entries: PriceEntry[] = priceBook.models.flatMap((model) => model.prices).filter((entry) => used.has(entry.id));
   return entries

@@ -1,5 +1,6 @@
 import type { ControlResult } from '../domain/controls.js';
 import type { RevisionSummary } from '../domain/report.js';
+import type { CallOptions } from './directory.js';
 
 /** The record that a month was closed, and which revision of its numbers is the current one. */
 export interface MonthClose {
@@ -44,7 +45,7 @@ export interface CloseAttempt {
 
 export interface CloseRegistry {
   /** The month's current close, without its summary. */
-  get(month: string): Promise<MonthClose | undefined>;
+  get(month: string, options?: CallOptions): Promise<MonthClose | undefined>;
   /** Records a close; its summary, when given, is kept for that revision even after later revisions. */
   put(close: MonthClose): Promise<void>;
   /** The summary put with that revision of the month; undefined when none was (closes recorded before summaries were kept). */

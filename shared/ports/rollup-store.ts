@@ -1,4 +1,5 @@
 import type { MonthlyLine } from '../domain/rollup.js';
+import type { CallOptions } from './directory.js';
 
 export interface ReplaceMonthResult {
   readonly written: number;
@@ -13,9 +14,9 @@ export interface RollupStore {
    */
   replaceMonth(month: string, lines: readonly MonthlyLine[], onProgress?: (done: number, total: number) => void): Promise<ReplaceMonthResult>;
   /** One team's month (the published revision): a single-partition query. */
-  readTeamMonth(month: string, teamId: string): Promise<MonthlyLine[]>;
+  readTeamMonth(month: string, teamId: string, options?: CallOptions): Promise<MonthlyLine[]>;
   /** Every team's month (the published revision). */
-  readMonth(month: string): Promise<MonthlyLine[]>;
+  readMonth(month: string, options?: CallOptions): Promise<MonthlyLine[]>;
 }
 
 /** What a close needs beyond reading and replacing: revisions written apart and published at once. */

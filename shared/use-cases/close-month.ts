@@ -200,7 +200,7 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
   const release = releaseOf(deps, request, { verdict, heldDraft, close });
   // Figures already published passed their controls (or a person released them): a rerun only completes delivery.
   if (verdict === 'hold' && close.changed && !release) {
-    return hold(deps, request, { window, close, lines, usage, directory, context, report: { ...baseReport, controls }, controls, heldDraft, lease, bill });
+    return hold(deps, request, { window, close, lines, usage, directory, context, report: { ...baseReport, controls }, controls, heldDraft, lease, bill, priceBook });
   }
 
   // Read before the lines are replaced: for a month closed before summaries were kept, the stored lines are
@@ -321,6 +321,7 @@ async function hold(
     heldDraft: HeldClose | undefined;
     lease: HeldLease;
     bill: BillStep | undefined;
+    priceBook: PriceBook;
   },
 ): Promise<CloseMonthResult> {
   const { close, lines, controls } = input;
@@ -340,7 +341,7 @@ async function hold(
     lines,
     report: input.report,
     context: input.context,
-    priceBook: input.context.priceBook,
+    priceBook: input.priceBook,
     directory: input.directory,
     usage: input.usage,
     variant: 'held',

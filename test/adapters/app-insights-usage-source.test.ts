@@ -288,6 +288,22 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
     expect(clock.sleeps).toEqual([2000, 4000]);
   });
 
+  it('fails at once with the fix when there is no Azure sign-in: a missing login is not transient', async () => {
+    const { CredentialUnavailableError } = await import('@azure/identity');
+    const signedOut = { getToken: async () => Promise.reject(new CredentialUnavailableError('DefaultAzureCredential: Please run az login to set up an account')) };
+    let calls = 0;
+    const counting = { getToken: async () => ((calls += 1), signedOut.getToken()) };
+    const clock: Clock = { now: 0, sleeps: [] };
+    const error = await readError(source({ client: createLogsQueryPort(counting, { endpoint: ENDPOINT }) }, clock).read(OCTOBER_3, { timeZone: ZONE }));
+    expect(error.code).toBe('UNAUTHENTICATED');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('az login');
+    expect(error.message).toContain('managed identity');
+    expect(clock.sleeps).toEqual([]);
+    expect(calls).toBe(1);
+    expect(seen).toHaveLength(0);
+  });
+
   it('does not retry a 403', async () => {
     serveQueries(() => HttpResponse.json({ error: { code: 'InsufficientAccessError', message: 'no access' } }, { status: 403 }));
     const error = await readError(source().read(OCTOBER_3, { timeZone: ZONE }));

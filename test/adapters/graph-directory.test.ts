@@ -71,6 +71,8 @@ describe('GraphDirectory with the group-prefix strategy', () => {
       id: 'platform-engineering',
       name: 'team-Platform Engineering',
       leads: ['owner900@contoso.example', 'p901@contoso.example'],
+      // The owners' oids: what the cost API authorizes a lead by.
+      leadIds: ['00000001-0000-4000-8000-000000000384', '00000001-0000-4000-8000-000000000385'],
     });
     expect(stub.counts.batchEnvelopes).toBe(0);
     expect(resolution.notes).toEqual([]);
@@ -470,5 +472,27 @@ describe('teamIdFromName', () => {
     expect(teamIdFromName('---')).toBeUndefined();
     expect(teamIdFromName('')).toBeUndefined();
     expect(teamIdFromName('x'.repeat(100))).toHaveLength(63);
+  });
+});
+
+describe('GraphDirectory cancellation', () => {
+  it("gives up a Graph request that does not answer when the caller's signal aborts, instead of hanging", async () => {
+    const { http, delay } = await import('msw');
+    let requests = 0;
+    server.use(
+      http.get(/\/groups/, async () => {
+        requests += 1;
+        await delay('infinite');
+        return new Response(null, { status: 500 });
+      }),
+    );
+    const directory = new GraphDirectory({ client: graphClientWithAuthProvider(fakeAuthProvider), strategy: { kind: 'group-prefix', prefix: 'team-' } });
+    const controller = new AbortController();
+    const lookup = directory.lookUpTeams(['platform'], { signal: controller.signal });
+    await expect.poll(() => requests).toBe(1);
+    controller.abort(new AppError('TIMEOUT', 'deadline', { retryable: true }));
+    await expect(lookup).rejects.toMatchObject({ code: 'TIMEOUT' });
+    // Not retried after the caller gave up.
+    expect(requests).toBe(1);
   });
 });

@@ -220,9 +220,99 @@ describe('the command line on the embedded default', () => {
     expect(released.stdout).toMatch(/Finance mail:\s+sent to fin@contoso\.example/);
   });
 
+  it('finds the demo files under --out for every command: directory show and budgets check need no flags', async () => {
+    const directory = JSON.parse(await readFile(path.join(out, 'demo', 'directory.json'), 'utf8'));
+    const user = directory.users[0];
+    const show = await cli(['directory', 'show', user.userId, '--out', out], env);
+    expect(show.stderr).not.toMatch(/DIRECTORY_FILE/);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(user.teamId);
+    const budgets = await cli(['budgets', 'check', '--month', '2026-10', '--out', out], env);
+    expect(budgets.stderr).not.toMatch(/DIRECTORY_FILE|no BUDGETS_FILE given/);
+    expect(budgets.code).toBe(0);
+  }, 60_000);
+
+  it('names the flag, not the setting, for a bad --time-zone', async () => {
+    const run = await cli(['close', '--month', '2026-10', '--time-zone', 'Mars/Olympus_Mons', '--out', out], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--time-zone');
+    expect(run.stderr).toContain('"Mars/Olympus_Mons" is not an IANA time zone');
+    expect(run.stderr).not.toContain('REPORTING_TIME_ZONE');
+  });
+
+  it('refuses a token role the API does not know', async () => {
+    const run = await cli(['token', '--user', '00000000-0000-4000-8000-0000000000f1', '--role', 'Chargeback.Finanse', '--out', out], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--role "Chargeback\.Finanse": not a role the API checks; use Chargeback\.Finance/);
+    expect(run.stdout).toBe('');
+    const ok = await cli(['token', '--user', '00000000-0000-4000-8000-0000000000f1', '--role', 'Chargeback.Finance', '--out', out], env);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim().split('.')).toHaveLength(3);
+  });
+
   it('explains itself with --help', async () => {
     const run = await cli(['--help']);
     expect(run.code).toBe(0);
     for (const command of ['demo', 'close', 'generate']) expect(run.stdout).toContain(command);
   });
+});
+
+/** Process ids whose parent is `pid` and whose command line contains `command` (Linux /proc). */
+async function childrenOf(pid: number, command: string): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the parenthesised command name: state, ppid, ...
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && (await readFile(`/proc/${entry}/cmdline`, 'utf8')).includes(command)) children.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return children;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(process.platform !== 'linux')('the Azurite the command line starts', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`stops with the command line on ${signal}`, async () => {
+      const out = await mkdtemp(path.join(os.tmpdir(), 'cli-kill-'));
+      const { STORAGE_CONNECTION_STRING: _storage, STORAGE_TABLE_ENDPOINT: _endpoint, ...env } = process.env;
+      // A month big enough that the close is still running when the signal comes.
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'cli', 'main.ts'), 'demo', '--month', '2026-10', '--users', '3000', '--teams', '8', '--out', out], {
+        cwd: PROJECT_ROOT,
+        env: { ...env, NODE_NO_WARNINGS: '1' },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      let azurite: number | undefined;
+      await expect
+        .poll(
+          async () => {
+            azurite = (await childrenOf(child.pid!, 'azurite'))[0];
+            return azurite;
+          },
+          { timeout: 60_000, interval: 50 },
+        )
+        .toBeDefined();
+      try {
+        child.kill(signal);
+        await exited;
+        await expect.poll(() => isRunning(azurite!), { timeout: 10_000 }).toBe(false);
+      } finally {
+        // Never leave one behind, even when the test fails.
+        if (azurite !== undefined && isRunning(azurite)) process.kill(azurite, 'SIGKILL');
+      }
+    }, 90_000);
+  }
 });

@@ -200,6 +200,9 @@ export class StaticDirectory implements Directory {
   async resolve() {
     return this.resolution;
   }
+  async lookUpTeams(teamIds: readonly string[]) {
+    return new Map([...this.resolution.teams].filter(([teamId]) => teamIds.includes(teamId)));
+  }
 }
 
 export class StaticPriceBooks implements PriceBookSource {

@@ -421,8 +421,21 @@ interface Failure {
   readonly summary: string;
 }
 
+/** @azure/identity's errors when no credential can sign in at all, or signing in was refused. */
+const CREDENTIAL_ERRORS = new Set(['CredentialUnavailableError', 'AuthenticationRequiredError', 'AggregateAuthenticationError', 'AuthenticationError']);
+
 function classifyFailure(error: unknown): Failure {
   if (isAppError(error)) return { transient: error.retryable, code: error.code, summary: error.message };
+  const name = error instanceof Error ? error.name : '';
+  if (CREDENTIAL_ERRORS.has(name)) {
+    // Not transient: asking again runs the same chain of credentials to the same answer.
+    const detail = (error as Error).message.split('\n')[0];
+    return {
+      transient: false,
+      code: 'UNAUTHENTICATED',
+      summary: `no Azure sign-in for the Logs query API: run \`az login\` on this machine, or in Azure give the app a managed identity with read access (Log Analytics Reader or Monitoring Reader) on the workspace or Application Insights resource (${name}: ${detail})`,
+    };
+  }
   const status = (error as { statusCode?: unknown }).statusCode;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof status !== 'number') {

@@ -1,4 +1,5 @@
-import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { GraphError, type Client, type GraphRequest } from '@microsoft/microsoft-graph-client';
 import {
   isValidTeamId,
   UNALLOCATED_TEAM,
@@ -7,7 +8,7 @@ import {
   type Team,
 } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import type { Directory } from '../../ports/directory.js';
+import type { CallOptions, Directory } from '../../ports/directory.js';
 import { graphHeaderOf as headerOf, graphStatusOf as statusOf, isTransientGraphStatus as isTransient, retryDelayMs } from './graph-retry.js';
 
 /**
@@ -143,6 +144,16 @@ interface BatchOutcome {
 }
 
 /** What one resolve() learned before building the resolution. */
+/**
+ * The caller's AbortSignal for the Graph requests of one resolve() or lookUpTeams(), however deep in the paging
+ * and batching they are made: a cost API request that gives up cancels them instead of leaving them running.
+ */
+const callerSignal = new AsyncLocalStorage<AbortSignal | undefined>();
+
+function abortedError(signal: AbortSignal): unknown {
+  return signal.reason ?? new AppError('TIMEOUT', 'the Graph call was given up', { retryable: true });
+}
+
 interface Findings {
   /** lower-case oid -> the Graph user (requested users only). */
   readonly users: Map<string, GraphUser>;
@@ -210,8 +221,8 @@ export class GraphDirectory implements Directory {
     return { ...this.counters };
   }
 
-  async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
-    return this.resolveIds(userIds, { servicePrincipals: true });
+  async resolve(userIds: readonly string[], options: CallOptions = {}): Promise<DirectoryResolution> {
+    return callerSignal.run(options.signal, () => this.resolveIds(userIds, { servicePrincipals: true }));
   }
 
   /** `servicePrincipals: false` when resolving the owners of service principals, so the lookup never recurses. */
@@ -236,7 +247,47 @@ export class GraphDirectory implements Directory {
     return { users, teams, notes: findings.notes };
   }
 
+  /**
+   * Team records by id, whoever is in them: with group-prefix, the team groups and their owners (leads by
+   * mail and by oid); otherwise only what the overrides name (leads then come from the overrides alone).
+   */
+  async lookUpTeams(teamIds: readonly string[], options: CallOptions = {}): Promise<ReadonlyMap<string, Team>> {
+    return callerSignal.run(options.signal, () => this.lookUpAllTeams(teamIds));
+  }
+
+  private async lookUpAllTeams(teamIds: readonly string[]): Promise<ReadonlyMap<string, Team>> {
+    const wanted = new Set(teamIds);
+    const teams = new Map<string, Team>();
+    if (this.strategy.kind === 'group-prefix') {
+      const findings: Findings = { users: new Map(), memberships: new Map(), teamGroups: new Map(), deleted: new Map(), servicePrincipals: new Map(), notes: [] };
+      await this.listTeamGroups(this.strategy, findings);
+      for (const [teamId, groups] of findings.teamGroups) {
+        if (!wanted.has(teamId)) continue;
+        const owners = await this.ownersOf(groups);
+        const overridden = this.overrides.teamLeads[teamId];
+        teams.set(teamId, {
+          id: teamId,
+          name: this.overrides.teamNames?.[teamId] ?? groups[0]?.name ?? teamId,
+          leads: [...(overridden ?? owners.addresses)],
+          ...(overridden ? {} : { leadIds: owners.ids }),
+        });
+      }
+      return teams;
+    }
+    for (const teamId of wanted) {
+      const leads = this.overrides.teamLeads[teamId];
+      const name = this.overrides.teamNames?.[teamId];
+      if (leads !== undefined || name !== undefined) teams.set(teamId, { id: teamId, name: name ?? teamId, leads: [...(leads ?? [])] });
+    }
+    return teams;
+  }
+
   private async readTeamGroups(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, requested: Map<string, string>, findings: Findings): Promise<void> {
+    await this.listTeamGroups(strategy, findings);
+    await this.readTeamMembers(strategy, requested, findings);
+  }
+
+  private async listTeamGroups(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, findings: Findings): Promise<void> {
     const literal = encodeURIComponent(strategy.prefix.replace(/'/g, "''"));
     const groups: { id: string; displayName?: string | null }[] = [];
     await this.listAll<{ id: string; displayName?: string | null }>(
@@ -269,6 +320,9 @@ export class GraphDirectory implements Directory {
     if (unusable.length > 0) {
       findings.notes.push(`Ignored ${unusable.length} group(s) whose name after "${strategy.prefix}" gives no valid team id: ${sample(unusable)}.`);
     }
+  }
+
+  private async readTeamMembers(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, requested: Map<string, string>, findings: Findings): Promise<void> {
 
     const relation = strategy.membership === 'transitive' ? 'transitiveMembers' : 'members';
     for (const [teamId, teamGroups] of findings.teamGroups) {
@@ -491,10 +545,18 @@ export class GraphDirectory implements Directory {
       const groups = findings.teamGroups.get(teamId) ?? [];
       const sourceName = [...(sourceNames.get(teamId) ?? [])].sort(compare)[0];
       const name = this.overrides.teamNames?.[teamId] ?? groups[0]?.name ?? sourceName ?? teamId;
-      const leads = this.overrides.teamLeads[teamId] ?? (await this.ownersOf(groups));
+      const overridden = this.overrides.teamLeads[teamId];
+      const owners = overridden === undefined ? await this.ownersOf(groups) : undefined;
+      const leads = overridden ?? owners?.addresses ?? [];
       if (leads.length === 0) leaderless.push(teamId);
       const costCenter = this.strategy.kind === 'cost-center' ? sourceName : undefined;
-      teams.set(teamId, { id: teamId, name, leads: [...leads], ...(costCenter === undefined ? {} : { costCenter }) });
+      teams.set(teamId, {
+        id: teamId,
+        name,
+        leads: [...leads],
+        ...(owners !== undefined && owners.ids.length > 0 ? { leadIds: owners.ids } : {}),
+        ...(costCenter === undefined ? {} : { costCenter }),
+      });
     }
     if (leaderless.length > 0) {
       findings.notes.push(`${leaderless.length} team(s) have no lead to send reports to: ${sample(leaderless)}.`);
@@ -502,8 +564,10 @@ export class GraphDirectory implements Directory {
     return teams;
   }
 
-  private async ownersOf(groups: readonly TeamGroup[]): Promise<string[]> {
+  /** The owners' mail addresses (who gets the reports) and user oids (what the cost API authorizes by). */
+  private async ownersOf(groups: readonly TeamGroup[]): Promise<{ addresses: string[]; ids: string[] }> {
     const leads = new Set<string>();
+    const ids = new Set<string>();
     for (const group of groups) {
       await this.listAll<{ id: string; mail?: string | null; userPrincipalName?: string | null }>(
         `/groups/${encodeURIComponent(group.groupId)}/owners?$select=${OWNER_FIELDS}&$top=${PAGE_SIZE}`,
@@ -513,12 +577,15 @@ export class GraphDirectory implements Directory {
           for (const owner of page) {
             // Service principals can own groups; they have neither mail nor UPN and cannot read a report.
             const address = owner.mail ?? owner.userPrincipalName;
-            if (address) leads.add(address);
+            if (address) {
+              leads.add(address);
+              ids.add(owner.id.toLowerCase());
+            }
           }
         },
       );
     }
-    return [...leads].sort(compare);
+    return { addresses: [...leads].sort(compare), ids: [...ids].sort(compare) };
   }
 
   private overrideFor(key: string): string | undefined {
@@ -540,7 +607,7 @@ export class GraphDirectory implements Directory {
     let next: string | undefined = firstPage;
     while (next !== undefined) {
       const url: string = next;
-      const page = await this.call<GraphPage<T>>(what, permission, () => this.client.api(url).get());
+      const page = await this.call<GraphPage<T>>(what, permission, () => withSignal(this.client.api(url)).get());
       this.counters.listCalls += 1;
       onPage(page.value ?? []);
       next = page['@odata.nextLink'];
@@ -549,11 +616,14 @@ export class GraphDirectory implements Directory {
 
   /** One Graph request with bounded retries on 429/5xx (Retry-After honoured); other failures become AppErrors. */
   private async call<T>(what: string, permission: string, send: () => Promise<T>): Promise<T> {
+    const signal = callerSignal.getStore();
     for (let attempt = 1; ; attempt += 1) {
+      if (signal?.aborted) throw abortedError(signal);
       this.counters.calls += 1;
       try {
         return await send();
       } catch (error) {
+        if (signal?.aborted) throw abortedError(signal);
         const status = statusOf(error);
         if (!isTransient(status) || attempt >= this.maxCallAttempts) throw translateGraphError(error, what, permission, attempt);
         const delay = retryDelayMs(headerOf(error, 'retry-after'), attempt);
@@ -618,13 +688,16 @@ export class GraphDirectory implements Directory {
   /** The sub-responses, or why the whole batch could not be sent. */
   private async postBatch(requests: readonly { id: string; method: string; url: string }[], permission: string): Promise<SubResponse[] | string> {
     this.counters.batchSubRequests += requests.length;
+    const signal = callerSignal.getStore();
     for (let attempt = 1; ; attempt += 1) {
+      if (signal?.aborted) throw abortedError(signal);
       this.counters.calls += 1;
       this.counters.batchCalls += 1;
       try {
-        const body = (await this.client.api('/$batch').post({ requests })) as { responses?: SubResponse[] } | undefined;
+        const body = (await withSignal(this.client.api('/$batch')).post({ requests })) as { responses?: SubResponse[] } | undefined;
         return body?.responses ?? [];
       } catch (error) {
+        if (signal?.aborted) throw abortedError(signal);
         const status = statusOf(error);
         if (!isTransient(status)) throw translateGraphError(error, 'send a $batch of user lookups', permission, attempt);
         if (attempt >= this.maxCallAttempts) return `$batch failed with ${status} after ${attempt} attempts`;
@@ -635,6 +708,12 @@ export class GraphDirectory implements Directory {
       }
     }
   }
+}
+
+/** The request with the caller's AbortSignal as its fetch option, when there is one. */
+function withSignal(request: GraphRequest): GraphRequest {
+  const signal = callerSignal.getStore();
+  return signal === undefined ? request : request.options({ signal });
 }
 
 /** "Platform Engineering" -> "platform-engineering"; undefined when nothing usable is left. */

@@ -21,6 +21,7 @@
 import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
 import type { ControlResult } from '../../domain/controls.js';
+import type { CallOptions } from '../../ports/directory.js';
 import type { CloseAttempt, CloseRegistry, DeliveryLedger, DeliveryRecord, HeldClose, MonthClose } from '../../ports/ledger.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, MAX_KEY_BYTES } from './table-keys.js';
@@ -35,9 +36,9 @@ const MAX_JSON_CHARS = 30_000;
 /** A String property holds at most 64 KiB (UTF-16); an error text is diagnostic, so it is cut rather than refused. */
 const MAX_ERROR_CHARS = 16 * 1024;
 
-async function getEntity(client: TableClient, partitionKey: string, rowKey: string, action: string): Promise<Record<string, unknown> | undefined> {
+async function getEntity(client: TableClient, partitionKey: string, rowKey: string, action: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
   try {
-    return await client.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+    return await client.getEntity<Record<string, unknown>>(partitionKey, rowKey, signal ? { abortSignal: signal } : {});
   } catch (error) {
     if (statusOf(error) === 404) return undefined;
     throw storageError(action, error);
@@ -93,8 +94,8 @@ export class TableCloseRegistry implements CloseRegistry {
     return new TableCloseRegistry(client);
   }
 
-  async get(month: string): Promise<MonthClose | undefined> {
-    const entity = await getEntity(this.client, CLOSE_PARTITION, encodeKeyPart(month), `read the close record of ${month}`);
+  async get(month: string, options: CallOptions = {}): Promise<MonthClose | undefined> {
+    const entity = await getEntity(this.client, CLOSE_PARTITION, encodeKeyPart(month), `read the close record of ${month}`, options.signal);
     return entity ? closeFromEntity(entity, `close record of ${month}`) : undefined;
   }
 

@@ -45,6 +45,7 @@ import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, ru
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
 import { assertCanonicalMonth, entityReader, int64, safeCount, subjectProperties, TOKEN_PROPERTY } from './table-usage-properties.js';
+import type { CallOptions } from '../../ports/directory.js';
 
 const ROLLUP_SCHEMA_VERSION = 1;
 
@@ -202,16 +203,19 @@ export class TableRollupStore implements RollupStore {
     return { written: planned.length, deleted: stale.length };
   }
 
-  async readTeamMonth(month: string, teamId: string): Promise<MonthlyLine[]> {
+  async readTeamMonth(month: string, teamId: string, options: CallOptions = {}): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
     return this.readPublished(month, (revision) =>
-      this.query(odata`PartitionKey eq ${rollupPartitionKey(month, teamId, revision)}`, `read team ${teamId} of ${month}`),
+      this.query(odata`PartitionKey eq ${rollupPartitionKey(month, teamId, revision)}`, `read team ${teamId} of ${month}`, options.signal),
     );
   }
 
-  async readMonth(month: string): Promise<MonthlyLine[]> {
+  async readMonth(month: string, options: CallOptions = {}): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
-    return this.readPublished(month, (revision) => this.readRevision(month, revision));
+    return this.readPublished(month, (revision) => {
+      const { from, to } = keysStartingWith(revisionPrefix(month, revision));
+      return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`, options.signal, options.onProgress);
+    });
   }
 
   /**
@@ -228,11 +232,13 @@ export class TableRollupStore implements RollupStore {
     throw new AppError('STORAGE_FAILED', `the published revision of ${month} kept changing while it was read`, { retryable: true });
   }
 
-  private async query(filter: string, action: string): Promise<MonthlyLine[]> {
+  private async query(filter: string, action: string, signal?: AbortSignal, onProgress?: () => void): Promise<MonthlyLine[]> {
     const lines: MonthlyLine[] = [];
     try {
-      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, ...(signal ? { abortSignal: signal } : {}) })) {
         lines.push(fromEntity(entity));
+        // A page holds up to 1,000 entities: once per hundred is often enough to show the read is moving.
+        if (lines.length % 100 === 0) onProgress?.();
       }
     } catch (error) {
       throw storageError(action, error);

@@ -90,23 +90,68 @@ async function startAzuriteService(service: 'table' | 'blob', port: number, opti
     exited = true;
   });
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
-  while (!(await canConnect(port))) {
-    if (exited || Date.now() > deadline) {
-      child.kill();
-      throw new AppError('STORAGE_FAILED', `Azurite did not start on port ${port}${stderr ? `: ${stderr.trim()}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-
-  return () =>
+  const stop = () =>
     new Promise<void>((resolve) => {
+      running.delete(stop);
+      if (running.size === 0) removeCleanup();
       if (exited) return resolve();
       child.once('exit', () => resolve());
-      // Azurite saves its data and exits cleanly on SIGINT only; SIGTERM would lose the last writes.
+      // Azurite saves its tables and exits cleanly on SIGINT only; SIGTERM would lose the last writes.
       child.kill('SIGINT');
       setTimeout(() => {
         if (!exited) child.kill('SIGKILL');
       }, 3000).unref();
     });
+  // Registered before the wait: a signal while Azurite is still starting must stop it too.
+  running.set(stop, () => {
+    if (!exited) child.kill('SIGINT');
+  });
+  installCleanup();
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
+  while (!(await canConnect(port))) {
+    if (exited || Date.now() > deadline) {
+      await stop();
+      throw new AppError('STORAGE_FAILED', `Azurite did not start on port ${port}${stderr ? `: ${stderr.trim()}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  return stop;
+}
+
+/**
+ * The Azurites this process started, so they go with it: on SIGINT or SIGTERM (when nothing else handles the
+ * signal, the process stops them and exits as the signal would have), and on any exit, a crash included
+ * (then they are only told to stop: Azurite saves its tables and exits on its own). Without this a killed
+ * command left its Azurite running, holding the port and out/azurite.
+ */
+const running = new Map<() => Promise<void>, () => void>();
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+function onExit(): void {
+  for (const signalStop of running.values()) signalStop();
+}
+
+async function onSignal(signal: NodeJS.Signals): Promise<void> {
+  // A command with its own handler (serve stops its server first) stops its Azurite itself.
+  if (process.listenerCount(signal) > 1) return;
+  await Promise.all([...running.keys()].map((stop) => stop()));
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
+let installed = false;
+
+function installCleanup(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', onExit);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+}
+
+function removeCleanup(): void {
+  if (!installed) return;
+  installed = false;
+  process.off('exit', onExit);
+  for (const signal of SIGNALS) process.off(signal, onSignal);
 }
