@@ -6,7 +6,7 @@
  * amount column of any file is the total it breaks down. Every row repeats the month and the team (with its
  * cost center) so files can be stacked for posting. A model or line without a price says "not priced" in
  * `priced_as` (its amount is 0.00 and its tokens are in `unpriced_tokens`). Text cells are guarded against
- * formula injection (csv-cells.ts).
+ * formula injection (csv-cells.ts, through the shared CSV writer).
  */
 import { formatMinorUnits } from '../../domain/money.js';
 import { AppError } from '../../domain/errors.js';
