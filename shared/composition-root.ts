@@ -24,7 +24,9 @@ import type { Mailer } from './ports/mailer.js';
 import { ExcelReportRenderer } from './adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from './adapters/reports/focus-csv.js';
 import { PROJECT_ROOT } from './config/project-root.js';
-import { loadSettings, type DirectorySettings, type Settings, type StorageSettings } from './config/settings.js';
+import { loadSettings, type DirectorySettings, type Settings, type SettingsSource, type StorageSettings } from './config/settings.js';
+import { invocationScopedLogger } from './adapters/functions-logger.js';
+import { consoleLogger } from './adapters/local/console-logger.js';
 import type { TableClient } from '@azure/data-tables';
 import { AppError } from './domain/errors.js';
 import type { Directory } from './ports/directory.js';
@@ -75,18 +77,22 @@ export function tableFactory(storage: StorageSettings, credential?: TokenCredent
  * The one place that turns settings into adapters and clients. The CLI and the Azure Functions triggers
  * both come through here, so they run the same use cases on the same wiring.
  */
-export async function createServices(settings: Settings, runtime: { logger: Logger; clock?: Clock; accessTokens?: AccessTokenVerifier }): Promise<Services> {
+export async function createServices(
+  settings: Settings,
+  runtime: { logger: Logger; clock?: Clock; accessTokens?: AccessTokenVerifier; credential?: TokenCredential },
+): Promise<Services> {
   const clock = runtime.clock ?? systemClock;
-  const table = tableFactory(settings.storage);
+  const credential = runtime.credential;
+  const table = tableFactory(settings.storage, credential);
   const [rollups, closes, deliveries, directory, dailyRollups, ingestRuns] = await Promise.all([
     TableRollupStore.create(table('Rollups')),
     TableCloseRegistry.create(table('Closes')),
     TableDeliveryLedger.create(table('Deliveries')),
-    createDirectory(settings, { clock, logger: runtime.logger }),
+    createDirectory(settings, { clock, logger: runtime.logger, ...(credential ? { credential } : {}) }),
     TableDailyRollupStore.create(table('DailyRollups'), table('DailyTotals')),
     TableIngestRunLog.create(table('IngestRuns')),
   ]);
-  const usageSource = createUsageSource(settings);
+  const usageSource = createUsageSource(settings, credential ? { credential } : {});
   const priceBooks = new FilePriceBookSource(settings.priceBookPath);
 
   const closeMonth: CloseMonthDeps = {
@@ -99,7 +105,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     renderer: new ExcelReportRenderer(),
     costExport: new FocusCsvExporter(),
     artifacts: new DirectoryArtifactStore(settings.artifactsDir),
-    mailer: createMailer(settings, { logger: runtime.logger }),
+    mailer: createMailer(settings, { logger: runtime.logger, ...(credential ? { credential } : {}) }),
     clock,
     logger: runtime.logger,
     settings: { timeZone: settings.timeZone, financeRecipients: settings.mail.financeRecipients, mailFrom: settings.mail.from },
@@ -180,21 +186,26 @@ export function createUsageDiscovery(settings: Pick<Settings, 'usage' | 'metricM
   });
 }
 
-let cached: Promise<Services> | undefined;
-
 /**
- * Services for the Azure Functions host, built once per worker from app settings. A failed build is not
- * cached, so fixing a setting and the next invocation recover without a restart.
+ * Services for the Azure Functions host: built once per process from `env` on the first call, so clients, the
+ * credential and the caches (directory, cost lookup, verified tokens) outlive an invocation. Their logger
+ * is the invocation that is running (see `inInvocationScope`), never the one that happened to build them.
+ * A failed build is not kept, so fixing a setting lets the next invocation recover without a restart.
  */
-export function servicesFromEnvironment(logger: Logger): Promise<Services> {
-  if (!cached) {
-    cached = createServices(loadSettings(process.env, { projectRoot: PROJECT_ROOT }), { logger }).catch((error: unknown) => {
-      cached = undefined;
+export function processServices(env: SettingsSource, runtime: { credential?: TokenCredential; clock?: Clock } = {}): () => Promise<Services> {
+  let built: Promise<Services> | undefined;
+  const logger = invocationScopedLogger(consoleLogger());
+  return () => {
+    built ??= createServices(loadSettings(env, { projectRoot: PROJECT_ROOT }), { logger, ...runtime }).catch((error: unknown) => {
+      built = undefined;
       throw error;
     });
-  }
-  return cached;
+    return built;
+  };
 }
+
+/** The Functions app's services, from its app settings. */
+export const servicesFromEnvironment: () => Promise<Services> = processServices(process.env);
 
 /**
  * The configured mailer: the outbox folder (the demo), or an SMTP relay / Graph mailbox kept under the
