@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { startAzurite, type RunningAzurite } from '../shared/adapters/local/azurite.js';
-import { ensureDemoData } from '../shared/adapters/local/demo-generator.js';
-import { directoryDocumentOf, generateOrganization, writeDemoUsage } from '../shared/adapters/local/demo-generator.js';
+import { ensureDemoData } from './demo-generator.js';
+import { directoryDocumentOf, generateOrganization, writeDemoUsage } from './demo-generator.js';
 import { createServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { isStorageConfigured, loadSettings, SETTING, type Settings } from '../shared/config/settings.js';

@@ -11,7 +11,7 @@ import {
   generateOrganization,
   writeDemoUsage,
   type DemoOptions,
-} from '../../shared/adapters/local/demo-generator.js';
+} from '../../cli/demo-generator.js';
 import { looksLikeMailAddress, parseDirectoryDocument } from '../../shared/adapters/local/file-directory.js';
 import { isValidTeamId } from '../../shared/domain/directory.js';
 import { monthWindow } from '../../shared/domain/periods.js';
