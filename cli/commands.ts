@@ -1,16 +1,16 @@
 import path from 'node:path';
-import { startAzurite, type RunningAzurite } from '../shared/adapters/local/azurite.js';
 import { ensureDemoData } from './demo-generator.js';
 import { directoryDocumentOf, generateOrganization, writeDemoUsage } from './demo-generator.js';
 import { createServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
-import { isStorageConfigured, loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
+import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
 import { printCloseSummary } from './summary.js';
 import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { environmentWith, stackOverrides } from './options.js';
+import { withStorage } from './storage.js';
 
 export interface CloseOptions {
   month: string;
@@ -31,19 +31,6 @@ const DEMO_FINANCE = 'finance@contoso.example';
 function settingsFor(options: CloseOptions): Settings {
   const overrides = { ...stackOverrides(options), [SETTING.usageFiles]: options.usage?.map((file) => path.resolve(file)).join(';') };
   return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
-}
-
-/** With no storage configured, the CLI runs its own Azurite, keeping its tables under the output folder. */
-export async function withStorage<T>(settings: Settings, out: string, logger: Logger, run: (settings: Settings) => Promise<T>): Promise<T> {
-  if (isStorageConfigured(settings.storage)) return run(settings);
-  logger.progress('storage', `no storage configured: starting a local Azurite (data in ${path.join(out, 'azurite')})`);
-  let azurite: RunningAzurite | undefined;
-  try {
-    azurite = await startAzurite({ location: path.join(out, 'azurite') });
-    return await run({ ...settings, storage: { ...settings.storage, connectionString: azurite.connectionString } });
-  } finally {
-    await azurite?.stop();
-  }
 }
 
 export async function runClose(options: CloseOptions): Promise<void> {

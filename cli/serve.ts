@@ -21,7 +21,7 @@ import { createServices, type Services } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import type { Clock, Logger } from '../shared/ports/runtime.js';
-import { withStorage } from './commands.js';
+import { withStorage } from './storage.js';
 import { environmentWith, positiveIntegerArgument } from './options.js';
 
 export const DEFAULT_API_PORT = 7071;

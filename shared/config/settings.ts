@@ -3,8 +3,7 @@ import { AppError } from '../domain/errors.js';
 import { DEFAULT_METRIC_MAPPING, metricMappingProblems, type MetricMapping } from '../domain/metric-mapping.js';
 import { assertTimeZone } from '../domain/periods.js';
 import { isTokenKind, type TokenKind } from '../domain/tokens.js';
-import { DEFAULT_NAMESPACE_PROPERTY, usageQuerySettingsProblems, type UsageTableMode } from '../adapters/azure/kql.js';
-import type { AppInsightsQuerySettings, LogsQueryTarget } from '../adapters/azure/app-insights-usage-source.js';
+import { DEFAULT_NAMESPACE_PROPERTY, usageQuerySettingsProblems, type AppInsightsQuerySettings, type LogsQueryTarget, type UsageTableMode } from './usage-query.js';
 
 /**
  * Every setting the product reads, validated once. Values come from app settings in Azure (environment
