@@ -1,4 +1,4 @@
-import type { RevisionSummary } from '../domain/report.js';
+import type { RevisionSummary } from '../domain/revisions.js';
 
 /** The record that a month was closed, and which revision of its numbers is the current one. */
 export interface MonthClose {

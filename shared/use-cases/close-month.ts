@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { UNALLOCATED_TEAM, type DirectoryResolution } from '../domain/directory.js';
 import { AppError, describeError } from '../domain/errors.js';
 import { formatMinorUnits, sumMoney, toMinorUnits } from '../domain/money.js';
@@ -8,17 +7,14 @@ import {
   buildMonthReport,
   buildTeamReport,
   previousMonthFigures,
-  revisionChanges,
-  revisionChangesFromSummaries,
-  summarizeRevision,
   type MonthReport,
   type PreviousMonthFigures,
   type ReportContext,
   type RevisionChanges,
-  type RevisionSummary,
 } from '../domain/report.js';
+import { linesFingerprint } from '../domain/line-identity.js';
+import { revisionChanges, revisionChangesFromSummaries, summarizeRevision, type RevisionSummary } from '../domain/revisions.js';
 import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
-import { TOKEN_KINDS } from '../domain/tokens.js';
 import type { UsageReadResult, UsageRow } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { CostExporter, CostExportMonth } from '../ports/cost-export.js';
@@ -348,7 +344,7 @@ async function revisionBaseline(
   if (summary) return { summary };
   if (!close.changed) return null;
   const storedBefore = [...(await deps.rollups.readMonth(month))].sort(compareLines);
-  return fingerprintLines(storedBefore) === lastClose.fingerprint ? { lines: storedBefore } : null;
+  return linesFingerprint(storedBefore) === lastClose.fingerprint ? { lines: storedBefore } : null;
 }
 
 /** A revision's changes against the one before it, from whatever is known of that one. */
@@ -413,7 +409,7 @@ function nextClose(
   input: { month: string; lines: readonly MonthlyLine[]; previous: MonthClose | undefined; priceBook: PriceBook },
 ): MonthClose & { changed: boolean } {
   const { month, lines, previous, priceBook } = input;
-  const fingerprint = fingerprintLines(lines);
+  const fingerprint = linesFingerprint(lines);
   if (previous && previous.fingerprint === fingerprint) return { ...closeRecord(previous), changed: false };
   return {
     month,
@@ -431,29 +427,6 @@ function nextClose(
 function closeRecord(close: MonthClose): MonthClose {
   const { month, revision, fingerprint, closedAt, priceBookVersion, totalMinorUnits, currency } = close;
   return { month, revision, fingerprint, closedAt, priceBookVersion, totalMinorUnits, currency };
-}
-
-export function fingerprintLines(lines: readonly MonthlyLine[]): string {
-  const hash = createHash('sha256');
-  for (const line of lines) {
-    hash.update(
-      JSON.stringify([
-        line.teamId,
-        line.userId,
-        line.model,
-        line.tier,
-        line.allocation,
-        TOKEN_KINDS.map((kind) => line.tokens[kind]),
-        TOKEN_KINDS.map((kind) => line.unpricedTokens[kind]),
-        line.requests,
-        line.cost.toFixed(),
-        line.priceEntryIds,
-        line.days.map((day) => [day.day, TOKEN_KINDS.map((kind) => day.tokens[kind]), day.requests, day.cost?.toFixed() ?? null, day.priceEntryId]),
-      ]),
-    );
-    hash.update('\n');
-  }
-  return hash.digest('hex');
 }
 
 function reportContext(context: {

@@ -1,7 +1,8 @@
 import type { DirectoryResolution } from '../../shared/domain/directory.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { PriceBook } from '../../shared/domain/price-book.js';
-import type { MonthReport, RevisionSummary } from '../../shared/domain/report.js';
+import type { MonthReport } from '../../shared/domain/report.js';
+import type { RevisionSummary } from '../../shared/domain/revisions.js';
 import { compareLines, lineKey, type MonthlyLine } from '../../shared/domain/rollup.js';
 import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
 import type { ArtifactStore } from '../../shared/ports/artifacts.js';

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { money } from '../../shared/domain/money.js';
-import { summarizeRevision, buildMonthReport, type ReportContext } from '../../shared/domain/report.js';
+import { linesFingerprint, teamLineDigests } from '../../shared/domain/line-identity.js';
+import { buildMonthReport, type ReportContext } from '../../shared/domain/report.js';
+import { summarizeRevision } from '../../shared/domain/revisions.js';
 import { monthWindow } from '../../shared/domain/periods.js';
 import type { MonthlyLine } from '../../shared/domain/rollup.js';
-import { fingerprintLines } from '../../shared/use-cases/close-month.js';
 import { testPriceBook } from '../support/domain-fixtures.js';
 
 /**
@@ -74,7 +75,7 @@ const context: ReportContext = {
 
 describe('the identity of a line as stored closes know it', () => {
   it('fingerprints the lines of a close as the stored fingerprints were made', () => {
-    expect(fingerprintLines(lines)).toBe('3a4c59fbb637468475798f93ac6f2c57f19ac0eb83e861d9a0781af307f397fc');
+    expect(linesFingerprint(lines)).toBe('3a4c59fbb637468475798f93ac6f2c57f19ac0eb83e861d9a0781af307f397fc');
   });
 
   it('digests each team as the stored revision summaries were made', () => {
@@ -83,5 +84,20 @@ describe('the identity of a line as stored closes know it', () => {
       payments: 'beXBRbo/8zYG/XJMtJ4Xk2AlrMEQdA/3Zx+WDa/aTkw=',
       _unallocated: 'J07m52c6e6f6xzWBzdmRD3oGHPr5UXzwDiLBijbhmB8=',
     });
+  });
+
+  it('leaves names out of the money fields and keeps them in the shown fields', () => {
+    const [line] = lines;
+    const renamed = { ...line!, userName: 'Augusta Ada King', pricedModel: 'claude-sonnet-4-5' };
+    expect(linesFingerprint([renamed])).toBe(linesFingerprint([line!]));
+    expect(teamLineDigests([renamed]).get('payments')).not.toBe(teamLineDigests([line!]).get('payments'));
+    const recosted = { ...line!, cost: money('4.4976') };
+    expect(linesFingerprint([recosted])).not.toBe(linesFingerprint([line!]));
+  });
+
+  it('digests a team\u2019s lines in any order, and fingerprints them in their stored order', () => {
+    const second = { ...lines[0]!, userId: '00000000-0000-4000-8000-000000000002' };
+    expect(teamLineDigests([lines[0]!, second])).toEqual(teamLineDigests([second, lines[0]!]));
+    expect(linesFingerprint([lines[0]!, second])).not.toBe(linesFingerprint([second, lines[0]!]));
   });
 });

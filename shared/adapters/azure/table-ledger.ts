@@ -24,7 +24,7 @@ import type { CloseRegistry, DeliveryLedger, DeliveryRecord, MonthClose } from '
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, MAX_KEY_BYTES } from './table-keys.js';
 import { readRevisionSummary, writeRevisionSummary } from './table-revision-summaries.js';
-import type { RevisionSummary } from '../../domain/report.js';
+import type { RevisionSummary } from '../../domain/revisions.js';
 
 const CLOSE_PARTITION = 'close';
 /** A String property holds at most 64 KiB (UTF-16); an error text is diagnostic, so it is cut rather than refused. */
