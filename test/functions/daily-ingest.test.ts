@@ -1,14 +1,13 @@
 import { InvocationContext, type Timer } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { dailyIngestHandler, type DailyIngestServices } from '../../functions/daily-ingest.js';
-import { TableAlertLedger } from '../../shared/adapters/azure/table-alert-ledger.js';
-import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { DailyStoreTeamSpendSource } from '../../shared/adapters/daily-store-spend.js';
 import { parseBudgetDocument } from '../../shared/domain/budgets.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import {
   fixedClock,
+  InMemoryAlertLedger,
   InMemoryDailyRollupStore,
   InMemoryIngestRunLog,
   RecordingMailer,
@@ -16,7 +15,6 @@ import {
   StaticPriceBooks,
   WindowedUsageSource,
 } from '../support/in-memory.js';
-import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
 async function services() {
   // Sonnet input costs $3 per million tokens before 16 October and $2 from then on: $2 of a $3 budget is 66%.
@@ -45,7 +43,7 @@ async function services() {
       spend,
       details: spend,
       directory,
-      alerts: await TableAlertLedger.create(tableClientFor(azuriteConnectionString(), uniqueTableName('ingestalerts'))),
+      alerts: new InMemoryAlertLedger(),
       mailer,
       clock,
       logger: silentLogger,
