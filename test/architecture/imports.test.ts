@@ -115,4 +115,11 @@ describe('the import graph of shared/, functions/ and cli/', () => {
     expect(devOnly).toEqual([]);
     expect([...deployed].filter((file) => file.startsWith('cli/'))).toEqual([]);
   });
+
+  it('ships no production package the functions never load', () => {
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const deployed = reachableFrom([...graph.keys()].filter((file) => file.startsWith('functions/')));
+    const loaded = new Set([...deployed].flatMap((file) => graph.get(file)?.packages ?? []));
+    expect(Object.keys(manifest.dependencies).filter((name) => !loaded.has(name))).toEqual([]);
+  });
 });
