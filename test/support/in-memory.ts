@@ -21,7 +21,7 @@ import type { DailyRollupStore } from '../../shared/ports/daily-rollup-store.js'
 import type { IngestRun, IngestRunLog } from '../../shared/ports/ingest-runs.js';
 import type { ReadUsageOptions } from '../../shared/ports/usage-source.js';
 
-/** In-memory stand-ins for use-case tests; every adapter also has a contract test against the real thing. */
+/** In-memory stand-ins for use-case tests; test/contracts runs each storage port's tests on these and on the Table adapters alike. */
 export class InMemoryRollupStore implements RollupStore {
   readonly months = new Map<string, Map<string, MonthlyLine>>();
 
