@@ -285,7 +285,7 @@ try {
   }
   firstHits.sort((a, b) => a - b);
   console.log(
-    `First hit per team (one partition of ~${Math.round(lineCount / TEAMS)} lines): median ${ms(firstHits[Math.floor(TEAMS / 2)]!)}, max ${ms(firstHits.at(-1)!)}`,
+    `First hit per team (the first reads the closed month whole, ${lineCount.toLocaleString("en-US")} lines, and the finance report; the others are slices of it): median ${ms(firstHits[Math.floor(TEAMS / 2)]!)}, max ${ms(firstHits.at(-1)!)}`,
   );
 
   // One request at a time, cached: the latency of the request path itself, with no queueing.

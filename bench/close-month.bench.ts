@@ -128,7 +128,7 @@ try {
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 
-  const focusRows = (await countRecords(result.focusLocation)) - 1;
+  const focusRows = (await countRecords(result.focusLocation ?? "")) - 1;
   const rowsOf: Record<string, number> = {
     usage: metricRows,
     pricing: result.usage.rows,
@@ -154,7 +154,7 @@ try {
       `peak RSS:        ${mb(peakRss)} MB, ${mb(rssBefore)} MB before the close (target <= ${TARGET_RSS_MB} MB: ${rssOk ? 'met' : 'MISSED'}; Azurite runs in its own process)\n` +
       `V8 heap limit:   ${mb(v8.getHeapStatistics().heap_size_limit)} MB (npm run bench sets --max-old-space-size=384; with V8's default limit garbage is collected later and RSS peaks higher)\n` +
       `teams: ${result.report.teams.length}, lines: ${result.stored.written}, grand total ${result.report.currency} ${(Number(result.report.grandTotal) / 100).toFixed(2)}\n` +
-      `finance workbook ${((await stat(result.workbookLocation)).size / 1024 / 1024).toFixed(1)} MB, FOCUS export ${mb((await stat(result.focusLocation)).size)} MB\n`,
+      `finance workbook ${((await stat(result.workbookLocation)).size / 1024 / 1024).toFixed(1)} MB, FOCUS export ${mb((await stat(result.focusLocation ?? "")).size)} MB\n`,
   );
 } finally {
   clearInterval(sampler);

@@ -9,9 +9,9 @@ import { money, sumMoney, type Money } from '../shared/domain/money.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import type { TeamSpendSource } from '../shared/ports/team-spend.js';
 import { money2, percent1 } from '../shared/use-cases/budget-alert-mail.js';
-import { evaluateBudgets, type EvaluateBudgetsResult } from '../shared/use-cases/evaluate-budgets.js';
+import { describeAlertCounts, evaluateBudgets, type EvaluateBudgetsResult } from '../shared/use-cases/evaluate-budgets.js';
 import { withStorage } from './storage.js';
-import { dayArgument, environmentWith, monthArgument, stackOverrides } from './options.js';
+import { dayArgument, demoFileDefaults, environmentWith, monthArgument, stackOverrides, timeZoneArgument, withDefaults } from './options.js';
 
 type Out = NodeJS.WritableStream;
 
@@ -39,7 +39,7 @@ function settingsFor(options: BudgetsCheckOptions): Settings {
     [SETTING.usageFiles]: usageConfigured ? undefined : path.join(options.out, 'no-usage-needed.ndjson'),
     [SETTING.budgetsFile]: options.budgets && path.resolve(options.budgets),
   };
-  return loadSettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
+  return loadSettings(environmentWith(withDefaults(overrides, demoFileDefaults(options.out))), { projectRoot: PROJECT_ROOT });
 }
 
 /** Evaluates the budgets of a month on the configured (or local) stack, sends what is due and prints the standing. */
@@ -68,9 +68,7 @@ function printBudgetsSummary(result: EvaluateBudgetsResult, teamsConfigured: boo
       );
     }
   }
-  const byStatus = new Map<string, number>();
-  for (const alert of result.alerts) byStatus.set(alert.status, (byStatus.get(alert.status) ?? 0) + 1);
-  lines.push(`Alerts: ${result.alerts.length === 0 ? 'none due' : [...byStatus.entries()].map(([status, n]) => `${n} ${status}`).join(', ')}${teamsConfigured ? '' : ' (mail only: TEAMS_WEBHOOK_URL is not set)'}`);
+  lines.push(`Alerts: ${describeAlertCounts(result.alerts)}${teamsConfigured ? '' : ' (mail only: TEAMS_WEBHOOK_URL is not set)'}`);
   for (const alert of result.alerts.filter((a) => a.status === 'sent' || a.status === 'failed')) {
     lines.push(`  ${alert.status.padEnd(7)} ${alert.channel.padEnd(6)} ${alert.subject ?? alert.key}${alert.error ? ` -- ${alert.error.split('\n')[0]}` : ''}`);
   }
@@ -145,7 +143,7 @@ export function registerBudgetsCommands(program: Command, loggerFor: (command: C
     .option('--budgets <file>', 'budgets file; default BUDGETS_FILE')
     .option('--directory <file>', 'directory file (team leads); default DIRECTORY_FILE')
     .option('--prices <file>', 'price book file (its currency); default PRICE_BOOK_FILE or the shipped data/price-book.json')
-    .option('--time-zone <zone>', 'IANA time zone of the reporting months; default REPORTING_TIME_ZONE or UTC')
+    .option('--time-zone <zone>', 'IANA time zone of the reporting months; default REPORTING_TIME_ZONE or UTC', timeZoneArgument)
     .option('--finance <addresses>', 'finance recipients, comma separated; default FINANCE_RECIPIENTS')
     .option('--storage <connection-string>', 'table storage; default STORAGE_CONNECTION_STRING, else a local Azurite under --out')
     .option('--out <dir>', 'where the outbox and the local Azurite data go', 'out')

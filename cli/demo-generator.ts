@@ -519,10 +519,15 @@ function anonymousDay(settings: ResolvedOptions, day: string, dayStart: number, 
   const random = seededRandom(settings.seed, 'anonymous', day);
   const count = Math.max(weekend ? 0 : 1, stochasticRound(random, userAggregates * NO_USER_SHARE));
   const sonnet = settings.models.find((model) => familyOf(model) === 'sonnet') as string;
+  // All of them are one series (no UserId): APIM writes one row per series per minute, so no two share one.
+  const minutesTaken = new Set<number>();
   return Array.from({ length: count }, () => {
     const prompt = Math.round(logNormal(random, 400_000, 0.8));
+    let at = dayStart + BUSINESS_START_MS + integerBelow(random, BUSINESS_LENGTH_MS);
+    while (minutesTaken.has(Math.floor(at / 60_000))) at += 60_000;
+    minutesTaken.add(Math.floor(at / 60_000));
     return {
-      at: dayStart + BUSINESS_START_MS + integerBelow(random, BUSINESS_LENGTH_MS),
+      at,
       userId: '',
       omitUserId: random() < 0.5,
       model: sonnet,

@@ -9,7 +9,7 @@ import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { isStorageConfigured, loadDirectorySettings, SETTING, type Settings } from '../shared/config/settings.js';
 import { allocate, UNALLOCATED_TEAM, type DirectoryResolution } from '../shared/domain/directory.js';
 import type { Logger } from '../shared/ports/runtime.js';
-import { environmentWith } from './options.js';
+import { demoFileDefaults, environmentWith, withDefaults } from './options.js';
 
 export interface DirectoryCommandOptions {
   directory?: string;
@@ -145,7 +145,7 @@ function settingsFor(options: DirectoryCommandOptions): Pick<Settings, 'director
     [SETTING.directoryFile]: options.directory && path.resolve(options.directory),
     [SETTING.storageConnection]: options.storage,
   };
-  return loadDirectorySettings(environmentWith(overrides), { projectRoot: PROJECT_ROOT });
+  return loadDirectorySettings(environmentWith(withDefaults(overrides, demoFileDefaults(options.out))), { projectRoot: PROJECT_ROOT });
 }
 
 /** Builds the directory; for the Graph source without configured storage, on a local Azurite like `close` does. */

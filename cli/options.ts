@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { COMMAND_LINE_FLAGS, SETTING, type SettingsSource } from '../shared/config/settings.js';
 import { isAppError } from '../shared/domain/errors.js';
@@ -47,6 +48,37 @@ export function stackOverrides(options: StackOptions): Record<string, string | u
   };
 }
 
+/**
+ * What `npm start` left under --out, for whatever the environment does not name: the demo's directory file,
+ * its budgets and its usage exports. So `directory show`, `budgets check`, `usage`, `ingest` and `serve` work
+ * on a fresh clone right after `npm start`, as `serve` always did. A setting or a flag still wins.
+ */
+export function demoFileDefaults(out: string, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const demo = path.join(out, 'demo');
+  const unset = (name: string) => (env[name] ?? '').trim() === '';
+  const existing = (file: string) => (existsSync(file) ? file : undefined);
+  let usage: string | undefined;
+  if (unset(SETTING.usageFiles) && (env[SETTING.usageSource] ?? 'file').trim() === 'file' && existsSync(demo)) {
+    const files = readdirSync(demo)
+      .filter((name) => /^usage-\d{4}-\d{2}\.(ndjson|csv)$/.test(name))
+      .sort()
+      .map((name) => path.join(demo, name));
+    usage = files.length > 0 ? files.join(';') : undefined;
+  }
+  return {
+    [SETTING.directoryFile]: unset(SETTING.directoryFile) ? existing(path.join(demo, 'directory.json')) : undefined,
+    [SETTING.budgetsFile]: unset(SETTING.budgetsFile) ? existing(path.join(demo, 'budgets.json')) : undefined,
+    [SETTING.usageFiles]: usage,
+  };
+}
+
+/** `overrides` with `defaults` filling the values it leaves undefined. */
+export function withDefaults(overrides: Record<string, string | undefined>, defaults: Record<string, string | undefined>): Record<string, string | undefined> {
+  const merged = { ...overrides };
+  for (const [name, value] of Object.entries(defaults)) if (merged[name] === undefined) merged[name] = value;
+  return merged;
+}
+
 /** Commander argument parsers: a domain parse error becomes commander's usage error, with the same message. */
 export function monthArgument(value: string): string {
   return asArgumentError(() => parseMonth(value));
@@ -62,6 +94,16 @@ function asArgumentError<T>(parse: () => T): T {
   } catch (error) {
     throw new InvalidArgumentError(isAppError(error) ? error.message : String(error));
   }
+}
+
+/** An IANA zone; a bad one is reported against the flag (`--time-zone`), not the setting it overrides. */
+export function timeZoneArgument(value: string): string {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not an IANA time zone (for example UTC or Europe/Paris)`);
+  }
+  return value;
 }
 
 export function positiveIntegerArgument(value: string): number {

@@ -1,7 +1,9 @@
 import path from 'node:path';
+import { currencyMinorUnits } from '../shared/domain/currency.js';
 import { formatMinorUnits } from '../shared/domain/money.js';
 import { totalTokens } from '../shared/domain/tokens.js';
 import type { CloseMonthResult } from '../shared/use-cases/close-month.js';
+import { billedByTeam, billSummaryLines } from './bill-summary.js';
 
 function table(headers: string[], rows: string[][], rightAligned: Set<number>): string {
   const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => row[i]!.length)));
@@ -11,24 +13,35 @@ function table(headers: string[], rows: string[][], rightAligned: Set<number>): 
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
-const amount = (units: bigint) => formatMinorUnits(units).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+const amount = (units: bigint, currency: string) => formatMinorUnits(units, currencyMinorUnits(currency)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
 /** The run's result for a person: per-team totals that add up, then what needs attention. */
-export function printCloseSummary(result: CloseMonthResult, out: NodeJS.WritableStream): void {
+export function printCloseSummary(result: CloseMonthResult, out: NodeJS.WritableStream, options: { previewDir?: string } = {}): void {
   const { report } = result;
-  const rows = report.teams.map((team) => [team.teamName, team.teamId, count(team.users), count(totalTokens(team.tokens)), amount(team.amount)]);
-  rows.push(['Total', '', '', count(totalTokens(report.tokens)), amount(report.grandTotal)]);
+  const billed = report.billing ? billedByTeam(report.billing) : undefined;
+  const rows = report.teams.map((team) => [team.teamName, team.teamId, count(team.users), count(totalTokens(team.tokens)), amount(team.amount, report.currency), ...(billed ? [billed.get(team.teamId) ?? '0.00'] : [])]);
+  if (billed && report.billing!.trueUp.unattributed.amount !== 0n) rows.push(['Unattributed billed cost', '', '', '', '', amount(report.billing!.trueUp.unattributed.amount, report.currency)]);
+  rows.push(['Total', '', '', count(totalTokens(report.tokens)), amount(report.grandTotal, report.currency), ...(billed ? [amount(report.billing!.trueUp.billedTotal, report.currency)] : [])]);
   const unpriced = report.models.filter((model) => model.unpricedTokens > 0);
   const lines = [
     '',
+    ...(options.previewDir ? [`DRY RUN: nothing was stored or sent; the workbooks and the mails this close would send are in ${options.previewDir}`, ''] : []),
+    ...(result.state === 'held'
+      ? [`HELD FOR REVIEW: nothing was sent to finance or team leads; the figures are stored as an unpublished draft of revision ${result.revision}.`, '']
+      : []),
     `Chargeback ${result.month} (revision ${result.revision}${result.changed ? '' : ', unchanged'}), ${report.currency}, month in ${report.timeZone}`,
     '',
-    table(['Team', 'Id', 'Users', 'Tokens', `Amount (${report.currency})`], rows, new Set([2, 3, 4])),
+    table(['Team', 'Id', 'Users', 'Tokens', `${billed ? 'List' : 'Amount'} (${report.currency})`, ...(billed ? [`Billed (${report.billing!.trueUp.currency})`] : [])], rows, new Set([2, 3, 4, 5])),
+    '',
+    'Controls:',
+    ...result.controls.map((control) => `  ${control.outcome.toUpperCase().padEnd(6)} ${control.id}: ${control.message}${control.outcome === 'pass' ? '' : (control.details ?? []).map((detail) => `\n           ${detail}`).join('')}`),
+    ...(result.release ? [`Released:        by ${result.release.by} at ${result.release.at.toISOString()}: ${result.release.reason}`] : []),
     '',
     `Usage rows read: ${count(result.usage.rows)} from ${result.usage.sourceDescription}`,
     `Rejected rows:   ${count(result.usage.rejects.count)}${Object.entries(result.usage.rejects.byReason)
       .map(([reason, n]) => `\n  ${count(n)} x ${reason}`)
       .join('')}`,
+    ...(result.rejectsLocation ? [`Rejects file:    ${result.rejectsLocation} (every rejected row with file, line, reason and raw value)`] : []),
     ...Object.entries(result.usage.skipped).map(([reason, n]) => `Skipped:         ${count(n)} x ${reason}`),
     `Unpriced:        ${unpriced.length === 0 ? 'none' : unpriced.map((model) => `${model.model} (${count(model.unpricedTokens)} tokens)`).join(', ')}`,
     ...(report.crossCheck.reportedTotalTokens === null
@@ -38,18 +51,31 @@ export function printCloseSummary(result: CloseMonthResult, out: NodeJS.Writable
     `Rollups stored:  ${count(result.stored.written)} lines${result.stored.deleted ? `, ${count(result.stored.deleted)} stale lines removed` : ''}`,
     `Workbook:        ${result.workbookLocation}`,
     `Team workbooks:  ${result.teams.length === 0 ? 'none' : `${result.teams.length} in ${path.dirname(result.teams[0]!.workbookLocation)}`}`,
-    `FOCUS export:    ${result.focusLocation}`,
-    `Finance mail:    ${
-      result.mail.status === 'sent'
-        ? `sent to ${result.mail.recipients.join(', ')} (${result.mail.location})`
-        : result.mail.status === 'already-sent'
-          ? `already sent for revision ${result.revision}; not sent again (use --force to resend)`
-          : 'no recipients configured; nothing sent'
-    }`,
+    ...(result.focusLocation ? [`FOCUS export:    ${result.focusLocation}`] : []),
+    ...billSummaryLines(report.billing),
+    `Finance mail:    ${financeMailSummary(result)}`,
     `Team mails:      ${teamMailSummary(result)}`,
+    ...(result.operatorMails.length > 0
+      ? [`Operator:        ${result.operatorMails.filter((mail) => mail.status === 'sent').length} notice(s) sent, ${result.operatorMails.filter((mail) => mail.status === 'already-sent').length} already sent earlier`]
+      : []),
     '',
   ];
   out.write(lines.join('\n'));
+}
+
+function financeMailSummary(result: CloseMonthResult): string {
+  switch (result.mail.status) {
+    case 'sent':
+      return `sent to ${result.mail.recipients.join(', ')} (${result.mail.location})`;
+    case 'already-sent':
+      return `already sent for revision ${result.revision}; not sent again (use --force to resend)`;
+    case 'held':
+      return 'not sent: the close is held for review';
+    case 'uncertain':
+      return `UNCERTAIN: claimed at ${result.mail.claimedAt.toISOString()} by a run that stopped before recording the send; check whether it arrived, then use --resend-uncertain`;
+    default:
+      return 'no recipients configured; nothing sent';
+  }
 }
 
 function teamMailSummary(result: CloseMonthResult): string {
@@ -59,7 +85,9 @@ function teamMailSummary(result: CloseMonthResult): string {
     `${sent.length} sent${sent.length > 0 ? ` (to ${path.dirname((sent[0]!.mail as { location: string }).location)})` : ''}`,
     `${by('already-sent').length} already sent`,
   ];
-  if (by('not-owed').length > 0) parts.push(`${by('not-owed').length} unchanged in this revision`);
+  if (by('not-owed').length > 0) parts.push(`${by('not-owed').length} ${result.state === 'held' ? 'held' : 'not owed (unchanged in this revision, and given the one before)'}`);
+  if (by('uncertain').length > 0) parts.push(`${by('uncertain').length} UNCERTAIN (${by('uncertain').map((team) => team.teamId).join(', ')}: use --resend-uncertain once checked)`);
+  if (by('failed').length > 0) parts.push(`${by('failed').length} failed`);
   if (by('no-recipients').length > 0) parts.push(`${by('no-recipients').length} team(s) without leads`);
   return parts.join(', ');
 }

@@ -2,7 +2,7 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { inInvocationScope, invocationLogger } from '../shared/adapters/functions-logger.js';
 import { servicesFromEnvironment, type Services } from '../shared/composition-root.js';
 import { firstCloseDay, monthToClose } from '../shared/domain/closing.js';
-import { describeError } from '../shared/domain/errors.js';
+import { describeError, isAppError } from '../shared/domain/errors.js';
 import { previousMonth } from '../shared/domain/periods.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
 
@@ -30,7 +30,18 @@ export function monthlyCloseHandler(getServices: () => Promise<MonthlyCloseServi
         return;
       }
       if (timer.isPastDue) logger.warn(`the monthly close for ${month} runs late (timer past due)`);
-      const result = await closeMonth({ ...services.closeMonth, logger }, { month });
+      const result = await closeMonth({ ...services.closeMonth, logger }, { month, notifyOperatorOfRefusal: true, runId: `timer ${context.invocationId}` });
+      if (result.state === 'held') {
+        // Logged as an error so that an Application Insights alert on failures picks it up; the operator was mailed once per reason.
+        logger.error(`the close of ${month} is held for review (revision ${result.revision}): nothing was sent to finance or teams`, {
+          month,
+          revision: result.revision,
+          holds: result.controls.filter((control) => control.outcome === 'hold').map((control) => control.id),
+        });
+        return;
+      }
+      const uncertain = [result.mail, ...result.teams.map((team) => team.mail)].filter((mail) => mail.status === 'uncertain').length;
+      if (uncertain > 0) logger.error(`${uncertain} mail(s) of ${month} are uncertain: a run stopped between sending and recording them; check and run close --resend-uncertain`);
       const teamMails = result.teams.filter((team) => team.mail.status === 'sent').length;
       logger.info(
         `closed ${month}: revision ${result.revision}${result.changed ? '' : ' (unchanged)'}, ${result.report.teams.length} teams, finance mail ${result.mail.status}, ${teamMails} team mail(s) sent`,
@@ -45,6 +56,9 @@ export function monthlyCloseHandler(getServices: () => Promise<MonthlyCloseServi
       );
     } catch (error) {
       logger.error(`monthly close failed: ${describeError(error)}`);
+      // A refusal or a busy month is an answer, not a failure to retry: the next scheduled run tries again,
+      // and the refusal was recorded and told to the operator once.
+      if (isAppError(error) && (error.code === 'CLOSE_REFUSED' || error.code === 'BUSY')) return;
       // Rethrown so the host records the failure and its retry policy can apply.
       throw error;
     }

@@ -55,6 +55,9 @@ param reportingTimeZone string = 'UTC'
 @description('Finance recipients of the monthly workbook, separated by ";".')
 param financeRecipients string
 
+@description('Who is told of a close held for review or refused by its controls (comma separated); nobody else hears of it.')
+param operatorRecipients string
+
 @description('The Exchange Online mailbox Graph sends as (UPN or object id); scope Mail.Send to it (infra/README.md).')
 param senderMailbox string
 
@@ -70,6 +73,9 @@ param graphTeamGroupPrefix string = 'team-'
 
 @description('NCRONTAB (UTC) of the daily ingest: after midnight in the reporting zone and after late data settles.')
 param dailyIngestSchedule string = '0 30 5 * * *'
+
+@description('NCRONTAB (UTC) of the hourly ingest of today so far, which sends budget alerts within the hour; five past the hour leaves App Insights time to take in the previous hour.')
+param hourlyIngestSchedule string = '0 5 * * * *'
 
 @description('NCRONTAB (UTC) of the monthly close check. It runs daily: the function closes the previous month once MONTHLY_CLOSE_GRACE_DAYS have passed, and a rerun of a closed month sends nothing.')
 param monthlyCloseSchedule string = '0 0 6 * * *'
@@ -100,6 +106,38 @@ Client id and/or application ID URI (api://...) of the lookup API's app registra
 carry them in `aud`. Empty: the API is left unconfigured and answers 500 "not configured" (the timers still run).
 ''')
 param apiAudience string = ''
+
+// ---------------------------------------------------------------------------------------------------------------
+// Gateway policy (optional): off unless apimName is given (infra/apim, docs/gateway.md)
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('Existing API Management instance of the gateway. Empty: the gateway policy is not deployed.')
+param apimName string = ''
+
+@description('Resource group of the API Management instance; default: the resource group of this deployment.')
+param apimResourceGroupName string = ''
+
+@description('The Claude (Foundry) API inside API Management that gets the policy.')
+param apimApiName string = 'claude'
+
+@description('Audience of the gateway app registration (e.g. api://claude-code-gateway), checked by the policy.')
+param gatewayAudience string = ''
+
+@description('Application Insights component the gateway writes to; default usageSourceResourceId when it is a component.')
+param gatewayApplicationInsightsId string = ''
+
+// ---------------------------------------------------------------------------------------------------------------
+// The Azure bill (true-up of the list-price estimate, docs/billing.md)
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('Create a daily Cost Management FOCUS export of this subscription into the app\'s storage. False: no export (create one at the billing scope by hand, docs/billing.md); the container and the app\'s read access are still created.')
+param createCostExport bool = true
+
+@description('Resource ids of the Microsoft Foundry account(s) Claude is billed on, ";"-separated (BILLED_FOUNDRY_RESOURCE_IDS). Rows of publisher Anthropic count as Claude\'s whatever their resource.')
+param foundryResourceIds string = ''
+
+@description('First day of the export schedule; default: the deployment day.')
+param costExportStart string = '${utcNow('yyyy-MM-dd')}T00:00:00Z'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Storage
@@ -195,6 +233,48 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+// The FOCUS export lands in the app's storage account; the app reads it with its identity (Reader on the container).
+var billedCostContainerName = 'cost-exports'
+var billedCostRootFolder = 'focus'
+var costExportName = 'chargeback-focus-${resourceToken}'
+
+module costExport 'app/cost-export.bicep' = if (createCostExport) {
+  name: 'cost-export-${resourceToken}'
+  scope: subscription()
+  params: {
+    name: costExportName
+    location: location
+    storageAccountId: storage.outputs.id
+    containerName: billedCostContainerName
+    rootFolderPath: billedCostRootFolder
+    scheduleStart: costExportStart
+  }
+}
+
+module billedCostStorage 'app/billed-cost-storage.bicep' = {
+  name: 'billed-cost-storage'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    containerName: billedCostContainerName
+    appPrincipalId: identity.outputs.principalId
+    exportPrincipalId: createCostExport ? costExport.outputs.principalId : ''
+  }
+}
+
+var billingSettings = {
+  BILLED_COST_SOURCE: 'blob'
+  BILLED_COST_CONTAINER_URL: billedCostStorage.outputs.containerUrl
+  BILLED_COST_BLOB_PREFIX: '${billedCostRootFolder}/'
+  BILLED_COST_COLUMN: 'EffectiveCost'
+  BILLED_FOUNDRY_RESOURCE_IDS: foundryResourceIds
+  BILLED_PUBLISHERS: 'Anthropic'
+  BILLED_RESIDUE: 'bucket'
+  BILLED_RATIO_MIN: '0.5'
+  BILLED_RATIO_MAX: '1.05'
+  BILLED_UNMETERED_DAYS: 'hold'
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The product's settings: every name read by shared/config/settings.ts (plus the two timer schedules the
 // functions bind with %NAME%). Settings left out are the local-only ones (USAGE_FILES, DIRECTORY_FILE, SMTP_*),
@@ -229,6 +309,7 @@ var productSettings = union(usageTarget, {
   INGEST_TRAILING_DAYS: '3'
   INGEST_MAX_CATCH_UP_DAYS: '31'
   DAILY_INGEST_SCHEDULE: dailyIngestSchedule
+  HOURLY_INGEST_SCHEDULE: hourlyIngestSchedule
 
   // Directory: users to teams through Microsoft Graph, cached in Table Storage.
   DIRECTORY_SOURCE: 'graph'
@@ -258,6 +339,11 @@ var productSettings = union(usageTarget, {
 
   MONTHLY_CLOSE_SCHEDULE: monthlyCloseSchedule
   MONTHLY_CLOSE_GRACE_DAYS: '2'
+  // Close controls (docs/close-controls.md): held or refused closes reach only the operator.
+  OPERATOR_RECIPIENTS: operatorRecipients
+  CLOSE_MAX_REJECT_PERCENT: '1'
+  CLOSE_TOTAL_TOKENS_TOLERANCE_PERCENT: '0'
+  CLOSE_LEASE_SECONDS: '120'
 
   // Lookup API: tokens of this tenant for this audience; finance holds the Chargeback.Finance app role.
   AUTH_TENANT_ID: apiConfigured ? effectiveApiTenantId : ''
@@ -292,10 +378,22 @@ module functionApp 'app/function-app.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    appSettings: union(productSettings, optionalSettings)
+    appSettings: union(productSettings, optionalSettings, billingSettings)
   }
   // The app reads its deployment package and host storage with the identity from its first start.
   dependsOn: [rbac]
+}
+
+module gatewayPolicy 'apim/apim-chargeback.bicep' = if (!empty(apimName)) {
+  name: 'gateway-policy-${resourceToken}'
+  scope: resourceGroup(!empty(apimResourceGroupName) ? apimResourceGroupName : rg.name)
+  params: {
+    apimName: apimName
+    apiName: apimApiName
+    gatewayTenantId: tenant().tenantId
+    gatewayAudience: gatewayAudience
+    applicationInsightsId: !empty(gatewayApplicationInsightsId) ? gatewayApplicationInsightsId : usageSourceResourceId
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -308,6 +406,8 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_NAME string = functionApp.outputs.name
 output SERVICE_API_NAME string = functionApp.outputs.name
 output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
+@description('The cost page (functions/http-web.ts), and the SPA redirect URI to register on the API app registration (infra/README.md, step 4).')
+output COST_PAGE_URL string = 'https://${functionApp.outputs.defaultHostName}/api/web/'
 @description('Object id of the managed identity: grant it the Graph app roles (infra/README.md).')
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId

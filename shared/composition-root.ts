@@ -1,9 +1,12 @@
+import path from 'node:path';
+import { HtmlReportMails } from './adapters/reports/report-mails.js';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { CachedDirectory, TableDirectoryCacheStore } from './adapters/azure/cached-directory.js';
 import { graphClientFor } from './adapters/azure/graph-client.js';
 import { GraphDirectory, type TeamStrategy } from './adapters/azure/graph-directory.js';
 import { TableCloseRegistry, TableDeliveryLedger } from './adapters/azure/table-ledger.js';
 import { tableClientFor, tableClientWithCredential } from './adapters/azure/table-client.js';
+import { TableLeases } from './adapters/azure/table-leases.js';
 import { TableRollupStore } from './adapters/azure/table-rollup-store.js';
 import { AppInsightsUsageSource, createLogsQueryPort } from './adapters/azure/app-insights-usage-source.js';
 import { TableDailyRollupStore } from './adapters/azure/table-daily-rollup-store.js';
@@ -16,7 +19,9 @@ import { loadDirectoryOverridesFile } from './adapters/local/directory-overrides
 import { FileDirectory } from './adapters/local/file-directory.js';
 import { FilePriceBookSource } from './adapters/local/file-price-book.js';
 import { FileUsageSource } from './adapters/local/file-usage-source.js';
+import { expandUsageFilePatterns } from './adapters/local/usage-file-patterns.js';
 import { OutboxMailer } from './adapters/local/outbox-mailer.js';
+import { dryRunDeps } from './use-cases/dry-run.js';
 import { GraphMailer } from './adapters/azure/graph-mailer.js';
 import { PacedMailer } from './adapters/paced-mailer.js';
 import { SmtpMailer } from './adapters/smtp-mailer.js';
@@ -24,7 +29,7 @@ import type { Mailer } from './ports/mailer.js';
 import { ExcelReportRenderer } from './adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from './adapters/reports/focus-csv.js';
 import { PROJECT_ROOT } from './config/project-root.js';
-import { loadSettings, type DirectorySettings, type Settings, type SettingsSource, type StorageSettings } from './config/settings.js';
+import { loadSettings, loadWebSignInSettings, type DirectorySettings, type Settings, type SettingsSource, type StorageSettings } from './config/settings.js';
 import { invocationScopedLogger } from './adapters/functions-logger.js';
 import { consoleLogger } from './adapters/local/console-logger.js';
 import type { TableClient } from '@azure/data-tables';
@@ -34,15 +39,22 @@ import type { Clock, Logger } from './ports/runtime.js';
 import type { CloseMonthDeps } from './use-cases/close-month.js';
 import type { UsageSource } from './ports/usage-source.js';
 import type { IngestDailyDeps } from './use-cases/ingest-daily.js';
-import { CostLookup } from './use-cases/lookup-costs.js';
+import type { CostLookup } from './use-cases/lookup-costs.js';
+import { cachedCostLookup } from './adapters/http/cached-cost-reads.js';
 import type { AccessTokenVerifier } from './adapters/azure/entra-token-verifier.js';
 import { accessTokenVerifierFor } from './adapters/http/access-tokens.js';
+import { msalPageConfig, type WebPageConfig } from './adapters/http/web-app.js';
 import { TableAlertLedger } from './adapters/azure/table-alert-ledger.js';
 import { DailyStoreTeamSpendSource, PreferredSpendSource } from './adapters/daily-store-spend.js';
 import { FileBudgetSource, noBudgets } from './adapters/local/file-budgets.js';
 import { RollupTeamSpendSource } from './adapters/rollup-team-spend.js';
 import { TeamsWebhookNotifier } from './adapters/teams-webhook.js';
 import type { EvaluateBudgetsDeps } from './use-cases/evaluate-budgets.js';
+import { ApimNamedValueBlockList } from './adapters/azure/apim-named-value-block-list.js';
+import type { BudgetActionsDeps } from './use-cases/ingest-hourly.js';
+import { BlobBilledCostSource } from './adapters/billing/blob-billed-cost-source.js';
+import { FileBilledCostSource } from './adapters/billing/file-billed-cost-source.js';
+import type { BilledCostSource } from './ports/billed-cost-source.js';
 
 export interface Services {
   readonly settings: Settings;
@@ -51,6 +63,8 @@ export interface Services {
   readonly closeMonth: CloseMonthDeps;
   readonly ingestDaily: IngestDailyDeps;
   readonly evaluateBudgets: EvaluateBudgetsDeps;
+  /** Budget actions at the gateway (BUDGET_BLOCK_AT_PERCENT); absent when off. */
+  readonly budgetActions?: BudgetActionsDeps;
   /** The team cost lookup behind the HTTP API (one per process: it holds the short-TTL read cache). */
   readonly costLookup: CostLookup;
   /** Checks the API's bearer tokens: Entra from AUTH_* settings, or the local signing key under `serve`. */
@@ -84,10 +98,11 @@ export async function createServices(
   const clock = runtime.clock ?? systemClock;
   const credential = runtime.credential;
   const table = tableFactory(settings.storage, credential);
-  const [rollups, closes, deliveries, directory, dailyRollups, ingestRuns] = await Promise.all([
+  const [rollups, closes, deliveries, leases, directory, dailyRollups, ingestRuns] = await Promise.all([
     TableRollupStore.create(table('Rollups')),
     TableCloseRegistry.create(table('Closes')),
     TableDeliveryLedger.create(table('Deliveries')),
+    TableLeases.create(table('Leases'), { durationMs: settings.closeControls.leaseSeconds * 1000 }),
     createDirectory(settings, { clock, logger: runtime.logger, ...(credential ? { credential } : {}) }),
     TableDailyRollupStore.create(table('DailyRollups'), table('DailyTotals')),
     TableIngestRunLog.create(table('IngestRuns')),
@@ -102,13 +117,25 @@ export async function createServices(
     rollups,
     closes,
     deliveries,
+    leases,
     renderer: new ExcelReportRenderer(),
+    reportMails: new HtmlReportMails({ urlTemplate: settings.budgets.costLookupUrl }),
     costExport: new FocusCsvExporter(),
     artifacts: new DirectoryArtifactStore(settings.artifactsDir),
     mailer: createMailer(settings, { logger: runtime.logger, ...(credential ? { credential } : {}) }),
     clock,
     logger: runtime.logger,
-    settings: { timeZone: settings.timeZone, financeRecipients: settings.mail.financeRecipients, mailFrom: settings.mail.from },
+    ...(settings.budgets.file === null ? {} : { budgets: new FileBudgetSource(settings.budgets.file) }),
+    settings: {
+      timeZone: settings.timeZone,
+      financeRecipients: settings.mail.financeRecipients,
+      mailFrom: settings.mail.from,
+      operatorRecipients: settings.closeControls.operatorRecipients,
+      graceDays: settings.monthlyClose.graceDays,
+      controls: settings.closeControls.limits,
+      billing: { rule: settings.billing.rule, residue: settings.billing.residue, controls: settings.billing.controls, costColumn: settings.billing.costColumn },
+    },
+    billedCosts: createBilledCostSource(settings, credential ? { credential } : {}),
   };
   const ingestDaily: IngestDailyDeps = {
     usageSource,
@@ -142,7 +169,7 @@ export async function createServices(
       unallocatedAlertPercents: budgets.unallocatedAlertPercents,
     },
   };
-  const costLookup = new CostLookup({
+  const costLookup = cachedCostLookup({
     rollups,
     closes,
     dailyRollups,
@@ -153,10 +180,15 @@ export async function createServices(
       timeZone: settings.timeZone,
       roles: { finance: settings.api.financeRole, ...(settings.api.leadRole === null ? {} : { lead: settings.api.leadRole }) },
       cacheTtlSeconds: settings.api.cacheTtlSeconds,
+      callTimeoutMs: settings.api.callTimeoutMs,
     },
   });
   const accessTokens = runtime.accessTokens ?? accessTokenVerifierFor(settings.api, clock);
-  return { settings, clock, logger: runtime.logger, closeMonth, ingestDaily, evaluateBudgets, costLookup, accessTokens };
+  const budgetActions: BudgetActionsDeps | undefined =
+    budgets.blockAtPercent === null || budgets.blockListNamedValueId === null
+      ? undefined
+      : { blockAtPercent: budgets.blockAtPercent, blockList: new ApimNamedValueBlockList({ namedValueId: budgets.blockListNamedValueId, credential: credential ?? azureCredential() }) };
+  return { settings, clock, logger: runtime.logger, closeMonth, ingestDaily, evaluateBudgets, ...(budgetActions ? { budgetActions } : {}), costLookup, accessTokens };
 }
 
 /**
@@ -166,7 +198,7 @@ export async function createServices(
  */
 export function createUsageSource(settings: Pick<Settings, 'usage' | 'metricMapping'>, runtime: { credential?: TokenCredential } = {}): UsageSource {
   const usage = settings.usage;
-  if (usage.kind === 'file') return new FileUsageSource({ files: usage.files, mapping: settings.metricMapping });
+  if (usage.kind === 'file') return new FileUsageSource({ files: expandUsageFilePatterns(usage.files), mapping: settings.metricMapping });
   return new AppInsightsUsageSource({
     client: createLogsQueryPort(runtime.credential ?? azureCredential(), usage.endpoint === null ? {} : { endpoint: usage.endpoint }),
     target: usage.target,
@@ -178,12 +210,27 @@ export function createUsageSource(settings: Pick<Settings, 'usage' | 'metricMapp
 /** What the `doctor` command checks: the same source as createUsageSource, asked what it holds. */
 export function createUsageDiscovery(settings: Pick<Settings, 'usage' | 'metricMapping'>, runtime: { credential?: TokenCredential } = {}): UsageDiscovery {
   const usage = settings.usage;
-  if (usage.kind === 'file') return new FileUsageDiscovery({ files: usage.files, mapping: settings.metricMapping });
+  if (usage.kind === 'file') return new FileUsageDiscovery({ files: expandUsageFilePatterns(usage.files), mapping: settings.metricMapping });
   return new AppInsightsDiscovery({
     client: createLogsQueryPort(runtime.credential ?? azureCredential(), usage.endpoint === null ? {} : { endpoint: usage.endpoint }),
     target: usage.target,
     settings: usage.query,
   });
+}
+
+/** Where Azure's bill is read from, or undefined when none is configured (every close is then an estimate). */
+export function createBilledCostSource(settings: Pick<Settings, 'billing'>, runtime: { credential?: TokenCredential } = {}): BilledCostSource | undefined {
+  const { location, costColumn } = settings.billing;
+  switch (location.kind) {
+    case 'none':
+      return undefined;
+    case 'file':
+      return new FileBilledCostSource(location.files, costColumn);
+    case 'blob':
+      return BlobBilledCostSource.withCredential(location.containerUrl, runtime.credential ?? azureCredential(), location.prefix, costColumn);
+    case 'blob-connection':
+      return BlobBilledCostSource.fromConnectionString(location.connectionString, location.container, location.prefix, costColumn);
+  }
 }
 
 /**
@@ -292,4 +339,17 @@ export async function createDirectory(
   });
   const strategyLabel = strategy.kind === 'group-prefix' ? `group-prefix "${strategy.prefix}"` : strategy.kind;
   return { directory: cache, cache, description: `Microsoft Graph (${strategyLabel}), cached ${directorySettings.cacheTtlHours} h in table storage` };
+}
+
+/**
+ * The close's dependencies for `close --dry-run` and `--preview`: the same wiring, reading what is stored,
+ * with workbooks written under `previewDir` and mails to `previewDir/outbox`; nothing stored or sent.
+ */
+export function dryRunCloseDeps(deps: CloseMonthDeps, previewDir: string): CloseMonthDeps {
+  return dryRunDeps(deps, { artifacts: new DirectoryArtifactStore(previewDir), mailer: new OutboxMailer(path.join(previewDir, 'outbox')) });
+}
+
+/** How the deployed cost page signs people in (functions/http-web.ts): MSAL, from AUTH_* and WEB_* settings. */
+export function webPageConfigFromEnvironment(): WebPageConfig {
+  return msalPageConfig(loadWebSignInSettings(process.env));
 }

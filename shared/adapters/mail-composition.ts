@@ -33,6 +33,7 @@ export function validateOutgoingMail(mail: OutgoingMail): void {
     ...mail.attachments.flatMap((attachment): [string, string][] => [
       ['attachment file name', attachment.filename],
       ['attachment content type', attachment.contentType],
+      ...(attachment.contentId === undefined ? [] : [['attachment content id', attachment.contentId] as [string, string]]),
     ]),
   ];
   for (const [field, value] of headerValues) {
@@ -63,6 +64,7 @@ export function nodemailerMessage(mail: OutgoingMail): SendMailOptions {
       filename: attachment.filename,
       contentType: attachment.contentType,
       content: attachment.content,
+      ...(attachment.contentId === undefined ? {} : { cid: attachment.contentId, contentDisposition: 'inline' as const }),
     })),
     // Only the bytes we were given go into the message: never a file or URL the content points at.
     disableFileAccess: true,

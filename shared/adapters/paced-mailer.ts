@@ -50,6 +50,11 @@ export class PacedMailer implements Mailer {
     return this.inner.send(mail);
   }
 
+  /** A look-up sends nothing, so it takes no slot. */
+  async wasSent(mail: { readonly idempotencyKey: string; readonly from: string }): Promise<boolean | undefined> {
+    return this.inner.wasSent?.(mail);
+  }
+
   private takeSlot(mailbox: string): Promise<void> {
     const previous = this.queues.get(mailbox) ?? Promise.resolve();
     const turn = previous.then(() => this.waitForRoom(mailbox));

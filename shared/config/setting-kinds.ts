@@ -100,11 +100,11 @@ export function yesNo() {
   });
 }
 
-/** Items separated by ; or , with blanks dropped. */
-export function list() {
+/** Items separated by ; or , (or only by `separator`) with blanks dropped. */
+export function list(separator: RegExp = /[;,]/) {
   return raw.transform((value) =>
     (value ?? '')
-      .split(/[;,]/)
+      .split(separator)
       .map((item) => item.trim())
       .filter((item) => item !== ''),
   );
@@ -193,5 +193,18 @@ export function percentages(fallback: string) {
       else if (!levels.includes(level)) levels.push(level);
     }
     return levels.sort((a, b) => a - b);
+  });
+}
+
+/** A plain decimal number (no sign, exponent or hex) within [min, max]. */
+export function boundedDecimal(fallback: number, min: number, max: number) {
+  return trimmed.transform((value, ctx) => {
+    if (value === undefined) return fallback;
+    const number = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || number < min || number > max) {
+      problem(ctx, value, `"${value}" must be a number from ${min} to ${max}`);
+      return fallback;
+    }
+    return number;
   });
 }

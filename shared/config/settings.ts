@@ -1,9 +1,12 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_CLOSE_CONTROL_LIMITS, type CloseControlLimits } from '../domain/close-controls.js';
 import { AppError } from '../domain/errors.js';
 import { DEFAULT_METRIC_MAPPING, metricMappingProblems, type MetricMapping } from '../domain/metric-mapping.js';
 import { isTokenKind, type TokenKind } from '../domain/tokens.js';
+import { billingOf, billingSections, type BillingSettings } from './billing-settings.js';
 import {
+  boundedDecimal,
   decimal,
   filePath,
   optionalFilePath,
@@ -51,10 +54,20 @@ export interface Settings {
   readonly artifactsDir: string;
   /** Days after the 1st before the previous month is closed, so late-arriving usage is in it. */
   readonly monthlyClose: { readonly graceDays: number };
+  /** The checks a close runs before anything is mailed, who hears of a held or refused close, and its lease. */
+  readonly closeControls: CloseControlSettings;
   /** The team cost lookup API: who may call it (Entra tokens) and how long reads are cached. */
   readonly api: ApiSettings;
   /** Team budgets and the alerts they (and unpriced or unallocated usage) raise. */
   readonly budgets: BudgetSettings;
+  /** The true-up to Azure's bill: where the FOCUS export is, which rows are Claude's, the controls (billing-settings.ts). */
+  readonly billing: BillingSettings;
+}
+
+export interface CloseControlSettings {
+  readonly limits: CloseControlLimits;
+  readonly operatorRecipients: readonly string[];
+  readonly leaseSeconds: number;
 }
 
 /**
@@ -161,6 +174,8 @@ export interface ApiSettings {
   readonly leadRole: string | null;
   /** How long team-month reads are kept in memory; 0 disables the cache. */
   readonly cacheTtlSeconds: number;
+  /** Deadline of each storage or directory call the API makes; past it the request answers 503 (retryable). */
+  readonly callTimeoutMs: number;
 }
 
 /**
@@ -177,6 +192,10 @@ export interface BudgetSettings {
   readonly costLookupUrl: string | null;
   /** Levels (percent of the month's tokens) of unallocated usage that alert finance, once each per month. */
   readonly unallocatedAlertPercents: readonly number[];
+  /** Budget actions: block a team's callers at the gateway from this percent of its budget; null: off. */
+  readonly blockAtPercent: number | null;
+  /** The APIM named value (resource id) the gateway policy reads the blocked oids from. */
+  readonly blockListNamedValueId: string | null;
 }
 
 /** Set by the command line: which flag gave a setting its value, so a problem names the flag too. */
@@ -234,18 +253,31 @@ export const SETTING = {
   authFinanceRole: 'AUTH_FINANCE_ROLE',
   authLeadRole: 'AUTH_LEAD_ROLE',
   costCacheTtlSeconds: 'COST_CACHE_TTL_SECONDS',
+  // The cost page (web/): how its MSAL sign-in reaches the API's app registration.
+  webClientId: 'WEB_CLIENT_ID',
+  webApiScope: 'WEB_API_SCOPE',
+  costCallTimeoutMs: 'COST_CALL_TIMEOUT_MS',
   budgetsFile: 'BUDGETS_FILE',
   alertCcFinance: 'ALERT_CC_FINANCE',
   teamsWebhookUrl: 'TEAMS_WEBHOOK_URL',
   costLookupUrl: 'COST_LOOKUP_URL',
   unallocatedAlertPercents: 'UNALLOCATED_ALERT_PERCENTS',
+  operatorRecipients: 'OPERATOR_RECIPIENTS',
+  closeMaxRejectPercent: 'CLOSE_MAX_REJECT_PERCENT',
+  closeTotalTokensTolerancePercent: 'CLOSE_TOTAL_TOKENS_TOLERANCE_PERCENT',
+  closeWarnMonthChangePercent: 'CLOSE_WARN_MONTH_CHANGE_PERCENT',
+  closeWarnTeamGrowthFactor: 'CLOSE_WARN_TEAM_GROWTH_FACTOR',
+  closeLeaseSeconds: 'CLOSE_LEASE_SECONDS',
+  // Budget actions at the gateway (docs/gateway.md); off unless both are set.
+  budgetBlockAtPercent: 'BUDGET_BLOCK_AT_PERCENT',
+  gatewayBlockedOidsNamedValueId: 'GATEWAY_BLOCKED_OIDS_NAMED_VALUE_ID',
 } as const;
 
 /**
  * Settings the Functions host reads itself (the worker runtime, its own storage, the timers' schedules as
  * `%NAME%` bindings): never read by this code, but part of what an operator sets and the docs list.
  */
-export const HOST_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'MONTHLY_CLOSE_SCHEDULE', 'DAILY_INGEST_SCHEDULE'] as const;
+export const HOST_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'MONTHLY_CLOSE_SCHEDULE', 'DAILY_INGEST_SCHEDULE', 'HOURLY_INGEST_SCHEDULE'] as const;
 
 const S = SETTING;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
@@ -434,6 +466,7 @@ function sections(projectRoot: string, mapping: MetricMapping | null) {
         [S.authFinanceRole]: text('Chargeback.Finance'),
         [S.authLeadRole]: optionalText(),
         [S.costCacheTtlSeconds]: integer(60, 0, 3600),
+        [S.costCallTimeoutMs]: integer(5000, 100, 60_000),
       })
       .check((ctx) => {
         if (ctx.value[S.authTenantId] !== null && ctx.value[S.authAudience].length === 0) {
@@ -446,7 +479,36 @@ function sections(projectRoot: string, mapping: MetricMapping | null) {
       [S.teamsWebhookUrl]: httpsUrl(),
       [S.costLookupUrl]: httpsUrl({ teamId: 'team', month: '2026-01' }),
       [S.unallocatedAlertPercents]: percentages('10;25;50'),
+      [S.budgetBlockAtPercent]: verbatim().transform((value, ctx) => {
+        const level = value?.trim() ?? '';
+        if (level === '') return null;
+        if (!/^\d+$/.test(level) || Number(level) < 1 || Number(level) > 1000) {
+          problem(ctx, level, `"${level}" is not a whole percentage from 1 to 1000`);
+          // Set, though wrong: still counts as set for the pairing below (the problem stops the start).
+          return Number.NaN;
+        }
+        return Number(level);
+      }),
+      [S.gatewayBlockedOidsNamedValueId]: optionalText(),
+    }).check((ctx) => {
+      if ((ctx.value[S.budgetBlockAtPercent] === null) !== (ctx.value[S.gatewayBlockedOidsNamedValueId] === null)) {
+        problem(ctx, null, `${S.budgetBlockAtPercent} and ${S.gatewayBlockedOidsNamedValueId} go together: set both for budget actions, or neither`);
+      }
     }),
+    closeControls: z.object({
+      [S.operatorRecipients]: mailAddresses(),
+      // Percentages in the settings, ratios in the domain.
+      [S.closeMaxRejectPercent]: boundedDecimal(DEFAULT_CLOSE_CONTROL_LIMITS.maxRejectRatio * 100, 0, 100),
+      [S.closeTotalTokensTolerancePercent]: boundedDecimal(DEFAULT_CLOSE_CONTROL_LIMITS.totalTokensTolerance * 100, 0, 100),
+      [S.closeWarnMonthChangePercent]: boundedDecimal(DEFAULT_CLOSE_CONTROL_LIMITS.monthChangeWarnRatio * 100, 0, 10_000),
+      [S.closeWarnTeamGrowthFactor]: boundedDecimal(DEFAULT_CLOSE_CONTROL_LIMITS.teamGrowthWarnFactor, 1, 1000),
+      [S.closeLeaseSeconds]: integer(120, 10, 3600),
+    }),
+    web: z.object({
+      [S.webClientId]: matching(GUID, 'is not an application (client) id (a GUID)'),
+      [S.webApiScope]: optionalText(),
+    }),
+    ...billingSections(projectRoot),
   };
 }
 
@@ -472,7 +534,9 @@ function metricMappingOf(values: Parsed<'metricMapping'>): MetricMapping {
 /** Every setting name the schema reads, and the host's own: what the sample settings and the README must list. */
 export function settingNames(): string[] {
   const names = new Set<string>(HOST_SETTINGS);
-  for (const schema of Object.values(sections('/', null))) {
+  for (const section of Object.values(sections('/', null))) {
+    // A section whose values are assembled in the schema (billingLocation) is a pipe from its object.
+    const schema: unknown = section instanceof z.ZodPipe ? section.in : section;
     const objects: z.ZodObject[] = schema instanceof z.ZodDiscriminatedUnion ? (schema.options as z.ZodObject[]) : [schema as z.ZodObject];
     for (const object of objects) for (const name of Object.keys(object.shape)) names.add(name);
   }
@@ -572,12 +636,12 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
   const problems: string[] = [];
   const parsed = parseSections(
     source,
-    ['time', 'metricMapping', 'usage', 'ingest', 'general', 'directory', 'storage', 'mail', 'mailTransport', 'api', 'budgets'],
+    ['time', 'metricMapping', 'usage', 'ingest', 'general', 'directory', 'storage', 'mail', 'mailTransport', 'api', 'budgets', 'closeControls', 'billingLocation', 'billing'],
     options.projectRoot,
     problems,
   );
   throwIfProblems(problems);
-  const { time, general, metricMapping, usage, ingest, directory, storage, mail, mailTransport, api, budgets } = parsed;
+  const { time, general, metricMapping, usage, ingest, directory, storage, mail, mailTransport, api, budgets, closeControls, billingLocation, billing } = parsed;
   return Object.freeze({
     timeZone: time[S.timeZone],
     usage: usageOf(usage, metricMappingOf(metricMapping)),
@@ -589,12 +653,23 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
     mail: mailOf(mail, mailTransport),
     artifactsDir: general[S.artifactsDir],
     monthlyClose: Object.freeze({ graceDays: general[S.monthlyCloseGraceDays] }),
+    closeControls: Object.freeze({
+      limits: Object.freeze({
+        maxRejectRatio: closeControls[S.closeMaxRejectPercent] / 100,
+        totalTokensTolerance: closeControls[S.closeTotalTokensTolerancePercent] / 100,
+        monthChangeWarnRatio: closeControls[S.closeWarnMonthChangePercent] / 100,
+        teamGrowthWarnFactor: closeControls[S.closeWarnTeamGrowthFactor],
+      }),
+      operatorRecipients: Object.freeze(closeControls[S.operatorRecipients]),
+      leaseSeconds: closeControls[S.closeLeaseSeconds],
+    }),
     api: Object.freeze({
       tenantId: api[S.authTenantId],
       audiences: Object.freeze(api[S.authAudience]),
       financeRole: api[S.authFinanceRole],
       leadRole: api[S.authLeadRole],
       cacheTtlSeconds: api[S.costCacheTtlSeconds],
+      callTimeoutMs: api[S.costCallTimeoutMs],
     }),
     budgets: Object.freeze({
       file: budgets[S.budgetsFile],
@@ -602,7 +677,11 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
       teamsWebhookUrl: budgets[S.teamsWebhookUrl],
       costLookupUrl: budgets[S.costLookupUrl],
       unallocatedAlertPercents: Object.freeze(budgets[S.unallocatedAlertPercents]),
+      // Budget actions are on only with both the level and the named value (a problem above otherwise).
+      blockAtPercent: budgets[S.gatewayBlockedOidsNamedValueId] === null ? null : budgets[S.budgetBlockAtPercent],
+      blockListNamedValueId: budgets[S.budgetBlockAtPercent] === null ? null : budgets[S.gatewayBlockedOidsNamedValueId],
     }),
+    billing: billingOf(billingLocation, billing),
   });
 }
 
@@ -627,4 +706,28 @@ export function loadUsageSettings(source: SettingsSource, options: { projectRoot
   throwIfProblems(problems);
   const metricMapping = Object.freeze(metricMappingOf(parsed.metricMapping));
   return Object.freeze({ timeZone: parsed.time[S.timeZone], usage: usageOf(parsed.usage, metricMapping), metricMapping });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The cost page's sign-in (functions/http-web.ts). Read on its own, not part of Settings: the page needs the
+// tenant and the app registration only, never storage or mail.
+
+/** What the page's MSAL sign-in needs; `null` fields mean the page cannot sign anyone in (it says so). */
+export interface WebSignInSettings {
+  readonly tenantId: string | null;
+  /** The SPA's client id: the API's own app registration (WEB_CLIENT_ID, else the GUID in AUTH_AUDIENCE). */
+  readonly clientId: string | null;
+  /** The scope the page asks tokens for (WEB_API_SCOPE, else `<application ID URI>/Costs.Read`). */
+  readonly apiScope: string | null;
+}
+
+export function loadWebSignInSettings(source: SettingsSource): WebSignInSettings {
+  const problems: string[] = [];
+  const { api, web } = parseSections(source, ['api', 'web'], '/', problems);
+  throwIfProblems(problems);
+  const audiences = api[S.authAudience];
+  const clientId = web[S.webClientId] ?? audiences.find((audience) => GUID.test(audience)) ?? null;
+  const identifierUri = audiences.find((audience) => audience.startsWith('api://')) ?? (clientId === null ? null : `api://${clientId}`);
+  const apiScope = web[S.webApiScope] ?? (identifierUri === null ? null : `${identifierUri.replace(/\/+$/, '')}/Costs.Read`);
+  return Object.freeze({ tenantId: api[S.authTenantId], clientId: clientId?.toLowerCase() ?? null, apiScope });
 }

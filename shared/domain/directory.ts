@@ -19,6 +19,11 @@ export interface Team {
   readonly name: string;
   /** Mail addresses of the team's leads: who gets the team's reports and budget alerts. */
   readonly leads: readonly string[];
+  /**
+   * Entra object ids (`oid`) of the leads: what the cost API authorizes a lead by. Names and mail addresses
+   * can be changed by their owners; the oid cannot. Absent or empty: nobody may see the team as its lead.
+   */
+  readonly leadIds?: readonly string[];
   readonly costCenter?: string;
 }
 
@@ -45,4 +50,10 @@ export function allocate(userId: string, directory: DirectoryResolution): { team
   if (user.status === 'former') return { teamId: UNALLOCATED_TEAM, allocation: 'former-user', user };
   if (!directory.teams.has(user.teamId)) return { teamId: UNALLOCATED_TEAM, allocation: 'unknown-user', user };
   return { teamId: user.teamId, allocation: 'team', user };
+}
+
+/** Whether this oid leads the team, by the directory's lead oids (GUIDs compared without case). */
+export function isLeadOf(team: Team | undefined, userId: string): boolean {
+  const id = userId.trim().toLowerCase();
+  return id !== '' && (team?.leadIds ?? []).some((leadId) => leadId.trim().toLowerCase() === id);
 }

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'USAGE_INPUT_INVALID'
   | 'USAGE_SOURCE_UNAVAILABLE'
   | 'USAGE_PARTIAL_RESULT'
+  | 'BILLED_INPUT_INVALID'
+  | 'BILLED_SOURCE_UNAVAILABLE'
   | 'INVALID_ARGUMENT'
   | 'BAD_REQUEST'
   | 'UNAUTHENTICATED'
@@ -17,6 +19,12 @@ export type ErrorCode =
   | 'STORAGE_FAILED'
   | 'MAIL_FAILED'
   | 'THROTTLED'
+  /** The close's controls found input that cannot be right: nothing was stored or mailed. */
+  | 'CLOSE_REFUSED'
+  /** Another run holds the month's lease: this one did nothing. */
+  | 'BUSY'
+  /** A call did not answer within its deadline: retryable. */
+  | 'TIMEOUT'
   | 'INTERNAL';
 
 export class AppError extends Error {

@@ -1,7 +1,15 @@
 import { AppError } from './errors.js';
 import { createDayResolver, type TimeWindow } from './periods.js';
 import { isTokenKind, zeroTokens, type TokenCounts, type TokenKind } from './tokens.js';
-import { RejectCollector, type UsageReadResult, type UsageRow } from './usage.js';
+import { SeenSamplePairs } from './sample-repeats.js';
+import {
+  MAX_REJECT_SAMPLES,
+  RejectCollector,
+  type DuplicateSummary,
+  type UsageInput,
+  type UsageReadResult,
+  type UsageRow,
+} from './usage.js';
 
 /**
  * How the gateway's custom metrics become token kinds. The names are settings because newer versions of the
@@ -25,12 +33,21 @@ export const DEFAULT_METRIC_MAPPING: MetricMapping = Object.freeze({
   dimensions: Object.freeze({ userId: 'UserId', model: 'Model', tier: 'Tier' }),
 });
 
+/** A value a source could not read as a count: why (e.g. "is hexadecimal") and the text as it was. */
+export interface UnreadableValue {
+  readonly problem: string;
+  readonly raw: string;
+}
+
+/** A count as the source read it: a number (checked by the aggregator) or the reason it is not one. */
+export type SampleValue = number | UnreadableValue;
+
 /** One customMetrics row after its dimensions were picked out; values are validated by the aggregator. */
 export interface MetricSample {
   timestamp: Date;
   name: string;
-  valueSum: number;
-  valueCount: number;
+  valueSum: SampleValue;
+  valueCount: SampleValue;
   /** '' when the gateway emitted no UserId: kept, and later allocated to the unallocated team. */
   userId: string;
   /** '' becomes "unknown", as the gateway policy itself does for a request without a model. */
@@ -41,6 +58,14 @@ export interface MetricSample {
 /** No single pre-aggregated sample of a gateway metric comes near this; a bigger one is corrupt input. */
 export const MAX_TOKENS_PER_SAMPLE = 1e12;
 export const UNKNOWN_DIMENSION = 'unknown';
+/**
+ * The longest UserId, Model or Tier (in UTF-8 bytes) a row may carry. The rollup stores key a line by
+ * `user~model~tier`, each part escaped to at most 3 ASCII characters per UTF-8 byte (table-keys.ts), and Table
+ * Storage refuses keys over 1,024 bytes: 3 x 3 x 100 + 2 = 902 leaves room for one more short key part. Real
+ * values are far shorter (an oid is 36 bytes, a model id ~30).
+ */
+export const MAX_DIMENSION_BYTES = 100;
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 
 export const SKIPPED_OUTSIDE_WINDOW = 'outside window';
 export function skippedMetricReason(name: string): string {
@@ -76,6 +101,62 @@ interface RowBuilder {
   requests: number;
 }
 
+export interface UsageAggregatorOptions {
+  /**
+   * Treat a second sample of one series (metric, UserId, Model, Tier) at one minute as a repeat: not summed,
+   * counted in `duplicates`. For raw metric rows (APIM pre-aggregates one row per series per minute), not for
+   * results a query already summed.
+   */
+  readonly detectRepeats?: boolean;
+}
+
+/** What a source adds to the aggregator's result: the inputs it read and the files it found repeated. */
+export interface UsageResultExtras {
+  readonly inputs?: readonly UsageInput[];
+  readonly duplicateFiles?: readonly string[];
+}
+
+/**
+ * Reads a count from text the way finance can trust it: unsigned decimal digits, optionally followed by a
+ * zero fraction (the portal writes valueSum as `1234.0`). Hexadecimal, binary, signs, exponents, a trailing
+ * separator, digit grouping, spaces and an empty field are refused with the reason, never guessed at.
+ * `decimalSeparator` is ',' for a ';'-separated file (European exports), where '.' groups digits.
+ */
+export function readCount(text: string, decimalSeparator: '.' | ',' = '.'): SampleValue {
+  if (PLAIN_DIGITS.test(text)) return countFromDigits(text, text);
+  const zeroFraction = decimalSeparator === '.' ? ZERO_FRACTION_DOT.exec(text) : ZERO_FRACTION_COMMA.exec(text);
+  if (zeroFraction !== null) return countFromDigits(zeroFraction[1]!, text);
+  return { problem: countTextProblem(text, decimalSeparator), raw: text };
+}
+
+const PLAIN_DIGITS = /^\d+$/;
+const ZERO_FRACTION_DOT = /^(\d+)\.0+$/;
+const ZERO_FRACTION_COMMA = /^(\d+),0+$/;
+
+function countFromDigits(digits: string, raw: string): SampleValue {
+  // Past 13 significant digits a count is over the per-sample bound: say so before Number() rounds it.
+  const significant = digits.length <= 13 ? digits : digits.replace(/^0+(?=\d)/, '');
+  if (significant.length > 13) return { problem: 'is over 1e12 in one sample', raw };
+  const value = Number(significant);
+  return value > MAX_TOKENS_PER_SAMPLE ? { problem: 'is over 1e12 in one sample', raw } : value;
+}
+
+function countTextProblem(text: string, decimalSeparator: '.' | ','): string {
+  if (text === '') return 'is empty';
+  if (/\s/.test(text)) return 'has spaces';
+  if (/^-\d/.test(text)) return 'is negative';
+  if (/^[+-]/.test(text)) return 'has a sign';
+  if (/^0[xX]/.test(text)) return 'is hexadecimal';
+  if (/^0[bB]/.test(text)) return 'is binary';
+  if (/^0[oO]/.test(text)) return 'is octal';
+  if (/^\d*[.,]?\d*[eE]/.test(text) && /\d/.test(text)) return 'has an exponent';
+  const separator = decimalSeparator === '.' ? '\\.' : ',';
+  if (new RegExp(`^\\d+${separator}$`).test(text)) return 'ends in a decimal separator';
+  if (new RegExp(`^\\d+${separator}\\d+$`).test(text)) return 'is not an integer';
+  if (/^\d{1,3}([.,]\d{3})+$/.test(text)) return 'has digit grouping';
+  return 'is not a decimal integer';
+}
+
 /**
  * Validates metric samples and sums them per day x user x model x tier. Pure: the caller feeds samples in any
  * order and gets the same rows. Every sample ends up used, skipped (counted by reason) or rejected (counted
@@ -85,6 +166,7 @@ export class UsageAggregator {
   private readonly kindByMetric: Map<string, TokenKind>;
   private readonly totalMetric: string | null;
   private readonly requestMetric: string;
+  private readonly dimensionNames: MetricMapping['dimensions'];
   private readonly startMs: number;
   private readonly endMs: number;
   private readonly dayOf: (instant: Date) => string;
@@ -100,15 +182,24 @@ export class UsageAggregator {
   private readonly rejects = new RejectCollector();
   private readonly skipped: Record<string, number> = {};
   private reportedTotal: number | null = null;
+  /** All tokens and all requests summed so far: every total built from the rows is at most these. */
+  private tokensRead = 0;
+  private requestsRead = 0;
+  private readonly repeats: RepeatCheck | null;
+  private lastGoodUserId = '';
+  private lastGoodModel = UNKNOWN_DIMENSION;
+  private lastGoodTier = UNKNOWN_DIMENSION;
 
-  constructor(mapping: MetricMapping, window: TimeWindow, timeZone: string) {
+  constructor(mapping: MetricMapping, window: TimeWindow, timeZone: string, options: UsageAggregatorOptions = {}) {
     // A Map, not the record: a metric named "constructor" must not hit Object.prototype.
     this.kindByMetric = new Map(Object.entries(mapping.tokenKinds));
     this.totalMetric = mapping.totalTokensMetric;
     this.requestMetric = mapping.requestCountMetric;
+    this.dimensionNames = mapping.dimensions;
     this.startMs = window.start.getTime();
     this.endMs = window.end.getTime();
     this.dayOf = createDayResolver(timeZone);
+    this.repeats = options.detectRepeats === true ? new RepeatCheck(mapping, window) : null;
   }
 
   add(sample: MetricSample, location: string): void {
@@ -123,32 +214,55 @@ export class UsageAggregator {
     if (kind === undefined && !isTotal && !countsRequests) return this.skip(skippedMetricReason(sample.name));
 
     const problem = valueProblem(sample.valueSum, 'valueSum') ?? valueProblem(sample.valueCount, 'valueCount');
-    if (problem !== null) return this.reject(location, problem);
+    if (problem !== null) return this.reject(location, problem.reason, problem.raw);
+    const valueSum = sample.valueSum as number;
+    const valueCount = sample.valueCount as number;
+
+    const userId = sample.userId.trim();
+    const model = sample.model.trim() || UNKNOWN_DIMENSION;
+    const tier = sample.tier.trim() || UNKNOWN_DIMENSION;
+    // A series' metrics arrive one after another with the same texts: check a set of dimensions once per run.
+    if (userId !== this.lastGoodUserId || model !== this.lastGoodModel || tier !== this.lastGoodTier) {
+      const names = this.dimensionNames;
+      const badDimension = dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier);
+      if (badDimension !== null) return this.reject(location, badDimension.reason, badDimension.raw);
+      this.lastGoodUserId = userId;
+      this.lastGoodModel = model;
+      this.lastGoodTier = tier;
+    }
+
+    if (this.repeats !== null && this.repeats.isRepeat(sample.name, instant, userId, model, tier, location)) return;
 
     if (isTotal) {
-      const total = (this.reportedTotal ?? 0) + sample.valueSum;
-      if (!Number.isSafeInteger(total)) return this.reject(location, 'the Total Tokens sum would exceed the safe integer range');
+      const total = (this.reportedTotal ?? 0) + valueSum;
+      if (!Number.isSafeInteger(total)) return this.reject(location, 'the Total Tokens sum would exceed the safe integer range', String(valueSum));
       this.reportedTotal = total;
       if (kind === undefined && !countsRequests) return;
     }
 
-    const day = this.dayOf(sample.timestamp);
-    const userId = sample.userId.trim();
-    const model = sample.model.trim() || UNKNOWN_DIMENSION;
-    const tier = sample.tier.trim() || UNKNOWN_DIMENSION;
-    const builder = this.builderFor(day, userId, model, tier);
-    const tokens = kind === undefined ? 0 : builder.tokens[kind] + sample.valueSum;
-    const requests = countsRequests ? builder.requests + sample.valueCount : builder.requests;
-    if (!Number.isSafeInteger(tokens) || !Number.isSafeInteger(requests)) {
-      return this.reject(location, 'the row sum would exceed the safe integer range');
+    const addedTokens = kind === undefined ? 0 : valueSum;
+    const addedRequests = countsRequests ? valueCount : 0;
+    const raw = String(kind === undefined ? valueCount : valueSum);
+    // Any total a report builds (a team, a model, the month, all kinds together) is a sum of these rows, so
+    // keeping the sum of everything read a safe integer keeps every one of them exact.
+    const tokensRead = this.tokensRead + addedTokens;
+    const requestsRead = this.requestsRead + addedRequests;
+    if (!Number.isSafeInteger(tokensRead) || !Number.isSafeInteger(requestsRead)) {
+      return this.reject(location, 'the total of everything read would exceed the safe integer range', raw);
     }
+    const day = this.dayOf(sample.timestamp);
+    const builder = this.builderFor(day, userId, model, tier);
+    const tokens = kind === undefined ? 0 : builder.tokens[kind] + addedTokens;
+    const requests = builder.requests + addedRequests;
+    this.tokensRead = tokensRead;
+    this.requestsRead = requestsRead;
     if (kind !== undefined) builder.tokens[kind] = tokens;
     builder.requests = requests;
   }
 
-  reject(location: string, reason: string): void {
+  reject(location: string, reason: string, raw?: string): void {
     this.assertOpen();
-    this.rejects.add(location, reason);
+    this.rejects.add(location, reason, raw);
   }
 
   /**
@@ -156,17 +270,20 @@ export class UsageAggregator {
    * ends the aggregation: the rows are the sums themselves, handed over rather than copied, so a month's rows
    * exist once.
    */
-  result(sourceDescription: string): UsageReadResult {
+  result(sourceDescription: string, extras: UsageResultExtras = {}): UsageReadResult {
     this.assertOpen();
     this.finished = true;
     const rows: UsageRow[] = [...this.builders.values()].sort(compareRows);
     this.builders.clear();
+    const duplicates = this.repeats?.summary(extras.duplicateFiles ?? []);
     return {
       rows,
       rejects: this.rejects.summary(),
       skipped: { ...this.skipped },
       reportedTotalTokens: this.reportedTotal,
       sourceDescription,
+      ...(duplicates === undefined ? {} : { duplicates }),
+      ...(extras.inputs === undefined ? {} : { inputs: [...extras.inputs] }),
     };
   }
 
@@ -203,12 +320,135 @@ function rowKey(day: string, userId: string, model: string, tier: string): strin
   return `${day}\u0000${userId}\u0000${model}\u0000${tier}`;
 }
 
-function valueProblem(value: number, field: 'valueSum' | 'valueCount'): string | null {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return `${field} is not a finite number`;
-  if (value < 0) return `${field} is negative`;
-  if (!Number.isInteger(value)) return `${field} is not an integer`;
-  if (value > MAX_TOKENS_PER_SAMPLE) return `${field} is over 1e12 in one sample`;
+function valueProblem(value: SampleValue, field: 'valueSum' | 'valueCount'): { reason: string; raw: string } | null {
+  if (typeof value !== 'number') {
+    if (typeof value === 'object' && value !== null && typeof value.problem === 'string') return { reason: `${field} ${value.problem}`, raw: value.raw };
+    return { reason: `${field} is not a finite number`, raw: String(value) };
+  }
+  if (!Number.isFinite(value)) return { reason: `${field} is not a finite number`, raw: String(value) };
+  if (value < 0) return { reason: `${field} is negative`, raw: String(value) };
+  if (!Number.isInteger(value)) return { reason: `${field} is not an integer`, raw: String(value) };
+  if (value > MAX_TOKENS_PER_SAMPLE) return { reason: `${field} is over 1e12 in one sample`, raw: String(value) };
   return null;
+}
+
+/** A dimension value no store can key: too long once escaped, or holding control characters. */
+function dimensionProblem(name: string, value: string): { reason: string; raw: string } | null {
+  if (CONTROL_CHARACTER.test(value)) return { reason: `${name} contains a control character`, raw: JSON.stringify(value).slice(1, -1) };
+  // Each UTF-16 unit is at most 3 UTF-8 bytes: only a long value needs counting.
+  if (value.length * 3 > MAX_DIMENSION_BYTES && utf8Length(value) > MAX_DIMENSION_BYTES) {
+    return { reason: `${name} is longer than ${MAX_DIMENSION_BYTES} bytes, more than a storage key can hold`, raw: value };
+  }
+  return null;
+}
+
+/** UTF-8 length; a lone surrogate counts as the 3 bytes of the replacement character. */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let index = 0; index < text.length; index += 1) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < text.length && (text.charCodeAt(index + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      index += 1;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Up to 62 inputs and 2^26 lines each fit the 32-bit origin; anything else is remembered as "an earlier row". */
+const ORIGIN_LINE_BITS = 2 ** 26;
+const MAX_ORIGIN_PREFIXES = 62;
+const UNKNOWN_ORIGIN = 0xffff_ffff;
+
+/**
+ * Finds the same series at the same minute read twice (two overlapping exports, or one file given twice).
+ * Series are interned to small integers, so one (series, metric, minute) is one integer in SeenSamplePairs.
+ */
+class RepeatCheck {
+  private readonly metricIds = new Map<string, number>();
+  private readonly seriesIds = new Map<string, number>();
+  private readonly seen = new SeenSamplePairs(1 << 16);
+  private readonly startMinute: number;
+  private readonly windowMinutes: number;
+  private readonly prefixes: string[] = [];
+  private readonly prefixIds = new Map<string, number>();
+  private count = 0;
+  private readonly samples: string[] = [];
+  /** The last series looked up: a series' metrics arrive one after another. */
+  private lastUserId: string | null = null;
+  private lastModel = '';
+  private lastTier = '';
+  private lastSeriesId = -1;
+  private lastPrefix: string | null = null;
+  private lastPrefixId = -1;
+
+  constructor(mapping: MetricMapping, window: TimeWindow) {
+    const names = [...Object.keys(mapping.tokenKinds), mapping.requestCountMetric];
+    if (mapping.totalTokensMetric !== null) names.push(mapping.totalTokensMetric);
+    for (const name of names) if (!this.metricIds.has(name)) this.metricIds.set(name, this.metricIds.size);
+    this.startMinute = Math.floor(window.start.getTime() / 60_000);
+    this.windowMinutes = Math.ceil(window.end.getTime() / 60_000) - this.startMinute + 1;
+  }
+
+  isRepeat(metric: string, instant: number, userId: string, model: string, tier: string, location: string): boolean {
+    let seriesId = this.lastSeriesId;
+    if (userId !== this.lastUserId || model !== this.lastModel || tier !== this.lastTier) {
+      const seriesText = `${userId}\u0000${model}\u0000${tier}`;
+      seriesId = this.seriesIds.get(seriesText) ?? -1;
+      if (seriesId === -1) {
+        seriesId = this.seriesIds.size;
+        this.seriesIds.set(seriesText, seriesId);
+      }
+      this.lastUserId = userId;
+      this.lastModel = model;
+      this.lastTier = tier;
+      this.lastSeriesId = seriesId;
+    }
+    const metricId = this.metricIds.get(metric)!;
+    const minute = Math.floor(instant / 60_000) - this.startMinute;
+    const key = (seriesId * this.metricIds.size + metricId) * this.windowMinutes + minute;
+    const first = this.seen.addOrFind(key, this.origin(location));
+    if (first === -1) return false;
+    this.count += 1;
+    if (this.samples.length < MAX_REJECT_SAMPLES) {
+      const at = new Date((this.startMinute + minute) * 60_000).toISOString().slice(0, 16);
+      const user = userId === '' ? '(no UserId)' : userId;
+      this.samples.push(`${location} repeats ${this.describeOrigin(first)} (${metric}, ${user}, ${model}, ${tier}, ${at}Z)`);
+    }
+    return true;
+  }
+
+  summary(files: readonly string[]): DuplicateSummary {
+    return { count: this.count, samples: [...this.samples], files: [...files] };
+  }
+
+  /** "name:line" packed into 32 bits: the prefix (a file name) interned, the line number as it is. */
+  private origin(location: string): number {
+    const colon = location.lastIndexOf(':');
+    if (colon <= 0) return UNKNOWN_ORIGIN;
+    const line = Number(location.slice(colon + 1));
+    if (!Number.isInteger(line) || line < 0 || line >= ORIGIN_LINE_BITS) return UNKNOWN_ORIGIN;
+    const last = this.lastPrefix;
+    if (last !== null && colon === last.length && location.startsWith(last)) return this.lastPrefixId * ORIGIN_LINE_BITS + line;
+    const prefix = location.slice(0, colon);
+    let prefixId = this.prefixIds.get(prefix);
+    if (prefixId === undefined) {
+      if (this.prefixes.length >= MAX_ORIGIN_PREFIXES) return UNKNOWN_ORIGIN;
+      prefixId = this.prefixes.length;
+      this.prefixes.push(prefix);
+      this.prefixIds.set(prefix, prefixId);
+    }
+    this.lastPrefix = prefix;
+    this.lastPrefixId = prefixId;
+    return prefixId * ORIGIN_LINE_BITS + line;
+  }
+
+  private describeOrigin(origin: number): string {
+    if (origin === UNKNOWN_ORIGIN) return 'an earlier row';
+    return `${this.prefixes[Math.floor(origin / ORIGIN_LINE_BITS)]}:${origin % ORIGIN_LINE_BITS}`;
+  }
 }
 
 function compareText(a: string, b: string): number {

@@ -5,6 +5,9 @@
  */
 export const ACTIVE_SERIES_LIMIT = 50_000;
 export const SERIES_WARNING_FRACTION = 0.7;
+/** What to do near the limit, cheapest first (docs/gateway.md). */
+export const SERIES_REMEDY =
+  'drop the Tier dimension and derive the tier from app-role assignments in Graph, give the gateway its own subscription or region, or split users across regions (docs/gateway.md)';
 
 export interface SeriesAssessment {
   readonly level: 'ok' | 'warning' | 'over';
@@ -24,7 +27,7 @@ export function assessSeries(seen: { users: number; models: number; tiers: numbe
     `${seen.users} users x ${seen.models} models x ${seen.tiers} tiers = ${product} time series (${percent} of Azure Monitor's ` +
     `${ACTIVE_SERIES_LIMIT} active series limit); ${seen.combinations} combinations actually seen`;
   if (product >= ACTIVE_SERIES_LIMIT) {
-    return { level: 'over', product, combinations: seen.combinations, fractionOfLimit, message: `${figures}: over the limit, new series are dropped and their tokens lost` };
+    return { level: 'over', product, combinations: seen.combinations, fractionOfLimit, message: `${figures}: over the limit, new series are dropped and their tokens lost; ${SERIES_REMEDY}` };
   }
   if (fractionOfLimit >= SERIES_WARNING_FRACTION) {
     return {
@@ -32,7 +35,7 @@ export function assessSeries(seen: { users: number; models: number; tiers: numbe
       product,
       combinations: seen.combinations,
       fractionOfLimit,
-      message: `${figures}: above ${SERIES_WARNING_FRACTION * 100}% of the limit; drop a dimension or split regions before it is reached`,
+      message: `${figures}: above ${SERIES_WARNING_FRACTION * 100}% of the limit; ${SERIES_REMEDY}`,
     };
   }
   return { level: 'ok', product, combinations: seen.combinations, fractionOfLimit, message: figures };

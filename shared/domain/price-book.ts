@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIsoCurrency } from './currency.js';
 import { AppError } from './errors.js';
 import { money, priceTokens, sumMoney, type Money } from './money.js';
 import { TOKEN_KINDS, type TokenCounts, type TokenKind } from './tokens.js';
@@ -41,6 +42,17 @@ export function costOf(tokens: TokenCounts, entry: PriceEntry): Money {
 
 const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 const CURRENCY = /^[A-Z]{3}$/;
+
+/** Three capital letters that ISO 4217 lists as a current currency (shared/domain/currency.ts). */
+function isCurrencyCode(value: unknown): value is string {
+  return typeof value === 'string' && CURRENCY.test(value) && isIsoCurrency(value);
+}
+
+function currencyProblem(value: unknown): string {
+  return typeof value === 'string' && CURRENCY.test(value)
+    ? `${JSON.stringify(value)} is not a current ISO 4217 currency code (such as "USD", "EUR", "JPY")`
+    : `must be an ISO 4217 code such as "USD", got ${JSON.stringify(value)}`;
+}
 const PRICE = /^\d{1,9}(\.\d{1,12})?$/;
 const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 const PATTERN = /^[A-Za-z0-9*][A-Za-z0-9._:@*-]{0,127}$/;
@@ -74,8 +86,8 @@ export function parsePriceBook(document: unknown, source: string, rawText?: stri
     throw new AppError('PRICE_BOOK_INVALID', `${source}: a price book must be a JSON object with a "models" array`);
   }
   const bookCurrency = document['currency'];
-  if (bookCurrency !== undefined && (typeof bookCurrency !== 'string' || !CURRENCY.test(bookCurrency))) {
-    at('currency', `must be an ISO 4217 code such as "USD", got ${JSON.stringify(bookCurrency)}`);
+  if (bookCurrency !== undefined && !isCurrencyCode(bookCurrency)) {
+    at('currency', currencyProblem(bookCurrency));
   }
   const rawModels = document['models'];
   if (!Array.isArray(rawModels) || rawModels.length === 0) {
@@ -86,7 +98,7 @@ export function parsePriceBook(document: unknown, source: string, rawText?: stri
   const definedAt = new Map<string, string>();
   const patternOwners = new Map<string, string>();
   const currencies = new Set<string>();
-  if (typeof bookCurrency === 'string' && CURRENCY.test(bookCurrency)) currencies.add(bookCurrency);
+  if (isCurrencyCode(bookCurrency)) currencies.add(bookCurrency);
   (Array.isArray(rawModels) ? rawModels : []).forEach((raw, index) => {
     const where = `models[${index}]`;
     if (!isObject(raw)) {
@@ -129,11 +141,12 @@ export function parsePriceBook(document: unknown, source: string, rawText?: stri
       at(`${label}.prices`, 'must be a non-empty array of { effectiveFrom, currency, perMillionTokens }');
     } else {
       rawPrices.forEach((rawPrice, priceIndex) => {
+        // A price's currency counts towards the one-currency rule even when something else in the price is
+        // wrong, so a mixed book is reported together with the other problems, not after they are fixed.
+        const priceCurrency = isObject(rawPrice) ? (rawPrice['currency'] ?? bookCurrency) : undefined;
+        if (isCurrencyCode(priceCurrency)) currencies.add(priceCurrency);
         const entry = parsePrice(rawPrice, `${label}.prices[${priceIndex}]`, name ?? `model${index}`, bookCurrency, at);
-        if (entry) {
-          prices.push(entry);
-          currencies.add(entry.currency);
-        }
+        if (entry) prices.push(entry);
       });
       prices.sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom));
       for (let i = 1; i < prices.length; i += 1) {
@@ -190,8 +203,11 @@ function parsePrice(
     ok = false;
   }
   const currency = raw['currency'] ?? bookCurrency;
-  if (typeof currency !== 'string' || !CURRENCY.test(currency)) {
-    at(`${where}.currency`, `must be an ISO 4217 code such as "USD" (here or at the top of the file), got ${JSON.stringify(currency)}`);
+  if (!isCurrencyCode(currency)) {
+    // A bad book-level currency is reported once, at the top, not again for every price that inherits it.
+    if (raw['currency'] !== undefined || bookCurrency === undefined) {
+      at(`${where}.currency`, `${currencyProblem(currency)} (here or at the top of the file)`);
+    }
     ok = false;
   }
   const rates = raw['perMillionTokens'];

@@ -1,3 +1,5 @@
+import type { ControlResult } from './controls.js';
+import { currencyMinorUnits } from './currency.js';
 import { UNALLOCATED_TEAM, UNALLOCATED_TEAM_NAME, type Allocation, type Team } from './directory.js';
 import { allocateMinorUnits, sumMoney, toMinorUnits, type Money } from './money.js';
 import type { PriceBook, PriceEntry } from './price-book.js';
@@ -5,6 +7,7 @@ import { hasUnpricedTokens, type MonthlyLine } from './rollup.js';
 import { addTokensInto, sumTokens, totalTokens, zeroTokens, TOKEN_KINDS, type TokenCounts, type TokenKind } from './tokens.js';
 import type { RejectSummary } from './usage.js';
 import type { TimeWindow } from './periods.js';
+import type { BillingReconciliation } from './billing.js';
 
 /**
  * What a month's chargeback shows, already rounded for people. Amounts are whole minor units (cents) as
@@ -44,6 +47,12 @@ export interface MonthReport {
   readonly scope?: ReportScope;
   /** On a revision: what changed against the revision before it. */
   readonly changes?: RevisionChanges;
+  /** The close's controls: what was checked before anything was mailed, and what it found. */
+  readonly controls?: readonly ControlResult[];
+  /** Set when a person released a held close: who, why and when. */
+  readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
+  /** Azure's bill for the month and its true-up, when a billed-cost source is configured (domain/billing.ts). */
+  readonly billing?: BillingReconciliation;
 }
 
 export interface DaySummary {
@@ -98,11 +107,43 @@ export interface TeamSummary {
   readonly teamId: string;
   readonly teamName: string;
   readonly leads: readonly string[];
+  /** The cost center finance posts the team's charges to, from the directory; absent when it has none. */
+  readonly costCenter?: string;
+  /** Users with a user id: usage the gateway sent without one is not a user. */
   readonly users: number;
   readonly tokens: TokenCounts;
   readonly requests: number;
   readonly amount: bigint;
   readonly unpricedTokens: number;
+  /** The team's budget for the month against its amount; present only when the team has a budget. */
+  readonly budget?: BudgetFigures;
+}
+
+/** A budget the report is told about, exact as the budget file holds it. */
+export interface ReportBudget {
+  readonly amount: Money;
+  /**
+   * The month-end forecast, for a report of a month still running. A closed month has none to give: its
+   * forecast is what was spent.
+   */
+  readonly forecast?: Money;
+}
+
+/** Budget, actual, forecast and remaining in minor units; remaining is negative when the budget is overspent. */
+export interface BudgetFigures {
+  readonly amount: bigint;
+  readonly actual: bigint;
+  readonly forecast: bigint;
+  readonly remaining: bigint;
+}
+
+/** One cost center's part of the month: the journal line finance posts. */
+export interface CostCenterTotal {
+  /** Null for teams without a cost center (and the unallocated team). */
+  readonly costCenter: string | null;
+  readonly teamIds: readonly string[];
+  readonly tokens: number;
+  readonly amount: bigint;
 }
 
 export interface UserSummary {
@@ -163,7 +204,8 @@ export interface ReportContext {
   readonly window: TimeWindow;
   readonly generatedAt: Date;
   readonly revision: number;
-  readonly priceBook: PriceBook;
+  /** Only what a report shows of the book: a lookup of stored rollups passes the version its close recorded. */
+  readonly priceBook: ReportPriceBook;
   readonly teams: ReadonlyMap<string, Team>;
   readonly sourceDescription: string;
   readonly rejects: RejectSummary;
@@ -176,7 +218,11 @@ export interface ReportContext {
   readonly shownTotal?: bigint;
   readonly scope?: ReportScope;
   readonly previousMonth?: PreviousMonthFigures;
+  /** Team id to the team's budget for the month; teams without a budget are absent (and show none). */
+  readonly budgets?: ReadonlyMap<string, ReportBudget>;
 }
+
+export type ReportPriceBook = Pick<PriceBook, 'version' | 'source' | 'currency' | 'models'>;
 
 interface Group<K> {
   key: K;
@@ -207,27 +253,35 @@ function groupBy<K>(lines: readonly MonthlyLine[], keyOf: (line: MonthlyLine) =>
 }
 
 /** Splits `target` across groups by their exact totals (largest remainder) and pairs each with its share. */
-function shareOut<K>(groups: readonly Group<K>[], target: bigint): bigint[] {
-  return allocateMinorUnits(groups.map((group) => sumMoney(group.exact)), target);
+function shareOut<K>(groups: readonly Group<K>[], target: bigint, decimals: number): bigint[] {
+  return allocateMinorUnits(groups.map((group) => sumMoney(group.exact)), target, decimals);
 }
 
 export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportContext): MonthReport {
   const exactTotal = sumMoney(lines.map((line) => line.cost));
-  const grandTotal = context.shownTotal ?? toMinorUnits(exactTotal);
+  // Minor units of the book's currency (JPY 0, USD 2, BHD 3): every amount below is a whole number of them.
+  const decimals = currencyMinorUnits(context.priceBook.currency);
+  const grandTotal = context.shownTotal ?? toMinorUnits(exactTotal, decimals);
   const teamName = teamNamer(context.teams);
 
   const teamGroups = sortedTeamGroups(lines);
-  const teamAmounts = shareOut(teamGroups, grandTotal);
-  const teams: TeamSummary[] = teamGroups.map((group, index) => ({
-    teamId: group.key,
-    teamName: teamName(group.key),
-    leads: context.teams.get(group.key)?.leads ?? [],
-    users: group.members.size,
-    tokens: group.tokens,
-    requests: group.requests,
-    amount: teamAmounts[index]!,
-    unpricedTokens: group.unpriced,
-  }));
+  const teamAmounts = shareOut(teamGroups, grandTotal, decimals);
+  const teams: TeamSummary[] = teamGroups.map((group, index) => {
+    const costCenter = group.key === UNALLOCATED_TEAM ? undefined : context.teams.get(group.key)?.costCenter;
+    const budget = context.budgets?.get(group.key);
+    return {
+      teamId: group.key,
+      teamName: teamName(group.key),
+      leads: context.teams.get(group.key)?.leads ?? [],
+      ...(costCenter === undefined ? {} : { costCenter }),
+      users: [...group.members].filter((userId) => userId !== '').length,
+      tokens: group.tokens,
+      requests: group.requests,
+      amount: teamAmounts[index]!,
+      unpricedTokens: group.unpriced,
+      ...(budget === undefined ? {} : { budget: budgetFigures(budget, teamAmounts[index]!, decimals) }),
+    };
+  });
 
   // Users are shared out of their team's shown amount, and lines out of their user's, so every level
   // of the workbook adds up to the level above it.
@@ -236,7 +290,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
   teamGroups.forEach((teamGroup, teamIndex) => {
     const teamLines = lines.filter((line) => line.teamId === teamGroup.key);
     const userGroups = groupBy(teamLines, (line) => line.userId, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
-    const userAmounts = shareOut(userGroups, teamAmounts[teamIndex]!);
+    const userAmounts = shareOut(userGroups, teamAmounts[teamIndex]!, decimals);
     userGroups.forEach((userGroup, userIndex) => {
       const userLines = teamLines.filter((line) => line.userId === userGroup.key);
       const first = userLines[0]!;
@@ -251,13 +305,13 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
         requests: userGroup.requests,
         amount: userAmounts[userIndex]!,
       });
-      const lineAmounts = allocateMinorUnits(userLines.map((line) => line.cost), userAmounts[userIndex]!);
+      const lineAmounts = allocateMinorUnits(userLines.map((line) => line.cost), userAmounts[userIndex]!, decimals);
       userLines.forEach((line, lineIndex) => reportLines.push(toReportLine(line, teamName(line.teamId), lineAmounts[lineIndex]!)));
     });
   });
 
   const modelGroups = groupBy(lines, (line) => line.model, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
-  const modelAmounts = shareOut(modelGroups, grandTotal);
+  const modelAmounts = shareOut(modelGroups, grandTotal, decimals);
   const pricedModelOf = new Map(lines.map((line) => [line.model, line.pricedModel]));
   const models: ModelSummary[] = modelGroups.map((group, index) => ({
     model: group.key,
@@ -269,7 +323,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
   }));
 
   const tierGroups = groupBy(lines, (line) => line.tier, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
-  const tierAmounts = shareOut(tierGroups, grandTotal);
+  const tierAmounts = shareOut(tierGroups, grandTotal, decimals);
   const tiers: TierSummary[] = tierGroups.map((group, index) => ({
     tier: group.key,
     tokens: group.tokens,
@@ -304,10 +358,35 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
       reportedTotalTokens: context.reportedTotalTokens,
       countedTokens: lines.reduce((sum, line) => sum + totalTokens(line.tokens), 0),
     },
-    daily: dailySummaries(lines, grandTotal),
+    daily: dailySummaries(lines, grandTotal, decimals),
     ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
     ...(context.scope ? { scope: context.scope } : {}),
   };
+}
+
+function budgetFigures(budget: ReportBudget, actual: bigint, decimals: number): BudgetFigures {
+  const amount = toMinorUnits(budget.amount, decimals);
+  const forecast = budget.forecast === undefined ? actual : toMinorUnits(budget.forecast, decimals);
+  return { amount, actual, forecast, remaining: amount - actual };
+}
+
+/**
+ * The month per cost center: the sum of its teams' shown amounts, so the cost centers add up to the grand
+ * total to the minor unit with no rounding of their own. Cost centers in order, teams without one last.
+ */
+export function costCenterTotals(teams: readonly TeamSummary[]): CostCenterTotal[] {
+  const byCenter = new Map<string | null, { teamIds: string[]; tokens: number; amount: bigint }>();
+  for (const team of teams) {
+    const key = team.costCenter ?? null;
+    let total = byCenter.get(key);
+    if (!total) byCenter.set(key, (total = { teamIds: [], tokens: 0, amount: 0n }));
+    total.teamIds.push(team.teamId);
+    total.tokens += totalTokens(team.tokens);
+    total.amount += team.amount;
+  }
+  return [...byCenter.entries()]
+    .sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : a.localeCompare(b)))
+    .map(([costCenter, total]) => ({ costCenter, ...total }));
 }
 
 /** Team ids to the names people read; the unallocated team has its own name. */
@@ -323,7 +402,7 @@ function sortedTeamGroups(lines: readonly MonthlyLine[]): Group<string>[] {
 }
 
 /** Days in order; each day's exact cost is the sum of its priced daily rollups, the amounts share out `target`. */
-function dailySummaries(lines: readonly MonthlyLine[], target: bigint): DaySummary[] {
+function dailySummaries(lines: readonly MonthlyLine[], target: bigint, decimals: number): DaySummary[] {
   const days = new Map<string, { tokens: TokenCounts; requests: number; unpriced: number; exact: Money[] }>();
   for (const line of lines) {
     for (const usage of line.days) {
@@ -340,7 +419,7 @@ function dailySummaries(lines: readonly MonthlyLine[], target: bigint): DaySumma
   }
   const ordered = [...days.entries()].sort(([a], [b]) => a.localeCompare(b));
   const exacts = ordered.map(([, day]) => sumMoney(day.exact));
-  const amounts = allocateMinorUnits(exacts, target);
+  const amounts = allocateMinorUnits(exacts, target, decimals);
   return ordered.map(([day, usage], index) => ({
     day,
     tokens: usage.tokens,
@@ -355,10 +434,11 @@ function dailySummaries(lines: readonly MonthlyLine[], target: bigint): DaySumma
  * A month's headline figures from its stored lines, rounded exactly as that month's own report rounded them,
  * so "last month" here equals what last month's workbook showed.
  */
-export function previousMonthFigures(month: string, lines: readonly MonthlyLine[], teams: ReadonlyMap<string, Team>): PreviousMonthFigures {
-  const grandTotal = toMinorUnits(sumMoney(lines.map((line) => line.cost)));
+export function previousMonthFigures(month: string, lines: readonly MonthlyLine[], teams: ReadonlyMap<string, Team>, currency = 'USD'): PreviousMonthFigures {
+  const decimals = currencyMinorUnits(currency);
+  const grandTotal = toMinorUnits(sumMoney(lines.map((line) => line.cost)), decimals);
   const teamGroups = sortedTeamGroups(lines);
-  const amounts = shareOut(teamGroups, grandTotal);
+  const amounts = shareOut(teamGroups, grandTotal, decimals);
   const teamName = teamNamer(teams);
   return {
     month,
@@ -416,7 +496,7 @@ function toReportLine(line: MonthlyLine, teamName: string, amount: bigint): Repo
   };
 }
 
-function pricesUsed(lines: readonly MonthlyLine[], priceBook: PriceBook): PriceUsed[] {
+function pricesUsed(lines: readonly MonthlyLine[], priceBook: ReportPriceBook): PriceUsed[] {
   const used = new Set(lines.flatMap((line) => line.priceEntryIds));
   const entries: PriceEntry[] = priceBook.models.flatMap((model) => model.prices).filter((entry) => used.has(entry.id));
   return entries

@@ -19,6 +19,8 @@ export interface RejectedRow {
   /** Where it came from: "file.csv:17" or "query window 2026-10-03". */
   readonly location: string;
   readonly reason: string;
+  /** The offending value as it was in the source (truncated), so a person can find and fix it. */
+  readonly raw?: string;
 }
 
 export interface RejectSummary {
@@ -27,6 +29,26 @@ export interface RejectSummary {
   readonly samples: readonly RejectedRow[];
   /** Rejects counted by reason, so a report can say "312 rows: valueSum is negative". */
   readonly byReason: Readonly<Record<string, number>>;
+  /** Every reject up to MAX_REJECTS_KEPT, for the rejects CSV; `count` is the true total. */
+  readonly all?: readonly RejectedRow[];
+}
+
+/** The same data read twice: the same file under two names, or one series at one minute in two rows. */
+export interface DuplicateSummary {
+  /** Samples not summed because they repeat one already read. */
+  readonly count: number;
+  /** The first few, for a person: "b.csv:17 repeats a.csv:17 (Prompt Tokens, <oid>, <model>, <tier>, 2026-10-03T10:05Z)". */
+  readonly samples: readonly string[];
+  /** The files involved, e.g. "b.csv is the same file as a.csv (sha256 1a2b…)". */
+  readonly files: readonly string[];
+}
+
+/** One input the source read, so the run report can name exactly what was closed. */
+export interface UsageInput {
+  readonly name: string;
+  readonly sha256?: string;
+  /** Data rows (CSV records or NDJSON lines) read from it. */
+  readonly rows: number;
 }
 
 /** What a usage source read for a window: the rows, what it rejected, and its own cross-check figures. */
@@ -41,23 +63,43 @@ export interface UsageReadResult {
    */
   readonly reportedTotalTokens: number | null;
   readonly sourceDescription: string;
+  /** Repeated data found and left out of the sums; absent when the source cannot repeat (a summarized query). */
+  readonly duplicates?: DuplicateSummary;
+  readonly inputs?: readonly UsageInput[];
 }
 
 export const MAX_REJECT_SAMPLES = 20;
+export const MAX_REJECTS_KEPT = 100_000;
+/** A raw value longer than this is cut: enough to find the row, never a 1 MB line in a report. */
+export const MAX_RAW_VALUE_CHARS = 120;
 
-/** Collects rejects without holding every one of them in memory. */
+/** The text a report shows for an offending value: cut at MAX_RAW_VALUE_CHARS, saying how long it was. */
+export function rawValueForReport(text: string): string {
+  if (text.length <= MAX_RAW_VALUE_CHARS) return text;
+  // A slice keeps the whole source string alive in V8; split/join copies it, so a kept reject holds 120
+  // characters, not the multi-megabyte line it came from.
+  const head = text.slice(0, MAX_RAW_VALUE_CHARS).split('').join('');
+  return `${head}… (${text.length.toLocaleString('en-US')} characters)`;
+}
+
+/**
+ * Collects rejects. Every one is kept (with its raw value, cut short) up to MAX_REJECTS_KEPT for the rejects
+ * CSV; past that only the count and the count by reason grow, so a corrupt 10 GB file cannot exhaust memory.
+ */
 export class RejectCollector {
   private total = 0;
-  private readonly samples: RejectedRow[] = [];
+  private readonly kept: RejectedRow[] = [];
   private readonly reasons: Record<string, number> = {};
 
-  add(location: string, reason: string): void {
+  add(location: string, reason: string, raw?: string): void {
     this.total += 1;
     this.reasons[reason] = (this.reasons[reason] ?? 0) + 1;
-    if (this.samples.length < MAX_REJECT_SAMPLES) this.samples.push({ location, reason });
+    if (this.kept.length < MAX_REJECTS_KEPT) {
+      this.kept.push(raw === undefined ? { location, reason } : { location, reason, raw: rawValueForReport(raw) });
+    }
   }
 
   summary(): RejectSummary {
-    return { count: this.total, samples: [...this.samples], byReason: { ...this.reasons } };
+    return { count: this.total, samples: this.kept.slice(0, MAX_REJECT_SAMPLES), byReason: { ...this.reasons }, all: [...this.kept] };
   }
 }

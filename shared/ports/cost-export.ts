@@ -1,6 +1,8 @@
 import type { TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import type { MonthlyLine } from '../domain/rollup.js';
+import type { RejectedRow } from '../domain/usage.js';
+import type { Money } from '../domain/money.js';
 
 /** A closed month's cost and usage data at its finest grain, for a FinOps tool. */
 export interface CostExportMonth {
@@ -12,6 +14,13 @@ export interface CostExportMonth {
   /** The book the lines were priced with: the unit prices of each row come from its entries. */
   readonly priceBook: PriceBook;
   readonly teamNames: ReadonlyMap<string, string>;
+  /** Team id to the cost center finance posts the team's charges to; teams without one are absent. */
+  readonly teamCostCenters?: ReadonlyMap<string, string>;
+  /**
+   * When the month is trued up to Azure's bill: per day, billed cost per unit of list cost. BilledCost and
+   * EffectiveCost are then the list cost times the day's rate; ListCost stays the list-price estimate.
+   */
+  readonly billedRates?: ReadonlyMap<string, Money>;
 }
 
 export interface CostExporter {
@@ -22,4 +31,6 @@ export interface CostExporter {
    * without holding it whole. Optional: a close falls back to `focusCsv` without it.
    */
   focusCsvChunks?(month: CostExportMonth): Iterable<string>;
+  /** Rejected source rows (location, reason, raw value) as CSV, so a person can find each one. */
+  rejectsCsv(rows: readonly RejectedRow[]): Buffer;
 }

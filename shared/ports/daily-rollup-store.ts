@@ -1,3 +1,4 @@
+import type { CallOptions } from './directory.js';
 import type { DayLine, TeamDayTotal } from '../domain/daily.js';
 
 export interface ReplaceDayResult {
@@ -22,9 +23,9 @@ export interface DailyRollupStore {
    * the month's last): one single-partition query per day, a few at a time. A day before the month reads
    * nothing. In day order, then user, model, tier.
    */
-  readTeamDays(month: string, teamId: string, throughDay: string): Promise<DayLine[]>;
+  readTeamDays(month: string, teamId: string, throughDay: string, options?: CallOptions): Promise<DayLine[]>;
   /** One team's daily totals of a month, in day order: a single small query. */
   readTeamDailySeries(month: string, teamId: string): Promise<TeamDayTotal[]>;
   /** Every team's daily totals of a month, by team then day. */
-  readMonthDailySeries(month: string): Promise<TeamDayTotal[]>;
+  readMonthDailySeries(month: string, options?: CallOptions): Promise<TeamDayTotal[]>;
 }

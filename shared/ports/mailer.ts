@@ -2,6 +2,8 @@ export interface MailAttachment {
   readonly filename: string;
   readonly contentType: string;
   readonly content: Buffer;
+  /** Set on an image the HTML part shows inline (`<img src="cid:...">`) rather than a file to open. */
+  readonly contentId?: string;
 }
 
 export interface OutgoingMail {
@@ -24,4 +26,10 @@ export interface SentMail {
 
 export interface Mailer {
   send(mail: OutgoingMail): Promise<SentMail>;
+  /**
+   * Whether the mail with this idempotency key was sent, for a claim left by a run that died: true or false
+   * when the mail service can tell (Graph: the sender's Sent Items, by internetMessageId), undefined when
+   * it cannot (SMTP).
+   */
+  wasSent?(mail: { readonly idempotencyKey: string; readonly from: string }): Promise<boolean | undefined>;
 }

@@ -20,17 +20,36 @@ export interface DimensionsSeen {
   readonly tierValues: readonly string[];
 }
 
+/** One metric of the gateway's namespace, as the contract check sees it (App Insights only). */
+export interface MetricContractSeen {
+  readonly name: string;
+  /** Rows of pre-aggregated samples in the window. */
+  readonly samples: number;
+  /** Measurements in them (sum of valueCount): one per request for a metric emitted once per request. */
+  readonly requests: number;
+  readonly valueSum: number;
+  /** Samples at or after the `recentSince` instant the discovery was asked about. */
+  readonly recentSamples: number;
+  /** Samples carrying a non-empty value of each configured dimension. */
+  readonly withUserId: number;
+  readonly withModel: number;
+  readonly withTier: number;
+}
+
 export interface UsageDiscoveryReport {
   readonly sourceDescription: string;
   readonly window: TimeWindow;
   /** Every metric name (and namespace) seen in the window, most samples first. */
   readonly metrics: readonly MetricNameSeen[];
   readonly dimensions: DimensionsSeen;
+  /** Per metric of the namespace; absent when the source cannot tell (export files). */
+  readonly contract?: readonly MetricContractSeen[];
 }
 
 /** What the `doctor` command asks a usage source: can we read it, and what does the gateway emit into it. */
 export interface UsageDiscovery {
   /** Runs the smallest possible read; throws the source's AppError when access fails. */
   checkAccess(window: TimeWindow): Promise<string>;
-  discover(window: TimeWindow, options: { timeZone: string }): Promise<UsageDiscoveryReport>;
+  /** `recentSince`: the instant "the last hour" starts, for the contract check's recent sample counts. */
+  discover(window: TimeWindow, options: { timeZone: string; recentSince?: Date }): Promise<UsageDiscoveryReport>;
 }

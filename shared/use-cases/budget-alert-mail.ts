@@ -1,9 +1,10 @@
 import { Decimal } from 'decimal.js';
 import type { TeamBudgetStatus, ThresholdCrossing, UnallocatedCrossing } from '../domain/budgets.js';
+import { formatAmount, monthLabel } from '../domain/amount-text.js';
+import { currencyMinorUnits } from '../domain/currency.js';
 import { toMinorUnits, type Money } from '../domain/money.js';
 import type { ChatMessage } from '../ports/chat-notifier.js';
 import type { OutgoingMail } from '../ports/mailer.js';
-import { formatAmount, monthLabel } from './finance-mail.js';
 
 /** Who and what drives a team's month: shown in an alert so a lead knows where to look first. */
 export interface SpendDriver {
@@ -18,7 +19,7 @@ export interface AlertText {
   readonly mail: Pick<OutgoingMail, 'subject' | 'text' | 'html'>;
 }
 
-export const money2 = (amount: Money, currency: string): string => formatAmount(toMinorUnits(amount), currency);
+export const money2 = (amount: Money, currency: string): string => formatAmount(toMinorUnits(amount, currencyMinorUnits(currency)), currency);
 /** Rounded down, so 99.96% never reads as a reached 100.0%. */
 export const percent1 = (value: Money): string => `${value.toDecimalPlaces(1, Decimal.ROUND_DOWN).toFixed(1)}%`;
 const count = (value: number) => value.toLocaleString('en-US');
@@ -48,7 +49,11 @@ export function composeBudgetAlert(input: {
   readonly timeZone: string;
   readonly topUsers: readonly SpendDriver[];
   readonly topModels: readonly SpendDriver[];
-  readonly lookup: { readonly url: string | null; readonly command: string };
+  /**
+   * Where a lead sees the team's costs: the cost page (COST_LOOKUP_URL) when one is set, otherwise the cost
+   * API's path, which the lead's own Entra sign-in opens. Never a command: leads do not run the CLI.
+   */
+  readonly lookup: { readonly url: string | null; readonly apiPath: string };
   readonly note?: string;
 }): AlertText {
   const { status, crossing, teamName } = input;
@@ -84,10 +89,12 @@ export function composeBudgetAlert(input: {
   const details = [
     ...driverLines('Top users', input.topUsers, currency),
     ...driverLines('Top models', input.topModels, currency),
-    `Look it up: ${input.lookup.url ?? input.lookup.command}${input.lookup.url ? ` (or ${input.lookup.command})` : ''}`,
+    input.lookup.url
+      ? `Your team's costs, by user, model and day: ${input.lookup.url}`
+      : `Your team's costs, by user, model and day: the cost API at ${input.lookup.apiPath} (sign in with your work account)`,
     ...(input.note ? [input.note] : []),
   ];
-  const link = input.lookup.url ? { title: 'Open the team cost lookup', url: input.lookup.url } : undefined;
+  const link = input.lookup.url ? { title: 'Open your team\u2019s costs', url: input.lookup.url } : undefined;
   return render(title, summary, facts, details, link, crossing.threshold >= 100 ? 'attention' : 'warning');
 }
 
@@ -96,19 +103,20 @@ export function composeUnpricedModelAlert(input: {
   readonly model: string;
   readonly unpricedTokens: number;
   readonly teams: readonly string[];
-  readonly priceBookSource: string;
+  /** The price book's version (content hash), not its file: a server path means nothing to finance. */
+  readonly priceBookVersion: string;
 }): AlertText {
   const title = `Finance alert: model "${input.model}" has no price (${monthLabel(input.month)})`;
-  const summary = `${count(input.unpricedTokens)} tokens of ${input.model} were used in ${monthLabel(input.month)} with no price in force. They are reported on an explicit unpriced line, not charged as zero; add the model (or an alias or pattern) to the price book.`;
+  const summary = `${count(input.unpricedTokens)} tokens of ${input.model} were used in ${monthLabel(input.month)} with no price in force. They are reported on an explicit unpriced line ("not priced"), not charged as zero, until the operator adds a price for the model (or an alias or pattern) to the price book.`;
   const facts = [
     { name: 'Unpriced tokens so far', value: count(input.unpricedTokens) },
     { name: 'Teams using it', value: input.teams.join(', ') || '(none)' },
-    { name: 'Price book', value: input.priceBookSource },
+    { name: 'Price book version', value: input.priceBookVersion },
   ];
   return render(title, summary, facts, [], undefined, 'attention');
 }
 
-export function composeUnallocatedAlert(input: { readonly crossing: UnallocatedCrossing; readonly lookupCommand: string }): AlertText {
+export function composeUnallocatedAlert(input: { readonly crossing: UnallocatedCrossing; readonly lookup: { readonly url: string | null; readonly apiPath: string } }): AlertText {
   const { crossing } = input;
   const share = new Decimal(crossing.unallocatedTokens).times(100).dividedBy(crossing.totalTokens);
   const title = `Finance alert: ${share.toDecimalPlaces(1, Decimal.ROUND_DOWN).toFixed(1)}% of ${monthLabel(crossing.month)} LLM usage is unallocated`;
@@ -117,5 +125,6 @@ export function composeUnallocatedAlert(input: { readonly crossing: UnallocatedC
     { name: 'Unallocated tokens', value: count(crossing.unallocatedTokens) },
     { name: 'All tokens this month', value: count(crossing.totalTokens) },
   ];
-  return render(title, summary, facts, [`Look it up: ${input.lookupCommand} (the Unallocated sheet of the month's workbook lists the users)`], undefined, 'warning');
+  const where = input.lookup.url ?? `the cost API at ${input.lookup.apiPath}`;
+  return render(title, summary, facts, [`Who they are: ${where}; at month end, the Unallocated sheet of the finance workbook lists them with the reason for each.`], input.lookup.url ? { title: 'Open the unallocated usage', url: input.lookup.url } : undefined, 'warning');
 }

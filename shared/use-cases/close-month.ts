@@ -1,5 +1,9 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { UNALLOCATED_TEAM, type DirectoryResolution } from '../domain/directory.js';
-import { AppError, describeError } from '../domain/errors.js';
+import { evaluateCloseControls, type CloseControlLimits } from '../domain/close-controls.js';
+import { controlsWith, worstOutcome, type ControlOutcome, type ControlResult } from '../domain/controls.js';
+import { AppError, describeError, isAppError } from '../domain/errors.js';
+import { currencyMinorUnits } from '../domain/currency.js';
 import { formatMinorUnits, sumMoney, toMinorUnits } from '../domain/money.js';
 import { addMonths, monthWindow, type TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
@@ -9,6 +13,7 @@ import {
   previousMonthFigures,
   type MonthReport,
   type PreviousMonthFigures,
+  type ReportBudget,
   type ReportContext,
   type RevisionChanges,
 } from '../domain/report.js';
@@ -17,42 +22,69 @@ import { revisionChanges, revisionChangesFromSummaries, summarizeRevision, type 
 import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
 import type { UsageReadResult, UsageRow } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
+import type { BudgetSource } from '../ports/budget-source.js';
 import type { CostExporter, CostExportMonth } from '../ports/cost-export.js';
 import type { Directory } from '../ports/directory.js';
-import type { CloseRegistry, DeliveryLedger, MonthClose } from '../ports/ledger.js';
-import type { Mailer } from '../ports/mailer.js';
+import type { CloseAttempt, CloseRegistry, DeliveryLedger, HeldClose, MonthClose } from '../ports/ledger.js';
+import type { HeldLease, Leases } from '../ports/lease.js';
+import type { MailAttachment, Mailer } from '../ports/mailer.js';
 import type { PriceBookSource } from '../ports/price-book-source.js';
+import type { ReportMails } from '../ports/report-mails.js';
 import type { ReportRenderer } from '../ports/report-renderer.js';
-import type { RollupStore } from '../ports/rollup-store.js';
+import type { RevisionedRollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
-import { composeFinanceMail, composeTeamMail } from './finance-mail.js';
+import { billedRatesOf, billedTeamsChanged, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
+import type { Money } from '../domain/money.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
+import { composeOperatorMail } from './operator-mail.js';
 
 export interface CloseMonthDeps {
   readonly usageSource: UsageSource;
   readonly directory: Directory;
   readonly priceBooks: PriceBookSource;
-  readonly rollups: RollupStore;
+  readonly rollups: RevisionedRollupStore;
   readonly closes: CloseRegistry;
   readonly deliveries: DeliveryLedger;
+  readonly leases: Leases;
   readonly renderer: ReportRenderer;
+  /** Writes the finance and team mails' bodies. */
+  readonly reportMails: ReportMails;
   readonly costExport: CostExporter;
   readonly artifacts: ArtifactStore;
   readonly mailer: Mailer;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The teams' budgets, shown against their amounts in the workbooks and mails; none when absent. */
+  readonly budgets?: BudgetSource;
   readonly settings: {
     readonly timeZone: string;
     readonly financeRecipients: readonly string[];
     readonly mailFrom: string;
-  };
+    /** Who hears of held and refused closes; nobody else does. */
+    readonly operatorRecipients: readonly string[];
+    /** Days after the month's end before its usage is taken as complete. */
+    readonly graceDays: number;
+    readonly controls: CloseControlLimits;
+  } & BillReconciliationDeps['settings'];
+  /** Azure's bill (Cost Management's FOCUS export); without it every close is an estimate at list prices. */
+  readonly billedCosts?: BillReconciliationDeps['billedCosts'];
 }
 
 export interface CloseMonthRequest {
   readonly month: string;
   /** Send this revision's finance mail, and the team mails it owes, again even though they were already sent. */
   readonly resend?: boolean;
+  /** Send the mails whose earlier send is uncertain (a person checked that they did not arrive). */
+  readonly resendUncertain?: boolean;
+  /** Look at a month that is not over yet. Only ever with dry-run dependencies: nothing is stored or sent. */
+  readonly preview?: boolean;
+  /** A person accepts the held close of this month, exactly as it was held. */
+  readonly releaseHold?: { readonly by: string; readonly reason: string };
+  /** Tell the operator of a refusal too (the scheduled close: nobody watches its terminal). */
+  readonly notifyOperatorOfRefusal?: boolean;
+  /** Who runs this close, for the month's lease (shown to a run that finds the month busy); unique per run. */
+  readonly runId?: string;
 }
 
 /** What happened to one team's mail in this run. 'not-owed': a revision that did not change this team's numbers. */
@@ -70,28 +102,64 @@ export interface CloseMonthResult {
   readonly month: string;
   readonly window: TimeWindow;
   readonly revision: number;
+  /**
+   * closed: published and mailed (or nothing new to mail); held: stored as an unpublished draft, only the
+   * operator told.
+   */
+  readonly state: 'closed' | 'held';
   /** True when this run produced numbers different from the month's last close (or closed it first). */
   readonly changed: boolean;
-  readonly usage: Pick<UsageReadResult, 'rejects' | 'skipped' | 'sourceDescription'> & { readonly rows: number };
+  readonly controls: readonly ControlResult[];
+  readonly usage: Pick<UsageReadResult, 'rejects' | 'skipped' | 'sourceDescription' | 'duplicates' | 'inputs'> & { readonly rows: number };
   readonly directoryNotes: readonly string[];
   readonly stored: { readonly written: number; readonly deleted: number };
   readonly report: MonthReport;
   readonly workbookLocation: string;
-  readonly focusLocation: string;
-  readonly mail: DeliveryOutcome;
+  readonly rejectsLocation?: string;
+  readonly focusLocation?: string;
+  readonly mail: DeliveryOutcome | { readonly status: 'held' };
   readonly teams: readonly TeamCloseResult[];
+  readonly operatorMails: readonly DeliveryOutcome[];
+  readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
+  /** The true-up to the bill: absent without a billed-cost source. The report carries the same in `billing`. */
+  readonly bill?: BillStep;
 }
 
 /**
- * Closes a month: read its usage, resolve teams, price, store the rollups, build the finance workbook, the
- * team workbooks and the FOCUS export, and mail finance and each team's leads once per revision. Every step
- * is safe to repeat, so a run that failed half-way is completed exactly by running it again.
+ * Closes a month: read its usage, resolve teams, price, check the controls, store the revision, build the
+ * finance workbook, the team workbooks and the FOCUS export, and mail finance and each team's leads once per
+ * revision. Every step is safe to repeat, so a run that failed half-way is completed exactly by running it
+ * again; a lease on the month keeps two runs from overlapping.
  *
- * Who is mailed: finance for every revision; a team's leads for the first revision, and for a later one only
- * when that team's numbers changed. Every mail owed is tried even after one fails; the run then fails,
- * naming the failed mails, and the next run sends exactly those.
+ * Controls decide what reaches people: a refused close stores and mails nothing; a held close stores its
+ * figures as an unpublished draft and tells only the operator, until a person releases it or a corrected
+ * close replaces it.
+ *
+ * Who is mailed: finance for every revision; a team's leads for the first revision, and for a later one when
+ * that team's numbers changed or it never received the revision before. Every mail owed is tried even after
+ * one fails; the run then fails, naming the failed mails, and the next run sends exactly those.
  */
 export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthRequest): Promise<CloseMonthResult> {
+  const lease = await takeMonthLease(deps, request);
+  try {
+    return await closeUnderLease(deps, request, lease);
+  } catch (error) {
+    if (!isAppError(error) || error.code !== 'CLOSE_REFUSED') await recordAttempt(deps, { month: request.month, outcome: 'failed', revision: null, controls: [], note: describeError(error) });
+    throw error;
+  } finally {
+    await lease.release().catch((error: unknown) => deps.logger.warn(`could not release the lease on ${request.month}: ${describeError(error)}`));
+  }
+}
+
+async function takeMonthLease(deps: Pick<CloseMonthDeps, 'leases' | 'logger'>, request: CloseMonthRequest): Promise<HeldLease> {
+  const taken = await deps.leases.acquire(`close~${request.month}`, request.runId ?? `close run ${randomUUID()}`);
+  if (!taken.acquired) {
+    throw new AppError('BUSY', `another close of ${request.month} is running (${taken.heldBy}, lease until ${taken.expiresAt.toISOString()}); this run did nothing`, { retryable: true });
+  }
+  return taken.lease;
+}
+
+async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest, lease: HeldLease): Promise<CloseMonthResult> {
   const { logger, settings } = deps;
   const month = request.month;
   const window = monthWindow(month, settings.timeZone);
@@ -100,54 +168,95 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
   const priceBook = await deps.priceBooks.load();
 
   const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
+  const bill = await reconcileWithBill(deps, { month, lines, priceBook });
 
-  const lastClose = await deps.closes.get(month);
-  const close = nextClose(deps, { month, lines, previous: lastClose, priceBook });
+  const [lastClose, heldDraft] = await Promise.all([deps.closes.get(month), deps.closes.draft(month)]);
+  const close = nextClose(deps, { month, lines, previous: lastClose, priceBook, billedFingerprint: bill?.fingerprint ?? null });
+  const previousMonth = await lastMonthFigures(deps, month, directory, priceBook.currency);
+  const budgets = await monthBudgets(deps, month, priceBook.currency);
+  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth, budgets });
+  const baseReport = withBilling(buildMonthReport(lines, context), bill);
+
+  logger.progress('controls', 'checking the input and the figures');
+  const controls = [
+    ...evaluateCloseControls({
+      month,
+      window,
+      now: deps.clock.now(),
+      graceDays: settings.graceDays,
+      preview: request.preview ?? false,
+      usage,
+      report: baseReport,
+      limits: settings.controls,
+    }),
+    ...(bill?.controls ?? []),
+  ];
+  const verdict = worstOutcome(controls);
+  if (verdict === 'refuse') return refuse(deps, request, { controls, revision: close.revision });
+
+  const release = releaseOf(deps, request, { verdict, heldDraft, close });
+  // Figures already published passed their controls (or a person released them): a rerun only completes delivery.
+  if (verdict === 'hold' && close.changed && !release) {
+    return hold(deps, request, { window, close, lines, usage, directory, context, report: { ...baseReport, controls }, controls, heldDraft, lease, bill, priceBook });
+  }
+
   // Read before the lines are replaced: for a month closed before summaries were kept, the stored lines are
   // the only record of the last revision.
   const baseline = await revisionBaseline(deps, month, lastClose, close);
-  const previousMonth = await lastMonthFigures(deps, month, directory);
-
-  const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth });
-  const baseReport = buildMonthReport(lines, context);
   const summary = close.changed || close.revision > 1 ? summarizeRevision(baseReport, lines) : undefined;
+  const changes =
+    close.revision > 1 ? billedTeamsChanged(changesSince(baseline, { lines, summary: summary ?? null, revision: close.revision, report: baseReport, context }), bill, baseReport) : undefined;
+  const owedTeams = close.changed ? await teamsOwed(deps, { month, lastClose, changes, report: baseReport }) : lastClose?.owedTeams;
+  const record: MonthClose = {
+    ...closeRecord(close),
+    ...(close.changed ? { controls } : lastClose?.controls ? { controls: lastClose.controls } : {}),
+    ...(owedTeams ? { owedTeams } : {}),
+    ...(release ? { release } : lastClose?.release && !close.changed ? { release: lastClose.release } : {}),
+  };
+  const stored = await storeAndPublish(deps, { month, close, lines, record, summary, hadDraft: heldDraft !== undefined });
 
-  logger.progress('store', `storing ${lines.length} monthly lines`);
-  const stored = await deps.rollups.replaceMonth(month, lines, everyTenth((done, total) => logger.progress('store', `${done}/${total} batches written`)));
-  // Recorded after the lines and the summary: a run that fails before this records no revision, so the next run makes it again.
-  if (close.changed) await deps.closes.put({ ...closeRecord(close), ...(summary ? { summary } : {}) });
+  const report: MonthReport = { ...baseReport, controls: record.controls ?? controls, ...(changes ? { changes } : {}), ...(record.release ? { release: record.release } : {}) };
 
-  const changes = close.revision > 1 ? changesSince(baseline, { lines, summary: summary ?? null, revision: close.revision, report: baseReport, context }) : undefined;
-  const report: MonthReport = changes ? { ...baseReport, changes } : baseReport;
-
-  logger.progress('workbook', 'building the finance workbook');
-  const workbook = await deps.renderer.financeWorkbook(report);
-  const workbookLocation = await deps.artifacts.save(workbookName(month, close.revision), workbook, XLSX_TYPE);
-
-  logger.progress('export', 'writing the FOCUS cost export');
-  const focusLocation = await writeFocusExport(deps, { month, window, revision: close.revision, lines, priceBook, directory });
-
-  logger.progress('team workbooks', 'building the team workbooks');
-  const teamFiles = await buildTeamWorkbooks(deps, { lines, report, context, revision: close.revision });
+  const artifacts = await writeReports(deps, { month, window, revision: close.revision, lines, report, context, priceBook, directory, usage, variant: 'final', bill });
 
   const failures: string[] = [];
   logger.progress('mail', 'mailing finance');
+  await lease.renew();
   const mail = await attempt(failures, `the finance mail of ${month} revision ${close.revision}`, () =>
     deliverOnce(deps, {
       key: financeDeliveryKey(month, close.revision),
       resend: request.resend ?? false,
-      mail: composeFinanceMail(report, {
+      resendUncertain: request.resendUncertain ?? false,
+      mail: deps.reportMails.financeMail(report, {
         from: settings.mailFrom,
         to: settings.financeRecipients,
-        attachment: { filename: workbookName(month, close.revision), contentType: XLSX_TYPE, content: workbook },
+        attachment: { filename: workbookName(month, close.revision), contentType: XLSX_TYPE, content: artifacts.workbook },
         revised: close.revision > 1,
       }),
     }),
   );
 
   logger.progress('mail', 'mailing team leads');
-  const teams = await mailTeamLeads(deps, { month, revision: close.revision, changes, directory, teamFiles, failures, resend: request.resend ?? false });
+  const teams = await mailTeamLeads(deps, {
+    month,
+    revision: close.revision,
+    changes,
+    owedTeams,
+    directory,
+    teamFiles: artifacts.teamFiles,
+    failures,
+    resend: request.resend ?? false,
+    resendUncertain: request.resendUncertain ?? false,
+    lease,
+  });
 
+  await recordAttempt(deps, {
+    month,
+    outcome: release ? 'released' : close.changed ? 'closed' : 'unchanged',
+    revision: close.revision,
+    controls,
+    ...(failures.length > 0 ? { note: failures.join('; ') } : {}),
+  });
   if (failures.length > 0) {
     throw new AppError('MAIL_FAILED', `${failures.length} mail(s) of ${month} revision ${close.revision} could not be sent; run the close again to send them (nothing already sent is sent twice)`, {
       retryable: true,
@@ -160,22 +269,269 @@ export async function closeMonth(deps: CloseMonthDeps, request: CloseMonthReques
     month,
     window,
     revision: close.revision,
+    state: 'closed',
     changed: close.changed,
-    usage: { rows: usage.rows, rejects: usage.rejects, skipped: usage.skipped, sourceDescription: usage.sourceDescription },
+    controls,
+    usage: usageFigures(usage),
     directoryNotes: directory.notes,
     stored,
     report,
-    workbookLocation,
-    focusLocation,
+    workbookLocation: artifacts.workbookLocation,
+    ...(artifacts.rejectsLocation ? { rejectsLocation: artifacts.rejectsLocation } : {}),
+    ...(artifacts.focusLocation ? { focusLocation: artifacts.focusLocation } : {}),
     mail,
     teams,
+    operatorMails: [],
+    ...(record.release ? { release: record.release } : {}),
+    ...(bill ? { bill } : {}),
   };
+}
+
+/** Input that cannot be right: nothing is stored and nobody but (on a schedule) the operator hears of it. */
+async function refuse(deps: CloseMonthDeps, request: CloseMonthRequest, input: { controls: readonly ControlResult[]; revision: number }): Promise<never> {
+  const refusals = controlsWith(input.controls, 'refuse');
+  await recordAttempt(deps, { month: request.month, outcome: 'refused', revision: null, controls: input.controls });
+  if (request.notifyOperatorOfRefusal) {
+    await notifyOperator(deps, { month: request.month, state: 'refused', keyPrefix: `${request.month}|refused`, reasons: refusals, revision: null });
+  }
+  throw new AppError('CLOSE_REFUSED', `the close of ${request.month} was refused: nothing was stored or mailed`, {
+    details: refusals.flatMap((control) => [control.message, ...(control.details ?? []).map((detail) => `  ${detail}`)]),
+  });
+}
+
+/**
+ * Figures a person must look at before anyone else sees them: stored as an unpublished draft (readers still
+ * see the last published revision), workbooks written for the operator, the operator told once per reason.
+ */
+async function hold(
+  deps: CloseMonthDeps,
+  request: CloseMonthRequest,
+  input: {
+    window: TimeWindow;
+    close: MonthClose & { changed: boolean };
+    lines: readonly MonthlyLine[];
+    usage: UsageFigures;
+    directory: DirectoryResolution;
+    context: ReportContext;
+    report: MonthReport;
+    controls: readonly ControlResult[];
+    heldDraft: HeldClose | undefined;
+    lease: HeldLease;
+    bill: BillStep | undefined;
+    priceBook: PriceBook;
+  },
+): Promise<CloseMonthResult> {
+  const { close, lines, controls } = input;
+  const month = request.month;
+  const holds = controlsWith(controls, 'hold');
+  deps.logger.progress('store', `holding ${month}: storing ${lines.length} lines as an unpublished draft`);
+  const stored =
+    input.heldDraft?.fingerprint === close.fingerprint && input.heldDraft.revision === close.revision
+      ? { written: 0, deleted: 0 }
+      : await deps.rollups.writeRevision(month, close.revision, lines, everyTenth((done, total) => deps.logger.progress('store', `${done}/${total} batches written`)));
+  await deps.closes.putDraft({ ...closeRecord(close), controls });
+
+  const artifacts = await writeReports(deps, {
+    month,
+    window: input.window,
+    revision: close.revision,
+    lines,
+    report: input.report,
+    context: input.context,
+    priceBook: input.priceBook,
+    directory: input.directory,
+    usage: input.usage,
+    variant: 'held',
+    bill: input.bill,
+  });
+  await input.lease.renew();
+  const operatorMails = await notifyOperator(deps, {
+    month,
+    state: 'held',
+    keyPrefix: `${month}|r${close.revision}|held`,
+    reasons: holds,
+    revision: close.revision,
+    attachment: { filename: heldWorkbookName(month, close.revision), contentType: XLSX_TYPE, content: artifacts.workbook },
+  });
+  await recordAttempt(deps, { month, outcome: 'held', revision: close.revision, controls });
+  deps.logger.error(`the close of ${month} is held: ${holds.map((control) => control.message).join('; ')}`, { month, revision: close.revision, holds: holds.map((control) => control.id) });
+  return {
+    month,
+    window: input.window,
+    revision: close.revision,
+    state: 'held',
+    changed: close.changed,
+    controls,
+    usage: usageFigures(input.usage),
+    directoryNotes: input.directory.notes,
+    stored,
+    report: input.report,
+    workbookLocation: artifacts.workbookLocation,
+    ...(artifacts.rejectsLocation ? { rejectsLocation: artifacts.rejectsLocation } : {}),
+    mail: { status: 'held' },
+    teams: artifacts.teamFiles.map((file) => ({ teamId: file.teamId, teamName: file.teamName, amount: file.report.grandTotal, workbookLocation: file.location, mail: { status: 'not-owed' } })),
+    operatorMails,
+  };
+}
+
+/**
+ * A release applies to exactly the figures that were held: if the input changed since, the new figures must
+ * pass (or be held by) the controls themselves.
+ */
+function releaseOf(
+  deps: Pick<CloseMonthDeps, 'clock' | 'logger'>,
+  request: CloseMonthRequest,
+  input: { verdict: ControlOutcome; heldDraft: HeldClose | undefined; close: MonthClose & { changed: boolean } },
+): { by: string; reason: string; at: Date } | undefined {
+  const asked = request.releaseHold;
+  if (!asked) return undefined;
+  if (asked.reason.trim() === '') throw new AppError('INVALID_ARGUMENT', 'releasing a held close needs a reason (it is recorded on the Run sheet)');
+  if (!input.heldDraft) throw new AppError('INVALID_ARGUMENT', `${request.month} has no held close to release`);
+  if (input.heldDraft.fingerprint !== input.close.fingerprint) {
+    throw new AppError('INVALID_ARGUMENT', `the figures of ${request.month} changed since the close was held (revision ${input.heldDraft.revision}); close it again without --release-hold to check the new figures`);
+  }
+  if (input.verdict !== 'hold') deps.logger.info(`${request.month} no longer needs a release: its controls pass; the release is recorded all the same`);
+  return { by: asked.by, reason: asked.reason.trim(), at: deps.clock.now() };
+}
+
+/**
+ * Writes the revision's lines apart, records the close, then publishes the revision: readers (the cost API)
+ * see the previous revision or this one, never a mix. A rerun of an unchanged close makes sure the
+ * revision it recorded is the one published (a run may have died between the two).
+ */
+async function storeAndPublish(
+  deps: Pick<CloseMonthDeps, 'rollups' | 'closes' | 'logger'>,
+  input: { month: string; close: MonthClose & { changed: boolean }; lines: readonly MonthlyLine[]; record: MonthClose; summary: RevisionSummary | undefined; hadDraft: boolean },
+): Promise<{ written: number; deleted: number }> {
+  const { month, close, lines } = input;
+  const published = await deps.rollups.publishedRevision(month);
+  if (!close.changed && published === close.revision) {
+    if (input.hadDraft) await deps.closes.clearDraft(month);
+    return { written: 0, deleted: 0 };
+  }
+  deps.logger.progress('store', `storing ${lines.length} monthly lines as revision ${close.revision}`);
+  const stored = await deps.rollups.writeRevision(month, close.revision, lines, everyTenth((done, total) => deps.logger.progress('store', `${done}/${total} batches written`)));
+  // Recorded after the lines and before publishing: a run that fails before this records no revision, so the next run makes it again.
+  if (close.changed) await deps.closes.put({ ...input.record, ...(input.summary ? { summary: input.summary } : {}) });
+  if (input.hadDraft) await deps.closes.clearDraft(month);
+  await deps.rollups.publishRevision(month, close.revision);
+  return stored;
+}
+
+/**
+ * The teams whose leads this revision owes a mail: every team on a first close; on a later one, those whose
+ * figures changed and those still owed the revision before (it failed, was never tried, or is uncertain).
+ */
+async function teamsOwed(
+  deps: Pick<CloseMonthDeps, 'deliveries'>,
+  input: { month: string; lastClose: MonthClose | undefined; changes: RevisionChanges | undefined; report: MonthReport },
+): Promise<string[] | undefined> {
+  const allTeams = input.report.teams.map((team) => team.teamId).filter((id) => id !== UNALLOCATED_TEAM);
+  if (!input.lastClose) return allTeams;
+  if (!input.changes?.detailAvailable) return undefined;
+  const owed = new Set(input.changes.changedTeams);
+  const previouslyOwed = input.lastClose.owedTeams ?? [];
+  for (const teamId of previouslyOwed) {
+    const delivery = await deps.deliveries.get(teamDeliveryKey(input.month, input.lastClose.revision, teamId));
+    if (delivery?.status !== 'sent') owed.add(teamId);
+  }
+  return allTeams.filter((id) => owed.has(id));
+}
+
+/** Tells the operator, once per reason and revision, why a close did not reach finance. */
+async function notifyOperator(
+  deps: CloseMonthDeps,
+  input: { month: string; state: 'held' | 'refused'; keyPrefix: string; reasons: readonly ControlResult[]; revision: number | null; attachment?: MailAttachment },
+): Promise<DeliveryOutcome[]> {
+  const outcomes: DeliveryOutcome[] = [];
+  for (const reason of input.reasons) {
+    const outcome = await deliverOnce(deps, {
+      key: `${input.keyPrefix}|${reason.id}`,
+      resend: false,
+      mail: composeOperatorMail({ month: input.month, state: input.state, reason, revision: input.revision, from: deps.settings.mailFrom, to: deps.settings.operatorRecipients, ...(input.attachment ? { attachment: input.attachment } : {}) }),
+    }).catch((error: unknown) => {
+      deps.logger.error(`could not tell the operator about ${input.month} (${reason.id}): ${describeError(error)}`);
+      return undefined;
+    });
+    if (outcome) outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+/** Best effort: a lost attempt record must not fail a close that otherwise went right. */
+async function recordAttempt(deps: Pick<CloseMonthDeps, 'closes' | 'clock' | 'logger'>, attempt: Omit<CloseAttempt, 'at'>): Promise<void> {
+  try {
+    await deps.closes.recordAttempt({ ...attempt, at: deps.clock.now() });
+  } catch (error) {
+    deps.logger.warn(`could not record the attempt to close ${attempt.month}: ${describeError(error)}`);
+  }
+}
+
+function usageFigures(usage: UsageFigures): CloseMonthResult['usage'] {
+  return {
+    rows: usage.rows,
+    rejects: usage.rejects,
+    skipped: usage.skipped,
+    sourceDescription: usage.sourceDescription,
+    ...(usage.duplicates ? { duplicates: usage.duplicates } : {}),
+    ...(usage.inputs ? { inputs: usage.inputs } : {}),
+  };
+}
+
+interface WrittenReports {
+  readonly workbook: Buffer;
+  readonly workbookLocation: string;
+  readonly rejectsLocation?: string;
+  readonly focusLocation?: string;
+  readonly teamFiles: readonly TeamFile[];
+}
+
+/** The finance workbook, the rejects file, and for a published close the FOCUS export; team workbooks always. */
+async function writeReports(
+  deps: CloseMonthDeps,
+  input: {
+    month: string;
+    window: TimeWindow;
+    revision: number;
+    lines: readonly MonthlyLine[];
+    report: MonthReport;
+    context: ReportContext;
+    priceBook: PriceBook;
+    directory: DirectoryResolution;
+    usage: UsageFigures;
+    variant: 'final' | 'held';
+    bill: BillStep | undefined;
+  },
+): Promise<WrittenReports> {
+  const { logger } = deps;
+  const held = input.variant === 'held';
+  logger.progress('workbook', `building the finance workbook${held ? ' (held draft)' : ''}`);
+  const workbook = await deps.renderer.financeWorkbook(input.report);
+  const workbookLocation = await deps.artifacts.save(held ? heldWorkbookName(input.month, input.revision) : workbookName(input.month, input.revision), workbook, XLSX_TYPE);
+  const rejected = input.usage.rejects.all ?? input.usage.rejects.samples;
+  const rejectsLocation = rejected.length > 0 ? await deps.artifacts.save(rejectsName(input.month, input.revision), deps.costExport.rejectsCsv(rejected), CSV_TYPE) : undefined;
+  let focusLocation: string | undefined;
+  if (!held) {
+    logger.progress('export', 'writing the FOCUS cost export');
+    focusLocation = await writeFocusExport(deps, {
+      month: input.month,
+      window: input.window,
+      revision: input.revision,
+      lines: input.lines,
+      priceBook: input.priceBook,
+      directory: input.directory,
+      billedRates: billedRatesOf(input.bill),
+    });
+  }
+  logger.progress('team workbooks', 'building the team workbooks');
+  const teamFiles = await buildTeamWorkbooks(deps, { lines: input.lines, report: input.report, context: input.context, revision: input.revision, held, bill: input.bill });
+  return { workbook, workbookLocation, teamFiles, ...(rejectsLocation ? { rejectsLocation } : {}), ...(focusLocation ? { focusLocation } : {}) };
 }
 
 /** The month as a FOCUS CSV, written as it is produced: about 25 rows per line would be a large string. */
 async function writeFocusExport(
   deps: Pick<CloseMonthDeps, 'costExport' | 'artifacts' | 'settings'>,
-  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution },
+  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution; billedRates?: ReadonlyMap<string, Money> | undefined },
 ): Promise<string> {
   const exportMonth: CostExportMonth = {
     month: input.month,
@@ -185,6 +541,8 @@ async function writeFocusExport(
     lines: input.lines,
     priceBook: input.priceBook,
     teamNames: new Map([...input.directory.teams.values()].map((team) => [team.id, team.name])),
+    teamCostCenters: new Map([...input.directory.teams.values()].flatMap((team) => (team.costCenter === undefined ? [] : [[team.id, team.costCenter] as const]))),
+    ...(input.billedRates ? { billedRates: input.billedRates } : {}),
   };
   const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
   return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
@@ -202,14 +560,14 @@ interface TeamFile {
 /** One workbook per team with only that team's lines; the unallocated usage is finance's alone. */
 async function buildTeamWorkbooks(
   deps: Pick<CloseMonthDeps, 'renderer' | 'artifacts'>,
-  input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number },
+  input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number; held: boolean; bill?: BillStep | undefined },
 ): Promise<TeamFile[]> {
   const files: TeamFile[] = [];
   for (const team of input.report.teams) {
     if (team.teamId === UNALLOCATED_TEAM) continue;
-    const report = buildTeamReport(input.lines, input.report, team.teamId, input.context);
+    const report = withBilling(buildTeamReport(input.lines, input.report, team.teamId, input.context), input.bill);
     const workbook = await deps.renderer.teamWorkbook(report);
-    const filename = teamWorkbookName(input.report.month, input.revision, team.teamId);
+    const filename = teamWorkbookName(input.report.month, input.revision, team.teamId, input.held);
     const location = await deps.artifacts.save(filename, workbook, XLSX_TYPE);
     files.push({ teamId: team.teamId, teamName: team.teamName, report, filename, workbook, location });
   }
@@ -223,23 +581,29 @@ async function mailTeamLeads(
     month: string;
     revision: number;
     changes: RevisionChanges | undefined;
+    owedTeams: readonly string[] | undefined;
     directory: DirectoryResolution;
     teamFiles: readonly TeamFile[];
     failures: string[];
     resend: boolean;
+    resendUncertain: boolean;
+    lease: HeldLease;
   },
 ): Promise<TeamCloseResult[]> {
   const teams: TeamCloseResult[] = [];
   for (const file of input.teamFiles) {
     const key = teamDeliveryKey(input.month, input.revision, file.teamId);
-    const owed = await teamMailOwed(deps, { revision: input.revision, changes: input.changes, teamId: file.teamId, key });
+    const owed = input.owedTeams ? input.owedTeams.includes(file.teamId) : await teamMailOwed(deps, { revision: input.revision, changes: input.changes, teamId: file.teamId, key });
+    // Every send checks that this run still holds the month: a run that lost its lease stops before mailing.
+    if (owed) await input.lease.renew();
     const outcome: TeamMailOutcome = !owed
       ? { status: 'not-owed' }
       : await attempt(input.failures, `the mail to the leads of ${file.teamId}`, () =>
           deliverOnce(deps, {
             key,
             resend: input.resend,
-            mail: composeTeamMail(file.report, {
+            resendUncertain: input.resendUncertain,
+            mail: deps.reportMails.teamMail(file.report, {
               from: deps.settings.mailFrom,
               to: input.directory.teams.get(file.teamId)?.leads ?? [],
               attachment: { filename: file.filename, contentType: XLSX_TYPE, content: file.workbook },
@@ -252,11 +616,16 @@ async function mailTeamLeads(
   return teams;
 }
 
-/** Runs one delivery; a failure is noted and the run goes on with the other mails. */
+/**
+ * Runs one delivery. A mail the mail service refused is noted and the run goes on with the other mails; any
+ * other failure (the ledger unreachable, a lost lease) stops the run before it sends anything more, because
+ * a send it could not record would be sent again.
+ */
 async function attempt<T>(failures: string[], what: string, send: () => Promise<T>): Promise<T | { status: 'failed'; error: string }> {
   try {
     return await send();
   } catch (error) {
+    if (!isAppError(error) || error.code !== 'MAIL_FAILED') throw error;
     failures.push(`${what}: ${describeError(error)}`);
     return { status: 'failed', error: describeError(error) };
   }
@@ -271,8 +640,8 @@ export function teamDeliveryKey(month: string, revision: number, teamId: string)
 }
 
 /**
- * A team's leads get the first revision, and a later one only if their team's numbers changed. When nothing
- * is known of the previous revision (a rerun of a revision recorded before summaries were kept), the run that
+ * For closes recorded before owed teams were kept. A team's leads get the first revision, and a later one only
+ * if their team's numbers changed. When nothing is known of the previous revision (a rerun of a revision recorded before summaries were kept), the run that
  * made the revision already decided: it tried every owed mail, so a delivery record exists exactly for those.
  */
 async function teamMailOwed(
@@ -305,11 +674,17 @@ async function rollUpUsage(
     skipped: read.skipped,
     reportedTotalTokens: read.reportedTotalTokens,
     sourceDescription: read.sourceDescription,
+    ...(read.duplicates ? { duplicates: read.duplicates } : {}),
+    ...(read.inputs ? { inputs: read.inputs } : {}),
   };
   // Only `rows` refers to the usage rows from here, so that dropping it below frees them.
   let rows: readonly UsageRow[] | undefined = read.rows;
   read = undefined;
-  if (figures.rejects.count > 0) logger.warn(`${figures.rejects.count} usage row(s) rejected`, { byReason: figures.rejects.byReason });
+  if (figures.rejects.count > 0) {
+    logger.warn(`${figures.rejects.count} usage row(s) rejected`, { byReason: figures.rejects.byReason });
+    for (const row of figures.rejects.samples) logger.warn(`  rejected ${row.location}: ${row.reason}${row.raw !== undefined ? ` (${JSON.stringify(row.raw)})` : ''}`);
+  }
+  if (figures.duplicates && figures.duplicates.count > 0) logger.warn(`${figures.duplicates.count} repeated metric row(s) left out`, { files: figures.duplicates.files });
 
   logger.progress('directory', 'resolving users to teams');
   const directory = await deps.directory.resolve(distinctUsers(rows));
@@ -358,11 +733,16 @@ function changesSince(
 }
 
 /** Last month as its report showed it, or nothing when that month was never closed and has no stored lines. */
-async function lastMonthFigures(deps: Pick<CloseMonthDeps, 'rollups' | 'closes'>, month: string, directory: DirectoryResolution): Promise<PreviousMonthFigures | undefined> {
+async function lastMonthFigures(
+  deps: Pick<CloseMonthDeps, 'rollups' | 'closes'>,
+  month: string,
+  directory: DirectoryResolution,
+  currency: string,
+): Promise<PreviousMonthFigures | undefined> {
   const previous = addMonths(month, -1);
   const [lines, close] = await Promise.all([deps.rollups.readMonth(previous), deps.closes.get(previous)]);
   if (lines.length === 0 && !close) return undefined;
-  return previousMonthFigures(previous, [...lines].sort(compareLines), directory.teams);
+  return previousMonthFigures(previous, [...lines].sort(compareLines), directory.teams, currency);
 }
 
 /** Reports progress at about every tenth of the work, and at the end, rather than on every batch. */
@@ -386,8 +766,17 @@ export function workbookName(month: string, revision: number): string {
 }
 
 /** Team ids are [a-z0-9._-]; a ".." inside one would read as a parent reference in a file name. */
-export function teamWorkbookName(month: string, revision: number, teamId: string): string {
-  return `chargeback-${month}-team-${teamId.replace(/\.{2,}/g, '.')}${revisionSuffix(revision)}.xlsx`;
+export function teamWorkbookName(month: string, revision: number, teamId: string, held = false): string {
+  return `chargeback-${month}-team-${teamId.replace(/\.{2,}/g, '.')}${revisionSuffix(revision)}${held ? '-held' : ''}.xlsx`;
+}
+
+/** A held close's workbook, for the operator: never named like one finance received. */
+export function heldWorkbookName(month: string, revision: number): string {
+  return `chargeback-${month}-r${revision}-held.xlsx`;
+}
+
+export function rejectsName(month: string, revision: number): string {
+  return `rejects-${month}${revisionSuffix(revision)}.csv`;
 }
 
 export function focusName(month: string, revision: number): string {
@@ -406,10 +795,13 @@ function distinctUsers(rows: readonly UsageRow[]): string[] {
  */
 function nextClose(
   deps: Pick<CloseMonthDeps, 'clock'>,
-  input: { month: string; lines: readonly MonthlyLine[]; previous: MonthClose | undefined; priceBook: PriceBook },
+  input: { month: string; lines: readonly MonthlyLine[]; previous: MonthClose | undefined; priceBook: PriceBook; billedFingerprint: string | null },
 ): MonthClose & { changed: boolean } {
   const { month, lines, previous, priceBook } = input;
-  const fingerprint = linesFingerprint(lines);
+  // A complete bill is part of what finance receives: a new or restated bill makes a new revision.
+  const linesOnly = linesFingerprint(lines);
+  const fingerprint = input.billedFingerprint === null ? linesOnly : createHash('sha256').update(`${linesOnly}\n${input.billedFingerprint}`).digest('hex');
+  const decimals = currencyMinorUnits(priceBook.currency);
   if (previous && previous.fingerprint === fingerprint) return { ...closeRecord(previous), changed: false };
   return {
     month,
@@ -417,7 +809,7 @@ function nextClose(
     fingerprint,
     closedAt: deps.clock.now(),
     priceBookVersion: priceBook.version,
-    totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)))),
+    totalMinorUnits: formatMinorUnits(toMinorUnits(sumMoney(lines.map((line) => line.cost)), decimals), decimals),
     currency: priceBook.currency,
     changed: true,
   };
@@ -429,6 +821,13 @@ function closeRecord(close: MonthClose): MonthClose {
   return { month, revision, fingerprint, closedAt, priceBookVersion, totalMinorUnits, currency };
 }
 
+/** Each team's budget for the month, for the reports; a closed month's forecast is what was spent. */
+async function monthBudgets(deps: Pick<CloseMonthDeps, 'budgets'>, month: string, currency: string): Promise<ReadonlyMap<string, ReportBudget> | undefined> {
+  if (!deps.budgets) return undefined;
+  const plan = await deps.budgets.load({ currency });
+  return new Map(plan.budgetsFor(month).map((budget) => [budget.teamId, { amount: budget.amount }]));
+}
+
 function reportContext(context: {
   month: string;
   window: TimeWindow;
@@ -438,6 +837,7 @@ function reportContext(context: {
   usage: UsageFigures;
   timeZone: string;
   previousMonth: PreviousMonthFigures | undefined;
+  budgets: ReadonlyMap<string, ReportBudget> | undefined;
 }): ReportContext {
   return {
     month: context.month,
@@ -452,5 +852,6 @@ function reportContext(context: {
     rejects: context.usage.rejects,
     reportedTotalTokens: context.usage.reportedTotalTokens,
     ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
+    ...(context.budgets ? { budgets: context.budgets } : {}),
   };
 }

@@ -82,11 +82,31 @@ export interface EvaluateBudgetsResult {
   readonly alerts: readonly AlertOutcome[];
 }
 
+/** What each alert outcome means, in words for whoever reads a run's summary. */
+export const ALERT_STATUS_MEANINGS: Readonly<Record<AlertOutcome['status'], string>> = {
+  sent: 'sent now',
+  'already-sent': 'sent by an earlier run, not repeated',
+  superseded: 'not sent: a higher alert level of the same kind speaks for it',
+  busy: 'being sent by another run right now',
+  failed: 'could not be sent; the next run tries again',
+  'no-recipients': 'nobody to send it to yet; it goes once a lead or finance address is set',
+  'lost-claim': 'sent, but another run took its claim over meanwhile and may send it too',
+};
+
+/** "4 superseded (not sent: a higher alert level ...), 1 sent (sent now)". */
+export function describeAlertCounts(alerts: readonly Pick<AlertOutcome, 'status'>[]): string {
+  if (alerts.length === 0) return 'none due';
+  const counts = new Map<AlertOutcome['status'], number>();
+  for (const alert of alerts) counts.set(alert.status, (counts.get(alert.status) ?? 0) + 1);
+  return [...counts.entries()].map(([status, n]) => `${n} ${status} (${ALERT_STATUS_MEANINGS[status]})`).join(', ');
+}
+
 export const DEFAULT_STALE_CLAIM_MS = 15 * 60 * 1000;
 const TOP_DRIVERS = 3;
 
-export function lookupCommand(month: string): string {
-  return `npm run chargeback -- budgets check --month ${month}`;
+/** The cost API's path for a team's month (docs/api.md): named in alerts when no cost page URL is set. */
+export function costApiPath(teamId: string, month: string): string {
+  return `/api/teams/${encodeURIComponent(teamId)}/costs?month=${encodeURIComponent(month)}`;
 }
 
 /**
@@ -143,7 +163,7 @@ export async function evaluateBudgets(deps: EvaluateBudgetsDeps, request: Evalua
         timeZone: settings.timeZone,
         topUsers: topDrivers(teamLines, (line) => line.userName || line.upn || line.userId),
         topModels: topDrivers(teamLines, (line) => line.model),
-        lookup: { url: lookupUrl(settings.costLookupUrl, status.budget.teamId, month), command: lookupCommand(month) },
+        lookup: { url: lookupUrl(settings.costLookupUrl, status.budget.teamId, month), apiPath: costApiPath(status.budget.teamId, month) },
         ...(leads.length === 0 ? { note: `${teamName} has no lead in the directory, so this went to finance.` } : {}),
       });
       const to = leads.length > 0 ? leads : settings.financeRecipients;
@@ -152,7 +172,7 @@ export async function evaluateBudgets(deps: EvaluateBudgetsDeps, request: Evalua
     }
   }
 
-  outcomes.push(...(await financeAlerts(deps, { month, lines, series, channels, priceBookSource: priceBook.source })));
+  outcomes.push(...(await financeAlerts(deps, { month, lines, series, channels, priceBookVersion: priceBook.version })));
 
   for (const outcome of outcomes) {
     if (outcome.status === 'sent') logger.info(`alert ${outcome.key} sent by ${outcome.channel}: ${outcome.subject ?? ''}`);
@@ -194,7 +214,7 @@ function topDrivers(lines: readonly SpendLine[], labelOf: (line: SpendLine) => s
 
 async function financeAlerts(
   deps: EvaluateBudgetsDeps,
-  input: { month: string; lines: readonly SpendLine[]; series: readonly { teamId: string; tokens: number }[]; channels: AlertChannel[]; priceBookSource: string },
+  input: { month: string; lines: readonly SpendLine[]; series: readonly { teamId: string; tokens: number }[]; channels: AlertChannel[]; priceBookVersion: string },
 ): Promise<AlertOutcome[]> {
   const outcomes: AlertOutcome[] = [];
   const finance = deps.settings.financeRecipients;
@@ -209,7 +229,7 @@ async function financeAlerts(
     unpriced.set(line.model, entry);
   }
   for (const [model, entry] of [...unpriced.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const text = composeUnpricedModelAlert({ month: input.month, model, unpricedTokens: entry.tokens, teams: [...entry.teams].sort(), priceBookSource: input.priceBookSource });
+    const text = composeUnpricedModelAlert({ month: input.month, model, unpricedTokens: entry.tokens, teams: [...entry.teams].sort(), priceBookVersion: input.priceBookVersion });
     outcomes.push(...(await deliver(deps, { key: `${input.month}|unpriced|${model}`, kind: 'unpriced-model', channels: input.channels, text, to: finance, cc: [] })));
   }
 
@@ -225,7 +245,8 @@ async function financeAlerts(
       outcomes.push(...(await supersede(deps, key, 'unallocated', input.channels, 'a higher level was crossed in the same run')));
       continue;
     }
-    const text = composeUnallocatedAlert({ crossing, lookupCommand: lookupCommand(input.month) });
+    const lookup = { url: lookupUrl(deps.settings.costLookupUrl, UNALLOCATED_TEAM, input.month), apiPath: costApiPath(UNALLOCATED_TEAM, input.month) };
+    const text = composeUnallocatedAlert({ crossing, lookup });
     outcomes.push(...(await deliver(deps, { key, kind: 'unallocated', channels: input.channels, text, to: finance, cc: [] })));
   }
   return outcomes;

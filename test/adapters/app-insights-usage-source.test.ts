@@ -203,20 +203,32 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
           ['2026-10-03', 'oid-c', 'm', 't', 'Prompt Tokens', 'lots', 1],
           ['2026-10-03', 'oid-d', 'm', 't', 'Completion Tokens', 2e12, 1],
           ['2026-10-03', 'oid-e', 'm', 't', 'Prompt Tokens', 5, null],
+          ['2026-10-03', 'oid-f', 'm', 't', 'Prompt Tokens', 12.5, 1],
+          ['2026-10-03', 'oid-g', 'm', 't', 'Prompt Tokens', '0x10', 1],
         ]),
       ),
     );
     const read = await source().read(OCTOBER_3, { timeZone: ZONE });
 
     expect(read.rows.map((r) => r.userId)).toEqual(['oid-a']);
-    expect(read.rejects.count).toBe(4);
-    const reasons = Object.keys(read.rejects.byReason).sort();
-    expect(reasons).toHaveLength(4);
-    expect(reasons[0]).toBe('valueCount is not a finite number');
-    expect(reasons[1]).toBe('valueSum is negative');
-    expect(reasons[2]).toBe('valueSum is not a finite number');
-    expect(reasons[3]).toMatch(/^valueSum is over 1e\+?12/);
-    expect(read.rejects.samples[0]).toEqual({ location: 'query 2026-10-03', reason: 'valueSum is negative' });
+    expect(read.rejects.count).toBe(6);
+    expect(read.rejects.byReason).toEqual({
+      'valueSum is negative': 1,
+      'valueSum is not a JSON number': 2,
+      'valueSum is over 1e12 in one sample': 1,
+      'valueCount is not a JSON number': 1,
+      'valueSum is not an integer': 1,
+    });
+    expect(read.rejects.all).toEqual([
+      { location: 'query window 2026-10-03', reason: 'valueSum is negative', raw: '-5' },
+      { location: 'query window 2026-10-03', reason: 'valueSum is not a JSON number', raw: '"lots"' },
+      { location: 'query window 2026-10-03', reason: 'valueSum is over 1e12 in one sample', raw: '2000000000000' },
+      { location: 'query window 2026-10-03', reason: 'valueCount is not a JSON number', raw: 'null' },
+      { location: 'query window 2026-10-03', reason: 'valueSum is not an integer', raw: '12.5' },
+      { location: 'query window 2026-10-03', reason: 'valueSum is not a JSON number', raw: '"0x10"' },
+    ]);
+    // A summarized query cannot repeat a series: no duplicate check, no duplicates reported.
+    expect(read.duplicates).toBeUndefined();
   });
 
   it('fails the window on a partial result and returns nothing from it', async () => {
@@ -274,6 +286,22 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
     expect(error.message).toContain('after 3 attempts');
     expect(seen).toHaveLength(3);
     expect(clock.sleeps).toEqual([2000, 4000]);
+  });
+
+  it('fails at once with the fix when there is no Azure sign-in: a missing login is not transient', async () => {
+    const { CredentialUnavailableError } = await import('@azure/identity');
+    const signedOut = { getToken: async () => Promise.reject(new CredentialUnavailableError('DefaultAzureCredential: Please run az login to set up an account')) };
+    let calls = 0;
+    const counting = { getToken: async () => ((calls += 1), signedOut.getToken()) };
+    const clock: Clock = { now: 0, sleeps: [] };
+    const error = await readError(source({ client: createLogsQueryPort(counting, { endpoint: ENDPOINT }) }, clock).read(OCTOBER_3, { timeZone: ZONE }));
+    expect(error.code).toBe('UNAUTHENTICATED');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('az login');
+    expect(error.message).toContain('managed identity');
+    expect(clock.sleeps).toEqual([]);
+    expect(calls).toBe(1);
+    expect(seen).toHaveLength(0);
   });
 
   it('does not retry a 403', async () => {

@@ -30,6 +30,11 @@ class CountingDirectory implements Directory {
     return { users, teams, notes: [...this.notes] };
   }
 
+  async lookUpTeams(teamIds: readonly string[]): Promise<ReadonlyMap<string, Team>> {
+    this.calls.push(teamIds.map((id) => `team:${id}`));
+    return new Map([...this.teams].filter(([teamId]) => teamIds.includes(teamId)));
+  }
+
   put(userId: string, teamId: string, status: DirectoryUser['status'] = 'member'): void {
     this.users.set(userId, { userId, teamId, displayName: `Name of ${userId}`, upn: `${userId}@contoso.example`, status });
   }

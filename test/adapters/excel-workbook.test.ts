@@ -5,8 +5,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ExcelReportRenderer, FINANCE_WORKBOOK_SHEETS, TEAM_WORKBOOK_SHEETS, currencyNumberFormat } from '../../shared/adapters/reports/excel-workbook.js';
+import { ExcelReportRenderer, FINANCE_WORKBOOK_SHEETS, TEAM_WORKBOOK_SHEETS, currencyNumberFormat, pageHeaderFooter } from '../../shared/adapters/reports/excel-workbook.js';
 import { AppError } from '../../shared/domain/errors.js';
+import { money } from '../../shared/domain/money.js';
 import { buildMonthReport, buildTeamReport, previousMonthFigures, type MonthReport, type ReportContext } from '../../shared/domain/report.js';
 import { buildMonthlyLines } from '../../shared/domain/rollup.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
@@ -66,7 +67,7 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
   it('writes every sheet finance expects, in order', async () => {
     const workbook = await render(sampleMonthReport());
     expect(workbook.worksheets.map((worksheet) => worksheet.name)).toEqual([
-      'Summary', 'Users', 'Lines', 'Models', 'Tiers', 'Daily', 'Unallocated', 'Unpriced', 'Prices', 'Run',
+      'Summary', 'Cost centers', 'Users', 'Lines', 'Models', 'Tiers', 'Daily', 'Unallocated', 'Unpriced', 'Prices', 'Run',
     ]);
     expect(FINANCE_WORKBOOK_SHEETS).toEqual(workbook.worksheets.map((worksheet) => worksheet.name));
     expect(workbook.creator).toBe('LLM gateway chargeback');
@@ -161,7 +162,9 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
 
   it('freezes the header row and puts a filter on it, on every table sheet', async () => {
     const workbook = await render(sampleMonthReport());
-    for (const [name, first] of [['Summary', 'Team'], ['Users', 'Team'], ['Lines', 'Team'], ['Models', 'Model'], ['Tiers', 'Tier'], ['Unallocated', 'Allocation'], ['Unpriced', 'Team'], ['Prices', 'Entry id']] as const) {
+    // The Summary's table sits under a dozen headline figures: freezing down to it would pin half the screen.
+    expect((sheet(workbook, 'Summary').views ?? []).filter((view) => view.state === 'frozen')).toEqual([]);
+    for (const [name, first] of [['Users', 'Team'], ['Lines', 'Team'], ['Models', 'Model'], ['Tiers', 'Tier'], ['Unallocated', 'Allocation'], ['Unpriced', 'Team'], ['Prices', 'Entry id']] as const) {
       const worksheet = sheet(workbook, name);
       const found = table(worksheet, first);
       expect(worksheet.views[0], name).toMatchObject({ state: 'frozen', ySplit: found.headerRow.number });
@@ -171,6 +174,33 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
       // The filter stops above the Total row, so sorting cannot move the total into the data.
       if (found.total) expect(Number(filter.split(':')[1]!.replace(/[A-Z]+/, ''))).toBe(found.total.number - 1);
     }
+  });
+
+  it('prints every sheet landscape, one page wide, header row repeated, period and revision on top, page numbers below', async () => {
+    const workbook = await render(sampleMonthReport({ revision: 3 }));
+    for (const worksheet of workbook.worksheets) {
+      const setup = worksheet.pageSetup;
+      expect(setup.orientation, worksheet.name).toBe('landscape');
+      expect(setup.fitToPage, worksheet.name).toBe(true);
+      expect(setup.fitToWidth, worksheet.name).toBe(1);
+      expect(worksheet.headerFooter.oddHeader, worksheet.name).toContain('Period 2026-10');
+      expect(worksheet.headerFooter.oddHeader, worksheet.name).toContain('revision 3');
+      expect(worksheet.headerFooter.oddFooter, worksheet.name).toMatch(/Page &P of &N/);
+    }
+    // The Summary is one page; the long sheets run down as many pages as they need, their header on each.
+    expect(sheet(workbook, 'Summary').pageSetup.fitToHeight).toBe(1);
+    for (const [name, first] of [['Users', 'Team'], ['Lines', 'Team'], ['Models', 'Model'], ['Unallocated', 'Allocation']] as const) {
+      const worksheet = sheet(workbook, name);
+      expect(worksheet.pageSetup.fitToHeight, name).toBe(0);
+      const header = table(worksheet, first).headerRow.number;
+      expect(worksheet.pageSetup.printTitlesRow, name).toBe(`${header}:${header}`);
+    }
+  });
+
+  it('writes an ampersand in a page header as a literal, not as a header code', async () => {
+    expect(pageHeaderFooter('LLM gateway usage 2026-10: R&D', { month: '2026-10', timeZone: 'UTC', revision: 2 }).oddHeader).toBe(
+      '&LLLM gateway usage 2026-10: R&&D&RPeriod 2026-10 (UTC), revision 2',
+    );
   });
 
   it('sizes columns to their content, within limits', async () => {
@@ -244,7 +274,8 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
     expect(figures.get('Generated at')).toBe('2026-11-03T06:15:00.000Z');
     expect(figures.get('Revision')).toBe(1);
     expect(figures.get('Price book version')).toBe('pb-2026-10-15');
-    expect(figures.get('Price book source')).toBe('data/price-book.json');
+    // The file's name, not where the server keeps it.
+    expect(figures.get('Price book file')).toBe('price-book.json');
     expect(figures.get('Usage source')).toBe(report.sourceDescription);
     expect(figures.get('Exact total (before rounding)')).toBe('2574.318716');
     expect(figures.get('Rejected rows')).toBe(3);
@@ -313,7 +344,7 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
 });
 
 /** A month built the way the close builds it, with days, last month and teams whose rounding can differ by a cent. */
-function builtMonth() {
+function builtMonth(options: { budgets?: ReportContext['budgets'] } = {}) {
   const directory = testDirectory(
     [
       { userId: 'u1', teamId: 'alpha' },
@@ -322,8 +353,8 @@ function builtMonth() {
       { userId: 'u4', teamId: 'gamma' },
     ],
     [
-      { id: 'alpha', name: 'Alpha', leads: ['a@contoso.example'] },
-      { id: 'beta', name: 'Beta', leads: ['b@contoso.example'] },
+      { id: 'alpha', name: 'Alpha', leads: ['a@contoso.example'], costCenter: 'CC-1001' },
+      { id: 'beta', name: 'Beta', leads: ['b@contoso.example'], costCenter: 'CC-1001' },
       { id: 'gamma', name: 'Gamma', leads: [] },
     ],
   );
@@ -348,6 +379,7 @@ function builtMonth() {
     rejects: { count: 0, samples: [], byReason: {} },
     reportedTotalTokens: null,
     previousMonth: previousMonthFigures('2026-09', september, directory.teams),
+    ...(options.budgets ? { budgets: options.budgets } : {}),
   };
   const report = buildMonthReport(lines, context);
   return { lines, report, context };
@@ -380,7 +412,10 @@ describe('the finance workbook\u2019s daily and month-on-month figures', () => {
   it('has a Daily sheet whose amounts add up, to the cent, to the grand total', async () => {
     const { report } = builtMonth();
     const daily = table(sheet(await render(report), 'Daily'), 'Day');
-    expect(daily.rows.map((row) => daily.cell(row, 'Day').value)).toEqual(['2026-10-01', '2026-10-09', '2026-10-16', '2026-10-31']);
+    // Every day of October, the days without usage as zeros.
+    expect(daily.rows.map((row) => daily.cell(row, 'Day').value)).toEqual(Array.from({ length: 31 }, (_, index) => `2026-10-${String(index + 1).padStart(2, '0')}`));
+    expect(daily.number(daily.rows[1]!, 'Amount')).toBe(0);
+    expect(daily.number(daily.rows[1]!, 'Total tokens')).toBe(0);
     const dayCents = daily.rows.map((row) => cents(daily.number(row, 'Amount')));
     expect(dayCents.reduce((sum, value) => sum + value, 0)).toBe(Number(report.grandTotal));
     expect(cents(daily.number(daily.total!, 'Amount'))).toBe(Number(report.grandTotal));
@@ -431,6 +466,58 @@ describe('the finance workbook\u2019s daily and month-on-month figures', () => {
   });
 });
 
+describe('cost centers and budgets in the workbooks', () => {
+  it('shows each team\u2019s cost center and a Cost centers sheet adding up to the grand total to the cent', async () => {
+    const { report } = builtMonth();
+    const workbook = await render(report);
+    const summary = table(sheet(workbook, 'Summary'), 'Team');
+    const byTeam = new Map(summary.rows.map((row) => [String(summary.cell(row, 'Team').value), row]));
+    expect(summary.cell(byTeam.get('alpha')!, 'Cost center').value).toBe('CC-1001');
+    expect(summary.cell(byTeam.get('gamma')!, 'Cost center').value).toBe(null);
+    // Usage without a user id sits in the unallocated team and is no user.
+    expect(summary.number(byTeam.get('_unallocated')!, 'Users')).toBe(0);
+
+    const centers = table(sheet(workbook, 'Cost centers'), 'Cost center');
+    expect(centers.rows.map((row) => [centers.cell(row, 'Cost center').value, centers.cell(row, 'Teams').value])).toEqual([
+      ['CC-1001', 'alpha, beta'],
+      ['No cost center', 'gamma, _unallocated'],
+    ]);
+    const teamCents = (id: string) => cents(summary.number(byTeam.get(id)!, 'Amount'));
+    expect(cents(centers.number(centers.rows[0]!, 'Amount'))).toBe(teamCents('alpha') + teamCents('beta'));
+    expect(cents(centers.number(centers.rows[1]!, 'Amount'))).toBe(teamCents('gamma') + teamCents('_unallocated'));
+    expect(cents(centers.number(centers.total!, 'Amount'))).toBe(Number(report.grandTotal));
+    expect(centers.rows.reduce((sum, row) => sum + cents(centers.number(row, 'Amount')), 0)).toBe(Number(report.grandTotal));
+  });
+
+  it('shows budget, forecast and remaining per team with a budget, and none without', async () => {
+    const { report: plain } = builtMonth();
+    const alphaAmount = plain.teams.find((team) => team.teamId === 'alpha')!.amount;
+    const { report, lines, context } = builtMonth({ budgets: new Map([['alpha', { amount: money('5') }]]) });
+    const summary = table(sheet(await render(report), 'Summary'), 'Team');
+    const alpha = summary.rows.find((row) => summary.cell(row, 'Team').value === 'alpha')!;
+    const beta = summary.rows.find((row) => summary.cell(row, 'Team').value === 'beta')!;
+    expect(summary.number(alpha, 'Budget')).toBe(5);
+    expect(cents(summary.number(alpha, 'Forecast'))).toBe(Number(alphaAmount));
+    expect(cents(summary.number(alpha, 'Remaining'))).toBe(500 - Number(alphaAmount));
+    expect(summary.cell(beta, 'Budget').value).toBe(null);
+    expect(summary.number(summary.total!, 'Budget')).toBe(5);
+
+    const teamWorkbook = await load(await renderer.teamWorkbook(buildTeamReport(lines, report, 'alpha', context)));
+    const figures = new Map<string, unknown>();
+    sheet(teamWorkbook, 'Summary').eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(figures.get('Cost center')).toBe('CC-1001');
+    expect(figures.get('Budget')).toBe(5);
+    expect(cents(figures.get('Actual') as number)).toBe(Number(alphaAmount));
+    // Alpha spent more than 5.00: the label says so, the figure is negative.
+    expect(cents(figures.get('Remaining (overspent)') as number)).toBe(500 - Number(alphaAmount));
+  });
+
+  it('shows no budget columns when no team has a budget', async () => {
+    const summary = table(sheet(await render(builtMonth().report), 'Summary'), 'Team');
+    expect(summary.headers).not.toContain('Budget');
+  });
+});
+
 describe('ExcelReportRenderer.teamWorkbook', () => {
   it('holds only the team\u2019s rows and totals exactly its amount in the finance workbook', async () => {
     const { lines, report, context } = builtMonth();
@@ -474,9 +561,11 @@ describe('ExcelReportRenderer.teamWorkbook', () => {
 });
 
 const libreOffice = spawnSync('which', ['libreoffice'], { encoding: 'utf8' }).stdout.trim();
+/** poppler-utils, installed with LibreOffice on the build machines; the page checks need it. */
+const pdfToText = spawnSync('which', ['pdftotext'], { encoding: 'utf8' }).stdout.trim();
 
 describe.skipIf(libreOffice === '')('opening the workbooks in LibreOffice', () => {
-  it('converts the finance and a team workbook to PDF without complaint', { timeout: 120_000 }, async () => {
+  it('converts the finance and a team workbook to PDF, the Summary on one landscape page with its amounts', { timeout: 120_000 }, async () => {
     const { lines, report, context } = builtMonth();
     const directory = mkdtempSync(path.join(tmpdir(), 'chargeback-lo-'));
     try {
@@ -491,6 +580,23 @@ describe.skipIf(libreOffice === '')('opening the workbooks in LibreOffice', () =
         { stdio: 'pipe', timeout: 110_000 },
       );
       for (const name of Object.keys(files)) expect(existsSync(path.join(directory, name.replace('.xlsx', '.pdf'))), name).toBe(true);
+      if (pdfToText !== '') {
+        // Page 1 is the whole Summary, landscape, amounts and all; page 2 is already the next sheet.
+        const page = (number: number) =>
+          execFileSync(pdfToText, ['-layout', '-f', String(number), '-l', String(number), path.join(directory, 'finance.pdf'), '-'], { encoding: 'utf8' });
+        const first = page(1);
+        const money = (units: bigint) => (Number(units) / 100).toLocaleString('en-US', { minimumFractionDigits: 2 });
+        expect(first).toContain('Grand total');
+        for (const team of report.teams) {
+          expect(first).toContain(team.teamId);
+          expect(first).toContain(money(team.amount));
+        }
+        expect(first).toMatch(/Page 1 of \d+/);
+        expect(page(2)).not.toContain('Grand total');
+        const info = execFileSync('pdfinfo', ['-f', '1', '-l', '1', path.join(directory, 'finance.pdf')], { encoding: 'utf8' });
+        const [, width, height] = /Page\s+1 size:\s+([\d.]+) x ([\d.]+)/.exec(info)!;
+        expect(Number(width)).toBeGreaterThan(Number(height));
+      }
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }

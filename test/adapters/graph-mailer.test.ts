@@ -163,6 +163,20 @@ describe('GraphMailer', () => {
     for (const header of body.message.internetMessageHeaders as { name: string }[]) expect(header.name.toLowerCase().startsWith('x-')).toBe(true);
   });
 
+  it('marks an inline image as inline with its content id', async () => {
+    const seen: Seen[] = [];
+    server.use(
+      http.post(`${USER}/sendMail`, async ({ request }) => {
+        await record(request, seen);
+        return new HttpResponse(null, { status: 202 });
+      }),
+    );
+    const mail = financeMail({ attachments: [{ filename: 'chart.png', contentType: 'image/png', content: Buffer.from('png'), contentId: 'chart-1@chargeback' }] });
+    await mailer().mailer.send(mail);
+    const attachments = (seen[0]!.body as { message: { attachments: Record<string, unknown>[] } }).message.attachments;
+    expect(attachments[0]).toMatchObject({ name: 'chart.png', isInline: true, contentId: 'chart-1@chargeback' });
+  });
+
   it('sends a large attachment through a draft and an upload session, in 320 KiB-multiple chunks that cover every byte', async () => {
     const { seen, uploads } = exchangeStub();
     const big = randomBytes(3_500_000);
@@ -295,5 +309,31 @@ describe('GraphMailer', () => {
     const client = graphClientWithAuthProvider(fakeAuthProvider);
     expect(() => new GraphMailer({ client, mailbox: MAILBOX, uploadChunkBytes: 1_000_000 })).toThrow(/320 KiB/);
     expect(() => new GraphMailer({ client, mailbox: MAILBOX, uploadChunkBytes: 14 * UPLOAD_CHUNK_UNIT_BYTES })).toThrow(/4 MiB/);
+  });
+});
+
+describe('GraphMailer: was an uncertain mail sent?', () => {
+  it('finds a sent message in Sent Items by its internetMessageId', async () => {
+    const filters: string[] = [];
+    server.use(
+      http.get(`${USER}/mailFolders/sentitems/messages`, ({ request }) => {
+        const filter = new URL(request.url).searchParams.get('$filter') ?? '';
+        filters.push(filter);
+        const sent = filter === `internetMessageId eq '${messageIdFor('2026-10|r1|finance')}'`;
+        return HttpResponse.json({ value: sent ? [{ id: 'AAMk1', internetMessageId: messageIdFor('2026-10|r1|finance') }] : [] });
+      }),
+    );
+    const { mailer: graph } = mailer();
+    expect(await graph.wasSent({ idempotencyKey: '2026-10|r1|finance' })).toBe(true);
+    expect(await graph.wasSent({ idempotencyKey: '2026-10|r1|team|data' })).toBe(false);
+    expect(filters).toHaveLength(2);
+  });
+
+  it('cannot tell when it may not read the mailbox, and says so instead of guessing', async () => {
+    server.use(http.get(`${USER}/mailFolders/sentitems/messages`, () => HttpResponse.json({ error: { code: 'ErrorAccessDenied', message: 'Access is denied.' } }, { status: 403 })));
+    const logged: string[] = [];
+    const { mailer: graph } = mailer({ log: (message) => logged.push(message) });
+    expect(await graph.wasSent({ idempotencyKey: '2026-10|r1|finance' })).toBeUndefined();
+    expect(logged.join('\n')).toMatch(/could not tell whether 2026-10\|r1\|finance was sent/);
   });
 });

@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { csvRecords } from '../support/csv.js';
 import { cents, expectReconciled, invoke, sumOf } from '../support/http-api.js';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { TableDailyRollupStore } from '../../shared/adapters/azure/table-daily-rollup-store.js';
@@ -17,7 +18,7 @@ import { UNALLOCATED_TEAM, type DirectoryResolution, type DirectoryUser, type Te
 import { formatMinorUnits, money, sumMoney, toMinorUnits, ZERO } from '../../shared/domain/money.js';
 import type { Directory } from '../../shared/ports/directory.js';
 import type { RollupStore } from '../../shared/ports/rollup-store.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { myCostsHandler } from '../../functions/http-my-costs.js';
 import { teamCostsHandler } from '../../functions/http-team-costs.js';
 import { teamsHandler } from '../../functions/http-teams.js';
@@ -36,7 +37,7 @@ const FINANCE = '0b000000-0000-4000-8000-000000000005';
 const UNKNOWN_USER = '0b000000-0000-4000-8000-000000000006';
 
 const TEAMS: Team[] = [
-  { id: 'platform', name: 'Platform Engineering', leads: ['lena.lead@contoso.example'] },
+  { id: 'platform', name: 'Platform Engineering', leads: ['lena.lead@contoso.example'], leadIds: [LEAD] },
   { id: 'data', name: 'Data Science', leads: [] },
 ];
 const USERS: DirectoryUser[] = [
@@ -49,6 +50,9 @@ const USERS: DirectoryUser[] = [
 const directory: Directory = {
   async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
     return { users: new Map(USERS.filter((user) => userIds.includes(user.userId)).map((user) => [user.userId, user])), teams: new Map(TEAMS.map((team) => [team.id, team])), notes: [] };
+  },
+  async lookUpTeams(teamIds: readonly string[]) {
+    return new Map(TEAMS.filter((team) => teamIds.includes(team.id)).map((team) => [team.id, team]));
   },
 };
 
@@ -132,7 +136,7 @@ function buildServices(options: { budgets: boolean }): CostApiServices {
     readMonth: (month) => (monthlyReads.push(`${month}|*`), rollups.readMonth(month)),
   };
   return {
-    costLookup: new CostLookup({
+    costLookup: cachedCostLookup({
       rollups: counting,
       closes,
       dailyRollups: daily,
@@ -251,9 +255,9 @@ describe('an open month (no close record) is answered from the daily rollups', (
     expect(platform.forecast.basis).toBe('working-and-weekend');
     expect(body.teams.find((team: any) => team.teamId === 'data')).toMatchObject({ budget: null, forecast: null });
     expect(monthlyReads).toEqual([]);
-    const csv = (await call(teamsHandler(async () => services), 'teams?month=2026-11&format=csv', await financeToken())).body.trim().split('\r\n');
-    expect(csv.filter((row) => row.split(',')[2] === 'budget')).toEqual([expect.stringMatching(/^2026-11,organization,budget,platform,[\d.]+%,60\.00,USD,0,0,0,0,0,0,0,0$/)]);
-    expect(csv.filter((row) => row.split(',')[2] === 'forecast')).toHaveLength(1);
+    const csv = csvRecords((await call(teamsHandler(async () => services), 'teams?month=2026-11&format=csv', await financeToken())).body);
+    expect(csv.map((row) => [row['team_id'], row['budget']])).toEqual(body.teams.map((team: any) => [team.teamId, team.teamId === 'platform' ? '60.00' : '']));
+    expect(csv.find((row) => row['team_id'] === 'platform')).toMatchObject({ budget_used_percent: platform.budget.usedPercent, forecast: platform.forecast.amount, source: 'open' });
   });
 
   it("answers /api/me/costs from the caller's team days and the unallocated days", async () => {
@@ -276,7 +280,7 @@ describe('an open month (no close record) is answered from the daily rollups', (
     expect(december).toMatchObject({ source: { status: 'open', asOf: null }, currency: null, total: { amount: '0.00', users: 0 } });
     const reads: string[] = [];
     const spying = { ...daily, readTeamDays: (month: string, teamId: string, through: string) => (reads.push(`${month}|${teamId}|${through}`), daily.readTeamDays(month, teamId, through)), readMonthDailySeries: (month: string) => daily.readMonthDailySeries(month) };
-    services = { ...services, costLookup: new CostLookup({ rollups, closes, dailyRollups: spying, directory, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: 60 } }) };
+    services = { ...services, costLookup: cachedCostLookup({ rollups, closes, dailyRollups: spying, directory, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: 60 } }) };
     await teamCosts('platform', '', await leadToken());
     await teamCosts('platform', '', await memberToken());
     expect(reads).toEqual([`2026-11|platform|${TODAY}`]);
@@ -288,7 +292,8 @@ describe('a closed month is answered from its monthly rollups', () => {
     const body = (await teamCosts('platform', '?month=2026-10', await leadToken())).json;
     expect(body.source).toEqual({ status: 'closed', revision: 2, closedAt: '2026-11-03T06:00:00.000Z' });
     expect(body.total.exactAmount).toBe('4.4444');
-    expect(monthlyReads).toEqual(['2026-10|platform']);
+    // The whole month: a closed team is its slice of the finance report.
+    expect(monthlyReads).toEqual(['2026-10|*']);
     expect(body.budget).toEqual({ amount: '10.00', currency: 'USD', used: '4.44', remaining: '5.56', usedPercent: '44.4' });
     expect(body.forecast).toEqual({
       amount: '4.44',
@@ -301,11 +306,9 @@ describe('a closed month is answered from its monthly rollups', () => {
       remainingWorkingDays: 0,
       remainingWeekendDays: 0,
     });
-    const csv = (await call(teamCostsHandler(async () => services), 'teams/platform/costs?month=2026-10&format=csv', await leadToken(), { team: 'platform' })).body.split('\r\n');
-    expect(csv.slice(1, 4)).toEqual([
-      expect.stringMatching(/^2026-10,team,total,platform,Platform Engineering,4\.44,USD,/),
-      '2026-10,team,budget,platform,44.4%,10.00,USD,0,0,0,0,0,0,0,0',
-      '2026-10,team,forecast,platform,44.4%,4.44,USD,0,0,0,0,0,0,0,0',
+    const csv = csvRecords((await call(teamCostsHandler(async () => services), 'teams/platform/costs?month=2026-10&format=csv&view=total', await leadToken(), { team: 'platform' })).body);
+    expect(csv).toEqual([
+      expect.objectContaining({ team_id: 'platform', team_name: 'Platform Engineering', amount: '4.44', currency: 'USD', budget: '10.00', budget_used_percent: '44.4', forecast: '4.44', forecast_budget_percent: '44.4', source: 'closed', revision: '2' }),
     ]);
     const list = (await teams('?month=2026-10', await financeToken())).json;
     expect(list.source).toMatchObject({ status: 'closed', revision: 2 });
@@ -315,7 +318,7 @@ describe('a closed month is answered from its monthly rollups', () => {
   it('answers a team the close did not roll up from the daily store, saying so', async () => {
     const body = (await teamCosts('late', '?month=2026-10', await financeToken())).json;
     expect(body).toMatchObject({ source: { status: 'open', asOf: '2026-10-07' }, total: { amount: '0.42' } });
-    expect(monthlyReads).toEqual(['2026-10|late']);
+    expect(monthlyReads).toEqual(['2026-10|*']);
   });
 });
 

@@ -13,10 +13,11 @@ import type { MonthlyLine } from '../../shared/domain/rollup.js';
 import { zeroTokens } from '../../shared/domain/tokens.js';
 import type { Directory } from '../../shared/ports/directory.js';
 import type { RollupStore } from '../../shared/ports/rollup-store.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { myCostsHandler } from '../../functions/http-my-costs.js';
 import { teamCostsHandler } from '../../functions/http-team-costs.js';
 import { teamsHandler } from '../../functions/http-teams.js';
+import { csvRecords } from '../support/csv.js';
 import { cents, expectReconciled, invoke, sumOf, type Call } from '../support/http-api.js';
 import { fixedClock } from '../support/in-memory.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
@@ -33,8 +34,8 @@ const DATA_LEAD_OUTSIDER = '0a000000-0000-4000-8000-000000000008';
 const NO_USAGE_USER = '0a000000-0000-4000-8000-000000000009';
 
 const TEAMS: Team[] = [
-  { id: 'platform', name: 'Platform Engineering', leads: ['lena.lead@contoso.example'] },
-  { id: 'data', name: 'Data Science', leads: ['dora.outsider@contoso.example'] },
+  { id: 'platform', name: 'Platform Engineering', leads: ['lena.lead@contoso.example'], leadIds: [LEAD] },
+  { id: 'data', name: 'Data Science', leads: ['dora.outsider@contoso.example'], leadIds: [DATA_LEAD_OUTSIDER], costCenter: 'CC-2002' },
   { id: 'quiet', name: 'Quiet Team', leads: [] },
 ];
 
@@ -48,6 +49,10 @@ const USERS: DirectoryUser[] = [
   { userId: NO_USAGE_USER, teamId: 'data', displayName: 'Nia None', upn: 'nia@contoso.example', status: 'member' },
 ];
 
+function teamRecords(teamIds: readonly string[]): Map<string, Team> {
+  return new Map(TEAMS.filter((team) => teamIds.includes(team.id)).map((team) => [team.id, team]));
+}
+
 /** Like the local file: every team, whoever is asked about. */
 class FileLikeDirectory implements Directory {
   calls = 0;
@@ -55,6 +60,9 @@ class FileLikeDirectory implements Directory {
     this.calls += 1;
     const users = new Map(USERS.filter((user) => userIds.includes(user.userId)).map((user) => [user.userId, user]));
     return { users, teams: new Map(TEAMS.map((team) => [team.id, team])), notes: [] };
+  }
+  async lookUpTeams(teamIds: readonly string[]) {
+    return teamRecords(teamIds);
   }
 }
 
@@ -64,6 +72,9 @@ class MembersOnlyDirectory implements Directory {
     const users = new Map(USERS.filter((user) => userIds.includes(user.userId)).map((user) => [user.userId, user]));
     const teamIds = new Set([...users.values()].map((user) => user.teamId));
     return { users, teams: new Map(TEAMS.filter((team) => teamIds.has(team.id)).map((team) => [team.id, team])), notes: [] };
+  }
+  async lookUpTeams(teamIds: readonly string[]) {
+    return teamRecords(teamIds);
   }
 }
 
@@ -173,7 +184,7 @@ let logs: string[];
 
 function buildServices(dir: Directory = directory, ttlSeconds = 60): CostApiServices {
   return {
-    costLookup: new CostLookup({ rollups: store, ...monthStores(), directory: dir, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: ttlSeconds } }),
+    costLookup: cachedCostLookup({ rollups: store, ...monthStores(), directory: dir, clock, settings: { timeZone: 'UTC', roles: { finance: FINANCE_ROLE }, cacheTtlSeconds: ttlSeconds } }),
     accessTokens: localVerifier(key, { tenantId: LOCAL_TENANT_ID, audience: LOCAL_AUDIENCE, now: () => clock.now() }),
   };
 }
@@ -285,11 +296,46 @@ describe('GET /api/teams/{team}/costs', () => {
     for (const secret of [LEAD, OTHER_MEMBER, MOVED_USER, 'Lena Lead', 'Olga', 'claude-opus-4-6']) expect(response.body).not.toContain(secret);
   });
 
+  it("decides lead access by the caller's oid: a lead's UPN in a token with another oid gets nothing", async () => {
+    const impostor = await teamCosts('platform', '?month=2026-10', { bearer: await token(UNKNOWN_USER, { upn: 'lena.lead@contoso.example', name: 'Lena Lead' }) });
+    expectError(impostor, 403, 'FORBIDDEN');
+    // A member who renamed themselves to the lead's UPN is still a member.
+    const renamed = await teamCosts('platform', '?month=2026-10', { bearer: await token(MEMBER, { upn: 'lena.lead@contoso.example' }) });
+    expect(renamed.json).toMatchObject({ access: 'member', view: 'own-lines-and-team-total' });
+    // The lead's oid with no UPN at all is the lead.
+    const lead = await teamCosts('platform', '?month=2026-10', { bearer: await token(LEAD) });
+    expect(lead.json).toMatchObject({ access: 'lead', view: 'full' });
+  });
+
+  it('refuses from the directory alone: no storage read for a team the caller may not see, existing or not', async () => {
+    const bearer = await leadToken();
+    for (const team of ['data', 'no-such-team', 'zz-random-1', 'zz-random-2']) expectError(await teamCosts(team, '?month=2026-10', { bearer }), 403, 'FORBIDDEN');
+    expect(store.reads).toEqual([]);
+    // Probing ids evicted nothing: the lead's view loaded before is still the one cached.
+    await teamCosts('platform', '?month=2026-10', { bearer });
+    expect(store.reads).toEqual(['2026-10|*']);
+  });
+
+  it("carries the team's cost center from the directory", async () => {
+    const data = await teamCosts('data', '?month=2026-10', { bearer: await financeToken() });
+    expect(data.json.team).toEqual({ id: 'data', name: 'Data Science', costCenter: 'CC-2002' });
+    const platform = await teamCosts('platform', '?month=2026-10', { bearer: await financeToken() });
+    expect(platform.json.team.costCenter).toBeNull();
+    const list = await teams('?month=2026-10', { bearer: await financeToken() });
+    expect(list.json.teams.map((team: any) => [team.teamId, team.costCenter])).toEqual([
+      ['data', 'CC-2002'],
+      ['platform', null],
+      [UNALLOCATED_TEAM, null],
+    ]);
+    const mine = await myCosts('?month=2026-10', { bearer: await token(DATA_USER) });
+    expect(mine.json.byTeam[0]).toMatchObject({ teamId: 'data', costCenter: 'CC-2002' });
+  });
+
   it('keeps the unallocated team for finance only', async () => {
     expectError(await teamCosts(UNALLOCATED_TEAM, '?month=2026-10', { bearer: await leadToken() }), 403, 'FORBIDDEN');
     const response = await teamCosts(UNALLOCATED_TEAM, '?month=2026-10', { bearer: await financeToken() });
     expect(response.status).toBe(200);
-    expect(response.json.team).toEqual({ id: UNALLOCATED_TEAM, name: 'Unallocated' });
+    expect(response.json.team).toEqual({ id: UNALLOCATED_TEAM, name: 'Unallocated', costCenter: null });
     expect(response.json.breakdown.byUser[0]).toMatchObject({ userId: UNKNOWN_USER, allocation: 'unknown-user', amount: '0.75' });
   });
 
@@ -326,7 +372,7 @@ describe('GET /api/teams/{team}/costs', () => {
     expect(september.json.month).toBe('2026-09');
     expect(september.json.total.amount).toBe('9.99');
     // Europe/Paris is already in October at 23:30 UTC on 30 September.
-    const paris = new CostLookup({ rollups: store, ...monthStores(), directory, clock, settings: { timeZone: 'Europe/Paris', roles: {}, cacheTtlSeconds: 60 } });
+    const paris = cachedCostLookup({ rollups: store, ...monthStores(), directory, clock, settings: { timeZone: 'Europe/Paris', roles: {}, cacheTtlSeconds: 60 } });
     services = { ...services, costLookup: paris };
     expect((await teamCosts('platform', '', { bearer: await financeToken() })).json.month).toBe('2026-10');
   });
@@ -337,14 +383,12 @@ describe('GET /api/teams/{team}/costs', () => {
     for (const response of [viaAccept, viaQuery]) {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-      expect(response.headers.get('content-disposition')).toBe('attachment; filename="team-platform-2026-10.csv"');
-      const rows = response.body.trim().split('\r\n').map((row) => row.split(','));
-      expect(rows[0]!.slice(0, 7)).toEqual(['month', 'scope', 'section', 'key', 'name', 'amount', 'currency']);
-      const total = rows.find((row) => row[2] === 'total')!;
-      expect(total.slice(0, 5)).toEqual(['2026-10', 'team', 'total', 'platform', 'Platform Engineering']);
-      const userRows = rows.filter((row) => row[2] === 'user');
-      expect(userRows).toHaveLength(4);
-      expect(userRows.reduce((sum, row) => sum + cents(row[5]!), 0n)).toBe(cents(total[5]!));
+      expect(response.headers.get('content-disposition')).toBe('attachment; filename="team-platform-2026-10-users.csv"');
+      // Without ?view= a team answers one row per user: the amounts add up to the team total.
+      const users = csvRecords(response.body);
+      expect(users).toHaveLength(4);
+      expect(users.every((row) => row['month'] === '2026-10' && row['team_id'] === 'platform' && row['team_name'] === 'Platform Engineering')).toBe(true);
+      expect(users.reduce((sum, row) => sum + cents(row['amount']!), 0n)).toBe(toMinorUnits(platformExact));
     }
     expect(viaQuery.body).toBe(viaAccept.body);
     const json = await teamCosts('platform', '?month=2026-10', { bearer: await leadToken(), headers: { accept: 'application/json, text/csv;q=0.5' } });
@@ -357,10 +401,13 @@ describe('GET /api/teams/{team}/costs', () => {
     await teamCosts('platform', '?month=2026-10', { bearer });
     await teamCosts('platform', '?month=2026-10', { bearer });
     await teamCosts('platform', '?month=2026-10', { bearer: await memberToken() });
-    expect(store.reads).toEqual(['2026-10|platform']);
+    // A closed team is its slice of the month's finance report: one read of the month serves every team.
+    expect(store.reads).toEqual(['2026-10|*']);
+    await teamCosts('data', '?month=2026-10', { bearer: await financeToken() });
+    expect(store.reads).toEqual(['2026-10|*']);
     clock.set('2026-10-20T12:01:01Z');
     await teamCosts('platform', '?month=2026-10', { bearer: await token(LEAD, { upn: 'lena.lead@contoso.example' }) });
-    expect(store.reads).toEqual(['2026-10|platform', '2026-10|platform']);
+    expect(store.reads).toEqual(['2026-10|*', '2026-10|*']);
   });
 });
 
@@ -421,9 +468,11 @@ describe('authentication', () => {
       readTeamMonth: async () => {
         throw Object.assign(new (await import('../../shared/domain/errors.js')).AppError('STORAGE_FAILED', 'table chargebackRollups at http://10.0.0.1 answered 503', { retryable: true }));
       },
-      readMonth: async () => [],
+      readMonth: async () => {
+        throw new (await import('../../shared/domain/errors.js')).AppError('STORAGE_FAILED', 'table chargebackRollups at http://10.0.0.1 answered 503', { retryable: true });
+      },
     };
-    services = { ...services, costLookup: new CostLookup({ rollups: broken, ...monthStores(), directory, clock, settings: { timeZone: 'UTC', roles: {}, cacheTtlSeconds: 60 } }) };
+    services = { ...services, costLookup: cachedCostLookup({ rollups: broken, ...monthStores(), directory, clock, settings: { timeZone: 'UTC', roles: {}, cacheTtlSeconds: 60 } }) };
     const response = await teamCosts('platform', '', { bearer: await financeToken() });
     expectError(response, 503, 'UNAVAILABLE');
     expect(response.headers.get('retry-after')).toBe('5');
@@ -454,12 +503,17 @@ describe('GET /api/teams', () => {
     expect(store.reads).toEqual([]);
   });
 
-  it('answers CSV', async () => {
+  it('answers CSV: one row per team by default, the month total with view=total', async () => {
     const response = await teams('?month=2026-10&format=csv', { bearer: await financeToken() });
-    const rows = response.body.trim().split('\r\n');
-    expect(rows).toHaveLength(5);
-    expect(rows[1]).toMatch(/^2026-10,organization,total,,,/);
-    expect(rows[2]).toMatch(/^2026-10,organization,team,data,Data Science,4\.20,USD,/);
+    const rows = csvRecords(response.body);
+    expect(rows.map((row) => [row['team_id'], row['team_name'], row['cost_center'], row['amount']])).toEqual([
+      ['data', 'Data Science', 'CC-2002', '4.20'],
+      ['platform', 'Platform Engineering', '', expect.any(String)],
+      [UNALLOCATED_TEAM, 'Unallocated', '', '0.75'],
+    ]);
+    const total = csvRecords((await teams('?month=2026-10&format=csv&view=total', { bearer: await financeToken() })).body);
+    expect(total).toHaveLength(1);
+    expect(cents(total[0]!['amount']!)).toBe(rows.reduce((sum, row) => sum + cents(row['amount']!), 0n));
   });
 });
 
@@ -474,7 +528,7 @@ describe('GET /api/me/costs', () => {
     for (const list of [body.byModel, body.byTier, body.byDay, body.lines]) expect(sumOf(list)).toBe(cents(body.total.amount));
     for (const secret of [LEAD, OTHER_MEMBER, 'claude-opus-4-6']) expect(response.body).not.toContain(secret);
     expect(body.budget).toBeNull();
-    expect([...new Set(store.reads)].sort()).toEqual(['2026-10|_unallocated', '2026-10|platform']);
+    expect([...new Set(store.reads)].sort()).toEqual(['2026-10|*']);
   });
 
   it('finds usage the directory cannot place, in the unallocated team', async () => {
@@ -498,7 +552,12 @@ describe('GET /api/me/costs', () => {
   it('answers CSV and rejects a bad month', async () => {
     const csv = await myCosts('?month=2026-10', { bearer: await memberToken(), headers: { accept: 'text/csv' } });
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    expect(csv.body.split('\r\n')[1]).toMatch(new RegExp(`^2026-10,caller,total,${MEMBER},Mo Member,`));
+    const lines = csvRecords(csv.body);
+    expect(lines.map((row) => [row['user_id'], row['model'], row['priced_as']]).sort()).toEqual([
+      [MEMBER, 'claude-haiku-4-5', 'claude-haiku-4-5'],
+      [MEMBER, 'claude-preview', 'not priced'],
+      [MEMBER, 'claude-sonnet-4-6', 'claude-sonnet-4-6'],
+    ]);
     expectError(await myCosts('?month=2026-00', { bearer: await memberToken() }), 400, 'BAD_REQUEST');
   });
 });

@@ -70,7 +70,23 @@ describe('OutboxMailer', () => {
     expect(Buffer.compare(attachment!.content, mail.attachments[0]!.content)).toBe(0);
   });
 
-  it('gives the same Message-ID and file to the same idempotency key, and different ones to another key', async () => {
+  it('carries an inline image with its Content-ID, so the HTML part shows it in place', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const mail = financeMail({
+      html: '<p><img src="cid:chart-1@chargeback" alt="a chart"></p>',
+      attachments: [
+        { filename: 'chargeback-2026-10.xlsx', contentType: XLSX, content: Buffer.from('x') },
+        { filename: 'chart.png', contentType: 'image/png', content: png, contentId: 'chart-1@chargeback' },
+      ],
+    });
+    const parsed = await simpleParser(await readFile((await new OutboxMailer(outbox).send(mail)).location));
+    const image = parsed.attachments.find((attachment) => attachment.filename === 'chart.png')!;
+    expect(image.contentId).toBe('<chart-1@chargeback>');
+    expect(image.contentDisposition).toBe('inline');
+    expect(Buffer.compare(image.content, png)).toBe(0);
+  });
+
+  it('gives the same Message-ID to the same idempotency key, and keeps a second send as a second file so a duplicate shows', async () => {
     const mailer = new OutboxMailer(outbox);
     const first = await mailer.send(financeMail());
     const again = await mailer.send(financeMail({ subject: 'resent' }));
@@ -78,13 +94,14 @@ describe('OutboxMailer', () => {
 
     expect(first.messageId).toMatch(/^<[0-9a-f]{32}@chargeback\.local>$/);
     expect(again.messageId).toBe(first.messageId);
-    expect(again.location).toBe(first.location);
+    expect(path.basename(again.location)).toBe(path.basename(first.location).replace(/\.eml$/, '-2.eml'));
     expect(other.messageId).not.toBe(first.messageId);
     expect(other.location).not.toBe(first.location);
     expect(messageIdFor('finance-monthly/2026-10/rev-1')).toBe(first.messageId);
-    // The resend replaced the first file rather than adding a second one.
-    expect((await readdir(outbox)).sort()).toEqual([path.basename(first.location), path.basename(other.location)].sort());
-    expect((await simpleParser(await readFile(first.location))).subject).toBe('resent');
+    // The resend is a file of its own, as a second message in an inbox would be; the first is left as it was.
+    expect((await readdir(outbox)).sort()).toEqual([path.basename(first.location), path.basename(again.location), path.basename(other.location)].sort());
+    expect((await simpleParser(await readFile(first.location))).subject).not.toBe('resent');
+    expect((await simpleParser(await readFile(again.location))).subject).toBe('resent');
   });
 
   it('names outbox files safely, even for keys with separators', () => {

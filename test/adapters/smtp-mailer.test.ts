@@ -1,70 +1,14 @@
-import type { AddressInfo } from 'node:net';
 import { simpleParser, type AddressObject } from 'mailparser';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { messageIdFor } from '../../shared/adapters/mail-composition.js';
 import { SmtpMailer } from '../../shared/adapters/smtp-mailer.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { OutgoingMail } from '../../shared/ports/mailer.js';
+import { closeSmtpServers, startSmtpServer } from '../support/smtp-server.js';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
-interface Received {
-  readonly mailFrom: string;
-  readonly rcptTo: string[];
-  readonly raw: Buffer;
-}
-
-interface RunningServer {
-  readonly port: number;
-  readonly received: Received[];
-  readonly logins: string[];
-  close(): Promise<void>;
-}
-
-const servers: RunningServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-
-/** A real SMTP server on 127.0.0.1 and a free port: plain text, AUTH optional (and allowed without TLS). */
-async function startServer(overrides: Partial<SMTPServerOptions> = {}): Promise<RunningServer> {
-  const received: Received[] = [];
-  const logins: string[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    allowInsecureAuth: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onAuth(auth, _session, callback) {
-      logins.push(`${auth.username}:${auth.password}`);
-      callback(null, { user: auth.username });
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const mailFrom = session.envelope.mailFrom;
-        received.push({
-          mailFrom: mailFrom ? mailFrom.address : '',
-          rcptTo: session.envelope.rcptTo.map((address) => address.address),
-          raw: Buffer.concat(chunks),
-        });
-        callback();
-      });
-    },
-    ...overrides,
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.server.address() as AddressInfo).port;
-  const running: RunningServer = { port, received, logins, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-  servers.push(running);
-  return running;
-}
+afterEach(closeSmtpServers);
 
 function mailerFor(server: { port: number }, extra: Partial<ConstructorParameters<typeof SmtpMailer>[0]> = {}): SmtpMailer {
   return new SmtpMailer({ host: '127.0.0.1', port: server.port, secure: false, connectionTimeoutMs: 5_000, socketTimeoutMs: 5_000, ...extra });
@@ -101,7 +45,7 @@ async function rejection(promise: Promise<unknown>): Promise<AppError> {
 
 describe('SmtpMailer', () => {
   it('delivers the message to a real SMTP server: recipients, subject, html and the workbook bytes', async () => {
-    const server = await startServer();
+    const server = await startSmtpServer();
     const mail = financeMail();
 
     const sent = await mailerFor(server).send(mail);
@@ -126,7 +70,7 @@ describe('SmtpMailer', () => {
   });
 
   it('sends the same Message-ID again for a retried delivery, and logs in when credentials are set', async () => {
-    const server = await startServer();
+    const server = await startSmtpServer();
     const mailer = mailerFor(server, { auth: { user: 'relay-user', pass: 's3cret' } });
 
     const first = await mailer.send(financeMail());
@@ -139,7 +83,7 @@ describe('SmtpMailer', () => {
   });
 
   it('reports a 4xx rejection as a retryable MAIL_FAILED', async () => {
-    const server = await startServer({
+    const server = await startSmtpServer({
       onRcptTo(_address, _session, callback) {
         callback(Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 }));
       },
@@ -154,7 +98,7 @@ describe('SmtpMailer', () => {
   });
 
   it('reports a 5xx rejection as a MAIL_FAILED that retrying will not fix', async () => {
-    const server = await startServer({
+    const server = await startSmtpServer({
       onData(stream, _session, callback) {
         stream.resume();
         stream.on('end', () => callback(Object.assign(new Error('Message rejected by policy'), { responseCode: 550 })));
@@ -169,9 +113,9 @@ describe('SmtpMailer', () => {
   });
 
   it('reports a server that cannot be reached as a retryable MAIL_FAILED', async () => {
-    const server = await startServer();
+    const server = await startSmtpServer();
     const port = server.port;
-    await servers.splice(servers.indexOf(server), 1)[0]!.close();
+    await server.close();
 
     const error = await rejection(mailerFor({ port }).send(financeMail()));
 
@@ -180,7 +124,7 @@ describe('SmtpMailer', () => {
   });
 
   it('succeeds when only some recipients are refused, and says which', async () => {
-    const server = await startServer({
+    const server = await startSmtpServer({
       onRcptTo(address, _session, callback) {
         callback(address.address === 'platform-lead@contoso.example' ? Object.assign(new Error('No such user'), { responseCode: 550 }) : undefined);
       },
@@ -195,7 +139,7 @@ describe('SmtpMailer', () => {
   });
 
   it('refuses a header with a line break before connecting', async () => {
-    const server = await startServer();
+    const server = await startSmtpServer();
     const error = await rejection(mailerFor(server).send(financeMail({ subject: 'Report\r\nBcc: attacker@evil.example' })));
     expect(error.code).toBe('MAIL_FAILED');
     expect(error.retryable).toBe(false);

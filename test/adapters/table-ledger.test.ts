@@ -168,12 +168,15 @@ describe('TableDeliveryLedger on Azurite', () => {
       updatedAt: new Date('2026-11-03T06:00:00.000Z'),
     };
     await ledger.put(failed);
-    expect(await ledger.get(sent.key)).toEqual(failed);
+    const { etag, ...storedFailed } = (await ledger.get(sent.key))!;
+    expect(storedFailed).toEqual(failed);
+    // The version read is what a conditional claim is made against.
+    expect(etag).toMatch(/\S/);
 
     // Replace, not merge: the earlier lastError must not survive into the sent record.
     const retried = { ...sent, attempts: 2 };
     await ledger.put(retried);
-    const stored = await ledger.get(sent.key);
+    const { etag: _etag, ...stored } = (await ledger.get(sent.key))!;
     expect(stored).toEqual(retried);
     expect(stored).not.toHaveProperty('lastError');
     expect(await ledger.get('2026-10|r1|finance|other@example.com')).toBeUndefined();

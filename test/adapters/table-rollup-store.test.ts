@@ -40,10 +40,11 @@ function line(overrides: Partial<MonthlyLine> & Pick<MonthlyLine, 'teamId' | 'us
   };
 }
 
-/** Every stored property of every entity, without the service-assigned timestamp and etag. */
+/** Every stored property of every line entity (not the month's published-revision pointer), without the service-assigned timestamp and etag. */
 async function storedEntities(client: TableClient): Promise<Record<string, unknown>[]> {
   const entities: Record<string, unknown>[] = [];
   for await (const entity of client.listEntities<Record<string, unknown>>({ disableTypeConversion: true })) {
+    if (entity.partitionKey === 'published') continue;
     const { etag: _etag, timestamp: _timestamp, ...rest } = entity as Record<string, unknown>;
     delete rest['Timestamp'];
     entities.push(rest);

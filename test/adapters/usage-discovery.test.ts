@@ -79,6 +79,10 @@ describe('AppInsightsDiscovery', () => {
         expect(resourceId).toBe('subscriptions/s/resourceGroups/rg/providers/microsoft.insights/components/appi');
         queries.push(query);
         if (query.includes('| count')) return { status: LogsQueryResultStatus.Success, tables: [table(['Count'], [[0]])] };
+        if (query.includes('RecentSamples =')) {
+          const columns = ['MetricName', 'Samples', 'Requests', 'ValueSum', 'RecentSamples', 'WithUserId', 'WithModel', 'WithTier'];
+          return { status: LogsQueryResultStatus.Success, tables: [table(columns, [['Prompt Tokens', 40, 55, 1234, 3, 40, 39, 38]])] };
+        }
         if (query.includes('by MetricName =')) {
           return { status: LogsQueryResultStatus.Success, tables: [table(['MetricName', 'Namespace', 'Samples', 'ValueSum'], [['Prompt Tokens', 'claudecode', 40, 1234]])] };
         }
@@ -97,7 +101,8 @@ describe('AppInsightsDiscovery', () => {
     const report = await discovery.discover(WHOLE);
     expect(report.metrics).toEqual([{ name: 'Prompt Tokens', namespace: 'claudecode', samples: 40, valueSum: 1234 }]);
     expect(report.dimensions).toEqual({ combinations: 3, users: 2, models: 2, tiers: 1, modelValues: ['a', 'b'], tierValues: ['Claude.Standard'] });
-    expect(queries).toHaveLength(3);
+    expect(report.contract).toEqual([{ name: 'Prompt Tokens', samples: 40, requests: 55, valueSum: 1234, recentSamples: 3, withUserId: 40, withModel: 39, withTier: 38 }]);
+    expect(queries).toHaveLength(4);
   });
 
   it('explains a refused query', async () => {

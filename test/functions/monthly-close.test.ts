@@ -1,3 +1,4 @@
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { InvocationContext, type Timer } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { monthlyCloseHandler, type MonthlyCloseServices } from '../../functions/monthly-close.js';
@@ -15,27 +16,30 @@ import {
   StaticDirectory,
   StaticPriceBooks,
   StaticUsageSource,
-  TeamTotalsRenderer,
-} from '../support/in-memory.js';
+  TeamTotalsRenderer, InMemoryLeases } from '../support/in-memory.js';
+import type { UsageSource } from '../../shared/ports/usage-source.js';
+import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 
-function services(now: string) {
+function services(now: string, usage: UsageSource = new StaticUsageSource([usageRow({ day: '2026-10-07', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })])) {
   const clock = fixedClock(now);
   const mailer = new RecordingMailer();
   const closes = new InMemoryCloseRegistry();
   const closeMonth: CloseMonthDeps = {
-    usageSource: new StaticUsageSource([usageRow({ day: '2026-10-07', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })]),
+    usageSource: usage,
     directory: new StaticDirectory(testDirectory([{ userId: 'u1', teamId: 'payments' }], [{ id: 'payments', name: 'Payments', leads: ['lead@contoso.example'] }])),
     priceBooks: new StaticPriceBooks(testPriceBook()),
     rollups: new InMemoryRollupStore(),
     closes,
     deliveries: new InMemoryDeliveryLedger(),
+    leases: new InMemoryLeases(),
     renderer: new TeamTotalsRenderer(),
+    reportMails: new HtmlReportMails(),
     costExport: new FocusCsvExporter(),
     artifacts: new InMemoryArtifacts(),
     mailer,
     clock,
     logger: silentLogger,
-    settings: { timeZone: 'Europe/Paris', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example' },
+    settings: { timeZone: 'Europe/Paris', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
   };
   const built: MonthlyCloseServices = { settings: { timeZone: 'Europe/Paris', monthlyClose: { graceDays: 2 } }, clock, closeMonth };
   return { built, mailer, closes };
@@ -75,6 +79,31 @@ describe('the monthly close timer', () => {
     await monthlyCloseHandler(async () => built)(timer(), again.context);
     expect(mailer.sent).toHaveLength(sent);
     expect(again.logs.some((line) => line.includes('revision 1 (unchanged)'))).toBe(true);
+  });
+
+  it('logs a held close as an error, tells the operator once per reason, and does not fail the invocation', async () => {
+    const mismatched = new StaticUsageSource([usageRow({ day: '2026-10-07', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })]);
+    mismatched.read = async () => ({ ...(await StaticUsageSource.prototype.read.call(mismatched)), reportedTotalTokens: 5_000_000 });
+    const { built, mailer, closes } = services('2026-11-05T05:00:00Z', mismatched);
+    for (let day = 0; day < 3; day++) {
+      const { context, logs } = invocation();
+      await monthlyCloseHandler(async () => built)(timer(), context);
+      expect(logs.some((line) => line.startsWith('error:') && line.includes('2026-10 is held for review'))).toBe(true);
+    }
+    expect(mailer.sent.map((mail) => mail.to)).toEqual([['ops@contoso.example']]);
+    expect(closes.closes.size).toBe(0);
+    expect((await closes.attempts('2026-10')).map((attempt) => attempt.outcome)).toEqual(['held', 'held', 'held']);
+  });
+
+  it('logs a refused close, tells the operator once, and leaves the next day to try again', async () => {
+    const { built, mailer, closes } = services('2026-11-05T05:00:00Z', new StaticUsageSource([]));
+    for (let day = 0; day < 2; day++) {
+      const { context, logs } = invocation();
+      await monthlyCloseHandler(async () => built)(timer(), context);
+      expect(logs.some((line) => line.startsWith('error:') && line.includes('CLOSE_REFUSED'))).toBe(true);
+    }
+    expect(mailer.sent.map((mail) => mail.subject)).toEqual(['Chargeback 2026-10 refused: usage.empty']);
+    expect((await closes.attempts('2026-10')).map((attempt) => attempt.outcome)).toEqual(['refused', 'refused']);
   });
 
   it('logs and rethrows a failure so that the host records it', async () => {

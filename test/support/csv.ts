@@ -2,6 +2,12 @@
  * An RFC 4180 reader for tests, written independently of the writers under test: quoted fields, doubled
  * quotes, CRLF records. A file must end with CRLF.
  */
+/** A CSV file as one record per row, keyed by the header row's names. */
+export function csvRecords(text: string): Record<string, string>[] {
+  const [headers = [], ...rows] = parseCsv(text);
+  return rows.map((row) => Object.fromEntries(headers.map((header, index) => [header, row[index] ?? ''])));
+}
+
 export function parseCsv(text: string): string[][] {
   const records: string[][] = [];
   let field = '';

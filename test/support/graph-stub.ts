@@ -21,11 +21,22 @@ export interface FakeGroup {
   readonly owners: readonly string[];
 }
 
+/** An automation identity: app-only tokens carry its oid; Graph answers it at /servicePrincipals/{id}. */
+export interface FakeServicePrincipal {
+  readonly id: string;
+  readonly appId: string;
+  readonly displayName: string;
+  readonly tags?: readonly string[];
+  /** user ids */
+  readonly owners: readonly string[];
+}
+
 export interface FakeTenant {
   readonly users: readonly FakeUser[];
   readonly groups: readonly FakeGroup[];
   /** Users in the recycle bin: 404 on /users/{id}, 200 on /directory/deletedItems/{id}. */
   readonly deletedUsers?: readonly FakeUser[];
+  readonly servicePrincipals?: readonly FakeServicePrincipal[];
 }
 
 export interface StubRequest {
@@ -88,6 +99,7 @@ export function graphStub(tenant: FakeTenant, options: GraphStubOptions = {}): G
   const users = new Map(tenant.users.map((user) => [user.id, user]));
   const deleted = new Map((tenant.deletedUsers ?? []).map((user) => [user.id, user]));
   const groups = new Map(tenant.groups.map((group) => [group.id, group]));
+  const principals = new Map((tenant.servicePrincipals ?? []).map((principal) => [principal.id, principal]));
   const counts: GraphStubCounts = { http: 0, batchEnvelopes: 0, subRequests: 0, byPath: new Map() };
   const requests: StubRequest[] = [];
   const seen = new Map<string, number>();
@@ -155,6 +167,20 @@ export function graphStub(tenant: FakeTenant, options: GraphStubOptions = {}): G
     if (user) {
       const found = users.get(decodeURIComponent(user[1] ?? ''));
       return found ? { status: 200, body: userShape(found, url.searchParams.get('$select')?.split(',')) } : notFound();
+    }
+    const principal = /^\/servicePrincipals\/([^/]+)$/.exec(path);
+    if (principal) {
+      const found = principals.get(decodeURIComponent(principal[1] ?? ''));
+      const full = found && { id: found.id, appId: found.appId, displayName: found.displayName, tags: found.tags ?? [], accountEnabled: true, servicePrincipalType: 'Application' };
+      return full ? { status: 200, body: pick(full, url.searchParams.get('$select')?.split(',')) } : notFound();
+    }
+    const principalOwners = /^\/servicePrincipals\/([^/]+)\/owners$/.exec(path);
+    if (principalOwners) {
+      const found = principals.get(decodeURIComponent(principalOwners[1] ?? ''));
+      if (!found) return notFound();
+      return page(url, found.owners.map((id) => users.get(id)).filter((user) => user !== undefined), (user, select) =>
+        pick({ '@odata.type': '#microsoft.graph.user', ...(userShape(user, undefined) as object) }, select && ['@odata.type', ...select]),
+      );
     }
     const deletedItem = /^\/directory\/deletedItems\/([^/]+)$/.exec(path);
     if (deletedItem) {

@@ -8,11 +8,12 @@ import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
 import type { AlertChannel, AlertClaim, AlertLedger, AlertRecord, AlertSettlement, ClaimOutcome } from '../../shared/ports/alert-ledger.js';
 import type { ArtifactStore } from '../../shared/ports/artifacts.js';
 import type { Directory } from '../../shared/ports/directory.js';
-import type { CloseRegistry, DeliveryLedger, DeliveryRecord, MonthClose } from '../../shared/ports/ledger.js';
+import type { CloseAttempt, CloseRegistry, DeliveryLedger, DeliveryRecord, HeldClose, MonthClose } from '../../shared/ports/ledger.js';
+import type { HeldLease, LeaseAcquisition, Leases } from '../../shared/ports/lease.js';
 import type { Mailer, OutgoingMail, SentMail } from '../../shared/ports/mailer.js';
 import type { PriceBookSource } from '../../shared/ports/price-book-source.js';
 import type { ReportRenderer } from '../../shared/ports/report-renderer.js';
-import type { RollupStore } from '../../shared/ports/rollup-store.js';
+import type { RevisionedRollupStore } from '../../shared/ports/rollup-store.js';
 import type { Clock } from '../../shared/ports/runtime.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
 import { summarizeTeamDays, type DayLine, type TeamDayTotal } from '../../shared/domain/daily.js';
@@ -22,8 +23,12 @@ import type { IngestRun, IngestRunLog } from '../../shared/ports/ingest-runs.js'
 import type { ReadUsageOptions } from '../../shared/ports/usage-source.js';
 
 /** In-memory stand-ins for use-case tests; test/contracts runs each storage port's tests on these and on the Table adapters alike. */
-export class InMemoryRollupStore implements RollupStore {
+export class InMemoryRollupStore implements RevisionedRollupStore {
+  /** The published lines of each month. */
   readonly months = new Map<string, Map<string, MonthlyLine>>();
+  /** By `${month}|r${revision}`: written, not yet published. */
+  readonly revisions = new Map<string, Map<string, MonthlyLine>>();
+  readonly published = new Map<string, number>();
 
   async replaceMonth(month: string, lines: readonly MonthlyLine[]) {
     assertMonthText(month);
@@ -34,7 +39,32 @@ export class InMemoryRollupStore implements RollupStore {
     if (next.size !== lines.length) throw new AppError('INVALID_ARGUMENT', `two lines of ${month} have the same key`);
     const deleted = [...previous.keys()].filter((key) => !next.has(key)).length;
     this.months.set(month, next);
+    this.published.set(month, 0);
     return { written: lines.length, deleted };
+  }
+
+  async writeRevision(month: string, revision: number, lines: readonly MonthlyLine[]) {
+    const key = `${month}|r${revision}`;
+    const previous = this.revisions.get(key) ?? new Map();
+    const next = new Map(lines.map((line) => [lineKey(line), line]));
+    this.revisions.set(key, next);
+    return { written: lines.length, deleted: [...previous.keys()].filter((k) => !next.has(k)).length };
+  }
+
+  async publishRevision(month: string, revision: number) {
+    const lines = this.revisions.get(`${month}|r${revision}`) ?? (revision === this.published.get(month) ? this.months.get(month) : undefined) ?? new Map();
+    this.months.set(month, new Map(lines));
+    this.published.set(month, revision);
+    for (const key of [...this.revisions.keys()]) if (key.startsWith(`${month}|r`) && key !== `${month}|r${revision}`) this.revisions.delete(key);
+  }
+
+  async publishedRevision(month: string) {
+    return this.published.get(month) ?? (this.months.has(month) ? 0 : undefined);
+  }
+
+  async readRevision(month: string, revision: number) {
+    const lines = this.revisions.get(`${month}|r${revision}`) ?? (this.published.get(month) === revision ? this.months.get(month) : undefined);
+    return [...(lines?.values() ?? [])].sort(compareLines);
   }
 
   async readTeamMonth(month: string, teamId: string) {
@@ -66,15 +96,68 @@ export class InMemoryCloseRegistry implements CloseRegistry {
   async summary(month: string, revision: number) {
     return this.summaries.get(`${month}|r${revision}`);
   }
+  readonly drafts = new Map<string, HeldClose>();
+  readonly attemptLog: CloseAttempt[] = [];
+  async draft(month: string) {
+    return this.drafts.get(month);
+  }
+  async putDraft(close: HeldClose) {
+    this.drafts.set(close.month, close);
+  }
+  async clearDraft(month: string) {
+    this.drafts.delete(month);
+  }
+  async recordAttempt(attempt: CloseAttempt) {
+    this.attemptLog.unshift(attempt);
+  }
+  async attempts(month: string, limit = 50) {
+    return this.attemptLog.filter((attempt) => attempt.month === month).slice(0, limit);
+  }
+}
+
+/** Leases in a map; `now` decides expiry, so a test can let a lease lapse. */
+export class InMemoryLeases implements Leases {
+  readonly held = new Map<string, { holder: string; expiresAt: number }>();
+  constructor(
+    private readonly now: () => Date = () => new Date(),
+    private readonly durationMs = 60_000,
+  ) {}
+  async acquire(name: string, holder: string): Promise<LeaseAcquisition> {
+    const current = this.held.get(name);
+    if (current && current.holder !== holder && current.expiresAt > this.now().getTime()) {
+      return { acquired: false, heldBy: current.holder, expiresAt: new Date(current.expiresAt) };
+    }
+    this.held.set(name, { holder, expiresAt: this.now().getTime() + this.durationMs });
+    const lease: HeldLease = {
+      name,
+      holder,
+      renew: async () => {
+        const mine = this.held.get(name);
+        if (!mine || mine.holder !== holder) throw new AppError('BUSY', `the lease ${name} was lost`);
+        mine.expiresAt = this.now().getTime() + this.durationMs;
+      },
+      release: async () => {
+        if (this.held.get(name)?.holder === holder) this.held.delete(name);
+      },
+    };
+    return { acquired: true, lease };
+  }
 }
 
 export class InMemoryDeliveryLedger implements DeliveryLedger {
   readonly records = new Map<string, DeliveryRecord>();
+  private version = 0;
   async get(key: string) {
     return this.records.get(key);
   }
   async put(record: DeliveryRecord) {
-    this.records.set(record.key, record);
+    this.records.set(record.key, { ...record, etag: `v${++this.version}` });
+  }
+  async claim(record: DeliveryRecord, previous: DeliveryRecord | undefined) {
+    const current = this.records.get(record.key);
+    if (previous === undefined ? current !== undefined : current?.etag !== previous.etag) return false;
+    await this.put(record);
+    return true;
   }
 }
 
@@ -127,6 +210,9 @@ export class StaticDirectory implements Directory {
   constructor(private readonly resolution: DirectoryResolution) {}
   async resolve() {
     return this.resolution;
+  }
+  async lookUpTeams(teamIds: readonly string[]) {
+    return new Map([...this.resolution.teams].filter(([teamId]) => teamIds.includes(teamId)));
   }
 }
 

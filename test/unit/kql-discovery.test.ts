@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildAccessCheckQuery, buildDimensionDiscoveryQuery, buildMetricNamesQuery, type UsageTableMode } from '../../shared/adapters/azure/kql.js';
+import { buildAccessCheckQuery, buildContractCheckQuery, buildDimensionDiscoveryQuery, buildMetricNamesQuery, type UsageTableMode } from '../../shared/adapters/azure/kql.js';
 import { DEFAULT_METRIC_MAPPING } from '../../shared/domain/metric-mapping.js';
 import { assessSeries } from '../../shared/domain/metric-series.js';
 import type { TimeWindow } from '../../shared/domain/periods.js';
@@ -18,6 +18,8 @@ describe('doctor queries against the Kusto language service', () => {
       buildMetricNamesQuery({ mode, namespaceProperty: 'namespace' }, LAST_DAY),
       buildDimensionDiscoveryQuery({ ...DEFAULT_METRIC_MAPPING, mode, metricNamespace: 'claudecode' }, LAST_DAY),
       buildDimensionDiscoveryQuery({ ...DEFAULT_METRIC_MAPPING, tokenKinds: cacheKinds, mode, metricNamespace: null }, LAST_DAY),
+      buildContractCheckQuery({ ...DEFAULT_METRIC_MAPPING, mode, metricNamespace: 'claudecode' }, LAST_DAY, new Date('2026-10-20T07:00:00Z')),
+      buildContractCheckQuery({ ...DEFAULT_METRIC_MAPPING, tokenKinds: cacheKinds, mode, metricNamespace: null }, LAST_DAY, new Date('2026-10-20T07:00:00Z')),
     ];
     for (const query of queries) expect(analyzeKql(query, schema), query).toEqual([]);
   });
@@ -48,5 +50,21 @@ describe('assessSeries', () => {
     expect(assessSeries({ users: 1000, models: 4, tiers: 2, combinations: 2100 })).toMatchObject({ level: 'ok', product: 8000 });
     expect(assessSeries({ users: 8750, models: 2, tiers: 2, combinations: 9000 })).toMatchObject({ level: 'warning', product: 35000 });
     expect(assessSeries({ users: 12500, models: 2, tiers: 2, combinations: 13000 })).toMatchObject({ level: 'over', product: 50000 });
+  });
+});
+
+describe('the gateway contract check query', () => {
+  it('counts per metric of the namespace the recent samples and the samples carrying each configured dimension', () => {
+    const query = buildContractCheckQuery(
+      { ...DEFAULT_METRIC_MAPPING, dimensions: { userId: 'Caller', model: 'Model', tier: 'Tier' }, mode: 'classic', metricNamespace: 'claudecode' },
+      LAST_DAY,
+      new Date('2026-10-20T07:00:00Z'),
+    );
+    expect(query).not.toContain('| where name in');
+    expect(query).toContain("== @'claudecode'");
+    expect(query).toContain('RecentSamples = countif(timestamp >= datetime(2026-10-20T07:00:00.000Z))');
+    expect(query).toContain("WithUserId = countif(isnotempty(tostring(customDimensions[@'Caller'])))");
+    expect(query).toContain('Requests = sum(valueCount)');
+    expect(query).toContain('by MetricName = name');
   });
 });

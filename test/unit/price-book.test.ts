@@ -209,6 +209,36 @@ describe('validation', () => {
     expect(error.details).toEqual([`${SOURCE}: models: every price must be in one currency, found EUR, USD`]);
   });
 
+  it('rejects a code that is shaped like a currency but is not an ISO 4217 currency', () => {
+    const error = problemsOf({ currency: 'XYZ', models: [{ model: 'claude-x', prices: [{ effectiveFrom: '2026-01-01', perMillionTokens: rates('1') }] }] });
+    expect(error.details).toEqual([`${SOURCE}: currency: "XYZ" is not a current ISO 4217 currency code (such as "USD", "EUR", "JPY")`]);
+    const perPrice = problemsOf({ models: [{ model: 'claude-x', prices: [{ effectiveFrom: '2026-01-01', currency: 'XAU', perMillionTokens: rates('1') }] }] });
+    expect(perPrice.details).toEqual([
+      `${SOURCE}: models[0] (claude-x).prices[0].currency: "XAU" is not a current ISO 4217 currency code (such as "USD", "EUR", "JPY") (here or at the top of the file)`,
+    ]);
+  });
+
+  it('reports a mixed-currency book together with the other problems of its prices', () => {
+    const error = problemsOf({
+      models: [
+        { model: 'claude-x', prices: [{ effectiveFrom: '2026-01-01', currency: 'USD', perMillionTokens: rates('1') }] },
+        { model: 'claude-y', prices: [{ effectiveFrom: '2026-02-30', currency: 'EUR', perMillionTokens: rates('-1') }] },
+      ],
+    });
+    expect(error.details).toEqual([
+      `${SOURCE}: models[1] (claude-y).prices[0].effectiveFrom: must be a calendar day YYYY-MM-DD, got "2026-02-30"`,
+      `${SOURCE}: models[1] (claude-y).prices[0].perMillionTokens.input: must be a non-negative decimal price per million tokens, got "-1"`,
+      `${SOURCE}: models: every price must be in one currency, found EUR, USD`,
+    ]);
+  });
+
+  it('takes JPY and BHD books, whose amounts have 0 and 3 decimals', () => {
+    for (const currency of ['JPY', 'BHD']) {
+      const book = parsePriceBook({ currency, models: [{ model: 'claude-x', prices: [{ effectiveFrom: '2026-01-01', perMillionTokens: rates('450') }] }] }, SOURCE);
+      expect(book.currency).toBe(currency);
+    }
+  });
+
   it('rejects a top-level currency that the prices contradict', () => {
     const error = problemsOf({
       currency: 'USD',

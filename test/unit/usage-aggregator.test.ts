@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest';
+import { rollupRowKey } from '../../shared/adapters/azure/table-rollup-store.js';
+import { dayLinePartitionKey } from '../../shared/adapters/azure/table-daily-rollup-store.js';
+import { MAX_KEY_BYTES } from '../../shared/adapters/azure/table-keys.js';
 import {
   DEFAULT_METRIC_MAPPING,
+  MAX_DIMENSION_BYTES,
   MAX_TOKENS_PER_SAMPLE,
   UsageAggregator,
   metricMappingProblems,
+  readCount,
   type MetricMapping,
   type MetricSample,
 } from '../../shared/domain/metric-mapping.js';
 import { dayWindow, monthWindow } from '../../shared/domain/periods.js';
+import { SeenSamplePairs } from '../../shared/domain/sample-repeats.js';
 import { zeroTokens } from '../../shared/domain/tokens.js';
+import { MAX_REJECT_SAMPLES } from '../../shared/domain/usage.js';
 
 const PARIS = 'Europe/Paris';
 const OCTOBER_PARIS = monthWindow('2026-10', PARIS);
@@ -29,8 +36,8 @@ function sample(overrides: Partial<MetricSample> & { at: string }): MetricSample
   };
 }
 
-function aggregate(samples: MetricSample[], mapping: MetricMapping = DEFAULT_METRIC_MAPPING, window = OCTOBER_PARIS, zone = PARIS) {
-  const aggregator = new UsageAggregator(mapping, window, zone);
+function aggregate(samples: MetricSample[], mapping: MetricMapping = DEFAULT_METRIC_MAPPING, window = OCTOBER_PARIS, zone = PARIS, detectRepeats = false) {
+  const aggregator = new UsageAggregator(mapping, window, zone, { detectRepeats });
   samples.forEach((s, index) => aggregator.add(s, `test:${index + 1}`));
   return aggregator.result('test samples');
 }
@@ -149,7 +156,8 @@ describe('UsageAggregator', () => {
       'timestamp is not a valid date': 1,
       'wrong number of fields': 1,
     });
-    expect(result.rejects.samples[0]).toEqual({ location: 'a.csv:2', reason: 'valueSum is negative' });
+    expect(result.rejects.samples[0]).toEqual({ location: 'a.csv:2', reason: 'valueSum is negative', raw: '-5' });
+    expect(result.rejects.all?.map((reject) => reject.raw)).toEqual(['-5', 'NaN', 'Infinity', '12.5', '1000000000001', '-1', '1.5', '-1', undefined, undefined]);
     // A sample of exactly the maximum is plausible and kept.
     expect(result.rows.map((row) => row.tokens.input)).toEqual([MAX_TOKENS_PER_SAMPLE]);
     expect(result.reportedTotalTokens).toBeNull();
@@ -164,7 +172,7 @@ describe('UsageAggregator', () => {
     const result = aggregator.result('test');
     expect(result.rows[0]!.tokens.input).toBe(fits * perSample);
     expect(Number.isSafeInteger(result.rows[0]!.tokens.input)).toBe(true);
-    expect(result.rejects.byReason).toEqual({ 'the row sum would exceed the safe integer range': 1 });
+    expect(result.rejects.byReason).toEqual({ 'the total of everything read would exceed the safe integer range': 1 });
   });
 
   it('keeps a sample with no UserId under an empty user, and names a missing model or tier "unknown"', () => {
@@ -216,14 +224,18 @@ describe('UsageAggregator', () => {
 });
 
 describe('UsageAggregator keys and hand-over', () => {
-  it('keeps rows apart whose dimensions only differ in where a NUL character falls', () => {
-    const { rows } = aggregate([
+  it('rejects a NUL (or any control character) in a dimension rather than keying it', () => {
+    const result = aggregate([
       sample({ at: '2026-10-05T10:00:00Z', userId: 'a\u0000b', model: 'm' }),
       sample({ at: '2026-10-05T10:00:00Z', userId: 'a', model: 'b\u0000m' }),
+      sample({ at: '2026-10-05T10:00:00Z', userId: 'a', model: 'm', tier: 'Claude.\u0085Standard' }),
+      sample({ at: '2026-10-05T10:00:00Z', userId: 'a', model: 'm' }),
     ]);
-    expect(rows.map((row) => [row.userId, row.model, row.tokens.input])).toEqual([
-      ['a', 'b\u0000m', 100],
-      ['a\u0000b', 'm', 100],
+    expect(result.rows.map((row) => [row.userId, row.model, row.tokens.input])).toEqual([['a', 'm', 100]]);
+    expect(result.rejects.all).toEqual([
+      { location: 'test:1', reason: 'UserId contains a control character', raw: 'a\\u0000b' },
+      { location: 'test:2', reason: 'Model contains a control character', raw: 'b\\u0000m' },
+      { location: 'test:3', reason: 'Tier contains a control character', raw: 'Claude.\u0085Standard' },
     ]);
   });
 
@@ -233,5 +245,176 @@ describe('UsageAggregator keys and hand-over', () => {
     const { rows } = aggregator.result('test');
     expect(() => aggregator.add(sample({ at: '2026-10-05T10:00:00Z' }), 'test:2')).toThrow(/after the aggregation result/);
     expect(rows[0]!.tokens.input).toBe(100);
+  });
+});
+
+describe('strict counts', () => {
+  it('reads unsigned decimal integers and the portal zero fraction, nothing else', () => {
+    expect(readCount('0')).toBe(0);
+    expect(readCount('1234')).toBe(1234);
+    expect(readCount('1234.0')).toBe(1234);
+    expect(readCount('1234.00')).toBe(1234);
+    expect(readCount('007')).toBe(7);
+    expect(readCount('1000000000000')).toBe(MAX_TOKENS_PER_SAMPLE);
+    // In a ';'-separated export the comma is the decimal separator and '.' groups digits.
+    expect(readCount('1234,0', ',')).toBe(1234);
+    const refused: [string, string][] = [
+      ['0x10', 'is hexadecimal'],
+      ['0b11', 'is binary'],
+      ['0o17', 'is octal'],
+      ['+7', 'has a sign'],
+      ['-7', 'is negative'],
+      ['7.', 'ends in a decimal separator'],
+      ['7.5', 'is not an integer'],
+      ['1.5e3', 'has an exponent'],
+      ['1e3', 'has an exponent'],
+      [' 7', 'has spaces'],
+      ['7 ', 'has spaces'],
+      ['1 234', 'has spaces'],
+      ['', 'is empty'],
+      ['1,234', 'has digit grouping'],
+      ['Infinity', 'is not a decimal integer'],
+      ['NaN', 'is not a decimal integer'],
+      ['١٢', 'is not a decimal integer'],
+      ['1000000000001', 'is over 1e12 in one sample'],
+      ['123456789012345678901234567890', 'is over 1e12 in one sample'],
+    ];
+    for (const [text, problem] of refused) expect(readCount(text), text).toEqual({ problem, raw: text });
+    expect(readCount('1.000', ',')).toEqual({ problem: 'has digit grouping', raw: '1.000' });
+    expect(readCount('1234.0', ',')).toEqual({ problem: 'is not a decimal integer', raw: '1234.0' });
+  });
+
+  it('rejects an unreadable count with its reason and raw text, after the window and metric checks', () => {
+    const result = aggregate([
+      sample({ at: '2026-10-10T10:00:00Z', valueSum: readCount('0x10') }),
+      sample({ at: '2026-10-10T10:01:00Z', valueCount: readCount('+1') }),
+      // Outside the window or not a used metric: skipped as before, not rejected.
+      sample({ at: '2026-09-10T10:00:00Z', valueSum: readCount('0x10') }),
+      sample({ at: '2026-10-10T10:00:00Z', name: 'Other', valueSum: readCount('0x10') }),
+      sample({ at: '2026-10-10T10:02:00Z', valueSum: readCount('1234.0') }),
+    ]);
+    expect(result.rejects.all).toEqual([
+      { location: 'test:1', reason: 'valueSum is hexadecimal', raw: '0x10' },
+      { location: 'test:2', reason: 'valueCount has a sign', raw: '+1' },
+    ]);
+    expect(result.skipped).toEqual({ 'outside window': 1, 'metric not used: Other': 1 });
+    expect(result.rows[0]!.tokens.input).toBe(1234);
+  });
+
+  it('keeps the sum of everything read a safe integer, so no total built from the rows can lose precision', () => {
+    const aggregator = new UsageAggregator(DEFAULT_METRIC_MAPPING, OCTOBER_PARIS, PARIS);
+    const perSample = MAX_TOKENS_PER_SAMPLE;
+    const fits = Math.floor(Number.MAX_SAFE_INTEGER / perSample);
+    // Every sample on a row of its own (a user each): no row comes near the limit, only their total does.
+    for (let i = 0; i < fits + 1; i += 1) aggregator.add(sample({ at: '2026-10-10T10:00:00Z', userId: `user-${i}`, valueSum: perSample, valueCount: 0 }), `big:${i}`);
+    const result = aggregator.result('test');
+    const total = result.rows.reduce((sum, row) => sum + row.tokens.input, 0);
+    expect(result.rows).toHaveLength(fits);
+    expect(total).toBe(fits * perSample);
+    expect(total).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
+    expect(result.rejects.all).toEqual([{ location: `big:${fits}`, reason: 'the total of everything read would exceed the safe integer range', raw: String(perSample) }]);
+  });
+
+  it('keeps every reject up to the limit in `all`, and the first few as samples', () => {
+    const aggregator = new UsageAggregator(DEFAULT_METRIC_MAPPING, OCTOBER_PARIS, PARIS);
+    for (let i = 0; i < MAX_REJECT_SAMPLES + 5; i += 1) aggregator.add(sample({ at: '2026-10-10T10:00:00Z', valueSum: readCount(`${i}x`) }), `a.csv:${i + 2}`);
+    const { rejects } = aggregator.result('test');
+    expect(rejects.count).toBe(MAX_REJECT_SAMPLES + 5);
+    expect(rejects.samples).toHaveLength(MAX_REJECT_SAMPLES);
+    expect(rejects.all).toHaveLength(MAX_REJECT_SAMPLES + 5);
+    expect(rejects.all?.at(-1)).toEqual({ location: `a.csv:${MAX_REJECT_SAMPLES + 6}`, reason: 'valueSum is not a decimal integer', raw: `${MAX_REJECT_SAMPLES + 4}x` });
+  });
+});
+
+describe('dimensions a store cannot key', () => {
+  it('rejects a 1,107-character Model as a row, with its raw value cut short, and keeps the rest', () => {
+    const longModel = 'claude-'.padEnd(1107, 'x');
+    const result = aggregate([
+      sample({ at: '2026-10-10T10:00:00Z', valueSum: 10 }),
+      sample({ at: '2026-10-10T10:00:00Z', model: longModel, valueSum: 1000 }),
+      sample({ at: '2026-10-10T10:01:00Z', valueSum: 5 }),
+    ]);
+    expect(result.rows.map((row) => [row.model, row.tokens.input])).toEqual([['claude-sonnet-4-5', 15]]);
+    expect(result.rejects.count).toBe(1);
+    expect(result.rejects.all).toEqual([
+      { location: 'test:2', reason: `Model is longer than ${MAX_DIMENSION_BYTES} bytes, more than a storage key can hold`, raw: `${longModel.slice(0, 120)}… (1,107 characters)` },
+    ]);
+  });
+
+  it('admits the longest value in any characters with its key under 1 KiB once escaped, and refuses one byte more', () => {
+    // Escaping turns every byte outside A-Za-z0-9._- into three characters: these are the worst cases.
+    const worst = [
+      '~'.repeat(MAX_DIMENSION_BYTES),
+      '€'.repeat(Math.floor(MAX_DIMENSION_BYTES / 3)),
+      '😀'.repeat(MAX_DIMENSION_BYTES / 4),
+      '\ud800'.repeat(Math.floor(MAX_DIMENSION_BYTES / 3)),
+    ];
+    for (const value of worst) {
+      const key = rollupRowKey({ userId: value, model: value, tier: value });
+      expect(key.length, value.slice(0, 4)).toBeLessThan(MAX_KEY_BYTES);
+      expect(key.length + dayLinePartitionKey('2026-10-10', 'team').length).toBeGreaterThan(0);
+      const result = aggregate([sample({ at: '2026-10-10T10:00:00Z', userId: value, model: value, tier: value })]);
+      expect(result.rejects.count, value.slice(0, 4)).toBe(0);
+    }
+    const result = aggregate([
+      sample({ at: '2026-10-10T10:00:00Z', userId: '~'.repeat(MAX_DIMENSION_BYTES + 1) }),
+      sample({ at: '2026-10-10T10:00:00Z', tier: `${'€'.repeat(Math.floor(MAX_DIMENSION_BYTES / 3))}ab` }),
+    ]);
+    expect(result.rejects.byReason).toEqual({
+      [`UserId is longer than ${MAX_DIMENSION_BYTES} bytes, more than a storage key can hold`]: 1,
+      [`Tier is longer than ${MAX_DIMENSION_BYTES} bytes, more than a storage key can hold`]: 1,
+    });
+  });
+});
+
+describe('repeated samples (overlapping exports)', () => {
+  const at = '2026-10-10T10:00:00Z';
+
+  it('does not sum the same series at the same minute twice, and names both locations', () => {
+    const aggregator = new UsageAggregator(DEFAULT_METRIC_MAPPING, OCTOBER_PARIS, PARIS, { detectRepeats: true });
+    aggregator.add(sample({ at, valueSum: 100, valueCount: 2 }), 'a.csv:2');
+    aggregator.add(sample({ at, name: 'Total Tokens', valueSum: 100 }), 'a.csv:3');
+    // Another minute, another metric, another user: different series or minutes, all summed.
+    aggregator.add(sample({ at: '2026-10-10T10:01:00Z', valueSum: 7 }), 'a.csv:4');
+    aggregator.add(sample({ at, name: 'Completion Tokens', valueSum: 40 }), 'a.csv:5');
+    aggregator.add(sample({ at, userId: BOB, valueSum: 3 }), 'a.csv:6');
+    // The overlap: the same minute again, even at another second and with other values.
+    aggregator.add(sample({ at: '2026-10-10T10:00:42Z', valueSum: 100, valueCount: 2 }), 'b.csv:9');
+    aggregator.add(sample({ at, name: 'Total Tokens', valueSum: 100 }), 'b.csv:10');
+    aggregator.add(sample({ at, valueSum: 999 }), 'b.csv:11');
+    const result = aggregator.result('test');
+
+    const alice = result.rows.find((row) => row.userId === ALICE)!;
+    expect(alice.tokens).toEqual({ ...zeroTokens(), input: 107, output: 40 });
+    expect(alice.requests).toBe(3);
+    expect(result.reportedTotalTokens).toBe(100);
+    expect(result.duplicates).toEqual({
+      count: 3,
+      samples: [
+        `b.csv:9 repeats a.csv:2 (Prompt Tokens, ${ALICE}, claude-sonnet-4-5, Claude.Standard, 2026-10-10T10:00Z)`,
+        `b.csv:10 repeats a.csv:3 (Total Tokens, ${ALICE}, claude-sonnet-4-5, Claude.Standard, 2026-10-10T10:00Z)`,
+        `b.csv:11 repeats a.csv:2 (Prompt Tokens, ${ALICE}, claude-sonnet-4-5, Claude.Standard, 2026-10-10T10:00Z)`,
+      ],
+      files: [],
+    });
+  });
+
+  it('sums every sample when the source summarized on the server (no repeat check, no duplicates field)', () => {
+    const result = aggregate([sample({ at, valueSum: 100 }), sample({ at, valueSum: 100 })]);
+    expect(result.rows[0]!.tokens.input).toBe(200);
+    expect(result.duplicates).toBeUndefined();
+  });
+
+  it('finds every repeat among many pairs, and only those', () => {
+    const seen = new SeenSamplePairs(16);
+    const keys = Array.from({ length: 50_000 }, (_, i) => i * 7919 + (i % 13) * 2 ** 40);
+    keys.forEach((key, index) => expect(seen.addOrFind(key, index)).toBe(-1));
+    expect(seen.size).toBe(50_000);
+    keys.forEach((key, index) => {
+      if (index % 1000 === 0) expect(seen.addOrFind(key, 0)).toBe(index);
+    });
+    expect(seen.addOrFind(Number.MAX_SAFE_INTEGER - 1, 1)).toBe(-1);
+    expect(seen.size).toBe(50_001);
+    expect(() => seen.addOrFind(0.5, 1)).toThrow(/safe non-negative integer/);
   });
 });

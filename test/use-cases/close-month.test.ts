@@ -1,3 +1,6 @@
+import { parsePriceBook } from '../../shared/domain/price-book.js';
+import { parseBudgetDocument } from '../../shared/domain/budgets.js';
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
@@ -20,8 +23,8 @@ import {
   InMemoryRollupStore,
   RecordingMailer,
   StaticDirectory,
-  StaticPriceBooks,
-} from '../support/in-memory.js';
+  StaticPriceBooks, InMemoryLeases } from '../support/in-memory.js';
+import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 
 /** Returns only the rows whose day falls in the window asked for (the window is a UTC month here). */
 class MonthlyUsageSource implements UsageSource {
@@ -76,13 +79,15 @@ function setup() {
     rollups,
     closes: new InMemoryCloseRegistry(),
     deliveries,
+    leases: new InMemoryLeases(),
     renderer: new ExcelReportRenderer(),
+    reportMails: new HtmlReportMails(),
     costExport: new FocusCsvExporter(),
     artifacts,
     mailer,
     clock,
     logger: silentLogger,
-    settings: { timeZone: 'UTC', financeRecipients: [FINANCE], mailFrom: 'chargeback@contoso.example' },
+    settings: { timeZone: 'UTC', financeRecipients: [FINANCE], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
   };
   return { deps, usage, mailer, rollups, deliveries, clock, artifacts };
 }
@@ -187,6 +192,48 @@ describe('closing a month', () => {
     expect(paymentsMail.text).toContain('USD 7.50');
     expect(paymentsMail.text).not.toContain('u2');
     expect(paymentsMail.html).not.toMatch(/Platform|u2@/);
+  });
+
+  it('shows the budget from the budget source in the team\u2019s mail and workbook, and in the finance workbook', async () => {
+    const { deps, mailer } = setup();
+    const budgets = { load: async ({ currency }: { currency: string }) => parseBudgetDocument({ currency, teams: [{ teamId: 'payments', amount: '10' }] }, 'budgets.json', { currency }) };
+    await closeMonth({ ...deps, budgets }, { month: '2026-10' });
+    const paymentsMail = mailer.sent.find((mail) => mail.to.includes(PAY_LEAD))!;
+    expect(paymentsMail.text).toContain('Budget: USD 10.00');
+    expect(paymentsMail.text).toContain('Remaining: USD 2.50');
+    const teamSummary = (await workbookOf(paymentsMail.attachments[0]!.content)).getWorksheet('Summary')!;
+    const figures = new Map<string, unknown>();
+    teamSummary.eachRow((row) => figures.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(figures.get('Budget')).toBe(10);
+    expect(figures.get('Remaining')).toBe(2.5);
+    const financeMail = mailer.sent.find((mail) => mail.to.includes(FINANCE))!;
+    const summary = (await workbookOf(financeMail.attachments[0]!.content)).getWorksheet('Summary')!;
+    const rowOf = (first: string) => summary.getRows(1, summary.rowCount)!.find((row) => row.getCell(1).value === first)!;
+    const header = rowOf('Team');
+    const budgetColumn = (header.values as unknown[]).indexOf('Budget');
+    expect(rowOf('payments').getCell(budgetColumn).value).toBe(10);
+    expect(rowOf('platform').getCell(budgetColumn).value).toBe(null);
+    expect(rowOf('Total').getCell(budgetColumn).value).toBe(10);
+    const platformMail = mailer.sent.find((mail) => mail.to.includes(PLAT_LEADS[0]!))!;
+    expect(platformMail.text).not.toContain('Budget:');
+  });
+
+  it('closes a month priced in JPY in whole yen, from the close record to the mails and workbooks', async () => {
+    const { deps, mailer } = setup();
+    const yen = parsePriceBook(
+      { currency: 'JPY', models: [{ model: 'claude-sonnet-4-6', prices: [{ effectiveFrom: '2026-01-01', perMillionTokens: { input: '450.5', output: '2250', cacheRead: '45', cacheWrite5m: '562.5', cacheWrite1h: '900' } }] }] },
+      'yen.json',
+    );
+    const closes = new InMemoryCloseRegistry();
+    await closeMonth({ ...deps, closes, priceBooks: new StaticPriceBooks(yen) }, { month: '2026-10' });
+    // payments: 2,000,000 x 450.5 + 100,000 x 2,250 = 901 + 225 = 1,126 yen; platform 450.5; data 225.25; no id 0.0045.
+    expect((await closes.get('2026-10'))!.totalMinorUnits).toBe('1802');
+    const financeMail = mailer.sent.find((mail) => mail.to.includes(FINANCE))!;
+    expect(financeMail.subject).toBe('LLM gateway chargeback October 2026: JPY 1,802');
+    const paymentsMail = mailer.sent.find((mail) => mail.to.includes(PAY_LEAD))!;
+    expect(paymentsMail.text).toContain('Team total: JPY 1,126');
+    const users = (await workbookOf(paymentsMail.attachments[0]!.content)).getWorksheet('Users')!;
+    expect(columnValues(users, 'Amount')).toEqual([1126, 1126]);
   });
 
   it('writes the FOCUS export whose BilledCost adds up to the exact month total', async () => {

@@ -10,7 +10,7 @@ import { buildMonthlyLines } from '../../shared/domain/rollup.js';
 import type { UsageRow } from '../../shared/domain/usage.js';
 import type { BudgetSource } from '../../shared/ports/budget-source.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
-import { evaluateBudgets, type EvaluateBudgetsDeps } from '../../shared/use-cases/evaluate-budgets.js';
+import { describeAlertCounts, evaluateBudgets, type EvaluateBudgetsDeps } from '../../shared/use-cases/evaluate-budgets.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import { fixedClock, InMemoryRollupStore, RecordingMailer, StaticDirectory, StaticPriceBooks } from '../support/in-memory.js';
 import { stubRemoteHttp } from '../support/msw.js';
@@ -103,6 +103,8 @@ describe('evaluating budgets', () => {
     expect(text).toContain('Top models: claude-haiku-4-5 USD 100.00');
     expect(text).toContain('Days left: 25 (18 working, 7 weekend)');
     expect(text).toContain('https://costs.contoso.example/teams/payments?month=2026-10');
+    // Leads do not run the CLI: the mail links to the cost page, never to a command.
+    expect(mailer.sent.every((mail) => !/npm run|chargeback --/.test(`${mail.text}${mail.html}`))).toBe(true);
     expect(last.alerts.map((a) => [a.key, a.status])).toEqual([
       ['2026-10|budget|payments|actual|50', 'already-sent'],
       ['2026-10|budget|payments|actual|80', 'already-sent'],
@@ -188,6 +190,26 @@ describe('evaluating budgets', () => {
       [FINANCE, 'Finance alert: 35.0% of October 2026 LLM usage is unallocated'],
     ]);
     expect(mailer.sent[0]!.text).toContain('Teams using it: platform');
+    // No server path in a mail: the price book is named by its version.
+    expect(mailer.sent[0]!.text).toContain(`Price book version: ${testPriceBook().version}`);
+    for (const mail of mailer.sent) expect(`${mail.text}${mail.html}`).not.toMatch(/npm run|\.json|\/srv\/|[A-Z]:\\/);
+  });
+
+  it('explains every alert status word where a run summary counts them', () => {
+    expect(describeAlertCounts([])).toBe('none due');
+    expect(describeAlertCounts([{ status: 'superseded' }, { status: 'superseded' }, { status: 'sent' }])).toBe(
+      '2 superseded (not sent: a higher alert level of the same kind speaks for it), 1 sent (sent now)',
+    );
+  });
+
+  it('names the cost API path for the lead when no cost page URL is set', async () => {
+    const { deps, use, mailer } = await setup();
+    const withoutPage: EvaluateBudgetsDeps = { ...deps, settings: { ...deps.settings, costLookupUrl: null } };
+    await use('2026-10', spend('2026-10-01', 'u1', 60));
+    await evaluateBudgets(withoutPage, { today: '2026-10-02' });
+    expect(mailer.sent).toHaveLength(1);
+    expect(mailer.sent[0]!.text).toContain('the cost API at /api/teams/payments/costs?month=2026-10');
+    expect(mailer.sent[0]!.text).not.toMatch(/npm run|budgets check/);
   });
 
   it('sends a team with no lead to finance, saying so', async () => {

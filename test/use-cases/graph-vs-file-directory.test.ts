@@ -1,3 +1,4 @@
+import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import { graphClientWithAuthProvider } from '../../shared/adapters/azure/graph-c
 import { GraphDirectory } from '../../shared/adapters/azure/graph-directory.js';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { FileDirectory, parseDirectoryDocument, type DirectoryDocument } from '../../shared/adapters/local/file-directory.js';
+import { totalTokens } from '../../shared/domain/tokens.js';
 import type { UsageRow } from '../../shared/domain/usage.js';
 import type { Directory } from '../../shared/ports/directory.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
@@ -22,8 +24,8 @@ import {
   RecordingMailer,
   StaticPriceBooks,
   StaticUsageSource,
-  TeamTotalsRenderer,
-} from '../support/in-memory.js';
+  TeamTotalsRenderer, InMemoryLeases } from '../support/in-memory.js';
+import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 import { stubRemoteHttp } from '../support/msw.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
@@ -88,13 +90,15 @@ async function closeWith(directory: Directory, rows: UsageRow[]): Promise<CloseM
       rollups: new InMemoryRollupStore(),
       closes: new InMemoryCloseRegistry(),
       deliveries: new InMemoryDeliveryLedger(),
+      leases: new InMemoryLeases(),
       renderer: new TeamTotalsRenderer(),
-      costExport: { focusCsv: () => Buffer.from('') },
+      reportMails: new HtmlReportMails(),
+      costExport: { focusCsv: () => Buffer.from(''), rejectsCsv: () => Buffer.from('') },
       artifacts: new InMemoryArtifacts(),
       mailer: new RecordingMailer(),
       clock: fixedClock('2026-11-03T06:00:00Z'),
       logger: silentLogger,
-      settings: { timeZone: 'UTC', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example' },
+      settings: { timeZone: 'UTC', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
     },
     { month: '2026-10' },
   );
@@ -159,5 +163,27 @@ describe('closing a month with the Graph directory or the directory file of the 
     expect(teamTotals(second)).toEqual(byFile);
     expect(callsAfterFirst).toBeGreaterThan(0);
     expect(stub.counts.http).toBe(callsAfterFirst);
+  });
+
+  it("charges a service principal's usage (an app-only token's oid) to its owner's team in a Graph-backed close", async () => {
+    const { tenant, userIds } = organization();
+    const ownerGroup = tenant.groups.find((group) => group.displayName === `${PREFIX}01`)!;
+    const ciPipeline = fakeObjectId(7, 1);
+    const withPrincipal: FakeTenant = {
+      ...tenant,
+      servicePrincipals: [{ id: ciPipeline, appId: '11111111-2222-4333-8444-555555555555', displayName: 'release-pipeline', owners: [ownerGroup.members[0]!] }],
+    };
+    const people = usageFor(userIds);
+    const automation = usageRow({ day: '2026-10-15', userId: ciPipeline, model: 'claude-sonnet-4-6', tokens: tokens({ input: 777_000, output: 66_000 }), requests: 40 });
+
+    const { directory } = graphDirectory(withPrincipal);
+    const without = await closeWith(directory, people);
+    const withAutomation = await closeWith(directory, [...people, automation]);
+
+    const team = (result: CloseMonthResult, id: string) => result.report.teams.find((t) => t.teamId === id)!;
+    expect(withAutomation.report.users.find((user) => user.userId === ciPipeline)?.teamId).toBe('01');
+    expect(totalTokens(team(withAutomation, '01').tokens) - totalTokens(team(without, '01').tokens)).toBe(777_000 + 66_000);
+    // Nothing of it went to Unallocated (as a "former user" would have).
+    expect(team(withAutomation, '_unallocated').tokens).toEqual(team(without, '_unallocated').tokens);
   });
 });

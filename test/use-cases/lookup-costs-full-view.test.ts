@@ -6,7 +6,7 @@ import type { Team, DirectoryUser } from '../../shared/domain/directory.js';
 import { money } from '../../shared/domain/money.js';
 import type { MonthlyLine } from '../../shared/domain/rollup.js';
 import { zeroTokens } from '../../shared/domain/tokens.js';
-import { CostLookup } from '../../shared/use-cases/lookup-costs.js';
+import { cachedCostLookup } from '../../shared/adapters/http/cached-cost-reads.js';
 import { fixedClock, InMemoryCloseRegistry, InMemoryDailyRollupStore, InMemoryRollupStore, StaticDirectory } from '../support/in-memory.js';
 
 const MONTH = '2026-10';
@@ -15,7 +15,7 @@ const MEMBER = '0b000000-0000-4000-8000-000000000002';
 const OTHER_MEMBER = '0b000000-0000-4000-8000-000000000003';
 const FINANCE = '0b000000-0000-4000-8000-000000000004';
 
-const TEAM: Team = { id: 'platform', name: 'Platform', leads: ['lena@contoso.example'] };
+const TEAM: Team = { id: 'platform', name: 'Platform', leads: ['lena@contoso.example'], leadIds: [LEAD] };
 const USERS: DirectoryUser[] = [
   { userId: LEAD, teamId: 'platform', displayName: 'Lena', upn: 'lena@contoso.example', status: 'member' },
   { userId: MEMBER, teamId: 'platform', displayName: 'Mo', upn: 'mo@contoso.example', status: 'member' },
@@ -53,7 +53,7 @@ async function lookupWith(options: { budgets?: () => BudgetPlan } = {}) {
   const clock = fixedClock('2026-11-10T12:00:00Z');
   const directory = new StaticDirectory({ users: new Map(USERS.map((user) => [user.userId, user])), teams: new Map([[TEAM.id, TEAM]]), notes: [] });
   const budgets = options.budgets;
-  const lookup = new CostLookup({
+  const lookup = cachedCostLookup({
     rollups,
     closes,
     dailyRollups: new InMemoryDailyRollupStore(),

@@ -1,12 +1,21 @@
 import { LogsQueryResultStatus, type LogsTable } from '@azure/monitor-query-logs';
 import { AppError } from '../../domain/errors.js';
 import type { TimeWindow } from '../../domain/periods.js';
-import type { DimensionsSeen, MetricNameSeen, UsageDiscovery, UsageDiscoveryReport } from '../../ports/usage-discovery.js';
+import type { DimensionsSeen, MetricContractSeen, MetricNameSeen, UsageDiscovery, UsageDiscoveryReport } from '../../ports/usage-discovery.js';
 import type { AppInsightsQuerySettings, LogsQueryPort, LogsQueryTarget } from './app-insights-usage-source.js';
-import { buildAccessCheckQuery, buildDimensionDiscoveryQuery, buildMetricNamesQuery, DIMENSIONS_RESULT_COLUMNS, METRIC_NAMES_RESULT_COLUMNS } from './kql.js';
+import {
+  buildAccessCheckQuery,
+  buildContractCheckQuery,
+  buildDimensionDiscoveryQuery,
+  buildMetricNamesQuery,
+  CONTRACT_RESULT_COLUMNS,
+  DIMENSIONS_RESULT_COLUMNS,
+  METRIC_NAMES_RESULT_COLUMNS,
+} from './kql.js';
 
 /**
- * The doctor's view of App Insights: three small queries (access, metric names, dimension counts). An
+ * The doctor's view of App Insights: four small queries (access, metric names, dimension counts, the gateway
+ * contract per metric). An
  * operator runs them by hand, so a failure is reported at once rather than retried.
  */
 export class AppInsightsDiscovery implements UsageDiscovery {
@@ -19,12 +28,14 @@ export class AppInsightsDiscovery implements UsageDiscovery {
     return `${this.describe()}: the query API answered`;
   }
 
-  async discover(window: TimeWindow): Promise<UsageDiscoveryReport> {
-    const [names, dimensions] = await Promise.all([
+  async discover(window: TimeWindow, options: { recentSince?: Date } = {}): Promise<UsageDiscoveryReport> {
+    const recentSince = options.recentSince ?? new Date(window.end.getTime() - 3_600_000);
+    const [names, dimensions, contract] = await Promise.all([
       this.run('the metric name discovery', buildMetricNamesQuery(this.options.settings, window), window),
       this.run('the dimension discovery', buildDimensionDiscoveryQuery(this.options.settings, window), window),
+      this.run('the gateway contract check', buildContractCheckQuery(this.options.settings, window, recentSince), window),
     ]);
-    return { sourceDescription: this.describe(), window, metrics: readMetricNames(names), dimensions: readDimensions(dimensions) };
+    return { sourceDescription: this.describe(), window, metrics: readMetricNames(names), dimensions: readDimensions(dimensions), contract: readContract(contract) };
   }
 
   private describe(): string {
@@ -109,4 +120,18 @@ function readDimensions(table: LogsTable): DimensionsSeen {
     modelValues: asStrings(row[at.modelValues]),
     tierValues: asStrings(row[at.tierValues]),
   };
+}
+
+function readContract(table: LogsTable): MetricContractSeen[] {
+  const at = columns(table, CONTRACT_RESULT_COLUMNS);
+  return table.rows.map((row) => ({
+    name: String(row[at.metric] ?? ''),
+    samples: asNumber(row[at.samples]),
+    requests: asNumber(row[at.requests]),
+    valueSum: asNumber(row[at.valueSum]),
+    recentSamples: asNumber(row[at.recentSamples]),
+    withUserId: asNumber(row[at.withUserId]),
+    withModel: asNumber(row[at.withModel]),
+    withTier: asNumber(row[at.withTier]),
+  }));
 }

@@ -9,7 +9,7 @@ import {
   type QueryTimeInterval,
 } from '@azure/monitor-query-logs';
 import { AppError, isAppError, type ErrorCode } from '../../domain/errors.js';
-import { UsageAggregator } from '../../domain/metric-mapping.js';
+import { UsageAggregator, type SampleValue } from '../../domain/metric-mapping.js';
 import { dayInZone, dayWindow, nextDay, startOfDayInZone, type TimeWindow } from '../../domain/periods.js';
 import type { UsageReadResult } from '../../domain/usage.js';
 import type { ReadUsageOptions, UsageSource } from '../../ports/usage-source.js';
@@ -124,6 +124,11 @@ interface QueryUnit {
 
 function describeUnit(unit: QueryUnit): string {
   return unit.split.buckets === 1 ? `query ${unit.day}` : `query ${unit.day} bucket ${unit.split.bucket}/${unit.split.buckets}`;
+}
+
+/** Where a rejected row came from: the query window (day, and bucket when the day was split). */
+function rejectLocation(unit: QueryUnit): string {
+  return unit.split.buckets === 1 ? `query window ${unit.day}` : `query window ${unit.day} bucket ${unit.split.bucket}/${unit.split.buckets}`;
 }
 
 class ResultTooLarge extends Error {}
@@ -263,11 +268,11 @@ export class AppInsightsUsageSource implements UsageSource {
 
   private addRows(table: LogsTable, unit: QueryUnit, zone: string, aggregator: UsageAggregator): void {
     const index = columnIndexes(table, unit);
-    const location = describeUnit(unit);
+    const location = rejectLocation(unit);
     for (const row of table.rows) {
       const day = row[index.day];
       if (typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
-        aggregator.reject(location, 'the Day column is not a YYYY-MM-DD date');
+        aggregator.reject(location, 'the Day column is not a YYYY-MM-DD date', text(day));
         continue;
       }
       let timestamp: Date;
@@ -275,7 +280,7 @@ export class AppInsightsUsageSource implements UsageSource {
         // Local midnight of the day the server cut: the aggregator maps it back to the same day in `zone`.
         timestamp = startOfDayInZone(day, zone);
       } catch {
-        aggregator.reject(location, 'the Day column is not a calendar day');
+        aggregator.reject(location, 'the Day column is not a calendar day', day);
         continue;
       }
       aggregator.add(
@@ -355,9 +360,13 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : String(value);
 }
 
-/** Anything but a JSON number (a string, null, "NaN") becomes NaN, which the aggregator rejects. */
-function numeric(value: unknown): number {
-  return typeof value === 'number' ? value : Number.NaN;
+/**
+ * The server sums valueSum and valueCount, so they arrive as JSON numbers: a number goes to the aggregator,
+ * which keeps only non-negative integers up to 1e12; anything else (a string, null) is refused with its text.
+ */
+function numeric(value: unknown): SampleValue {
+  if (typeof value === 'number') return value;
+  return { problem: 'is not a JSON number', raw: value === undefined ? 'undefined' : JSON.stringify(value) };
 }
 
 interface ErrorNode {
@@ -411,8 +420,21 @@ interface Failure {
   readonly summary: string;
 }
 
+/** @azure/identity's errors when no credential can sign in at all, or signing in was refused. */
+const CREDENTIAL_ERRORS = new Set(['CredentialUnavailableError', 'AuthenticationRequiredError', 'AggregateAuthenticationError', 'AuthenticationError']);
+
 function classifyFailure(error: unknown): Failure {
   if (isAppError(error)) return { transient: error.retryable, code: error.code, summary: error.message };
+  const name = error instanceof Error ? error.name : '';
+  if (CREDENTIAL_ERRORS.has(name)) {
+    // Not transient: asking again runs the same chain of credentials to the same answer.
+    const detail = (error as Error).message.split('\n')[0];
+    return {
+      transient: false,
+      code: 'UNAUTHENTICATED',
+      summary: `no Azure sign-in for the Logs query API: run \`az login\` on this machine, or in Azure give the app a managed identity with read access (Log Analytics Reader or Monitoring Reader) on the workspace or Application Insights resource (${name}: ${detail})`,
+    };
+  }
   const status = (error as { statusCode?: unknown }).statusCode;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof status !== 'number') {

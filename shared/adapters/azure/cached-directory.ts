@@ -7,7 +7,8 @@
  * - Users: PartitionKey `user`, RowKey = encodeKeyPart(userId as the usage source spelled it). Properties:
  *   userId, known (Boolean), resolvedAt (Edm.DateTime) and, when known, teamId, displayName, upn, status
  *   (member | guest | former). `known: false` records that the directory had no answer for the id.
- * - Teams: PartitionKey `team`, RowKey = encodeKeyPart(team id). Properties: teamId, name, leads (JSON array of
+ * - Teams: PartitionKey `team`, RowKey = encodeKeyPart(team id). Properties: teamId, name, leadIds (JSON array of
+ *   lead oids, absent when none), leads (JSON array of
  *   mail addresses), costCenter (absent when none), resolvedAt.
  * - The last refresh: PartitionKey `refresh`, RowKey `last`. Properties: refreshedAt, requested, resolved,
  *   teams, unresolved (Int32 counts), full (Boolean: every cached user, not a chosen list).
@@ -17,7 +18,7 @@
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { UNALLOCATED_TEAM, type DirectoryResolution, type DirectoryUser, type Team } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import type { Directory } from '../../ports/directory.js';
+import type { CallOptions, Directory } from '../../ports/directory.js';
 import type { Clock } from '../../ports/runtime.js';
 import { runPool } from './table-batches.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
@@ -130,12 +131,12 @@ export class CachedDirectory implements Directory {
     this.log = options.log ?? (() => {});
   }
 
-  async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
-    const { users, teams, notes } = await this.resolveDetailed(userIds);
+  async resolve(userIds: readonly string[], options: CallOptions = {}): Promise<DirectoryResolution> {
+    const { users, teams, notes } = await this.resolveDetailed(userIds, options);
     return { users, teams, notes };
   }
 
-  async resolveDetailed(userIds: readonly string[]): Promise<DetailedResolution> {
+  async resolveDetailed(userIds: readonly string[], options: CallOptions = {}): Promise<DetailedResolution> {
     const requested = [...new Set(userIds.filter((id) => id.trim() !== ''))];
     const now = this.clock.now();
     const cached = await this.store.readUsers(requested.filter(isCacheableId));
@@ -152,7 +153,7 @@ export class CachedDirectory implements Directory {
     }
 
     const askedInner = requested.filter((userId) => !fresh.has(userId));
-    const answer = askedInner.length === 0 ? undefined : await this.inner.resolve(askedInner);
+    const answer = askedInner.length === 0 ? undefined : await this.inner.resolve(askedInner, options);
     const fallback = new Map<string, CachedUser>();
     if (answer !== undefined) {
       for (const userId of askedInner) {
@@ -188,6 +189,28 @@ export class CachedDirectory implements Directory {
     }
     this.log(`directory cache: ${requested.length} users, ${requested.length - askedInner.length} from the cache, ${askedInner.length} asked of the directory`);
     return { users, teams, notes, origins, askedInner };
+  }
+
+  /**
+   * Team records from the cache while fresh; the rest are asked of the inner directory and cached. An expired
+   * entry answers when the inner directory no longer knows the team (as expired users do).
+   */
+  async lookUpTeams(teamIds: readonly string[], options: CallOptions = {}): Promise<ReadonlyMap<string, Team>> {
+    const wanted = [...new Set(teamIds)].filter((teamId) => teamId !== UNALLOCATED_TEAM && isCacheableId(teamId));
+    const now = this.clock.now();
+    const cached = await this.store.readTeams(wanted);
+    const teams = new Map<string, Team>();
+    for (const [teamId, entry] of cached) if (this.isFresh(entry.resolvedAt, now)) teams.set(teamId, entry.team);
+    const missing = wanted.filter((teamId) => !teams.has(teamId));
+    if (missing.length > 0) {
+      const answer = await this.inner.lookUpTeams(missing, options);
+      await this.store.writeTeams([...answer.values()], now);
+      for (const teamId of missing) {
+        const team = answer.get(teamId) ?? cached.get(teamId)?.team;
+        if (team !== undefined) teams.set(teamId, team);
+      }
+    }
+    return teams;
   }
 
   /**
@@ -333,6 +356,7 @@ export class TableDirectoryCacheStore implements DirectoryCacheStore {
         resolvedAt,
       };
       if (team.costCenter !== undefined) entity.costCenter = team.costCenter;
+      if (team.leadIds !== undefined && team.leadIds.length > 0) entity.leadIds = JSON.stringify(team.leadIds);
       return entity;
     });
     await this.writeAll(entities, 'cached teams');
@@ -419,7 +443,7 @@ function toCachedUser(entity: Record<string, unknown>, id: string): CachedUser |
 }
 
 function toCachedTeam(entity: Record<string, unknown>, id: string): CachedTeam | undefined {
-  const { teamId, name, leads, costCenter, resolvedAt } = entity;
+  const { teamId, name, leads, costCenter, resolvedAt, leadIds } = entity;
   if (teamId !== id || typeof name !== 'string' || typeof leads !== 'string' || !isDate(resolvedAt)) return undefined;
   if (costCenter !== undefined && costCenter !== null && typeof costCenter !== 'string') return undefined;
   let parsedLeads: unknown;
@@ -429,7 +453,20 @@ function toCachedTeam(entity: Record<string, unknown>, id: string): CachedTeam |
     return undefined;
   }
   if (!Array.isArray(parsedLeads) || !parsedLeads.every((lead) => typeof lead === 'string')) return undefined;
-  const team: Team = { id, name, leads: parsedLeads as string[], ...(typeof costCenter === 'string' ? { costCenter } : {}) };
+  let parsedLeadIds: unknown = [];
+  try {
+    if (typeof leadIds === 'string') parsedLeadIds = JSON.parse(leadIds);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsedLeadIds) || !parsedLeadIds.every((lead) => typeof lead === 'string')) return undefined;
+  const team: Team = {
+    id,
+    name,
+    leads: parsedLeads as string[],
+    ...(parsedLeadIds.length > 0 ? { leadIds: parsedLeadIds as string[] } : {}),
+    ...(typeof costCenter === 'string' ? { costCenter } : {}),
+  };
   return { team, resolvedAt };
 }
 

@@ -1,4 +1,5 @@
-import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { GraphError, type Client, type GraphRequest } from '@microsoft/microsoft-graph-client';
 import {
   isValidTeamId,
   UNALLOCATED_TEAM,
@@ -7,7 +8,7 @@ import {
   type Team,
 } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import type { Directory } from '../../ports/directory.js';
+import type { CallOptions, Directory } from '../../ports/directory.js';
 import { graphHeaderOf as headerOf, graphStatusOf as statusOf, isTransientGraphStatus as isTransient, retryDelayMs } from './graph-retry.js';
 
 /**
@@ -82,7 +83,25 @@ const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const PERMISSION = {
   groups: 'GroupMember.Read.All',
   users: 'User.Read.All',
+  servicePrincipals: 'Application.Read.All',
 } as const;
+
+const SERVICE_PRINCIPAL_FIELDS = 'id,appId,displayName,tags,accountEnabled';
+/** A service principal tagged `chargeback-team:<team>` is charged to that team (before its owners' team). */
+const TEAM_TAG = /^chargeback-team:(.+)$/i;
+
+interface GraphServicePrincipal {
+  readonly id: string;
+  readonly appId?: string | null;
+  readonly displayName?: string | null;
+  readonly tags?: readonly string[] | null;
+}
+
+/** An automation identity (CI, agent) found at /servicePrincipals/{id}, and the team it was traced to. */
+interface FoundServicePrincipal {
+  readonly principal: GraphServicePrincipal;
+  readonly teamId: string | undefined;
+}
 
 interface GraphUser {
   readonly id: string;
@@ -125,6 +144,16 @@ interface BatchOutcome {
 }
 
 /** What one resolve() learned before building the resolution. */
+/**
+ * The caller's AbortSignal for the Graph requests of one resolve() or lookUpTeams(), however deep in the paging
+ * and batching they are made: a cost API request that gives up cancels them instead of leaving them running.
+ */
+const callerSignal = new AsyncLocalStorage<AbortSignal | undefined>();
+
+function abortedError(signal: AbortSignal): unknown {
+  return signal.reason ?? new AppError('TIMEOUT', 'the Graph call was given up', { retryable: true });
+}
+
 interface Findings {
   /** lower-case oid -> the Graph user (requested users only). */
   readonly users: Map<string, GraphUser>;
@@ -133,6 +162,8 @@ interface Findings {
   readonly teamGroups: Map<string, TeamGroup[]>;
   /** lower-case oid -> what deletedItems said (or null when it is gone for good). */
   readonly deleted: Map<string, GraphUser | null>;
+  /** lower-case oid -> service principals (oids that are not users: app-only tokens carry them too). */
+  readonly servicePrincipals: Map<string, FoundServicePrincipal>;
   readonly notes: string[];
 }
 
@@ -190,12 +221,17 @@ export class GraphDirectory implements Directory {
     return { ...this.counters };
   }
 
-  async resolve(userIds: readonly string[]): Promise<DirectoryResolution> {
+  async resolve(userIds: readonly string[], options: CallOptions = {}): Promise<DirectoryResolution> {
+    return callerSignal.run(options.signal, () => this.resolveIds(userIds, { servicePrincipals: true }));
+  }
+
+  /** `servicePrincipals: false` when resolving the owners of service principals, so the lookup never recurses. */
+  private async resolveIds(userIds: readonly string[], options: { servicePrincipals: boolean }): Promise<DirectoryResolution> {
     const requested = new Map<string, string>();
     for (const userId of userIds) {
       if (userId.trim() !== '') requested.set(userId.toLowerCase(), userId);
     }
-    const findings: Findings = { users: new Map(), memberships: new Map(), teamGroups: new Map(), deleted: new Map(), notes: [] };
+    const findings: Findings = { users: new Map(), memberships: new Map(), teamGroups: new Map(), deleted: new Map(), servicePrincipals: new Map(), notes: [] };
     if (requested.size === 0) return { users: new Map(), teams: new Map(), notes: [] };
 
     if (this.strategy.kind === 'group-prefix') {
@@ -203,7 +239,7 @@ export class GraphDirectory implements Directory {
     } else if (requested.size > this.batchOnlyUpTo) {
       await this.readAllUsers(requested, findings);
     }
-    await this.lookUpLeftovers(requested, findings);
+    await this.lookUpLeftovers(requested, findings, options);
 
     const users = this.directoryUsers(requested, findings);
     const teams = await this.teamsOf(users, findings);
@@ -211,7 +247,47 @@ export class GraphDirectory implements Directory {
     return { users, teams, notes: findings.notes };
   }
 
+  /**
+   * Team records by id, whoever is in them: with group-prefix, the team groups and their owners (leads by
+   * mail and by oid); otherwise only what the overrides name (leads then come from the overrides alone).
+   */
+  async lookUpTeams(teamIds: readonly string[], options: CallOptions = {}): Promise<ReadonlyMap<string, Team>> {
+    return callerSignal.run(options.signal, () => this.lookUpAllTeams(teamIds));
+  }
+
+  private async lookUpAllTeams(teamIds: readonly string[]): Promise<ReadonlyMap<string, Team>> {
+    const wanted = new Set(teamIds);
+    const teams = new Map<string, Team>();
+    if (this.strategy.kind === 'group-prefix') {
+      const findings: Findings = { users: new Map(), memberships: new Map(), teamGroups: new Map(), deleted: new Map(), servicePrincipals: new Map(), notes: [] };
+      await this.listTeamGroups(this.strategy, findings);
+      for (const [teamId, groups] of findings.teamGroups) {
+        if (!wanted.has(teamId)) continue;
+        const owners = await this.ownersOf(groups);
+        const overridden = this.overrides.teamLeads[teamId];
+        teams.set(teamId, {
+          id: teamId,
+          name: this.overrides.teamNames?.[teamId] ?? groups[0]?.name ?? teamId,
+          leads: [...(overridden ?? owners.addresses)],
+          ...(overridden ? {} : { leadIds: owners.ids }),
+        });
+      }
+      return teams;
+    }
+    for (const teamId of wanted) {
+      const leads = this.overrides.teamLeads[teamId];
+      const name = this.overrides.teamNames?.[teamId];
+      if (leads !== undefined || name !== undefined) teams.set(teamId, { id: teamId, name: name ?? teamId, leads: [...(leads ?? [])] });
+    }
+    return teams;
+  }
+
   private async readTeamGroups(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, requested: Map<string, string>, findings: Findings): Promise<void> {
+    await this.listTeamGroups(strategy, findings);
+    await this.readTeamMembers(strategy, requested, findings);
+  }
+
+  private async listTeamGroups(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, findings: Findings): Promise<void> {
     const literal = encodeURIComponent(strategy.prefix.replace(/'/g, "''"));
     const groups: { id: string; displayName?: string | null }[] = [];
     await this.listAll<{ id: string; displayName?: string | null }>(
@@ -244,6 +320,9 @@ export class GraphDirectory implements Directory {
     if (unusable.length > 0) {
       findings.notes.push(`Ignored ${unusable.length} group(s) whose name after "${strategy.prefix}" gives no valid team id: ${sample(unusable)}.`);
     }
+  }
+
+  private async readTeamMembers(strategy: Extract<TeamStrategy, { kind: 'group-prefix' }>, requested: Map<string, string>, findings: Findings): Promise<void> {
 
     const relation = strategy.membership === 'transitive' ? 'transitiveMembers' : 'members';
     for (const [teamId, teamGroups] of findings.teamGroups) {
@@ -277,7 +356,7 @@ export class GraphDirectory implements Directory {
   }
 
   /** The oids the bulk listings did not cover: one by one, 20 per $batch; 404s are then checked in deletedItems. */
-  private async lookUpLeftovers(requested: Map<string, string>, findings: Findings): Promise<void> {
+  private async lookUpLeftovers(requested: Map<string, string>, findings: Findings, options: { servicePrincipals: boolean }): Promise<void> {
     const fields = this.strategy.kind === 'group-prefix' ? USER_FIELDS : ORG_USER_FIELDS;
     const leftovers = [...requested.keys()].filter((key) => !findings.users.has(key));
     const notObjectIds = leftovers.filter((key) => !OBJECT_ID.test(key));
@@ -294,10 +373,12 @@ export class GraphDirectory implements Directory {
       else missing.push(key);
     }
 
-    if (missing.length > 0) {
+    const principals = options.servicePrincipals && missing.length > 0 ? await this.lookUpServicePrincipals(missing, requested, findings) : new Set<string>();
+    const gone = missing.filter((key) => !principals.has(key));
+    if (gone.length > 0) {
       // Only for a name to audit by: whatever deletedItems answers (even nothing), 404 on /users already said "gone".
-      const deleted = await this.runBatches(missing.map((key) => ({ key, url: `/directory/deletedItems/${key}` })), PERMISSION.users);
-      for (const key of missing) {
+      const deleted = await this.runBatches(gone.map((key) => ({ key, url: `/directory/deletedItems/${key}` })), PERMISSION.users);
+      for (const key of gone) {
         const result = deleted.results.get(key);
         findings.deleted.set(key, result?.status === 200 ? (result.body as GraphUser) : null);
       }
@@ -309,12 +390,84 @@ export class GraphDirectory implements Directory {
     }
   }
 
+  /**
+   * The oids /users answered 404 for may be service principals (CI pipelines, agents: app-only tokens carry
+   * an oid too). Each is charged to, in order: its override, its `chargeback-team:<team>` tag, the team of its
+   * first owner (by oid) who has one. Returns the keys that were service principals; the rest are deleted users.
+   * Without Application.Read.All the lookup is skipped with a note, and they stay unallocated as before.
+   */
+  private async lookUpServicePrincipals(keys: readonly string[], requested: Map<string, string>, findings: Findings): Promise<Set<string>> {
+    const lookups = keys.map((key) => ({ key, url: `/servicePrincipals/${key}?$select=${SERVICE_PRINCIPAL_FIELDS}` }));
+    let found: BatchOutcome;
+    try {
+      found = await this.runBatches(lookups, PERMISSION.servicePrincipals);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'DIRECTORY_INVALID') throw error;
+      findings.notes.push(`Service principals could not be looked up (${error.message}); oids that are not users are left unallocated.`);
+      return new Set();
+    }
+    const principals = new Map<string, GraphServicePrincipal>();
+    for (const [key, result] of found.results) if (result.status === 200) principals.set(key, result.body as GraphServicePrincipal);
+
+    const tagged = new Map<string, string>();
+    for (const [key, principal] of principals) {
+      const tag = (principal.tags ?? []).map((t) => TEAM_TAG.exec(t)?.[1]).find((value) => value !== undefined);
+      const teamId = tag === undefined ? undefined : teamIdFromName(tag);
+      if (teamId !== undefined) tagged.set(key, teamId);
+    }
+    const needOwners = [...principals.keys()].filter((key) => this.overrideFor(key) === undefined && !tagged.has(key));
+    const ownersOf = new Map<string, string[]>();
+    if (needOwners.length > 0) {
+      const owners = await this.runBatches(needOwners.map((key) => ({ key, url: `/servicePrincipals/${key}/owners?$select=id` })), PERMISSION.servicePrincipals);
+      for (const [key, result] of owners.results) {
+        const value = (result.body as GraphPage<{ id: string; '@odata.type'?: string }> | undefined)?.value ?? [];
+        const people = value.filter((owner) => (owner['@odata.type'] ?? '#microsoft.graph.user') === '#microsoft.graph.user').map((owner) => owner.id.toLowerCase());
+        ownersOf.set(key, [...new Set(people)].sort(compare));
+      }
+    }
+    const allOwners = [...new Set([...ownersOf.values()].flat())];
+    const ownerResolution = allOwners.length > 0 ? await this.resolveIds(allOwners, { servicePrincipals: false }) : undefined;
+    const ownerTeam = (ownerId: string): string | undefined => {
+      const owner = [...(ownerResolution?.users.values() ?? [])].find((user) => user.userId.toLowerCase() === ownerId);
+      return owner === undefined || owner.status === 'former' || owner.teamId === UNALLOCATED_TEAM ? undefined : owner.teamId;
+    };
+
+    for (const [key, principal] of principals) {
+      const owners = ownersOf.get(key) ?? [];
+      const ownerTeams = owners.map(ownerTeam).filter((team): team is string => team !== undefined);
+      const teamId = tagged.get(key) ?? ownerTeams[0];
+      if (new Set(ownerTeams).size > 1 && !tagged.has(key)) {
+        findings.notes.push(`Service principal ${describePrincipal(requested.get(key) ?? key, principal)} has owners in several teams (${[...new Set(ownerTeams)].join(', ')}); charged to "${teamId}", its first owner's team. Tag it chargeback-team:<team> or add an override to choose another.`);
+      }
+      findings.servicePrincipals.set(key, { principal, teamId });
+    }
+    if (found.unresolved.size > 0) {
+      findings.notes.push(`${found.unresolved.size} oid(s) could not be checked as service principals: ${sample([...found.unresolved].map(([key, why]) => `${key} (${why})`))}.`);
+    }
+    return new Set([...principals.keys(), ...found.unresolved.keys()]);
+  }
+
   private directoryUsers(requested: Map<string, string>, findings: Findings): Map<string, DirectoryUser> {
     const users = new Map<string, DirectoryUser>();
     const withoutTeam: string[] = [];
     const disabled: string[] = [];
+    const principalsWithoutTeam: string[] = [];
     for (const [key, userId] of requested) {
       const override = this.overrideFor(key);
+      const principal = findings.servicePrincipals.get(key);
+      if (principal !== undefined) {
+        // An automation identity is never a "former user": it is charged to a team or plainly unallocated.
+        const teamId = override ?? principal.teamId;
+        if (teamId === undefined) principalsWithoutTeam.push(describePrincipal(userId, principal.principal));
+        users.set(userId, {
+          userId,
+          teamId: teamId ?? UNALLOCATED_TEAM,
+          displayName: principal.principal.displayName ?? '(service principal)',
+          upn: '',
+          status: 'member',
+        });
+        continue;
+      }
       const gone = findings.deleted.get(key);
       if (findings.deleted.has(key)) {
         users.set(userId, {
@@ -343,6 +496,11 @@ export class GraphDirectory implements Directory {
     }
     if (withoutTeam.length > 0) {
       findings.notes.push(`${withoutTeam.length} user(s) belong to no team (${this.strategyLabel()}) and are unallocated: ${sample(withoutTeam)}.`);
+    }
+    if (principalsWithoutTeam.length > 0) {
+      findings.notes.push(
+        `${principalsWithoutTeam.length} service principal(s) have no team (no override, no chargeback-team:<team> tag, no owner in a team) and are unallocated: ${sample(principalsWithoutTeam)}.`,
+      );
     }
     if (disabled.length > 0) {
       const treatment = this.disabledAccounts === 'former' ? 'treated as former users (unallocated)' : 'charged to their team';
@@ -387,10 +545,18 @@ export class GraphDirectory implements Directory {
       const groups = findings.teamGroups.get(teamId) ?? [];
       const sourceName = [...(sourceNames.get(teamId) ?? [])].sort(compare)[0];
       const name = this.overrides.teamNames?.[teamId] ?? groups[0]?.name ?? sourceName ?? teamId;
-      const leads = this.overrides.teamLeads[teamId] ?? (await this.ownersOf(groups));
+      const overridden = this.overrides.teamLeads[teamId];
+      const owners = overridden === undefined ? await this.ownersOf(groups) : undefined;
+      const leads = overridden ?? owners?.addresses ?? [];
       if (leads.length === 0) leaderless.push(teamId);
       const costCenter = this.strategy.kind === 'cost-center' ? sourceName : undefined;
-      teams.set(teamId, { id: teamId, name, leads: [...leads], ...(costCenter === undefined ? {} : { costCenter }) });
+      teams.set(teamId, {
+        id: teamId,
+        name,
+        leads: [...leads],
+        ...(owners !== undefined && owners.ids.length > 0 ? { leadIds: owners.ids } : {}),
+        ...(costCenter === undefined ? {} : { costCenter }),
+      });
     }
     if (leaderless.length > 0) {
       findings.notes.push(`${leaderless.length} team(s) have no lead to send reports to: ${sample(leaderless)}.`);
@@ -398,8 +564,10 @@ export class GraphDirectory implements Directory {
     return teams;
   }
 
-  private async ownersOf(groups: readonly TeamGroup[]): Promise<string[]> {
+  /** The owners' mail addresses (who gets the reports) and user oids (what the cost API authorizes by). */
+  private async ownersOf(groups: readonly TeamGroup[]): Promise<{ addresses: string[]; ids: string[] }> {
     const leads = new Set<string>();
+    const ids = new Set<string>();
     for (const group of groups) {
       await this.listAll<{ id: string; mail?: string | null; userPrincipalName?: string | null }>(
         `/groups/${encodeURIComponent(group.groupId)}/owners?$select=${OWNER_FIELDS}&$top=${PAGE_SIZE}`,
@@ -409,12 +577,15 @@ export class GraphDirectory implements Directory {
           for (const owner of page) {
             // Service principals can own groups; they have neither mail nor UPN and cannot read a report.
             const address = owner.mail ?? owner.userPrincipalName;
-            if (address) leads.add(address);
+            if (address) {
+              leads.add(address);
+              ids.add(owner.id.toLowerCase());
+            }
           }
         },
       );
     }
-    return [...leads].sort(compare);
+    return { addresses: [...leads].sort(compare), ids: [...ids].sort(compare) };
   }
 
   private overrideFor(key: string): string | undefined {
@@ -436,7 +607,7 @@ export class GraphDirectory implements Directory {
     let next: string | undefined = firstPage;
     while (next !== undefined) {
       const url: string = next;
-      const page = await this.call<GraphPage<T>>(what, permission, () => this.client.api(url).get());
+      const page = await this.call<GraphPage<T>>(what, permission, () => withSignal(this.client.api(url)).get());
       this.counters.listCalls += 1;
       onPage(page.value ?? []);
       next = page['@odata.nextLink'];
@@ -445,11 +616,14 @@ export class GraphDirectory implements Directory {
 
   /** One Graph request with bounded retries on 429/5xx (Retry-After honoured); other failures become AppErrors. */
   private async call<T>(what: string, permission: string, send: () => Promise<T>): Promise<T> {
+    const signal = callerSignal.getStore();
     for (let attempt = 1; ; attempt += 1) {
+      if (signal?.aborted) throw abortedError(signal);
       this.counters.calls += 1;
       try {
         return await send();
       } catch (error) {
+        if (signal?.aborted) throw abortedError(signal);
         const status = statusOf(error);
         if (!isTransient(status) || attempt >= this.maxCallAttempts) throw translateGraphError(error, what, permission, attempt);
         const delay = retryDelayMs(headerOf(error, 'retry-after'), attempt);
@@ -514,13 +688,16 @@ export class GraphDirectory implements Directory {
   /** The sub-responses, or why the whole batch could not be sent. */
   private async postBatch(requests: readonly { id: string; method: string; url: string }[], permission: string): Promise<SubResponse[] | string> {
     this.counters.batchSubRequests += requests.length;
+    const signal = callerSignal.getStore();
     for (let attempt = 1; ; attempt += 1) {
+      if (signal?.aborted) throw abortedError(signal);
       this.counters.calls += 1;
       this.counters.batchCalls += 1;
       try {
-        const body = (await this.client.api('/$batch').post({ requests })) as { responses?: SubResponse[] } | undefined;
+        const body = (await withSignal(this.client.api('/$batch')).post({ requests })) as { responses?: SubResponse[] } | undefined;
         return body?.responses ?? [];
       } catch (error) {
+        if (signal?.aborted) throw abortedError(signal);
         const status = statusOf(error);
         if (!isTransient(status)) throw translateGraphError(error, 'send a $batch of user lookups', permission, attempt);
         if (attempt >= this.maxCallAttempts) return `$batch failed with ${status} after ${attempt} attempts`;
@@ -531,6 +708,12 @@ export class GraphDirectory implements Directory {
       }
     }
   }
+}
+
+/** The request with the caller's AbortSignal as its fetch option, when there is one. */
+function withSignal(request: GraphRequest): GraphRequest {
+  const signal = callerSignal.getStore();
+  return signal === undefined ? request : request.options({ signal });
 }
 
 /** "Platform Engineering" -> "platform-engineering"; undefined when nothing usable is left. */
@@ -610,6 +793,10 @@ function errorMessageOf(body: unknown): string | undefined {
 function describeUser(userId: string, user: GraphUser): string {
   const name = user.userPrincipalName ?? user.displayName;
   return name ? `${name} (${userId})` : userId;
+}
+
+function describePrincipal(userId: string, principal: GraphServicePrincipal): string {
+  return principal.displayName ? `"${principal.displayName}" (${userId}, service principal)` : `${userId} (service principal)`;
 }
 
 function sample(items: readonly string[]): string {

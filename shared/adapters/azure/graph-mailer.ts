@@ -15,7 +15,7 @@ export const LARGE_ATTACHMENT_BYTES = 3_000_000;
 const MAX_ATTACHMENT_BYTES = 150 * 1024 * 1024;
 const DEFAULT_MAX_ATTEMPTS = 4;
 
-const PERMISSION = { send: 'Mail.Send', drafts: 'Mail.ReadWrite' } as const;
+const PERMISSION = { send: 'Mail.Send', drafts: 'Mail.ReadWrite', read: 'Mail.ReadBasic' } as const;
 
 export interface GraphMailerOptions {
   /** Built by graphClientFor: without the SDK's RetryHandler, so the retries below are the only ones. */
@@ -102,6 +102,28 @@ export class GraphMailer implements Mailer {
       await this.sendThroughDraft(mail);
     }
     return { messageId, location: `graph:${this.mailbox}` };
+  }
+
+  /**
+   * Looks the message up in the sender's Sent Items by the internetMessageId it was sent with. Undefined when
+   * Graph cannot answer (no permission to read the mailbox, an outage): then the mail stays uncertain.
+   */
+  async wasSent(mail: { readonly idempotencyKey: string }): Promise<boolean | undefined> {
+    const internetMessageId = messageIdFor(mail.idempotencyKey).replace(/'/g, "''");
+    try {
+      const found = (await this.call('look the message up in Sent Items', PERMISSION.read, () =>
+        this.client
+          .api(`${this.mailboxPath}/mailFolders/sentitems/messages`)
+          .filter(`internetMessageId eq '${internetMessageId}'`)
+          .select('id,internetMessageId')
+          .top(1)
+          .get(),
+      )) as { value?: unknown[] } | undefined;
+      return Array.isArray(found?.value) && found.value.length > 0;
+    } catch (error) {
+      this.log(`graph mailer: could not tell whether ${mail.idempotencyKey} was sent: ${errorText(error)}`);
+      return undefined;
+    }
   }
 
   private messageFields(mail: OutgoingMail): Record<string, unknown> {
@@ -260,6 +282,7 @@ function fileAttachment(attachment: MailAttachment): Record<string, unknown> {
     name: attachment.filename,
     contentType: attachment.contentType,
     contentBytes: attachment.content.toString('base64'),
+    ...(attachment.contentId === undefined ? {} : { isInline: true, contentId: attachment.contentId }),
   };
 }
 

@@ -215,3 +215,41 @@ export function buildDimensionDiscoveryQuery(settings: Omit<UsageQuerySettings, 
   );
   return lines.join('\n');
 }
+
+/** Column names of the contract check query: one row per metric name of the namespace. */
+export const CONTRACT_RESULT_COLUMNS = {
+  metric: 'MetricName',
+  samples: 'Samples',
+  requests: 'Requests',
+  valueSum: 'ValueSum',
+  recentSamples: 'RecentSamples',
+  withUserId: 'WithUserId',
+  withModel: 'WithModel',
+  withTier: 'WithTier',
+} as const;
+
+/**
+ * What `doctor` checks the gateway's contract with: per metric name in the namespace, its samples (and those
+ * since `recentSince`), measurements (the request count), value sum, and how many samples carry each of the
+ * three dimensions. Every metric of the namespace, not only the mapped ones, so unmapped cache metrics show.
+ */
+export function buildContractCheckQuery(settings: Omit<UsageQuerySettings, 'timeZone'>, window: TimeWindow, recentSince: Date): string {
+  const problems = usageQuerySettingsProblems(settings);
+  if (problems.length > 0) throw new AppError('CONFIG_INVALID', 'the usage query settings are not usable', { details: problems });
+  const shape = shapeFor(settings.mode);
+  const property = (name: string) => `tostring(${shape.bag}[${kqlString(name)}])`;
+  const column = CONTRACT_RESULT_COLUMNS;
+  const lines = [shape.table, windowFilter(shape, window)];
+  if (settings.metricNamespace !== null) {
+    lines.push(`| where ${property(settings.namespaceProperty ?? DEFAULT_NAMESPACE_PROPERTY)} == ${kqlString(settings.metricNamespace)}`);
+  }
+  lines.push(
+    `| summarize ${column.samples} = count(), ${column.requests} = sum(${shape.count}), ${column.valueSum} = sum(${shape.sum}), ` +
+      `${column.recentSamples} = countif(${shape.time} >= ${kqlDatetime(recentSince, 'recent start')}), ` +
+      `${column.withUserId} = countif(isnotempty(${property(settings.dimensions.userId)})), ` +
+      `${column.withModel} = countif(isnotempty(${property(settings.dimensions.model)})), ` +
+      `${column.withTier} = countif(isnotempty(${property(settings.dimensions.tier)})) by ${column.metric} = ${shape.name}`,
+    `| top ${MAX_DISCOVERED_METRICS} by ${column.samples} desc`,
+  );
+  return lines.join('\n');
+}

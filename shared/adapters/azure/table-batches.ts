@@ -73,11 +73,13 @@ export async function runPool<T>(items: readonly T[], concurrency: number, work:
 }
 
 /** The keys of the entities matching `filter`, without their properties. */
-export async function listKeys(client: TableClient, filter: string, action: string): Promise<EntityKey[]> {
+/** The keys matching `filter`; at most `limit` of them when given (enough to tell whether there are any). */
+export async function listKeys(client: TableClient, filter: string, action: string, limit = Infinity): Promise<EntityKey[]> {
   const keys: EntityKey[] = [];
   try {
     for await (const entity of client.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } })) {
       keys.push({ partitionKey: entity.partitionKey!, rowKey: entity.rowKey! });
+      if (keys.length >= limit) break;
     }
   } catch (error) {
     throw storageError(action, error);

@@ -36,6 +36,7 @@ import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, ru
 import { ensureTable, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
 import { assertCanonicalDay, assertCanonicalMonth, entityReader, int64, subjectProperties, TOKEN_PROPERTY } from './table-usage-properties.js';
+import type { CallOptions } from '../../ports/directory.js';
 
 const DAILY_SCHEMA_VERSION = 1;
 
@@ -100,7 +101,7 @@ export class TableDailyRollupStore implements DailyRollupStore {
     return entities.map(lineFromEntity).sort(compareDayLines);
   }
 
-  async readTeamDays(month: string, teamId: string, throughDay: string): Promise<DayLine[]> {
+  async readTeamDays(month: string, teamId: string, throughDay: string, options: CallOptions = {}): Promise<DayLine[]> {
     assertCanonicalMonth(month);
     assertCanonicalDay(throughDay);
     const days = daysOfMonth(month).filter((day) => day <= throughDay);
@@ -109,7 +110,7 @@ export class TableDailyRollupStore implements DailyRollupStore {
     // over every team's partitions of the month.
     await runPool(days, this.batchConcurrency, async (day) => {
       const partitionKey = dayLinePartitionKey(day, teamId);
-      const entities = await this.list(this.lines, odata`PartitionKey eq ${partitionKey}`, `read the lines of team ${teamId} on ${day}`);
+      const entities = await this.list(this.lines, odata`PartitionKey eq ${partitionKey}`, `read the lines of team ${teamId} on ${day}`, options.signal);
       byDay.set(day, entities.map(lineFromEntity).sort(compareDayLines));
     });
     return days.flatMap((day) => byDay.get(day)!);
@@ -123,16 +124,16 @@ export class TableDailyRollupStore implements DailyRollupStore {
     return entities.map(totalFromEntity).sort(compareTotals);
   }
 
-  async readMonthDailySeries(month: string): Promise<TeamDayTotal[]> {
+  async readMonthDailySeries(month: string, options: CallOptions = {}): Promise<TeamDayTotal[]> {
     assertCanonicalMonth(month);
-    const entities = await this.list(this.totals, odata`PartitionKey eq ${month}`, `read the daily series of ${month}`);
+    const entities = await this.list(this.totals, odata`PartitionKey eq ${month}`, `read the daily series of ${month}`, options.signal);
     return entities.map(totalFromEntity).sort(compareTotals);
   }
 
-  private async list(client: TableClient, filter: string, action: string): Promise<Record<string, unknown>[]> {
+  private async list(client: TableClient, filter: string, action: string, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
     const entities: Record<string, unknown>[] = [];
     try {
-      for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) entities.push(entity);
+      for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, ...(signal ? { abortSignal: signal } : {}) })) entities.push(entity);
     } catch (error) {
       throw storageError(action, error);
     }

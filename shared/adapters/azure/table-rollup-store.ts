@@ -22,10 +22,18 @@
  *     days           String  JSON array of [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h,
  *                            requests, cost string or null, priceEntryId or null], in day order
  *
- * replaceMonth upserts (Replace mode, so a rerun leaves byte-identical properties) in entity group
+ * Revisions: a close writes each revision r >= 1 under its own partitions, PartitionKey
+ * `${month}.r${r}~${encodeKeyPart(teamId)}` (the same row keys and properties), where readers do not look,
+ * and then moves the month's pointer (PartitionKey `published`, RowKey = month, property revision Int32) to
+ * it in one write: readers see the old revision or the new one, never a mix. Lines of other revisions are
+ * deleted after the pointer moved. Revision 0 is the layout above without a revision (`${month}~team`), which
+ * replaceMonth writes and which a month without a pointer is read from (months stored before revisions were
+ * kept apart).
+ *
+ * Writing a revision upserts (Replace mode, so a rerun leaves byte-identical properties) in entity group
  * transactions of at most 100 entities of one partition and under 4 MiB, several partitions at a time, then
- * deletes the month's entities that are not in the new set. Readers may briefly see a mix of old and new lines
- * while a replace runs; a crash leaves such a mix, and rerunning the same replace completes it exactly.
+ * deletes the revision's entities that are not in the new set. A crash half-way leaves the unpublished
+ * revision half written, and rerunning the same write completes it exactly.
  */
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
@@ -34,9 +42,10 @@ import { compareLines, type DayUsage, type MonthlyLine } from '../../domain/roll
 import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
 import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
-import { ensureTable, storageError } from './table-client.js';
+import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
 import { assertCanonicalMonth, entityReader, int64, safeCount, subjectProperties, TOKEN_PROPERTY } from './table-usage-properties.js';
+import type { CallOptions } from '../../ports/directory.js';
 
 const ROLLUP_SCHEMA_VERSION = 1;
 
@@ -53,8 +62,22 @@ type DayTuple = [string, number, number, number, number, number, number, string 
 /** A line to be written: its keys and the size its entity was estimated at, not the entity. */
 type PlannedEntity = EntityKey & { line: MonthlyLine; size: number };
 
-export function rollupPartitionKey(month: string, teamId: string): string {
-  return `${encodeKeyPart(month)}${KEY_PART_SEPARATOR}${encodeKeyPart(teamId)}`;
+export function rollupPartitionKey(month: string, teamId: string, revision = 0): string {
+  return `${encodeKeyPart(revisionPrefix(month, revision))}${KEY_PART_SEPARATOR}${encodeKeyPart(teamId)}`;
+}
+
+const POINTER_PARTITION = 'published';
+
+/** The first key part of a revision's partitions: the month itself for revision 0. */
+function revisionPrefix(month: string, revision: number): string {
+  if (!Number.isInteger(revision) || revision < 0) throw new AppError('INVALID_ARGUMENT', `a revision is a whole number from 0, got ${revision}`);
+  return revision === 0 ? month : `${month}.r${revision}`;
+}
+
+/** Every partition of the month, all revisions: the legacy range and the `${month}.r…` range. */
+function everyRevisionOf(month: string): string[] {
+  const legacy = keysStartingWith(month);
+  return [odata`PartitionKey ge ${legacy.from} and PartitionKey lt ${legacy.to}`, odata`PartitionKey ge ${`${month}.r`} and PartitionKey lt ${`${month}.s`}`];
 }
 
 export function rollupRowKey(line: Pick<MonthlyLine, 'userId' | 'model' | 'tier'>): string {
@@ -77,19 +100,86 @@ export class TableRollupStore implements RollupStore {
   }
 
   async replaceMonth(month: string, lines: readonly MonthlyLine[], onProgress?: (done: number, total: number) => void): Promise<ReplaceMonthResult> {
+    const result = await this.writeRevision(month, 0, lines, onProgress);
+    const before = await this.listOtherRevisions(month, 0);
+    await this.publishRevision(month, 0);
+    return { written: result.written, deleted: result.deleted + before };
+  }
+
+  async publishRevision(month: string, revision: number): Promise<void> {
     assertCanonicalMonth(month);
+    revisionPrefix(month, revision);
+    try {
+      await this.client.upsertEntity({ partitionKey: POINTER_PARTITION, rowKey: month, revision }, 'Replace');
+    } catch (error) {
+      throw storageError(`publish revision ${revision} of ${month}`, error);
+    }
+    const own = keysStartingWith(revisionPrefix(month, revision));
+    const stale: EntityKey[] = [];
+    for (const filter of everyRevisionOf(month)) {
+      for (const key of await listKeys(this.client, filter, `list the stored keys of ${month}`)) {
+        if (key.partitionKey >= own.from && key.partitionKey < own.to) continue;
+        stale.push(key);
+      }
+    }
+    const deletes = batchesOf(groupByPartition(stale, 'Duplicate stored key'), () => PER_OPERATION_OVERHEAD_BYTES);
+    await runPool(deletes, this.batchConcurrency, async (batch) => {
+      try {
+        await this.client.submitTransaction(batch.map((key): TransactionAction => ['delete', key]));
+      } catch (error) {
+        throw storageError(`remove superseded lines of ${month}`, error);
+      }
+    });
+  }
+
+  async publishedRevision(month: string): Promise<number | undefined> {
+    assertCanonicalMonth(month);
+    try {
+      const pointer = await this.client.getEntity<{ revision?: unknown }>(POINTER_PARTITION, month);
+      const revision = typeof pointer.revision === 'bigint' ? Number(pointer.revision) : pointer.revision;
+      if (typeof revision !== 'number' || !Number.isInteger(revision) || revision < 0) throw new AppError('STORAGE_FAILED', `the published revision of ${month} is not readable`);
+      return revision;
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      if (statusOf(error) !== 404) throw storageError(`read the published revision of ${month}`, error);
+    }
+    const legacy = keysStartingWith(month);
+    const any = await listKeys(this.client, odata`PartitionKey ge ${legacy.from} and PartitionKey lt ${legacy.to}`, `read month ${month}`, 1);
+    return any.length > 0 ? 0 : undefined;
+  }
+
+  async readRevision(month: string, revision: number): Promise<MonthlyLine[]> {
+    assertCanonicalMonth(month);
+    const { from, to } = keysStartingWith(revisionPrefix(month, revision));
+    return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read revision ${revision} of ${month}`);
+  }
+
+  private async listOtherRevisions(month: string, revision: number): Promise<number> {
+    const own = keysStartingWith(revisionPrefix(month, revision));
+    let count = 0;
+    for (const filter of everyRevisionOf(month)) {
+      for (const key of await listKeys(this.client, filter, `list the stored keys of ${month}`)) {
+        if (key.partitionKey < own.from || key.partitionKey >= own.to) count += 1;
+      }
+    }
+    return count;
+  }
+
+  async writeRevision(month: string, revision: number, lines: readonly MonthlyLine[], onProgress?: (done: number, total: number) => void): Promise<ReplaceMonthResult> {
+    assertCanonicalMonth(month);
+    const prefix = revisionPrefix(month, revision);
     // Every line is checked, and its entity sized, before anything is written; the entities themselves (a
     // month of daily grain is tens of MB of JSON) are built again batch by batch, so only the batches in
     // flight are held.
     const planned = lines.map((line): PlannedEntity => {
-      const entity = toEntity(month, line);
+      const entity = toEntity(month, line, revision);
       return { partitionKey: entity.partitionKey, rowKey: entity.rowKey, line, size: entitySizeEstimate(entity) };
     });
     const byPartition = groupByPartition(planned, 'Two lines of the month share a key (team, user, model, tier)');
 
     // Listing before writing gives a known total for progress; with one writer per month the stale set is the
     // same as if it were listed afterwards, because the writes only touch keys of the new set.
-    const { from, to } = keysStartingWith(month);
+    const { from, to } = keysStartingWith(prefix);
     const storedKeys = await listKeys(this.client, odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `list the stored keys of ${month}`);
     const stale = staleKeys(storedKeys, byPartition);
     const upserts = batchesOf(byPartition, (item) => item.size);
@@ -108,27 +198,47 @@ export class TableRollupStore implements RollupStore {
       done += 1;
       onProgress?.(done, total);
     };
-    await runPool(upserts, this.batchConcurrency, (batch) => submit(batch.map((item): TransactionAction => ['upsert', toEntity(month, item.line), 'Replace'])));
+    await runPool(upserts, this.batchConcurrency, (batch) => submit(batch.map((item): TransactionAction => ['upsert', toEntity(month, item.line, revision), 'Replace'])));
     await runPool(deletes, this.batchConcurrency, (batch) => submit(batch.map((key): TransactionAction => ['delete', key])));
     return { written: planned.length, deleted: stale.length };
   }
 
-  async readTeamMonth(month: string, teamId: string): Promise<MonthlyLine[]> {
+  async readTeamMonth(month: string, teamId: string, options: CallOptions = {}): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
-    return this.query(odata`PartitionKey eq ${rollupPartitionKey(month, teamId)}`, `read team ${teamId} of ${month}`);
+    return this.readPublished(month, (revision) =>
+      this.query(odata`PartitionKey eq ${rollupPartitionKey(month, teamId, revision)}`, `read team ${teamId} of ${month}`, options.signal),
+    );
   }
 
-  async readMonth(month: string): Promise<MonthlyLine[]> {
+  async readMonth(month: string, options: CallOptions = {}): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
-    const { from, to } = keysStartingWith(month);
-    return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`);
+    return this.readPublished(month, (revision) => {
+      const { from, to } = keysStartingWith(revisionPrefix(month, revision));
+      return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`, options.signal, options.onProgress);
+    });
   }
 
-  private async query(filter: string, action: string): Promise<MonthlyLine[]> {
+  /**
+   * Reads what the pointer names. Should a publish move the pointer during the read (and so start removing the
+   * lines being read), the read is made again from the new revision, so a reader never gets a mix.
+   */
+  private async readPublished(month: string, read: (revision: number) => Promise<MonthlyLine[]>): Promise<MonthlyLine[]> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const revision = await this.publishedRevision(month);
+      if (revision === undefined) return [];
+      const lines = await read(revision);
+      if ((await this.publishedRevision(month)) === revision) return lines;
+    }
+    throw new AppError('STORAGE_FAILED', `the published revision of ${month} kept changing while it was read`, { retryable: true });
+  }
+
+  private async query(filter: string, action: string, signal?: AbortSignal, onProgress?: () => void): Promise<MonthlyLine[]> {
     const lines: MonthlyLine[] = [];
     try {
-      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, ...(signal ? { abortSignal: signal } : {}) })) {
         lines.push(fromEntity(entity));
+        // A page holds up to 1,000 entities: once per hundred is often enough to show the read is moving.
+        if (lines.length % 100 === 0) onProgress?.();
       }
     } catch (error) {
       throw storageError(action, error);
@@ -142,12 +252,12 @@ function describeLine(line: Pick<MonthlyLine, 'month' | 'teamId' | 'userId' | 'm
   return `Rollup line ${line.month} team "${short(line.teamId)}" user "${short(line.userId)}" model "${short(line.model)}" tier "${short(line.tier)}"`;
 }
 
-function toEntity(month: string, line: MonthlyLine): TableEntity {
+function toEntity(month: string, line: MonthlyLine, revision: number): TableEntity {
   if (line.month !== month) {
     throw new AppError('INVALID_ARGUMENT', `${describeLine(line)} belongs to ${line.month}, not to the month being replaced (${month})`);
   }
   const owner = describeLine(line);
-  const partitionKey = rollupPartitionKey(month, line.teamId);
+  const partitionKey = rollupPartitionKey(month, line.teamId, revision);
   const rowKey = rollupRowKey(line);
   assertKeySize(partitionKey, 'PartitionKey', owner);
   assertKeySize(rowKey, 'RowKey', owner);

@@ -13,7 +13,8 @@ import type { Logger } from '../../ports/runtime.js';
 import type { CostLookup } from '../../use-cases/lookup-costs.js';
 import type { AccessTokenVerifier } from '../azure/entra-token-verifier.js';
 import { invocationLogger } from '../functions-logger.js';
-import { allTeamsCsv, allTeamsJson, myCostsCsv, myCostsJson, teamCostsCsvText, teamCostsJsonText } from './cost-responses.js';
+import { RejectionLog } from './rejection-log.js';
+import { allTeamsCsv, allTeamsJson, csvView, myCostsCsv, myCostsJson, teamCostsCsvText, teamCostsJsonText } from './cost-responses.js';
 
 export type CostEndpoint = 'team-costs' | 'all-teams' | 'my-costs';
 
@@ -44,7 +45,10 @@ const COMMON_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-export function costApiHandler(endpoint: CostEndpoint, getServices: CostApiServicesGetter): CostApiHandler {
+/** One per process: rejected requests of every endpoint are counted together, per reason. */
+const processRejections = new RejectionLog();
+
+export function costApiHandler(endpoint: CostEndpoint, getServices: CostApiServicesGetter, rejections: RejectionLog = processRejections): CostApiHandler {
   return async (request, context) => {
     const logger = invocationLogger(context);
     const requestId = context.invocationId;
@@ -56,22 +60,25 @@ export function costApiHandler(endpoint: CostEndpoint, getServices: CostApiServi
       const lookup = services.costLookup;
       switch (endpoint) {
         case 'team-costs': {
+          const view = format === 'csv' ? csvView('team-costs', request.query.get('view')) : undefined;
           const result = await lookup.teamCosts(caller, { teamId: request.params['team'] ?? '', month });
-          return format === 'csv'
-            ? csvResponse(teamCostsCsvText(result), `team-${result.team.id}-${result.month}.csv`, requestId)
+          return view !== undefined
+            ? csvResponse(teamCostsCsvText(result, view), `team-${result.team.id}-${result.month}-${view}.csv`, requestId)
             : jsonTextResponse(200, teamCostsJsonText(result), requestId);
         }
         case 'all-teams': {
+          const view = format === 'csv' ? csvView('all-teams', request.query.get('view')) : undefined;
           const result = await lookup.allTeams(caller, { month });
-          return format === 'csv' ? csvResponse(allTeamsCsv(result), `teams-${result.month}.csv`, requestId) : jsonResponse(200, allTeamsJson(result), requestId);
+          return view !== undefined ? csvResponse(allTeamsCsv(result, view), `teams-${result.month}-${view}.csv`, requestId) : jsonResponse(200, allTeamsJson(result), requestId);
         }
         case 'my-costs': {
+          const view = format === 'csv' ? csvView('my-costs', request.query.get('view')) : undefined;
           const result = await lookup.myCosts(caller, { month });
-          return format === 'csv' ? csvResponse(myCostsCsv(result), `my-costs-${result.month}.csv`, requestId) : jsonResponse(200, myCostsJson(result), requestId);
+          return view !== undefined ? csvResponse(myCostsCsv(result, view), `my-costs-${result.month}-${view}.csv`, requestId) : jsonResponse(200, myCostsJson(result), requestId);
         }
       }
     } catch (error) {
-      return errorResponse(error, { endpoint, logger, requestId });
+      return errorResponse(error, { endpoint, logger, requestId, rejections });
     }
   };
 }
@@ -161,14 +168,17 @@ export function errorShape(error: unknown): ErrorShape {
   }
 }
 
-function errorResponse(error: unknown, where: { endpoint: CostEndpoint; logger: Logger; requestId: string }): HttpResponseInit {
+function errorResponse(error: unknown, where: { endpoint: CostEndpoint; logger: Logger; requestId: string; rejections: RejectionLog }): HttpResponseInit {
   const shape = errorShape(error);
   const reason = isAppError(error) && error.details.length > 0 && error.code === 'UNAUTHENTICATED' ? ` (${error.details[0]})` : '';
   if (shape.status >= 500) {
     const stack = error instanceof Error && !isAppError(error) ? `\n${error.stack ?? ''}` : '';
     where.logger.error(`cost API ${where.endpoint} failed: ${describeError(error)}${stack}`, { requestId: where.requestId, status: shape.status });
   } else {
-    where.logger.warn(`cost API ${where.endpoint} answered ${shape.status} ${shape.code}${reason}`, { requestId: where.requestId, status: shape.status });
+    where.rejections.record(where.logger, `${where.endpoint} ${shape.status} ${shape.code}${reason}`, `cost API ${where.endpoint} answered ${shape.status} ${shape.code}${reason}`, {
+      requestId: where.requestId,
+      status: shape.status,
+    });
   }
   return jsonResponse(shape.status, { error: { code: shape.code, message: shape.message } }, where.requestId, shape.headers);
 }

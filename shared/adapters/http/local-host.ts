@@ -16,9 +16,11 @@ const { HttpRequest, InvocationContext } = functions;
 export interface LocalRoute {
   /** The function name, as the Functions app registers it. */
   readonly name: string;
-  /** Path segments after /api; a segment `{name}` captures a route parameter. */
+  /** Path segments after /api; a segment `{name}` captures a route parameter, a last `{*name}` the rest of the path. */
   readonly segments: readonly string[];
   readonly handler: CostApiHandler;
+  /** GET when absent. */
+  readonly methods?: readonly string[];
 }
 
 const FUNCTION_NAMES: Record<CostEndpoint, string> = { 'team-costs': 'teamCosts', 'all-teams': 'teams', 'my-costs': 'myCosts' };
@@ -41,7 +43,12 @@ export interface LocalHostOptions {
   /** Loopback by default: the local signing key is no secret worth exposing to the network. */
   readonly host?: string;
   readonly logger: Logger;
+  /** Where `/` sends a browser (the cost page), if anywhere. */
+  readonly rootRedirect?: string;
 }
+
+/** A request body the local host hands to a route (small JSON forms only). */
+const MAX_BODY_BYTES = 16 * 1024;
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const host = options.host ?? '127.0.0.1';
@@ -76,35 +83,55 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 async function serve(req: IncomingMessage, res: ServerResponse, options: LocalHostOptions): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname.replace(/\/+$/, '');
+  if (path === '' && options.rootRedirect !== undefined) {
+    res.writeHead(302, { location: options.rootRedirect, 'cache-control': 'no-store' });
+    return void res.end();
+  }
   if (!path.startsWith('/api/')) return writeJson(res, 404, { error: { code: 'NOT_FOUND', message: 'No such endpoint' } });
   const match = matchRoute(options.routes, path.slice('/api/'.length).split('/'));
   if (match === undefined) return writeJson(res, 404, { error: { code: 'NOT_FOUND', message: 'No such endpoint' } });
   if ('badEncoding' in match) return writeJson(res, 400, { error: { code: 'BAD_REQUEST', message: 'The path is not valid URL encoding' } });
-  if (req.method !== 'GET') {
-    res.setHeader('allow', 'GET');
-    return writeJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'Only GET is supported' } });
+  const methods = match.route.methods ?? ['GET'];
+  if (!methods.includes(req.method ?? '')) {
+    res.setHeader('allow', methods.join(', '));
+    return writeJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `Only ${methods.join(', ')} is supported` } });
   }
-  // The API reads nothing from a body; drain it so the connection can be reused.
-  req.resume();
+  const body = req.method === 'POST' ? await readBody(req) : undefined;
+  // GET reads nothing from a body; drain it so the connection can be reused.
+  if (body === undefined) req.resume();
+  if (body === null) return writeJson(res, 413, { error: { code: 'BAD_REQUEST', message: 'The request body is too large' } });
 
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  const request = new HttpRequest({ method: 'GET', url: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, headers, params: match.params });
+  const request = new HttpRequest({
+    method: req.method ?? 'GET',
+    url: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
+    headers,
+    params: match.params,
+    ...(body === undefined ? {} : { body: { string: body } }),
+  });
   const context = new InvocationContext({ invocationId: randomUUID(), functionName: match.route.name, logHandler: logHandlerFor(options.logger) });
   writeResponse(res, await match.route.handler(request, context));
 }
 
 function matchRoute(routes: readonly LocalRoute[], segments: readonly string[]): { route: LocalRoute; params: Record<string, string> } | { badEncoding: true } | undefined {
   for (const route of routes) {
-    if (route.segments.length !== segments.length) continue;
+    const rest = route.segments.at(-1)?.startsWith('{*') === true;
+    if (rest ? segments.length < route.segments.length - 1 : route.segments.length !== segments.length) continue;
     const params: Record<string, string> = {};
     let matched = true;
-    for (let index = 0; index < segments.length && matched; index += 1) {
+    for (let index = 0; index < route.segments.length && matched; index += 1) {
       const pattern = route.segments[index]!;
-      const segment = segments[index]!;
-      if (pattern.startsWith('{') && pattern.endsWith('}')) {
+      const segment = segments[index] ?? '';
+      if (pattern.startsWith('{*') && pattern.endsWith('}')) {
+        try {
+          params[pattern.slice(2, -1)] = segments.slice(index).map(decodeURIComponent).join('/');
+        } catch {
+          return { badEncoding: true };
+        }
+      } else if (pattern.startsWith('{') && pattern.endsWith('}')) {
         try {
           // The Functions host hands route parameters over decoded; so does this host.
           params[pattern.slice(1, -1)] = decodeURIComponent(segment);
@@ -132,6 +159,18 @@ function writeResponse(res: ServerResponse, response: HttpResponseInit): void {
   if (body === undefined || body === null) return void res.end();
   if (typeof body === 'string' || body instanceof Uint8Array) return void res.end(body);
   throw new Error('the local host writes string or byte bodies only');
+}
+
+/** The body as text, or null when it is larger than the local host accepts. */
+async function readBody(req: IncomingMessage): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function writeJson(res: ServerResponse, status: number, body: unknown): void {

@@ -54,10 +54,26 @@ function canConnect(port: number): Promise<boolean> {
  * (it would otherwise try to reach the internet), and waits until it accepts connections.
  */
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<RunningAzurite> {
-  const require = createRequire(import.meta.url);
-  const entry = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'table', 'main.js');
   const port = options.port ?? (await freePort());
-  const args = [entry, '--tableHost', '127.0.0.1', '--tablePort', String(port), '--disableTelemetry', '--skipApiVersionCheck', '--silent'];
+  const stop = await startAzuriteService('table', port, options);
+  return { connectionString: azuriteConnectionString(port), port, stop };
+}
+
+export function azuriteBlobConnectionString(port: number, host = '127.0.0.1'): string {
+  return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=http://${host}:${port}/${DEV_ACCOUNT};`;
+}
+
+/** Azurite's Blob service, the same way: where a local run or a test finds Cost Management's exports. */
+export async function startAzuriteBlob(options: StartAzuriteOptions = {}): Promise<RunningAzurite> {
+  const port = options.port ?? (await freePort());
+  const stop = await startAzuriteService('blob', port, options);
+  return { connectionString: azuriteBlobConnectionString(port), port, stop };
+}
+
+async function startAzuriteService(service: 'table' | 'blob', port: number, options: StartAzuriteOptions): Promise<() => Promise<void>> {
+  const require = createRequire(import.meta.url);
+  const entry = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', service, 'main.js');
+  const args = [entry, `--${service}Host`, '127.0.0.1', `--${service}Port`, String(port), '--disableTelemetry', '--skipApiVersionCheck', '--silent'];
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
     args.push('--location', options.location);
@@ -74,27 +90,68 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
     exited = true;
   });
 
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      running.delete(stop);
+      if (running.size === 0) removeCleanup();
+      if (exited) return resolve();
+      child.once('exit', () => resolve());
+      // Azurite saves its tables and exits cleanly on SIGINT only; SIGTERM would lose the last writes.
+      child.kill('SIGINT');
+      setTimeout(() => {
+        if (!exited) child.kill('SIGKILL');
+      }, 3000).unref();
+    });
+  // Registered before the wait: a signal while Azurite is still starting must stop it too.
+  running.set(stop, () => {
+    if (!exited) child.kill('SIGINT');
+  });
+  installCleanup();
+
   const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
   while (!(await canConnect(port))) {
     if (exited || Date.now() > deadline) {
-      child.kill();
+      await stop();
       throw new AppError('STORAGE_FAILED', `Azurite did not start on port ${port}${stderr ? `: ${stderr.trim()}` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
-  return {
-    connectionString: azuriteConnectionString(port),
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited) return resolve();
-        child.once('exit', () => resolve());
-        // Azurite saves its tables and exits cleanly on SIGINT only; SIGTERM would lose the last writes.
-        child.kill('SIGINT');
-        setTimeout(() => {
-          if (!exited) child.kill('SIGKILL');
-        }, 3000).unref();
-      }),
-  };
+  return stop;
+}
+
+/**
+ * The Azurites this process started, so they go with it: on SIGINT or SIGTERM (when nothing else handles the
+ * signal, the process stops them and exits as the signal would have), and on any exit, a crash included
+ * (then they are only told to stop: Azurite saves its tables and exits on its own). Without this a killed
+ * command left its Azurite running, holding the port and out/azurite.
+ */
+const running = new Map<() => Promise<void>, () => void>();
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+function onExit(): void {
+  for (const signalStop of running.values()) signalStop();
+}
+
+async function onSignal(signal: NodeJS.Signals): Promise<void> {
+  // A command with its own handler (serve stops its server first) stops its Azurite itself.
+  if (process.listenerCount(signal) > 1) return;
+  await Promise.all([...running.keys()].map((stop) => stop()));
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
+let installed = false;
+
+function installCleanup(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', onExit);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+}
+
+function removeCleanup(): void {
+  if (!installed) return;
+  installed = false;
+  process.off('exit', onExit);
+  for (const signal of SIGNALS) process.off(signal, onSignal);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +14,31 @@ import type { ArtifactStore } from '../../ports/artifacts.js';
  */
 export async function writeFileAtomically(directory: string, fileName: string, content: Buffer): Promise<string> {
   return replaceAtomically(directory, fileName, (temporary) => writeFile(temporary, content, { flag: 'wx' }));
+}
+
+/**
+ * Writes a new file and never replaces one: when `fileName` exists, the next free `name-2.ext`, `name-3.ext`…
+ * is used. The file appears whole (hard-linked from a temporary file, which fails rather than overwrites).
+ */
+export async function writeNewFile(directory: string, fileName: string, content: Buffer): Promise<string> {
+  await mkdir(directory, { recursive: true });
+  const temporary = path.resolve(directory, `.${fileName}.${randomUUID()}.tmp`);
+  const extension = path.extname(fileName);
+  const stem = fileName.slice(0, fileName.length - extension.length);
+  await writeFile(temporary, content, { flag: 'wx' });
+  try {
+    for (let copy = 1; ; copy++) {
+      const target = path.resolve(directory, copy === 1 ? fileName : `${stem}-${copy}${extension}`);
+      try {
+        await link(temporary, target);
+        return target;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+  } finally {
+    await rm(temporary, { force: true }).catch(() => undefined);
+  }
 }
 
 /** The same for content produced piece by piece: the chunks are written as they come, never held together. */

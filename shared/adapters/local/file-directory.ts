@@ -9,7 +9,8 @@ import type { Directory } from '../../ports/directory.js';
  * ```json
  * {
  *   "teams": [
- *     { "id": "platform", "name": "Platform Engineering", "leads": ["lead@contoso.example"], "costCenter": "CC-1001" }
+ *     { "id": "platform", "name": "Platform Engineering", "leads": ["lead@contoso.example"], "costCenter": "CC-1001",
+ *       "leadOids": ["<Entra oid of a lead>"] }
  *   ],
  *   "users": [
  *     { "userId": "<Entra oid>", "teamId": "platform", "displayName": "Ada Lovelace", "upn": "ada@contoso.example",
@@ -21,6 +22,10 @@ import type { Directory } from '../../ports/directory.js';
  * - `teams[].id` follows TEAM_ID (lowercase letter or digit first, then `a-z 0-9 . _ -`, at most 63 characters)
  *   and is unique; `_unallocated` is reserved. `leads` are mail addresses (an empty list is allowed and noted);
  *   `costCenter` is optional.
+ * - Lead oids: the cost API lets a lead see their team by the lead's Entra object id (`oid`), never by a
+ *   name or mail address in the token (their owners can change those). A lead's oid is taken from the `users`
+ *   entry whose `upn` equals the lead address (compared without case), and from the optional `leadOids` list
+ *   for leads who are not listed as users. A file without `leadOids` keeps working unchanged.
  * - `users[].userId` is the Entra object id the gateway emits as UserId, compared exactly as written.
  *   `teamId` names a declared team. `status` is `member` (default), `guest` or `former` (deleted or disabled:
  *   kept so old usage is explained, charged to the unallocated team).
@@ -37,6 +42,7 @@ export interface DirectoryTeamEntry {
   readonly id: string;
   readonly name: string;
   readonly leads: readonly string[];
+  readonly leadOids?: readonly string[];
   readonly costCenter?: string;
 }
 
@@ -117,6 +123,12 @@ export function parseDirectoryDocument(document: unknown, source: string): Direc
 
   if (problems.length > 0) throw invalid(source, problems);
 
+  const oidByUpn = new Map([...users.values()].map((user) => [user.upn.trim().toLowerCase(), user.userId]));
+  for (const [teamId, team] of teams) {
+    const fromUsers = team.leads.map((lead) => oidByUpn.get(lead.trim().toLowerCase())).filter((oid): oid is string => oid !== undefined);
+    const leadIds = [...new Set([...(team.leadIds ?? []), ...fromUsers])];
+    teams.set(teamId, { ...team, ...(leadIds.length > 0 ? { leadIds } : {}) });
+  }
   for (const team of teams.values()) {
     if (team.leads.length === 0) notes.push(`Team "${team.id}" (${team.name}) has no lead: nobody receives its reports or budget alerts.`);
   }
@@ -140,7 +152,7 @@ function parseTeam(raw: unknown, where: string, problems: string[]): ({ id: stri
     return undefined;
   }
   const before = problems.length;
-  const { id, name, leads, costCenter } = raw;
+  const { id, name, leads, costCenter, leadOids } = raw;
 
   if (typeof id !== 'string' || id === '') {
     problems.push(`${where}: "id" is required and must be a string`);
@@ -157,6 +169,13 @@ function parseTeam(raw: unknown, where: string, problems: string[]): ({ id: stri
       if (typeof lead !== 'string' || !looksLikeMailAddress(lead)) problems.push(`${where}.leads[${index}]: ${quote(lead)} is not a mail address`);
     });
   }
+  if (leadOids !== undefined) {
+    if (!Array.isArray(leadOids)) problems.push(`${where}: "leadOids" must be an array of Entra object ids when present`);
+    else
+      leadOids.forEach((oid: unknown, index) => {
+        if (typeof oid !== 'string' || oid.trim() === '' || oid !== oid.trim()) problems.push(`${where}.leadOids[${index}]: ${quote(oid)} is not an object id`);
+      });
+  }
   if (costCenter !== undefined && (typeof costCenter !== 'string' || costCenter.trim() === '')) {
     problems.push(`${where}: "costCenter" must be a non-empty string when present`);
   }
@@ -167,6 +186,7 @@ function parseTeam(raw: unknown, where: string, problems: string[]): ({ id: stri
     id,
     name: (name as string).trim(),
     leads: [...(leads as string[])],
+    ...(Array.isArray(leadOids) && leadOids.length > 0 ? { leadIds: [...(leadOids as string[])] } : {}),
     ...(typeof costCenter === 'string' ? { costCenter: costCenter.trim() } : {}),
   };
   return { id, valid: true, team };
@@ -244,6 +264,11 @@ export class FileDirectory implements Directory {
       if (user !== undefined) users.set(userId, user);
     }
     return { users, teams: all.teams, notes: all.notes };
+  }
+
+  async lookUpTeams(teamIds: readonly string[]): Promise<ReadonlyMap<string, Team>> {
+    const all = await this.load();
+    return new Map(teamIds.flatMap((teamId) => (all.teams.has(teamId) ? [[teamId, all.teams.get(teamId)!] as const] : [])));
   }
 
   private index: Map<string, DirectoryUser> | undefined;

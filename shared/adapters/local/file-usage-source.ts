@@ -1,11 +1,12 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppError } from '../../domain/errors.js';
-import { DEFAULT_METRIC_MAPPING, UsageAggregator, type MetricMapping } from '../../domain/metric-mapping.js';
+import { DEFAULT_METRIC_MAPPING, readCount, UsageAggregator, type MetricMapping, type SampleValue } from '../../domain/metric-mapping.js';
 import type { TimeWindow } from '../../domain/periods.js';
-import type { UsageReadResult } from '../../domain/usage.js';
+import { rawValueForReport, type UsageInput, type UsageReadResult } from '../../domain/usage.js';
 import type { ReadUsageOptions, UsageSource } from '../../ports/usage-source.js';
 
 export interface FileUsageSourceOptions {
@@ -27,7 +28,13 @@ const PROGRESS_EVERY_LINES = 250_000;
 /** A stray quote must not swallow the rest of a 200 MB file into one record. */
 const MAX_LINES_PER_CSV_RECORD = 1_000;
 
-const TIMESTAMP_REASON = 'timestamp is neither ISO 8601 nor M/D/YYYY, h:mm:ss AM';
+const TIMESTAMP_REASON: Readonly<Record<DateOrder, string>> = {
+  monthFirst: 'timestamp is neither ISO 8601 nor M/D/YYYY, h:mm:ss AM',
+  dayFirst: 'timestamp is neither ISO 8601 nor D/M/YYYY hh:mm:ss',
+};
+
+/** How a slash date is read: the portal's en-US `10/25/2026` (month first) or a European `25/10/2026`. */
+export type DateOrder = 'monthFirst' | 'dayFirst';
 
 /**
  * Reads usage from files exported from App Insights (portal "Export to CSV", or NDJSON written by a query
@@ -42,14 +49,28 @@ export class FileUsageSource implements UsageSource {
     this.mapping = options.mapping ?? DEFAULT_METRIC_MAPPING;
   }
 
+  /**
+   * Every file is read in full, hashed (sha256) while it streams. A sample of a series at a minute already
+   * read (overlapping exports, or the same file twice) is counted as a repeat and not summed; a file whose
+   * bytes equal an earlier one's is named in `duplicates.files`.
+   */
   async read(window: TimeWindow, options: ReadUsageOptions): Promise<UsageReadResult> {
     const plan = await this.checkFiles();
-    const aggregator = new UsageAggregator(this.mapping, window, options.timeZone);
+    const aggregator = new UsageAggregator(this.mapping, window, options.timeZone, { detectRepeats: true });
+    const inputs: UsageInput[] = [];
+    const duplicateFiles: string[] = [];
+    const firstByHash = new Map<string, { name: string; fullPath: string }>();
     for (const { path, format } of plan) {
       const reader = format === 'csv' ? new CsvExportReader(path, this.mapping, aggregator) : new NdjsonExportReader(path, this.mapping, aggregator);
-      await streamLines(path, reader, options.onProgress);
+      const sha256 = await streamLines(path, reader, options.onProgress);
+      const name = basename(path);
+      inputs.push({ name, sha256, rows: reader.dataRows });
+      const first = firstByHash.get(sha256);
+      if (first === undefined) firstByHash.set(sha256, { name, fullPath: resolve(path) });
+      else if (first.fullPath === resolve(path)) duplicateFiles.push(`${name} was given twice (sha256 ${sha256.slice(0, 16)}…)`);
+      else duplicateFiles.push(`${name} is the same file as ${first.name} (sha256 ${sha256.slice(0, 16)}…)`);
     }
-    return aggregator.result(`file export: ${this.files.map((file) => basename(file)).join(', ')}`);
+    return aggregator.result(`file export: ${this.files.map((file) => basename(file)).join(', ')}`, { inputs, duplicateFiles });
   }
 
   /** Every unusable file is named at once, before anything is read. */
@@ -82,11 +103,17 @@ export class FileUsageSource implements UsageSource {
 interface LineReader {
   line(text: string, lineNumber: number): void;
   end(): void;
+  /** Data rows read: CSV records after the header, or non-blank NDJSON lines. */
+  readonly dataRows: number;
 }
 
-async function streamLines(path: string, reader: LineReader, onProgress: ((message: string) => void) | undefined): Promise<void> {
+/** Streams the file's lines into `reader` and returns the sha256 (hex) of its bytes. */
+async function streamLines(path: string, reader: LineReader, onProgress: ((message: string) => void) | undefined): Promise<string> {
   const name = basename(path);
-  const input = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const input = createReadStream(path, { highWaterMark: 1 << 20 });
+  const hash = createHash('sha256');
+  input.on('data', (chunk) => hash.update(chunk));
+  // readline decodes the byte chunks as UTF-8 itself, sequences split across chunks included.
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNumber = 0;
   let failed = false;
@@ -128,6 +155,7 @@ async function streamLines(path: string, reader: LineReader, onProgress: ((messa
   } finally {
     lines.close();
   }
+  return hash.digest('hex');
 }
 
 interface Dimensions {
@@ -201,13 +229,20 @@ interface CsvColumns {
 /**
  * A query result exported as CSV: the portal writes a header, RFC 4180 quoting, `timestamp [UTC]`, and times
  * in the browser's locale. Columns are found by name, so any projection of customMetrics or AppMetrics works.
+ *
+ * A header separated by ';' is a European export (Excel saves CSV so where ',' is the decimal comma): it is
+ * read with ';' between fields, ',' as the decimal separator and dates day first (D/M/YYYY), and the file is
+ * refused at its end if its dates turn out to be month first (and the other way round), so that a day of 12
+ * or less is never read with day and month swapped.
  */
 class CsvExportReader implements LineReader {
   private readonly name: string;
   private readonly dimensions: DimensionReader;
   private columns: CsvColumns | null = null;
   private readonly pending: { text: string; lineNumber: number }[] = [];
-  private readonly timestamps = new TimestampParser();
+  private delimiter: ',' | ';' = ',';
+  private timestamps = new TimestampParser('monthFirst');
+  dataRows = 0;
 
   constructor(
     private readonly path: string,
@@ -219,21 +254,26 @@ class CsvExportReader implements LineReader {
   }
 
   line(text: string, lineNumber: number): void {
+    if (this.columns === null && this.pending.length === 0 && text.length > 0) {
+      this.delimiter = headerDelimiter(text);
+      this.timestamps = new TimestampParser(this.delimiter === ';' ? 'dayFirst' : 'monthFirst');
+    }
     if (this.pending.length === 0) {
       if (text.length === 0) return;
-      const fields = splitCsvRecord(text, false);
+      const fields = splitCsvRecord(text, false, this.delimiter);
       if (fields === CSV_INCOMPLETE) this.pending.push({ text, lineNumber });
-      else this.record(fields, lineNumber);
+      else this.record(fields, lineNumber, text);
       return;
     }
     this.pending.push({ text, lineNumber });
-    const fields = splitCsvRecord(this.pending.map((part) => part.text).join('\n'), false);
+    const joined = this.pending.map((part) => part.text).join('\n');
+    const fields = splitCsvRecord(joined, false, this.delimiter);
     if (fields !== CSV_INCOMPLETE) {
       // A record spanning lines that does not fit the header is a stray quote that swallowed the next line.
       if (this.columns !== null && fields.length !== this.columns.count) return this.abandonPendingRecord();
       const start = this.pending[0]!.lineNumber;
       this.pending.length = 0;
-      this.record(fields, start);
+      this.record(fields, start, joined);
     } else if (this.pending.length >= MAX_LINES_PER_CSV_RECORD) {
       this.abandonPendingRecord();
     }
@@ -242,6 +282,7 @@ class CsvExportReader implements LineReader {
   end(): void {
     while (this.pending.length > 0) this.abandonPendingRecord();
     if (this.columns === null) throw new AppError('USAGE_INPUT_INVALID', `${this.path}: the file is empty (no header row)`);
+    this.timestamps.assertOneOrder(this.path);
   }
 
   /**
@@ -253,36 +294,41 @@ class CsvExportReader implements LineReader {
     this.pending.length = 0;
     if (first === undefined) return;
     if (this.columns === null) throw new AppError('USAGE_INPUT_INVALID', `${this.path}:${first.lineNumber}: the header row has an unclosed quote`);
-    this.aggregator.reject(`${this.name}:${first.lineNumber}`, 'unclosed quote in a CSV field');
+    this.dataRows += 1;
+    this.aggregator.reject(`${this.name}:${first.lineNumber}`, 'unclosed quote in a CSV field', first.text);
     for (const part of rest) this.line(part.text, part.lineNumber);
   }
 
-  private record(fields: string[], lineNumber: number): void {
+  private record(fields: string[], lineNumber: number, text: string): void {
     const columns = this.columns;
     if (columns === null) {
-      this.columns = findCsvColumns(this.path, fields.map(unquoteCsv), this.mapping);
+      this.columns = findCsvColumns(this.path, fields.map(unquoteCsv), this.mapping, this.delimiter);
       return;
     }
     const location = `${this.name}:${lineNumber}`;
     if (fields.length !== columns.count) {
       if (fields.length === 1 && fields[0]!.trim() === '') return;
-      return this.aggregator.reject(location, `wrong number of fields (the header has ${columns.count})`);
+      this.dataRows += 1;
+      return this.aggregator.reject(location, `wrong number of fields (the header has ${columns.count})`, text);
     }
-    const instant = this.timestamps.parse(unquoteCsv(fields[columns.time]!));
-    if (Number.isNaN(instant)) return this.aggregator.reject(location, TIMESTAMP_REASON);
+    this.dataRows += 1;
+    const timeText = unquoteCsv(fields[columns.time]!);
+    const instant = this.timestamps.parse(timeText, lineNumber);
+    if (Number.isNaN(instant)) return this.aggregator.reject(location, TIMESTAMP_REASON[this.timestamps.order], timeText);
 
     let dimensions = NO_DIMENSIONS;
     if (columns.dimensions >= 0) {
       const parsed = this.dimensions.fromCsvField(fields[columns.dimensions]!);
-      if (parsed === null) return this.aggregator.reject(location, 'customDimensions is not a JSON object');
+      if (parsed === null) return this.aggregator.reject(location, 'customDimensions is not a JSON object', unquoteCsv(fields[columns.dimensions]!));
       dimensions = parsed;
     }
+    const decimalSeparator = this.delimiter === ';' ? ',' : '.';
     this.aggregator.add(
       {
         timestamp: new Date(instant),
         name: unquoteCsv(fields[columns.name]!),
-        valueSum: numberFromText(fields[columns.valueSum]!),
-        valueCount: numberFromText(fields[columns.valueCount]!),
+        valueSum: readCount(unquoteCsv(fields[columns.valueSum]!), decimalSeparator),
+        valueCount: readCount(unquoteCsv(fields[columns.valueCount]!), decimalSeparator),
         userId: columns.userId >= 0 ? unquoteCsv(fields[columns.userId]!) : dimensions.userId,
         model: columns.model >= 0 ? unquoteCsv(fields[columns.model]!) : dimensions.model,
         tier: columns.tier >= 0 ? unquoteCsv(fields[columns.tier]!) : dimensions.tier,
@@ -290,6 +336,19 @@ class CsvExportReader implements LineReader {
       location,
     );
   }
+}
+
+/** ';' when the header has more semicolons than commas outside quotes (a European export), else ','. */
+function headerDelimiter(header: string): ',' | ';' {
+  let commas = 0;
+  let semicolons = 0;
+  let quoted = false;
+  for (const char of header) {
+    if (char === '"') quoted = !quoted;
+    else if (!quoted && char === ',') commas += 1;
+    else if (!quoted && char === ';') semicolons += 1;
+  }
+  return semicolons > commas ? ';' : ',';
 }
 
 const CLASSIC_COLUMNS = { time: 'timestamp', name: 'name', valueSum: 'valueSum', valueCount: 'valueCount', dimensions: 'customDimensions' };
@@ -300,7 +359,7 @@ const WORKSPACE_COLUMNS = { time: 'TimeGenerated', name: 'Name', valueSum: 'Sum'
  * time column so that a classic export's `itemCount` (a sampling count) is never read as AppMetrics'
  * `ItemCount` (the number of measurements).
  */
-function findCsvColumns(path: string, header: string[], mapping: MetricMapping): CsvColumns {
+function findCsvColumns(path: string, header: string[], mapping: MetricMapping, delimiter: ',' | ';'): CsvColumns {
   const names = header.map((raw) => {
     const text = raw.trim();
     const bracket = /^(.*?)\s*\[([^\]]*)\]$/.exec(text);
@@ -336,6 +395,12 @@ function findCsvColumns(path: string, header: string[], mapping: MetricMapping):
   if (columns.valueCount < 0) missing.push(schema.valueCount);
   if (columns.dimensions < 0 && columns.userId < 0) missing.push(schema.dimensions);
   if (missing.length > 0) {
+    // A ';' header is recognised before this; one column holding the whole header means another separator.
+    const other = header.length === 1 ? [';', '\t', '|'].find((candidate) => candidate !== delimiter && header[0]!.includes(candidate)) : undefined;
+    if (other !== undefined) {
+      const shown = other === '\t' ? 'a tab' : `'${other}'`;
+      throw new AppError('USAGE_INPUT_INVALID', `${path}: this file uses ${shown} as its delimiter; export it again as CSV with commas (the header is "${rawValueForReport(header[0]!.trim())}")`);
+    }
     throw new AppError(
       'USAGE_INPUT_INVALID',
       `${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (the header has: ${header.map((h) => h.trim()).join(', ')})`,
@@ -349,8 +414,9 @@ function findCsvColumns(path: string, header: string[], mapping: MetricMapping):
 class NdjsonExportReader implements LineReader {
   private readonly name: string;
   private readonly dimensions: DimensionReader;
-  private readonly timestamps = new TimestampParser();
+  private readonly timestamps = new TimestampParser('monthFirst');
   private sawContent = false;
+  dataRows = 0;
 
   constructor(
     private readonly path: string,
@@ -369,39 +435,40 @@ class NdjsonExportReader implements LineReader {
         throw new AppError('USAGE_INPUT_INVALID', `${this.path}: is a JSON array; expected one JSON object per line (NDJSON)`);
       }
     }
+    this.dataRows += 1;
     const location = `${this.name}:${lineNumber}`;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      return this.aggregator.reject(location, 'line is not JSON');
+      return this.aggregator.reject(location, 'line is not JSON', text);
     }
-    if (!isPlainObject(parsed)) return this.aggregator.reject(location, 'line is not a JSON object');
+    if (!isPlainObject(parsed)) return this.aggregator.reject(location, 'line is not a JSON object', text);
 
     const time = parsed['timestamp'] ?? parsed['TimeGenerated'];
-    if (typeof time !== 'string') return this.aggregator.reject(location, 'timestamp is missing');
-    const instant = this.timestamps.parse(time);
-    if (Number.isNaN(instant)) return this.aggregator.reject(location, TIMESTAMP_REASON);
+    if (typeof time !== 'string') return this.aggregator.reject(location, 'timestamp is missing', text);
+    const instant = this.timestamps.parse(time, lineNumber);
+    if (Number.isNaN(instant)) return this.aggregator.reject(location, TIMESTAMP_REASON.monthFirst, time);
     const name = parsed['name'] ?? parsed['Name'];
-    if (typeof name !== 'string') return this.aggregator.reject(location, 'name is missing');
+    if (typeof name !== 'string') return this.aggregator.reject(location, 'name is missing', text);
     const valueSum = parsed['valueSum'] ?? parsed['Sum'];
-    if (valueSum === undefined || valueSum === null) return this.aggregator.reject(location, 'valueSum is missing');
+    if (valueSum === undefined || valueSum === null) return this.aggregator.reject(location, 'valueSum is missing', text);
     const valueCount = parsed['valueCount'] ?? parsed['ItemCount'];
-    if (valueCount === undefined || valueCount === null) return this.aggregator.reject(location, 'valueCount is missing');
+    if (valueCount === undefined || valueCount === null) return this.aggregator.reject(location, 'valueCount is missing', text);
 
     const rawBag = parsed['customDimensions'] ?? parsed['Properties'];
     let dimensions: Dimensions | null;
     if (rawBag === undefined || rawBag === null) dimensions = NO_DIMENSIONS;
     else if (typeof rawBag === 'string') dimensions = this.dimensions.fromText(rawBag);
     else dimensions = isPlainObject(rawBag) ? this.dimensions.fromBag(rawBag) : null;
-    if (dimensions === null) return this.aggregator.reject(location, 'customDimensions is not a JSON object');
+    if (dimensions === null) return this.aggregator.reject(location, 'customDimensions is not a JSON object', JSON.stringify(rawBag));
 
     this.aggregator.add(
       {
         timestamp: new Date(instant),
         name,
-        valueSum: numberFromJson(valueSum),
-        valueCount: numberFromJson(valueCount),
+        valueSum: countFromJson(valueSum),
+        valueCount: countFromJson(valueCount),
         userId: dimensions.userId,
         model: dimensions.model,
         tier: dimensions.tier,
@@ -410,7 +477,9 @@ class NdjsonExportReader implements LineReader {
     );
   }
 
-  end(): void {}
+  end(): void {
+    this.timestamps.assertOneOrder(this.path);
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -423,15 +492,15 @@ function dimensionText(value: unknown): string {
   return '';
 }
 
-/** NaN for an empty field, so the aggregator rejects it instead of reading it as zero. */
-function numberFromText(text: string): number {
-  return text.trim() === '' ? Number.NaN : Number(text);
-}
-
-function numberFromJson(value: unknown): number {
+/**
+ * A JSON number is taken as it is (the aggregator accepts only non-negative integers up to 1e12, so `12.5`,
+ * `-7` and `1e300` are refused there, while `1500` and `1.5e3` are the same JSON number); a string follows the
+ * same strict rule as a CSV field.
+ */
+function countFromJson(value: unknown): SampleValue {
   if (typeof value === 'number') return value;
-  if (typeof value === 'string') return numberFromText(value);
-  return Number.NaN;
+  if (typeof value === 'string') return readCount(value);
+  return { problem: 'is not a number', raw: JSON.stringify(value) ?? String(value) };
 }
 
 /** Undoes RFC 4180 quote doubling in a field split with `unescape` false. */
@@ -446,16 +515,16 @@ export const CSV_INCOMPLETE = Symbol('csv record continues on the next line');
  * quote). Returns CSV_INCOMPLETE when the text ends inside a quoted field: the record continues on the next
  * line. Text after a closing quote is kept as part of the field rather than failing the row.
  */
-export function parseCsvRecord(text: string): string[] | typeof CSV_INCOMPLETE {
-  return splitCsvRecord(text, true);
+export function parseCsvRecord(text: string, delimiter: ',' | ';' = ','): string[] | typeof CSV_INCOMPLETE {
+  return splitCsvRecord(text, true, delimiter);
 }
 
 /**
  * With `unescape` false, quoted fields lose their outer quotes but keep inner quotes doubled: the reader undoes
  * the doubling (unquoteCsv) only for the few fields it uses, and keys the dimension cache on the raw text.
  */
-function splitCsvRecord(text: string, unescape: boolean): string[] | typeof CSV_INCOMPLETE {
-  if (text.indexOf('"') === -1) return text.split(',');
+function splitCsvRecord(text: string, unescape: boolean, delimiter: ',' | ';'): string[] | typeof CSV_INCOMPLETE {
+  if (text.indexOf('"') === -1) return text.split(delimiter);
   const fields: string[] = [];
   let position = 0;
   for (;;) {
@@ -472,7 +541,7 @@ function splitCsvRecord(text: string, unescape: boolean): string[] | typeof CSV_
       if (doubled && unescape) value = value.replaceAll('""', '"');
       position = quote + 1;
     }
-    const comma = text.indexOf(',', position);
+    const comma = text.indexOf(delimiter, position);
     if (comma === -1) {
       fields.push(value + text.slice(position));
       return fields;
@@ -483,14 +552,17 @@ function splitCsvRecord(text: string, unescape: boolean): string[] | typeof CSV_
 }
 
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
-const PORTAL_TIME = /^(\d{1,2})\/(\d{1,2})\/(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:\s*([AP])\.?M\.?)?$/i;
+const PORTAL_TIME = /^(\d{1,2})([/.])(\d{1,2})\2(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:\s*([AP])\.?M\.?)?$/i;
+/** Only a slash date can be read in the wrong order: a dotted one is always day first. */
+const SLASH_DATE = /^\s*(\d{1,2})\/(\d{1,2})\/\d{4}/;
 
 /**
  * Milliseconds since the epoch, or NaN. ISO 8601 without a zone and the portal's locale form are UTC: the
  * portal labels the column `[UTC]`. JavaScript's own Date parsing is avoided because it reads a zoneless
- * date-time as local time.
+ * date-time as local time. A slash date is read month first (`10/25/2026`, the portal's en-US form) unless
+ * `order` says day first; a dotted date (`25.10.2026`, as German locales write it) is always day first.
  */
-export function parseExportTimestamp(text: string): number {
+export function parseExportTimestamp(text: string, order: DateOrder = 'monthFirst'): number {
   const trimmed = text.trim();
   let match = ISO_TIME.exec(trimmed);
   if (match) {
@@ -504,13 +576,16 @@ export function parseExportTimestamp(text: string): number {
   }
   match = PORTAL_TIME.exec(trimmed);
   if (match) {
-    let hour = Number(match[4]);
-    const half = match[8]?.toUpperCase();
+    let hour = Number(match[5]);
+    const half = match[9]?.toUpperCase();
     if (half !== undefined) {
       if (hour < 1 || hour > 12) return Number.NaN;
       hour = (hour % 12) + (half === 'P' ? 12 : 0);
     }
-    return utcInstant(Number(match[3]), Number(match[1]), Number(match[2]), hour, match[5], match[6], match[7], 0);
+    const dayFirst = order === 'dayFirst' || match[2] === '.';
+    const month = Number(dayFirst ? match[3] : match[1]);
+    const day = Number(dayFirst ? match[1] : match[3]);
+    return utcInstant(Number(match[4]), month, day, hour, match[6], match[7], match[8], 0);
   }
   return Number.NaN;
 }
@@ -533,17 +608,58 @@ function utcInstant(
   return Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000;
 }
 
-/** Metric rows are pre-aggregated per interval, so runs of rows share one timestamp text. */
+interface DateEvidence {
+  readonly lineNumber: number;
+  readonly text: string;
+}
+
+/**
+ * Parses a file's timestamps in one date order and watches whether the file agrees. A date whose first number
+ * is over 12 can only be day first, one whose second is over 12 only month first. A file that shows only the
+ * other order is refused as a whole at its end: its days 1 to 12 were read with day and month swapped, and
+ * no row can tell which those were. Runs of rows share one timestamp text (metrics are pre-aggregated per
+ * interval), so each text is parsed once.
+ */
 class TimestampParser {
   private lastText = '';
   private lastInstant = Number.NaN;
+  private dayFirstSeen: DateEvidence | null = null;
+  private monthFirstSeen: DateEvidence | null = null;
 
-  parse(text: string): number {
+  constructor(readonly order: DateOrder) {}
+
+  parse(text: string, lineNumber: number): number {
     if (text !== this.lastText) {
       this.lastText = text;
-      this.lastInstant = parseExportTimestamp(text);
+      this.lastInstant = parseExportTimestamp(text, this.order);
+      this.watch(text, lineNumber);
     }
     return this.lastInstant;
+  }
+
+  assertOneOrder(path: string): void {
+    const contrary = this.order === 'monthFirst' ? this.dayFirstSeen : this.monthFirstSeen;
+    const agreeing = this.order === 'monthFirst' ? this.monthFirstSeen : this.dayFirstSeen;
+    if (contrary === null || agreeing !== null) return;
+    const looks = this.order === 'monthFirst' ? 'D/M/YYYY' : 'M/D/YYYY';
+    const read = this.order === 'monthFirst' ? "M/D/YYYY (the portal's English (United States) form)" : "D/M/YYYY (as a ';'-separated export)";
+    throw new AppError(
+      'USAGE_INPUT_INVALID',
+      `${path}: dates look like ${looks} (line ${contrary.lineNumber}: "${rawValueForReport(contrary.text)}"), but this file is read as ${read}; ` +
+        'its days 1 to 12 would be read with day and month swapped. Export it again with ISO 8601 times ' +
+        '(add `| extend timestamp = tostring(timestamp)` to the query) or with the portal set to English (United States).',
+      { retryable: false },
+    );
+  }
+
+  private watch(text: string, lineNumber: number): void {
+    if (this.dayFirstSeen !== null && this.monthFirstSeen !== null) return;
+    const match = SLASH_DATE.exec(text);
+    if (match === null) return;
+    const first = Number(match[1]);
+    const second = Number(match[2]);
+    if (first > 12 && second <= 12) this.dayFirstSeen ??= { lineNumber, text: text.trim() };
+    else if (second > 12 && first <= 12) this.monthFirstSeen ??= { lineNumber, text: text.trim() };
   }
 }
 

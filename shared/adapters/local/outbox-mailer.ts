@@ -3,7 +3,7 @@ import nodemailer from 'nodemailer';
 import { AppError } from '../../domain/errors.js';
 import type { Mailer, OutgoingMail, SentMail } from '../../ports/mailer.js';
 import { errorText, messageIdFor, nodemailerMessage, sha256, validateOutgoingMail } from '../mail-composition.js';
-import { writeFileAtomically } from './directory-artifacts.js';
+import { writeNewFile } from './directory-artifacts.js';
 
 export { messageIdFor } from '../mail-composition.js';
 
@@ -20,8 +20,9 @@ export function outboxFileName(idempotencyKey: string): string {
 
 /**
  * A mailer for local runs and tests: composes the real MIME message (what SMTP or Graph would carry) and
- * drops it as an .eml file in a folder, one file per idempotency key, so a resend overwrites rather than
- * duplicates. Any mail client opens the files.
+ * drops it as an .eml file in a folder, named after its idempotency key. A second send of the same key is a
+ * second file (`…-2.eml`), as a second message in a real inbox would be: the outbox never hides a duplicate.
+ * Any mail client opens the files.
  */
 export class OutboxMailer implements Mailer {
   private readonly directory: string;
@@ -44,7 +45,7 @@ export class OutboxMailer implements Mailer {
     }
 
     try {
-      const location = await writeFileAtomically(this.directory, outboxFileName(mail.idempotencyKey), message);
+      const location = await writeNewFile(this.directory, outboxFileName(mail.idempotencyKey), message);
       return { messageId, location };
     } catch (error) {
       throw new AppError('MAIL_FAILED', `Could not write the mail "${mail.subject}" to the outbox ${this.directory}: ${errorText(error)}`, {

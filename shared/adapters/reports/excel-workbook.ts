@@ -1,11 +1,15 @@
 import ExcelJS from 'exceljs';
-import type { AutoFilter, Cell, Worksheet, WorksheetView } from 'exceljs';
+import type { AutoFilter, Cell, HeaderFooter, PageSetup, Worksheet, WorksheetView } from 'exceljs';
 import { Writable } from 'node:stream';
+import { currencyMinorUnits } from '../../domain/currency.js';
 import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import type { AmountChange, MonthReport, ReportLine } from '../../domain/report.js';
-import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, type TokenCounts } from '../../domain/tokens.js';
+import { daysOfMonth } from '../../domain/periods.js';
+import { costCenterTotals, type AmountChange, type DaySummary, type MonthReport, type ReportLine, type TeamSummary } from '../../domain/report.js';
+import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, zeroTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { ReportRenderer } from '../../ports/report-renderer.js';
+import type { CellKind, Column, SheetWriter, TableSpec } from './sheet-layout.js';
+import { billedLineColumn, billedTeamColumn, billedUserColumn, reconciliationSheets } from './reconciliation-sheet.js';
 
 const CREATOR = 'LLM gateway chargeback';
 const TOKEN_FORMAT = '#,##0';
@@ -14,11 +18,10 @@ const SHARE_FORMAT = '0.0%';
 const CHANGE_FORMAT = '+0.0%;-0.0%;0.0%';
 const MIN_WIDTH = 8;
 const MAX_WIDTH = 60;
-/** The domain rounds every amount to hundredths (`toMinorUnits` default). */
-const MINOR_UNIT_DECIMALS = 2;
 
 const SHEETS = {
   summary: 'Summary',
+  costCenters: 'Cost centers',
   users: 'Users',
   lines: 'Lines',
   models: 'Models',
@@ -33,7 +36,7 @@ const SHEETS = {
 
 /** The finance workbook's sheets in order; a revision adds "Changes" right after the Summary. */
 export const FINANCE_WORKBOOK_SHEETS: readonly string[] = [
-  SHEETS.summary, SHEETS.users, SHEETS.lines, SHEETS.models, SHEETS.tiers, SHEETS.daily, SHEETS.unallocated, SHEETS.unpriced, SHEETS.prices, SHEETS.run,
+  SHEETS.summary, SHEETS.costCenters, SHEETS.users, SHEETS.lines, SHEETS.models, SHEETS.tiers, SHEETS.daily, SHEETS.unallocated, SHEETS.unpriced, SHEETS.prices, SHEETS.run,
 ];
 /** A team's own workbook: only what concerns that team. */
 export const TEAM_WORKBOOK_SHEETS: readonly string[] = [SHEETS.summary, SHEETS.users, SHEETS.models, SHEETS.tiers, SHEETS.daily, SHEETS.prices, SHEETS.run];
@@ -52,31 +55,22 @@ const ALLOCATION_REASONS: Record<Allocation, string> = {
  */
 export function currencyNumberFormat(currency: string, extraOptionalDecimals = 0): string {
   const code = currency.toUpperCase().replace(/[^A-Z]/g, '') || 'XXX';
-  const number = `#,##0.${'0'.repeat(MINOR_UNIT_DECIMALS)}${'#'.repeat(extraOptionalDecimals)}`;
+  // As many decimals as the currency's minor units (JPY none, BHD three), the amounts' own precision.
+  const fixed = '0'.repeat(currencyMinorUnits(code));
+  const optional = '#'.repeat(extraOptionalDecimals);
+  const number = fixed === '' && optional === '' ? '#,##0' : `#,##0.${fixed}${optional}`;
   return code === 'USD' ? `"$"${number}` : `${number} "${code}"`;
 }
 
-function minorUnitsToAmount(units: bigint): number {
-  return Number(units) / 10 ** MINOR_UNIT_DECIMALS;
+/** How amounts in `currency` are rounded, in words: "rounded to the cent", "rounded to whole JPY". */
+export function roundedTo(currency: string): string {
+  const decimals = currencyMinorUnits(currency);
+  if (decimals === 0) return `rounded to whole ${currency}`;
+  return decimals === 2 ? 'rounded to the cent' : `rounded to ${decimals} decimals`;
 }
 
-type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'change' | 'price';
-
-interface Column<Row> {
-  readonly header: string;
-  readonly kind: CellKind;
-  readonly value: (row: Row) => string | number | bigint | null;
-}
-
-interface TableSpec<Row> {
-  readonly columns: readonly Column<Row>[];
-  readonly rows: readonly Row[];
-  /** Shown as the only data row when `rows` is empty, so an empty table never looks like a broken one. */
-  readonly noneText?: string;
-  /** Cells of the closing Total row, by column header; a totals row is written only when given. */
-  readonly totals?: Readonly<Record<string, string | number | bigint>>;
-  /** Price cells carry their own currency per row. */
-  readonly currencyOf?: (row: Row) => string;
+function minorUnitsToAmount(units: bigint, currency: string): number {
+  return Number(units) / 10 ** currencyMinorUnits(currency);
 }
 
 /** The parts of a cell the sheets set. */
@@ -110,11 +104,13 @@ class StreamedRows implements SheetTarget {
  * Writes one sheet at a time and remembers how wide each column's content is, so widths fit the values
  * actually shown rather than a guess, and where the sheet's filter and frozen header are.
  */
-class SheetWriter {
+export class MeasuringSheetWriter implements SheetWriter {
   private readonly widths = new Map<number, number>();
   private nextRow = 1;
   autoFilter: AutoFilter | undefined;
   views: Partial<WorksheetView>[] = [];
+  /** The header row of the sheet's main table: printed again at the top of every page. */
+  printTitleRow: number | undefined;
 
   constructor(
     private readonly target: SheetTarget,
@@ -203,6 +199,7 @@ class SheetWriter {
       this.autoFilter = { from: { row: headerRow, column: 1 }, to: { row: Math.max(lastDataRow, headerRow), column: spec.columns.length } };
     }
     if (options.freeze) {
+      this.printTitleRow = headerRow;
       this.views = [{ state: 'frozen', xSplit: 0, ySplit: headerRow, topLeftCell: `A${headerRow + 1}`, activeCell: `A${headerRow + 1}` }];
     }
     return headerRow;
@@ -226,9 +223,10 @@ class SheetWriter {
         return;
       case 'amount': {
         const units = typeof value === 'bigint' ? value : BigInt(value);
-        cell.value = minorUnitsToAmount(units);
+        const decimals = currencyMinorUnits(currency);
+        cell.value = minorUnitsToAmount(units, currency);
         cell.numFmt = currencyNumberFormat(currency);
-        this.measure(column, groupedLength((units / 100n).toString()) + 3 + currencyAffixLength(currency));
+        this.measure(column, groupedLength((units / 10n ** BigInt(decimals)).toString()) + decimals + 1 + currencyAffixLength(currency));
         return;
       }
       case 'share':
@@ -244,7 +242,7 @@ class SheetWriter {
         if (significantDigits(text) <= 15) {
           cell.value = Number(text);
           const decimals = (text.split('.')[1] ?? '').length;
-          cell.numFmt = currencyNumberFormat(currency, Math.max(0, decimals - MINOR_UNIT_DECIMALS));
+          cell.numFmt = currencyNumberFormat(currency, Math.max(0, decimals - currencyMinorUnits(currency)));
         } else {
           cell.value = text;
           cell.alignment = { horizontal: 'right' };
@@ -358,6 +356,7 @@ export class ExcelReportRenderer implements ReportRenderer {
     const sheets: [string, SheetContent][] = [
       [SHEETS.summary, (writer) => writeSummary(writer, report)],
       ...(report.changes ? [[SHEETS.changes, (writer: SheetWriter) => writeChanges(writer, report)] as [string, SheetContent]] : []),
+      [SHEETS.costCenters, (writer) => writeCostCenters(writer, report)],
       [SHEETS.users, (writer) => writeUsers(writer, report)],
       [SHEETS.lines, (writer) => writeLines(writer, report)],
       [SHEETS.models, (writer) => writeModels(writer, report)],
@@ -366,6 +365,7 @@ export class ExcelReportRenderer implements ReportRenderer {
       [SHEETS.unallocated, (writer) => writeUnallocated(writer, report)],
       [SHEETS.unpriced, (writer) => writeUnpriced(writer, report)],
       [SHEETS.prices, (writer) => writePrices(writer, report)],
+      ...reconciliationSheets(report),
       [SHEETS.run, (writer) => writeRun(writer, report)],
     ];
     return writeWorkbook(report, `LLM gateway chargeback ${report.month}`, sheets);
@@ -411,12 +411,16 @@ async function writeWorkbook(report: MonthReport, title: string, sheets: readonl
     workbook.title = title;
     workbook.subject = `Chargeback for ${report.month} in ${report.currency}`;
     for (const [name, content] of sheets) {
-      const layout = new SheetWriter(MEASURING_TARGET, report.currency);
+      const layout = new MeasuringSheetWriter(MEASURING_TARGET, report.currency);
       content(layout);
-      const worksheet = workbook.addWorksheet(name, { views: layout.views });
+      const worksheet = workbook.addWorksheet(name, {
+        views: layout.views,
+        pageSetup: printSetup(layout.printTitleRow, name === SHEETS.summary),
+        headerFooter: pageHeaderFooter(title, report),
+      });
       for (const [column, width] of layout.columnWidths()) worksheet.getColumn(column).width = width;
       if (layout.autoFilter) worksheet.autoFilter = layout.autoFilter;
-      content(new SheetWriter(new StreamedRows(worksheet), report.currency));
+      content(new MeasuringSheetWriter(new StreamedRows(worksheet), report.currency));
       worksheet.commit();
     }
     await workbook.commit();
@@ -427,6 +431,34 @@ async function writeWorkbook(report: MonthReport, title: string, sheets: readonl
   return stampZipEntries(Buffer.concat(chunks), report.generatedAt);
 }
 
+/**
+ * How every sheet prints: landscape, one page wide (as many pages down as the rows need), the table's header
+ * row repeated on every page. The Summary is what finance reads on paper first, so it is fitted to one page.
+ * Paper size is left to the printer (A4 or Letter).
+ */
+export function printSetup(titleRow: number | undefined, onePage: boolean): Partial<PageSetup> {
+  return {
+    orientation: 'landscape',
+    fitToPage: true,
+    fitToWidth: 1,
+    // 0: as many pages down as needed (Excel's "Automatic").
+    fitToHeight: onePage ? 1 : 0,
+    margins: { left: 0.4, right: 0.4, top: 0.7, bottom: 0.6, header: 0.3, footer: 0.3 },
+    horizontalCentered: false,
+    ...(titleRow === undefined ? {} : { printTitlesRow: `${titleRow}:${titleRow}` }),
+  };
+}
+
+/** Page header: what the workbook is on the left, period and revision on the right; page numbers in the footer. */
+export function pageHeaderFooter(title: string, report: Pick<MonthReport, 'month' | 'revision' | 'timeZone'>): Partial<HeaderFooter> {
+  // In header and footer codes `&` starts a code; a literal ampersand (a team called "R&D") is written `&&`.
+  const literal = (text: string) => text.replace(/&/g, '&&');
+  return {
+    oddHeader: `&L${literal(title)}&R${literal(`Period ${report.month} (${report.timeZone}), revision ${report.revision}`)}`,
+    oddFooter: `&L&A&RPage &P of &N`,
+  };
+}
+
 function writeSummary(writer: SheetWriter, report: MonthReport): void {
   const unallocatedAmount = sumAmounts(report.unallocated);
   const unallocatedTokens = report.unallocated.reduce((sum, line) => sum + totalTokens(line.tokens), 0);
@@ -434,7 +466,7 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
 
   writer.title(
     `LLM gateway chargeback \u2014 ${report.month} (${report.currency})`,
-    `Amounts in ${report.currency}, rounded to the cent; every total equals the sum of the rows under it. Period in time zone ${report.timeZone}.`,
+    `Amounts in ${report.currency}, ${roundedTo(report.currency)}; every total equals the sum of the rows under it. Period in time zone ${report.timeZone}. Revision 1 is the month\u2019s first close; a higher revision replaces figures sent before (see its Changes sheet).`,
   );
   writer.figure('Grand total', report.grandTotal, 'amount');
   writer.figure('Total tokens', totalTokens(report.tokens), 'tokens');
@@ -447,11 +479,13 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
   writer.gap();
 
   const grand = report.grandTotal;
+  const withBudgets = report.teams.some((team) => team.budget !== undefined);
   writer.table(
     {
       columns: [
         { header: 'Team', kind: 'text', value: (team) => team.teamId },
         { header: 'Name', kind: 'text', value: (team) => team.teamName },
+        { header: 'Cost center', kind: 'text', value: (team) => team.costCenter ?? '' },
         { header: 'Users', kind: 'integer', value: (team) => team.users },
         { header: 'Input tokens', kind: 'tokens', value: (team) => team.tokens.input },
         { header: 'Output tokens', kind: 'tokens', value: (team) => team.tokens.output },
@@ -459,7 +493,9 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         { header: 'Total tokens', kind: 'tokens', value: (team) => totalTokens(team.tokens) },
         { header: 'Requests', kind: 'integer', value: (team) => team.requests },
         { header: 'Amount', kind: 'amount', value: (team) => team.amount },
+        ...billedTeamColumn(report).columns,
         { header: 'Share of total', kind: 'share', value: (team) => (grand === 0n ? null : Number(team.amount) / Number(grand)) },
+        ...(withBudgets ? budgetColumns() : []),
       ],
       rows: report.teams,
       noneText: 'None: no usage in this month.',
@@ -472,12 +508,68 @@ function writeSummary(writer: SheetWriter, report: MonthReport): void {
         'Total tokens': totalTokens(report.tokens),
         Requests: report.requests,
         Amount: sumAmounts(report.teams),
+        ...billedTeamColumn(report).totals,
+        ...(grand === 0n ? {} : { 'Share of total': 1 }),
+        ...(withBudgets ? budgetTotals(report.teams) : {}),
+      },
+    },
+    // Not frozen: the headline figures above the table are what a reader scrolls back to, and a frozen block
+    // of a dozen rows leaves little room for the teams on a small screen.
+    { filter: true, freeze: false },
+  );
+  if (withBudgets) {
+    writer.gap();
+    writer.figure('Budget columns', 'Budget: the team\u2019s budget for the month. Forecast: the month is over, so it is what was spent. Remaining: budget minus amount, negative when overspent. Empty: no budget set.');
+  }
+  writeChangeTable(writer, report);
+}
+
+function budgetColumns(): Column<TeamSummary>[] {
+  return [
+    { header: 'Budget', kind: 'amount', value: (team) => team.budget?.amount ?? null },
+    { header: 'Forecast', kind: 'amount', value: (team) => team.budget?.forecast ?? null },
+    { header: 'Remaining', kind: 'amount', value: (team) => team.budget?.remaining ?? null },
+  ];
+}
+
+/** Totals over the teams that have a budget: a team without one has nothing to add to "remaining". */
+function budgetTotals(teams: readonly TeamSummary[]): Record<string, bigint> {
+  const budgets = teams.flatMap((team) => (team.budget ? [team.budget] : []));
+  return {
+    Budget: budgets.reduce((sum, budget) => sum + budget.amount, 0n),
+    Forecast: budgets.reduce((sum, budget) => sum + budget.forecast, 0n),
+    Remaining: budgets.reduce((sum, budget) => sum + budget.remaining, 0n),
+  };
+}
+
+/** The journal finance posts: one line per cost center, adding up to the grand total to the minor unit. */
+function writeCostCenters(writer: SheetWriter, report: MonthReport): void {
+  writer.title(
+    'Cost centers',
+    `The month per cost center (from the directory), each the sum of its teams\u2019 amounts on the Summary, so the lines add up to the grand total exactly. "No cost center" holds teams without one and the unallocated usage.`,
+  );
+  const grand = report.grandTotal;
+  const centers = costCenterTotals(report.teams);
+  writer.table(
+    {
+      columns: [
+        { header: 'Cost center', kind: 'text', value: (center) => center.costCenter ?? 'No cost center' },
+        { header: 'Teams', kind: 'text', value: (center) => center.teamIds.join(', ') },
+        { header: 'Total tokens', kind: 'tokens', value: (center) => center.tokens },
+        { header: 'Amount', kind: 'amount', value: (center) => center.amount },
+        { header: 'Share of total', kind: 'share', value: (center) => (grand === 0n ? null : Number(center.amount) / Number(grand)) },
+      ],
+      rows: centers,
+      noneText: 'None: no usage in this month.',
+      totals: {
+        'Cost center': 'Total',
+        'Total tokens': totalTokens(report.tokens),
+        Amount: sumAmounts(centers),
         ...(grand === 0n ? {} : { 'Share of total': 1 }),
       },
     },
     { filter: true, freeze: true },
   );
-  writeChangeTable(writer, report);
 }
 
 /** Change of an amount against a base, as a fraction; none when there was nothing to compare with. */
@@ -540,10 +632,19 @@ function writeTeamSummary(writer: SheetWriter, report: MonthReport): void {
   const unpricedTokens = report.lines.reduce((sum, line) => sum + totalTokens(line.unpricedTokens), 0);
   writer.title(
     `LLM gateway usage — ${scope.teamName} (${scope.teamId}) — ${report.month}`,
-    `Your team’s usage and chargeback, in ${report.currency} rounded to the cent; the total equals your team’s amount in the finance workbook. Period in time zone ${report.timeZone}.`,
+    `Your team’s usage and chargeback, in ${report.currency} ${roundedTo(report.currency)}; the total equals your team’s amount in the finance workbook. Period in time zone ${report.timeZone}.`,
   );
+  const team = report.teams.find((candidate) => candidate.teamId === scope.teamId);
   writer.figure('Team total', report.grandTotal, 'amount');
-  writer.figure('Users', report.users.length, 'integer');
+  if (team?.costCenter) writer.figure('Cost center', team.costCenter);
+  if (team?.budget) {
+    writer.figure('Budget', team.budget.amount, 'amount');
+    writer.figure('Actual', team.budget.actual, 'amount');
+    writer.figure('Forecast (month over: what was spent)', team.budget.forecast, 'amount');
+    writer.figure(team.budget.remaining < 0n ? 'Remaining (overspent)' : 'Remaining', team.budget.remaining, 'amount');
+  }
+  // Usage the gateway sent without a user id is shown as "(none)" on the Users sheet; it is not a user.
+  writer.figure('Users', report.users.filter((user) => user.userId !== '').length, 'integer');
   writer.figure('Total tokens', totalTokens(report.tokens), 'tokens');
   for (const kind of TOKEN_KINDS) writer.figure(`${TOKEN_KIND_LABELS[kind]} tokens`, report.tokens[kind], 'tokens');
   writer.figure('Requests', report.requests, 'integer');
@@ -552,8 +653,17 @@ function writeTeamSummary(writer: SheetWriter, report: MonthReport): void {
   writer.figure('Revision', report.revision, 'integer');
 }
 
+/** Every calendar day of the month, a day without usage as a row of zeros: a gap in a list reads as missing data. */
+function everyDay(report: MonthReport): DaySummary[] {
+  if (!report.daily) return [];
+  const used = new Map(report.daily.map((day) => [day.day, day]));
+  return daysOfMonth(report.month).map(
+    (day) => used.get(day) ?? { day, tokens: zeroTokens(), requests: 0, unpricedTokens: 0, exactCost: '0', amount: 0n },
+  );
+}
+
 function writeDaily(writer: SheetWriter, report: MonthReport): void {
-  const daily = report.daily ?? [];
+  const daily = everyDay(report);
   writer.title('Daily', `Totals per calendar day in ${report.timeZone}. Day amounts share out the total by largest remainder, so they add up to it exactly.`);
   writer.table(
     {
@@ -565,7 +675,7 @@ function writeDaily(writer: SheetWriter, report: MonthReport): void {
         { header: 'Amount', kind: 'amount', value: (day) => day.amount },
       ],
       rows: daily,
-      noneText: report.daily ? 'None: no usage in this month.' : 'Not available for this report.',
+      noneText: 'Not available for this report.',
       totals: {
         Day: 'Total',
         ...tokenTotals(daily.map((day) => day.tokens)),
@@ -648,7 +758,10 @@ function cacheTokens(tokens: TokenCounts): number {
 }
 
 function writeUsers(writer: SheetWriter, report: MonthReport): void {
-  writer.title('Users', 'One row per user and team. Each team\u2019s user amounts add up to the team amount on the Summary sheet.');
+  writer.title(
+    'Users',
+    'One row per user and team. Each team\u2019s user amounts add up to the team amount on the Summary sheet. Allocation: "team" is charged to the user\u2019s team; "no-user-id" (shown as user "(none)": the gateway sent no user id, so it is not a user), "unknown-user" and "former-user" go to the unallocated team, see the Unallocated sheet.',
+  );
   writer.table(
     {
       columns: [
@@ -661,10 +774,11 @@ function writeUsers(writer: SheetWriter, report: MonthReport): void {
         ...tokenColumns<MonthReport['users'][number]>((user) => user.tokens),
         { header: 'Requests', kind: 'integer', value: (user) => user.requests },
         { header: 'Amount', kind: 'amount', value: (user) => user.amount },
+        ...billedUserColumn(report).columns,
       ],
       rows: report.users,
       noneText: 'None: no usage in this month.',
-      totals: { Team: 'Total', ...tokenTotals(report.users.map((user) => user.tokens)), Requests: report.requests, Amount: sumAmounts(report.users) },
+      totals: { Team: 'Total', ...tokenTotals(report.users.map((user) => user.tokens)), Requests: report.requests, Amount: sumAmounts(report.users), ...billedUserColumn(report).totals },
     },
     { filter: true, freeze: true },
   );
@@ -698,7 +812,13 @@ function lineTotals(lines: readonly ReportLine[]): Record<string, string | numbe
 
 function writeLines(writer: SheetWriter, report: MonthReport): void {
   writer.title('Lines', 'The detail: one row per team, user, model and tier for the month. Lines add up to their user\u2019s amount.');
-  writer.table({ columns: lineColumns(), rows: report.lines, noneText: 'None: no usage in this month.', totals: lineTotals(report.lines) }, { filter: true, freeze: true });
+  const billed = billedLineColumn(report, report.lines);
+  const columns = lineColumns();
+  columns.splice(columns.findIndex((column) => column.header === 'Amount') + 1, 0, ...billed.columns);
+  writer.table(
+    { columns, rows: report.lines, noneText: 'None: no usage in this month.', totals: { ...lineTotals(report.lines), ...billed.totals } },
+    { filter: true, freeze: true },
+  );
 }
 
 function writeModels(writer: SheetWriter, report: MonthReport): void {
@@ -850,9 +970,11 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
   writer.figure('Grand total', report.grandTotal, 'amount');
   writer.figure('Exact total (before rounding)', report.exactTotal);
   writer.figure('Price book version', report.priceBookVersion);
-  writer.figure('Price book source', report.priceBookSource);
+  writer.figure('Price book file', withoutFolders(report.priceBookSource));
   writer.figure('Usage source', report.sourceDescription);
   writer.gap();
+
+  if (report.controls) writeControls(writer, report);
 
   writer.subheading('Cross-check');
   const reported = report.crossCheck.reportedTotalTokens;
@@ -877,18 +999,58 @@ function writeRun(writer: SheetWriter, report: MonthReport): void {
   );
   if (report.rejects.samples.length > 0) {
     writer.gap();
-    writer.subheading(`Examples (first ${report.rejects.samples.length})`);
+    writer.subheading(`Examples (first ${report.rejects.samples.length}; every one is in the rejects CSV beside this workbook)`);
     writer.table(
       {
         columns: [
-          { header: 'Where', kind: 'text', value: (sample) => sample.location },
+          { header: 'Where', kind: 'text', value: (sample) => withoutFolders(sample.location) },
           { header: 'Reason', kind: 'text', value: (sample) => sample.reason },
+          { header: 'Value as read', kind: 'text', value: (sample) => sample.raw ?? '' },
         ],
         rows: report.rejects.samples,
       },
       { filter: false, freeze: false },
     );
   }
+}
+
+/** What the close checked before anything was mailed, what each check found, and any release of a hold. */
+function writeControls(writer: SheetWriter, report: MonthReport): void {
+  writer.subheading('Controls (checked before anything was mailed)');
+  if (report.release) {
+    writer.figure('Hold released by', report.release.by);
+    writer.figure('Released at', report.release.at.toISOString());
+    writer.figure('Reason given', report.release.reason);
+  }
+  writer.table(
+    {
+      columns: [
+        { header: 'Check', kind: 'text', value: (control) => control.id },
+        { header: 'Result', kind: 'text', value: (control) => CONTROL_RESULT_WORDS[control.outcome] },
+        { header: 'Finding', kind: 'text', value: (control) => [control.message, ...(control.details ?? [])].join('; ') },
+      ],
+      rows: report.controls ?? [],
+      noneText: 'None recorded.',
+    },
+    { filter: false, freeze: false },
+  );
+  writer.gap();
+}
+
+/** Each result word says what it meant for this close, for a reader who has not seen the product's docs. */
+const CONTROL_RESULT_WORDS = {
+  pass: 'passed',
+  warn: 'warning: closed and mailed, look at the finding',
+  hold: 'held: not mailed until a person released it',
+  refuse: 'refused: nothing stored or mailed',
+} as const;
+
+/**
+ * A file's name without the folders it sits in: a workbook travels outside the organization's servers, and
+ * where a server keeps its files is nobody's business there (and no help to a reader).
+ */
+export function withoutFolders(location: string): string {
+  return location.replace(/^.*[\\/]/, '');
 }
 
 /**

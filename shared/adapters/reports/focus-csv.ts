@@ -5,6 +5,9 @@ import { dayWindow } from '../../domain/periods.js';
 import type { PriceEntry } from '../../domain/price-book.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, type TokenKind } from '../../domain/tokens.js';
 import type { CostExporter, CostExportMonth } from '../../ports/cost-export.js';
+import type { RejectedRow } from '../../domain/usage.js';
+import { rejectsCsv } from './rejects-csv.js';
+import { csvNumber, csvText } from './csv-writer.js';
 
 /**
  * The columns of the export, in order. FOCUS 1.x names; `x_` marks our own columns, as the specification
@@ -56,13 +59,14 @@ function instant(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** RFC 4180: a field with a comma, quote, CR or LF is quoted, and quotes inside are doubled. */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
+/**
+ * A text field: RFC 4180 quoting and the formula guard of the one CSV writer (docs/csv.md). Team names,
+ * model ids and user ids come from outside and go through here; the figures we compute go through csvNumber.
+ */
+export const csvField = csvText;
 
-export function csvRecord(values: readonly string[]): string {
-  return `${values.map(csvField).join(',')}\r\n`;
+function headerRecord(values: readonly string[]): string {
+  return `${values.map(csvText).join(',')}\r\n`;
 }
 
 /**
@@ -80,6 +84,10 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
   const entries = new Map<string, PriceEntry>(month.priceBook.models.flatMap((model) => model.prices).map((entry) => [entry.id, entry]));
   const billingPeriod = `${csvField(instant(month.window.start))},${csvField(instant(month.window.end))}`;
   const currency = csvField(month.currency);
+  const costCenterTag = (teamId: string): { costCenter?: string } => {
+    const costCenter = month.teamCostCenters?.get(teamId);
+    return costCenter === undefined ? {} : { costCenter };
+  };
   const teamName = (teamId: string) => (teamId === UNALLOCATED_TEAM ? UNALLOCATED_TEAM_NAME : (month.teamNames.get(teamId) ?? teamId));
 
   // A month has a few dozen days and a handful of models, prices and kinds: the fields that depend only on
@@ -104,7 +112,7 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
         unitPrice,
         description: csvField(describe(model, kind, day, entry, month.currency)),
         category: csvField(entry ? 'Standard' : ''),
-        unitPriceText: csvField(unitPrice?.toFixed() ?? ''),
+        unitPriceText: unitPrice === null ? '' : csvNumber(unitPrice),
         skuPriceId: csvField(entry?.id ?? ''),
       };
       pricings.set(key, found);
@@ -112,11 +120,11 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
     return found;
   };
 
-  yield csvRecord(FOCUS_COLUMNS);
+  yield headerRecord(FOCUS_COLUMNS);
   for (const line of month.lines) {
     const skuId = csvField(line.pricedModel ?? '');
     const resource = csvField(line.model);
-    const tags = JSON.stringify({ team: line.teamId, user: line.userId, tier: line.tier, allocation: line.allocation });
+    const tags = JSON.stringify({ team: line.teamId, user: line.userId, tier: line.tier, allocation: line.allocation, ...costCenterTag(line.teamId) });
     const lineFields = `${resource},${resource},${csvField(line.teamId)},${csvField(teamName(line.teamId))},${csvField(tags)}`;
     for (const day of line.days) {
       const entry = day.priceEntryId === null ? null : entries.get(day.priceEntryId);
@@ -128,11 +136,16 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
         const tokens = day.tokens[kind];
         if (tokens === 0) continue;
         const price = pricing(line.model, kind, day.day, entry);
-        // Decimal strings and integers never hold a comma, quote or line break: they need no quoting.
-        const cost = (price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO).toFixed();
+        // Figures we computed are number cells: checked to be plain decimals, never guarded, so a negative
+        // amount (a credit) stays a number a spreadsheet adds up.
+        const listCost = price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO;
+        const cost = csvNumber(listCost);
+        // Trued up: the day's bill shared by list cost, to 10 decimals (rates of a division do not end).
+        const rate = month.billedRates?.get(day.day);
+        const billed = rate === undefined ? cost : csvNumber(listCost.times(rate).toDecimalPlaces(10));
         yield (
-          `${period},${cost},${cost},${cost},${cost},${USAGE_CHARGE},${price.description},${tokens},${TOKENS_UNIT},` +
-          `${price.category},${perMillion(tokens)},${PRICING_UNIT},${price.unitPriceText},${price.unitPriceText},${SERVICE_FIELDS},` +
+          `${period},${billed},${billed},${cost},${cost},${USAGE_CHARGE},${price.description},${csvNumber(tokens)},${TOKENS_UNIT},` +
+          `${price.category},${csvNumber(perMillion(tokens))},${PRICING_UNIT},${price.unitPriceText},${price.unitPriceText},${SERVICE_FIELDS},` +
           `${skuId},${price.skuPriceId},${lineFields},${csvField(kind)}\r\n`
         );
       }
@@ -191,5 +204,9 @@ export class FocusCsvExporter implements CostExporter {
 
   focusCsvChunks(month: CostExportMonth): Iterable<string> {
     return inChunks(focusCsvRecords(month));
+  }
+
+  rejectsCsv(rows: readonly RejectedRow[]): Buffer {
+    return rejectsCsv(rows);
   }
 }

@@ -1,33 +1,66 @@
-import { UNALLOCATED_TEAM } from '../domain/directory.js';
-import { formatMinorUnits } from '../domain/money.js';
-import type { MonthReport } from '../domain/report.js';
-import { totalTokens } from '../domain/tokens.js';
-import type { MailAttachment, OutgoingMail } from '../ports/mailer.js';
+import { formatAmount, formatChange, monthLabel } from '../../domain/amount-text.js';
+import { UNALLOCATED_TEAM } from '../../domain/directory.js';
+import { costCenterTotals, type MonthReport, type TeamSummary } from '../../domain/report.js';
+import { totalTokens, type TokenCounts } from '../../domain/tokens.js';
+import type { OutgoingMail } from '../../ports/mailer.js';
+import type { ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
+import { mailBilling } from './billing-mail.js';
+import { financeCharts, type ChartImage } from './charts.js';
 
-const monthNames = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+/**
+ * Where a lead looks a team's costs up: the cost page when its address is known (COST_LOOKUP_URL, a template
+ * with {teamId} and {month}), otherwise the cost API's path. Never a command: leads do not run the CLI.
+ */
+export interface CostPage {
+  readonly urlTemplate: string | null;
+}
+
+/** The finance and team mails of a close as HTML (inline styles only) with a plain-text part. */
+export class HtmlReportMails implements ReportMails {
+  constructor(
+    private readonly costPage: CostPage = { urlTemplate: null },
+    private readonly options: { readonly charts: boolean } = { charts: true },
+  ) {}
+
+  financeMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
+    return composeFinanceMail(report, { ...options, charts: this.options.charts ? financeCharts(report) : [] });
+  }
+
+  teamMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
+    return composeTeamMail(report, { ...options, costPage: this.costPage });
+  }
+}
+
+/** The sentence that tells a lead where the team's costs are, any day of the month. */
+export function costPageLine(costPage: CostPage, teamId: string, month: string): string {
+  if (costPage.urlTemplate) {
+    const url = costPage.urlTemplate.replaceAll('{teamId}', encodeURIComponent(teamId)).replaceAll('{month}', encodeURIComponent(month));
+    return `Your team's costs, by user, model and day, any day of the month: ${url}`;
+  }
+  return `Your team's costs, by user, model and day, any day of the month: the cost API at /api/teams/${encodeURIComponent(teamId)}/costs?month=${encodeURIComponent(month)} (sign in with your work account).`;
+}
+
+/** A model's amount, or that it had no price: an unpriced model is "not priced", never a zero amount. */
+function modelAmount(model: { readonly amount: bigint; readonly unpricedTokens: number; readonly tokens: TokenCounts }, currency: string): string {
+  if (model.unpricedTokens === 0) return formatAmount(model.amount, currency);
+  if (model.unpricedTokens === totalTokens(model.tokens)) return 'not priced (not charged)';
+  return `${formatAmount(model.amount, currency)} + ${count(model.unpricedTokens)} tokens not priced`;
+}
+
+function budgetFacts(team: TeamSummary | undefined, currency: string): [string, string][] {
+  const budget = team?.budget;
+  if (!budget) return [];
+  return [
+    ['Budget', formatAmount(budget.amount, currency)],
+    ['Forecast', `${formatAmount(budget.forecast, currency)} (the month is over: what was spent)`],
+    budget.remaining < 0n
+      ? ['Over budget by', formatAmount(-budget.remaining, currency)]
+      : ['Remaining', formatAmount(budget.remaining, currency)],
+  ];
+}
+
 /** How many teams, users and models a mail lists before summing the rest into one row. */
 export const TOP_ROWS = 5;
-
-export function monthLabel(month: string): string {
-  const [year, mon] = month.split('-');
-  return `${monthNames[Number(mon) - 1]} ${year}`;
-}
-
-export function formatAmount(units: bigint, currency: string): string {
-  const [whole, fraction] = formatMinorUnits(units).split('.');
-  const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `${currency} ${grouped}.${fraction}`;
-}
-
-/** A signed difference with its percentage, e.g. "+USD 12.30 (+4.1%)"; the percentage is left out from zero. */
-export function formatChange(previous: bigint, current: bigint, currency: string): string {
-  const difference = current - previous;
-  const sign = difference > 0n ? '+' : difference < 0n ? '-' : '\u00b1';
-  const amount = `${sign}${formatAmount(difference < 0n ? -difference : difference, currency)}`;
-  if (previous === 0n) return amount;
-  const percent = (Number(difference) / Number(previous)) * 100;
-  return `${amount} (${percent > 0 ? '+' : ''}${percent.toFixed(1)}%)`;
-}
 
 const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const count = (n: number) => n.toLocaleString('en-US');
@@ -68,6 +101,8 @@ interface MailContent {
   readonly headline: string;
   readonly facts: readonly (readonly [string, string])[];
   readonly sections: readonly { readonly title: string; readonly table: MailTable }[];
+  /** Inline images shown after the tables (HTML part only); each carries its alt text. */
+  readonly images?: readonly ChartImage[];
   readonly footer: readonly string[];
 }
 
@@ -78,6 +113,9 @@ function renderHtml(content: MailContent): string {
   const sections = content.sections
     .map((section) => `<h2 style="${FONT};font-size:16px;margin:16px 0 6px">${escapeHtml(section.title)}</h2>${htmlTable(section.table)}`)
     .join('');
+  const images = (content.images ?? [])
+    .map((image) => `<p style="margin:0 0 12px"><img src="cid:${escapeHtml(image.contentId)}" alt="${escapeHtml(image.altText)}" width="640" style="display:block;max-width:100%;height:auto;border:0"></p>`)
+    .join('');
   const footer = content.footer.map((text) => `<p style="${FONT};font-size:12px;color:#555;margin:0 0 6px">${escapeHtml(text)}</p>`).join('');
   return `<!doctype html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(content.heading)}</title></head>
@@ -87,6 +125,7 @@ function renderHtml(content: MailContent): string {
 <p style="${FONT};font-size:24px;font-weight:bold;margin:0 0 12px">${escapeHtml(content.headline)}</p>
 <table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;${FONT};font-size:14px;margin:0 0 8px">${facts}</table>
 ${sections}
+${images}
 ${footer}
 </td></tr></table>
 </body></html>`;
@@ -133,24 +172,29 @@ function revisionLabel(report: MonthReport, revised: boolean): string {
 /** The monthly finance mail: headline numbers in the body, the workbook attached. */
 export function composeFinanceMail(
   report: MonthReport,
-  options: { from: string; to: readonly string[]; attachment: MailAttachment; revised: boolean },
+  options: ReportMailOptions & { readonly charts?: readonly ChartImage[] },
 ): Omit<OutgoingMail, 'idempotencyKey'> {
   const label = monthLabel(report.month);
   const total = formatAmount(report.grandTotal, report.currency);
   const revision = revisionLabel(report, options.revised);
-  const subject = `LLM gateway chargeback ${label}${revision}: ${total}`;
+  const bill = mailBilling(report, formatAmount);
+  const charge = formatAmount(bill.charge, report.billing?.trueUp.currency ?? report.currency);
+  const subject = `LLM gateway chargeback ${label}${revision}${bill.subjectSuffix}: ${charge}`;
   const unallocated = report.teams.find((team) => team.teamId === UNALLOCATED_TEAM);
   const unpricedTokens = report.models.reduce((sum, model) => sum + model.unpricedTokens, 0);
   const previousOf = new Map((report.previousMonth?.teams ?? []).map((team) => [team.teamId, team.amount]));
   const withPrevious = report.previousMonth !== undefined;
 
   const facts: [string, string][] = [
-    ['Total', total],
+    ...bill.facts,
+    // Trued up, the list total is already shown as the estimate beside the charge.
+    ...(bill.truedUp ? [] : [['Total', total] as [string, string]]),
     ...lastMonthFacts(report, 'Last month,'),
     ['Tokens', `${count(totalTokens(report.tokens))} in ${count(report.requests)} requests`],
     ['Unallocated', `${formatAmount(unallocated?.amount ?? 0n, report.currency)} (${count(unallocated ? totalTokens(unallocated.tokens) : 0)} tokens)`],
     ['Unpriced tokens', `${count(unpricedTokens)}${unpricedTokens > 0 ? ' (models with no price: see the Unpriced sheet)' : ''}`],
     ['Rejected source rows', count(report.rejects.count)],
+    ...controlFacts(report),
   ];
   if (report.changes) {
     const { previous, current } = report.changes.grandTotal;
@@ -163,25 +207,61 @@ export function composeFinanceMail(
   }
 
   const teams = byAmountDescending(report.teams, (team) => team.teamId);
+  const billedColumn = (amount: string) => (bill.truedUp ? [amount] : []);
   const teamRow = (team: (typeof teams)[number]) => [
     team.teamName,
+    team.costCenter ?? '',
     formatAmount(team.amount, report.currency),
+    ...billedColumn(formatAmount(bill.billedOfTeam.get(team.teamId) ?? 0n, report.currency)),
     ...(withPrevious ? [formatChange(previousOf.get(team.teamId) ?? 0n, team.amount, report.currency)] : []),
   ];
+  const billedOfOthers = teams.slice(TOP_ROWS).reduce((sum, team) => sum + (bill.billedOfTeam.get(team.teamId) ?? 0n), 0n);
   const teamTable: MailTable = {
-    headers: ['Team', 'Amount', ...(withPrevious ? ['Change from last month'] : [])],
-    numeric: [false, true, true],
-    rows: topRows(teams, teamRow, (others, amount) => [`${others} other team(s)`, formatAmount(amount, report.currency), ...(withPrevious ? [''] : [])]),
-    total: ['Total', total, ...(withPrevious ? [formatChange(report.previousMonth!.grandTotal, report.grandTotal, report.currency)] : [])],
+    headers: ['Team', 'Cost center', bill.truedUp ? 'List amount' : 'Amount', ...billedColumn('Billed (charge)'), ...(withPrevious ? ['Change from last month'] : [])],
+    numeric: [false, false, true, true, true],
+    rows: topRows(teams, teamRow, (others, amount) => [
+      `${others} other team(s)`,
+      '',
+      formatAmount(amount, report.currency),
+      ...billedColumn(formatAmount(billedOfOthers, report.currency)),
+      ...(withPrevious ? [''] : []),
+    ]),
+    total: [
+      'Total',
+      '',
+      total,
+      ...billedColumn(formatAmount(sumOf(bill.billedOfTeam), report.currency)),
+      ...(withPrevious ? [formatChange(report.previousMonth!.grandTotal, report.grandTotal, report.currency)] : []),
+    ],
   };
+  // The journal finance posts: every cost center, never cut to a top few, adding up to the total.
+  const centers = costCenterTotals(report.teams);
+  const costCenterTable: MailTable = {
+    headers: ['Cost center', 'Teams', 'Amount'],
+    numeric: [false, false, true],
+    rows: centers.map((center) => [center.costCenter ?? 'No cost center', center.teamIds.join(', '), formatAmount(center.amount, report.currency)]),
+    total: ['Total', '', total],
+  };
+  const budgeted = report.teams.filter((team) => team.budget !== undefined);
+  const over = budgeted.filter((team) => team.budget!.remaining < 0n);
+  if (budgeted.length > 0) {
+    facts.push([
+      'Budgets',
+      `${budgeted.length} team(s) with a budget, ${over.length} over it${over.length > 0 ? `: ${over.map((team) => `${team.teamName} by ${formatAmount(-team.budget!.remaining, report.currency)}`).join(', ')}` : ''}`,
+    ]);
+  }
 
   const content: MailContent = {
-    heading: `LLM gateway chargeback for ${label}${revision}`,
-    headline: total,
+    heading: `LLM gateway chargeback for ${label}${revision}${bill.subjectSuffix}`,
+    headline: charge,
     facts,
-    sections: [{ title: teams.length > TOP_ROWS ? `Top ${TOP_ROWS} teams` : 'By team', table: teamTable }],
+    sections: [
+      { title: teams.length > TOP_ROWS ? `Top ${TOP_ROWS} teams` : 'By team', table: teamTable },
+      { title: 'By cost center', table: costCenterTable },
+    ],
+    images: options.charts ?? [],
     footer: [
-      `The workbook ${options.attachment.filename} has every team, user, model, tier and day, the prices used and the run details.`,
+      `The workbook ${options.attachment.filename} has every team, user, model, tier and day, the cost centers, budgets, the prices used and the run details.`,
       `Price book ${report.priceBookVersion}; month in ${report.timeZone}; revision ${report.revision}.`,
     ],
   };
@@ -191,25 +271,41 @@ export function composeFinanceMail(
     subject,
     text: renderText(content),
     html: renderHtml(content),
-    attachments: [options.attachment],
+    attachments: [
+      options.attachment,
+      ...(options.charts ?? []).map((chart) => ({ filename: chart.filename, contentType: 'image/png', content: chart.png, contentId: chart.contentId })),
+    ],
   };
+}
+
+/** Warnings finance should read before posting, and a released hold: who accepted it and why. */
+function controlFacts(report: MonthReport): [string, string][] {
+  const facts: [string, string][] = (report.controls ?? []).filter((control) => control.outcome === 'warn').map((control) => ['Warning', control.message]);
+  if (report.release) facts.push(['Held, then released', `by ${report.release.by} on ${report.release.at.toISOString().slice(0, 10)}: ${report.release.reason}`]);
+  return facts;
 }
 
 /** The mail to one team's leads: the team's figures in the body, the team's own workbook attached. */
 export function composeTeamMail(
   report: MonthReport,
-  options: { from: string; to: readonly string[]; attachment: MailAttachment; revised: boolean },
+  options: ReportMailOptions & { readonly costPage?: CostPage },
 ): Omit<OutgoingMail, 'idempotencyKey'> {
   const scope = report.scope;
   if (!scope) throw new Error('a team mail needs a team report');
   const label = monthLabel(report.month);
   const total = formatAmount(report.grandTotal, report.currency);
   const revision = revisionLabel(report, options.revised);
+  const bill = mailBilling(report, formatAmount);
   const unpricedTokens = report.models.reduce((sum, model) => sum + model.unpricedTokens, 0);
+  const team = report.teams.find((candidate) => candidate.teamId === scope.teamId);
   const facts: [string, string][] = [
+    ...bill.facts,
     ['Team total', total],
+    ...(team?.costCenter ? [['Cost center', team.costCenter] as [string, string]] : []),
+    ...budgetFacts(team, report.currency),
     ...lastMonthFacts(report, 'Last month,'),
-    ['Users', count(report.users.length)],
+    // Usage the gateway sent without a user id is listed as "(no user id)" but is nobody.
+    ['Users', count(report.users.filter((user) => user.userId !== '').length)],
     ['Tokens', `${count(totalTokens(report.tokens))} in ${count(report.requests)} requests`],
     ...(unpricedTokens > 0 ? [['Unpriced tokens (not charged)', count(unpricedTokens)] as [string, string]] : []),
   ];
@@ -232,7 +328,7 @@ export function composeTeamMail(
     numeric: [false, true, true],
     rows: topRows(
       models,
-      (model) => [model.model, count(totalTokens(model.tokens)), formatAmount(model.amount, report.currency)],
+      (model) => [model.model, count(totalTokens(model.tokens)), modelAmount(model, report.currency)],
       (others, amount) => [`${others} other model(s)`, '', formatAmount(amount, report.currency)],
     ),
     total: ['Total', count(totalTokens(report.tokens)), total],
@@ -248,14 +344,22 @@ export function composeTeamMail(
     footer: [
       `The workbook ${options.attachment.filename} has every user, model, tier and day of your team, and the prices used.`,
       `This is what your team is charged in the finance report; price book ${report.priceBookVersion}; month in ${report.timeZone}.`,
+      ...(unpricedTokens > 0 ? ['"Not priced": the price book had no price for the model when it was used; its tokens are counted but not charged.'] : []),
+      costPageLine(options.costPage ?? { urlTemplate: null }, scope.teamId, report.month),
     ],
   };
   return {
     from: options.from,
     to: options.to,
-    subject: `LLM gateway usage ${label}${revision}: ${scope.teamName} ${total}`,
+    subject: `LLM gateway usage ${label}${revision}${bill.subjectSuffix}: ${scope.teamName} ${formatAmount(bill.charge, report.currency)}`,
     text: renderText(content),
     html: renderHtml(content),
     attachments: [options.attachment],
   };
+}
+
+function sumOf(amounts: ReadonlyMap<string, bigint>): bigint {
+  let total = 0n;
+  for (const amount of amounts.values()) total += amount;
+  return total;
 }

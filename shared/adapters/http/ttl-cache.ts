@@ -1,5 +1,5 @@
 /**
- * A small read-through cache for the cost lookup. Rollups change at most a few times a day (the daily ingest,
+ * A small read-through cache for the cost API (CachedCostReads). Rollups change at most a few times a day (the daily ingest,
  * the monthly close), so serving a team-month for a short TTL saves a Table Storage query per request while
  * keeping figures at most TTL seconds behind the store.
  *
