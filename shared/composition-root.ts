@@ -349,7 +349,14 @@ export function dryRunCloseDeps(deps: CloseMonthDeps, previewDir: string): Close
   return dryRunDeps(deps, { artifacts: new DirectoryArtifactStore(previewDir), mailer: new OutboxMailer(path.join(previewDir, 'outbox')) });
 }
 
-/** How the deployed cost page signs people in (functions/http-web.ts): MSAL, from AUTH_* and WEB_* settings. */
-export function webPageConfigFromEnvironment(): WebPageConfig {
-  return msalPageConfig(loadWebSignInSettings(process.env));
+/**
+ * How a deployed cost page signs people in (functions/http-web.ts): MSAL, from AUTH_* and WEB_* settings in
+ * `env`, read once per process like the other services (a problem is thrown on each call, never kept).
+ */
+export function processWebPageConfig(env: SettingsSource): () => WebPageConfig {
+  let config: WebPageConfig | undefined;
+  return () => (config ??= msalPageConfig(loadWebSignInSettings(env)));
 }
+
+/** The Functions app's cost page sign-in, from its app settings. */
+export const webPageConfigFromEnvironment: () => WebPageConfig = processWebPageConfig(process.env);

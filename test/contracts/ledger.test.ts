@@ -69,15 +69,31 @@ describe.each(ledgers)('%s', (_name, create) => {
     updatedAt: new Date('2026-11-03T06:05:00.000Z'),
   };
 
+  /** A read as put, with the version the ledger adds on read (for a conditional claim). */
+  const asRead = (record: DeliveryRecord) => ({ ...record, etag: expect.any(String) });
+
   it('returns exactly what was put, and a later put replaces every field', async () => {
     const ledger = await create();
     expect(await ledger.get(sent.key)).toBeUndefined();
     const failed: DeliveryRecord = { key: sent.key, status: 'failed', attempts: 1, recipients: ['finance@contoso.example'], lastError: 'MAIL_FAILED: 429', updatedAt: new Date('2026-11-03T06:00:00Z') };
     await ledger.put(failed);
-    expect(await ledger.get(sent.key)).toEqual(failed);
+    expect(await ledger.get(sent.key)).toEqual(asRead(failed));
     await ledger.put(sent);
-    expect(await ledger.get(sent.key)).toEqual(sent);
+    expect(await ledger.get(sent.key)).toEqual(asRead(sent));
     expect(await ledger.get('2026-10|r1|team|payments')).toBeUndefined();
+  });
+
+  it('gives a mail to one claim only: a new one once, a read one only while nobody changed it', async () => {
+    const ledger = await create();
+    const claimed: DeliveryRecord = { key: sent.key, status: 'claimed', attempts: 1, recipients: ['finance@contoso.example'], updatedAt: new Date('2026-11-03T06:00:00Z') };
+    expect(await ledger.claim(claimed, undefined)).toBe(true);
+    expect(await ledger.claim(claimed, undefined)).toBe(false);
+    const read = await ledger.get(sent.key);
+    await ledger.put({ ...claimed, status: 'failed', lastError: 'MAIL_FAILED: 429' });
+    expect(await ledger.claim({ ...claimed, attempts: 2 }, read)).toBe(false);
+    const fresh = await ledger.get(sent.key);
+    expect(await ledger.claim({ ...claimed, attempts: 2 }, fresh)).toBe(true);
+    expect(await ledger.get(sent.key)).toMatchObject({ status: 'claimed', attempts: 2 });
   });
 
   it('keeps keys apart that differ only in characters Table Storage forbids', async () => {
