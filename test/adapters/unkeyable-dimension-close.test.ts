@@ -6,19 +6,10 @@ import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { TableRollupStore } from '../../shared/adapters/azure/table-rollup-store.js';
 import { FileUsageSource } from '../../shared/adapters/local/file-usage-source.js';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
-import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
-import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
-import { silentLogger } from '../../shared/ports/runtime.js';
-import { closeMonth, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
-import { testDirectory, testPriceBook } from '../support/domain-fixtures.js';
-import {
-  fixedClock,
-  InMemoryArtifacts,
-  InMemoryCloseRegistry,
-  InMemoryDeliveryLedger,
-  RecordingMailer,
-  StaticDirectory,
-  StaticPriceBooks, InMemoryLeases } from '../support/in-memory.js';
+import { closeMonth } from '../../shared/use-cases/close-month.js';
+import { testDirectory } from '../support/domain-fixtures.js';
+import { RecordingMailer, StaticDirectory } from '../support/in-memory.js';
+import { testCloseDeps } from '../support/close-deps.js';
 import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
@@ -53,7 +44,7 @@ describe('a usage row whose Model no storage key can hold', () => {
     );
     const rollups = await TableRollupStore.create(tableClientFor(azuriteConnectionString(), uniqueTableName('unkeyable')));
     const mailer = new RecordingMailer();
-    const deps: CloseMonthDeps = {
+    const deps = testCloseDeps({
       usageSource: new FileUsageSource({ files: [path] }),
       directory: new StaticDirectory(
         testDirectory(
@@ -67,21 +58,12 @@ describe('a usage row whose Model no storage key can hold', () => {
           ],
         ),
       ),
-      priceBooks: new StaticPriceBooks(testPriceBook()),
       rollups,
-      closes: new InMemoryCloseRegistry(),
-      deliveries: new InMemoryDeliveryLedger(),
-      leases: new InMemoryLeases(),
       renderer: new ExcelReportRenderer(),
-      reportMails: new HtmlReportMails(),
-      costExport: new FocusCsvExporter(),
-      artifacts: new InMemoryArtifacts(),
       mailer,
-      clock: fixedClock('2026-11-03T06:00:00Z'),
-      logger: silentLogger,
       // One bad row among a handful is far over the 1% hold: the limit is raised so that this test sees the close go through.
       settings: { timeZone: 'UTC', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example', operatorRecipients: [], graceDays: 2, controls: { ...DEFAULT_CLOSE_CONTROL_LIMITS, maxRejectRatio: 1 } },
-    };
+    });
 
     const result = await closeMonth(deps, { month: '2026-10' });
 

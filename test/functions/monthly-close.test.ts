@@ -1,46 +1,23 @@
-import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { InvocationContext, type Timer } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { monthlyCloseHandler, type MonthlyCloseServices } from '../../functions/monthly-close.js';
-import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
-import { silentLogger } from '../../shared/ports/runtime.js';
-import type { CloseMonthDeps } from '../../shared/use-cases/close-month.js';
-import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
-import {
-  fixedClock,
-  InMemoryArtifacts,
-  InMemoryCloseRegistry,
-  InMemoryDeliveryLedger,
-  InMemoryRollupStore,
-  RecordingMailer,
-  StaticDirectory,
-  StaticPriceBooks,
-  StaticUsageSource,
-  TeamTotalsRenderer, InMemoryLeases } from '../support/in-memory.js';
+import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
+import { fixedClock, InMemoryCloseRegistry, RecordingMailer, StaticDirectory, StaticUsageSource } from '../support/in-memory.js';
+import { testCloseDeps } from '../support/close-deps.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
-import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 
 function services(now: string, usage: UsageSource = new StaticUsageSource([usageRow({ day: '2026-10-07', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })])) {
   const clock = fixedClock(now);
   const mailer = new RecordingMailer();
   const closes = new InMemoryCloseRegistry();
-  const closeMonth: CloseMonthDeps = {
+  const closeMonth = testCloseDeps({
     usageSource: usage,
     directory: new StaticDirectory(testDirectory([{ userId: 'u1', teamId: 'payments' }], [{ id: 'payments', name: 'Payments', leads: ['lead@contoso.example'] }])),
-    priceBooks: new StaticPriceBooks(testPriceBook()),
-    rollups: new InMemoryRollupStore(),
     closes,
-    deliveries: new InMemoryDeliveryLedger(),
-    leases: new InMemoryLeases(),
-    renderer: new TeamTotalsRenderer(),
-    reportMails: new HtmlReportMails(),
-    costExport: new FocusCsvExporter(),
-    artifacts: new InMemoryArtifacts(),
     mailer,
     clock,
-    logger: silentLogger,
-    settings: { timeZone: 'Europe/Paris', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
-  };
+    settings: { timeZone: 'Europe/Paris' },
+  });
   const built: MonthlyCloseServices = { settings: { timeZone: 'Europe/Paris', monthlyClose: { graceDays: 2 } }, clock, closeMonth };
   return { built, mailer, closes };
 }

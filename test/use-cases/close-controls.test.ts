@@ -1,31 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import ExcelJS from 'exceljs';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
-import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
-import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { TimeWindow } from '../../shared/domain/periods.js';
 import type { DuplicateSummary, RejectSummary, UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
 import type { DeliveryRecord } from '../../shared/ports/ledger.js';
 import type { OutgoingMail, SentMail } from '../../shared/ports/mailer.js';
-import { silentLogger } from '../../shared/ports/runtime.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
-import { closeMonth, financeDeliveryKey, teamDeliveryKey, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
+import { closeMonth, financeDeliveryKey, teamDeliveryKey } from '../../shared/use-cases/close-month.js';
 import { dryRunDeps } from '../../shared/use-cases/dry-run.js';
-import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
-import {
-  fixedClock,
-  InMemoryArtifacts,
-  InMemoryCloseRegistry,
-  InMemoryDeliveryLedger,
-  InMemoryLeases,
-  InMemoryRollupStore,
-  RecordingMailer,
-  StaticDirectory,
-  StaticPriceBooks,
-  TeamTotalsRenderer,
-} from '../support/in-memory.js';
+import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
+import { fixedClock, InMemoryArtifacts, InMemoryCloseRegistry, InMemoryDeliveryLedger, InMemoryLeases, InMemoryRollupStore, RecordingMailer, StaticDirectory } from '../support/in-memory.js';
+import { testCloseDeps } from '../support/close-deps.js';
 
 const FINANCE = 'finance@contoso.example';
 const OPS = 'ops@contoso.example';
@@ -68,7 +55,7 @@ function setup(now = '2026-11-03T06:00:00Z') {
   const deliveries = new InMemoryDeliveryLedger();
   const clock = fixedClock(now);
   const leases = new InMemoryLeases(() => clock.now());
-  const deps: CloseMonthDeps = {
+  const deps = testCloseDeps({
     usageSource: usage,
     directory: new StaticDirectory(
       testDirectory(
@@ -80,20 +67,14 @@ function setup(now = '2026-11-03T06:00:00Z') {
         Object.entries(LEADS).map(([id, lead]) => ({ id, name: id[0]!.toUpperCase() + id.slice(1), leads: [lead] })),
       ),
     ),
-    priceBooks: new StaticPriceBooks(testPriceBook()),
     rollups,
     closes,
     deliveries,
     leases,
-    renderer: new TeamTotalsRenderer(),
-    reportMails: new HtmlReportMails(),
-    costExport: new FocusCsvExporter(),
-    artifacts: new InMemoryArtifacts(),
     mailer,
     clock,
-    logger: silentLogger,
-    settings: { timeZone: 'UTC', financeRecipients: [FINANCE], mailFrom: 'chargeback@contoso.example', operatorRecipients: [OPS], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
-  };
+    settings: { financeRecipients: [FINANCE], operatorRecipients: [OPS] },
+  });
   return { deps, usage, mailer, rollups, closes, deliveries, clock, leases };
 }
 

@@ -1,26 +1,14 @@
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
-import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
 import { DEFAULT_CLAUDE_PUBLISHERS, selectClaudeCharges, type BilledCharge, type ClaudeChargeRule } from '../../shared/domain/billing.js';
 import { DEFAULT_BILLING_CONTROLS } from '../../shared/domain/billing-controls.js';
 import { money, sumMoney } from '../../shared/domain/money.js';
 import type { BilledCostRead, BilledCostSource } from '../../shared/ports/billed-cost-source.js';
-import { silentLogger } from '../../shared/ports/runtime.js';
-import { closeMonth, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
-import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
-import {
-  fixedClock,
-  InMemoryArtifacts,
-  InMemoryCloseRegistry,
-  InMemoryDeliveryLedger,
-  InMemoryRollupStore,
-  RecordingMailer,
-  StaticDirectory,
-  StaticPriceBooks,
-  StaticUsageSource, InMemoryLeases } from '../support/in-memory.js';
-import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
-import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
+import { closeMonth } from '../../shared/use-cases/close-month.js';
+import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
+import { InMemoryArtifacts, RecordingMailer, StaticDirectory, StaticUsageSource } from '../support/in-memory.js';
+import { testCloseDeps } from '../support/close-deps.js';
 
 const FOUNDRY = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/foundry';
 
@@ -53,7 +41,7 @@ function setup() {
   const bill = new GrowingBill();
   const mailer = new RecordingMailer();
   const artifacts = new InMemoryArtifacts();
-  const deps: CloseMonthDeps = {
+  const deps = testCloseDeps({
     usageSource: usage,
     directory: new StaticDirectory(
       testDirectory(
@@ -69,29 +57,12 @@ function setup() {
         ],
       ),
     ),
-    priceBooks: new StaticPriceBooks(testPriceBook()),
-    rollups: new InMemoryRollupStore(),
-    closes: new InMemoryCloseRegistry(),
-    deliveries: new InMemoryDeliveryLedger(),
-    leases: new InMemoryLeases(),
     renderer: new ExcelReportRenderer(),
-    reportMails: new HtmlReportMails(),
-    costExport: new FocusCsvExporter(),
     artifacts,
     mailer,
-    clock: fixedClock('2026-11-03T06:00:00Z'),
-    logger: silentLogger,
-    settings: {
-      timeZone: 'UTC',
-      financeRecipients: ['finance@contoso.example'],
-      mailFrom: 'chargeback@contoso.example',
-      operatorRecipients: ['ops@contoso.example'],
-      graceDays: 2,
-      controls: DEFAULT_CLOSE_CONTROL_LIMITS,
-      billing: { rule: { resourceIds: [], publishers: DEFAULT_CLAUDE_PUBLISHERS }, residue: 'bucket', controls: DEFAULT_BILLING_CONTROLS, costColumn: 'EffectiveCost' },
-    },
+    settings: { billing: { rule: { resourceIds: [], publishers: DEFAULT_CLAUDE_PUBLISHERS }, residue: 'bucket', controls: DEFAULT_BILLING_CONTROLS, costColumn: 'EffectiveCost' } },
     billedCosts: bill,
-  };
+  });
   return { deps, bill, mailer, artifacts };
 }
 

@@ -1,30 +1,19 @@
 import { parsePriceBook } from '../../shared/domain/price-book.js';
 import { parseBudgetDocument } from '../../shared/domain/budgets.js';
-import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
-import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
 import { AppError } from '../../shared/domain/errors.js';
 import { money, sumMoney } from '../../shared/domain/money.js';
 import type { TimeWindow } from '../../shared/domain/periods.js';
 import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
 import type { MonthClose } from '../../shared/ports/ledger.js';
 import type { OutgoingMail } from '../../shared/ports/mailer.js';
-import { silentLogger } from '../../shared/ports/runtime.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
 import { closeMonth, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
-import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
-import {
-  fixedClock,
-  InMemoryArtifacts,
-  InMemoryCloseRegistry,
-  InMemoryDeliveryLedger,
-  InMemoryRollupStore,
-  RecordingMailer,
-  StaticDirectory,
-  StaticPriceBooks, InMemoryLeases } from '../support/in-memory.js';
-import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
+import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
+import { fixedClock, InMemoryArtifacts, InMemoryCloseRegistry, InMemoryDeliveryLedger, InMemoryRollupStore, RecordingMailer, StaticDirectory, StaticPriceBooks } from '../support/in-memory.js';
+import { testCloseDeps } from '../support/close-deps.js';
 
 /** Returns only the rows whose day falls in the window asked for (the window is a UTC month here). */
 class MonthlyUsageSource implements UsageSource {
@@ -59,7 +48,7 @@ function setup() {
   const deliveries = new InMemoryDeliveryLedger();
   const artifacts = new InMemoryArtifacts();
   const clock = fixedClock('2026-11-03T06:00:00Z');
-  const deps: CloseMonthDeps = {
+  const deps = testCloseDeps({
     usageSource: usage,
     directory: new StaticDirectory(
       testDirectory(
@@ -75,20 +64,14 @@ function setup() {
         ],
       ),
     ),
-    priceBooks: new StaticPriceBooks(testPriceBook()),
     rollups,
-    closes: new InMemoryCloseRegistry(),
     deliveries,
-    leases: new InMemoryLeases(),
     renderer: new ExcelReportRenderer(),
-    reportMails: new HtmlReportMails(),
-    costExport: new FocusCsvExporter(),
     artifacts,
     mailer,
     clock,
-    logger: silentLogger,
-    settings: { timeZone: 'UTC', financeRecipients: [FINANCE], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
-  };
+    settings: { financeRecipients: [FINANCE] },
+  });
   return { deps, usage, mailer, rollups, deliveries, clock, artifacts };
 }
 
@@ -463,11 +446,11 @@ describe('closing a month', () => {
   it('fails before reading any usage when the price book is invalid', async () => {
     const { deps } = setup();
     let read = false;
-    const failing: CloseMonthDeps = {
+    const failing = testCloseDeps({
       ...deps,
       priceBooks: { load: async () => Promise.reject(new AppError('PRICE_BOOK_INVALID', 'prices.json: bad')) },
       usageSource: { read: async () => ((read = true), Promise.reject(new Error('should not be read'))) },
-    };
+    });
     await expect(closeMonth(failing, { month: '2026-10' })).rejects.toMatchObject({ code: 'PRICE_BOOK_INVALID' });
     expect(read).toBe(false);
   });
