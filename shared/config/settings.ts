@@ -7,6 +7,7 @@ import { isTokenKind, type TokenKind } from '../domain/tokens.js';
 import { DEFAULT_NAMESPACE_PROPERTY, usageQuerySettingsProblems, type UsageTableMode } from '../adapters/azure/kql.js';
 import type { AppInsightsQuerySettings, LogsQueryTarget } from '../adapters/azure/app-insights-usage-source.js';
 import { readBillingSettings, type BillingSettings } from './billing-settings.js';
+import { readArtifactSettings, type ArtifactSettings } from './artifact-settings.js';
 
 /**
  * Every setting the product reads, validated once. Values come from app settings in Azure (environment
@@ -32,6 +33,8 @@ export interface Settings {
   readonly budgets: BudgetSettings;
   /** The true-up to Azure's bill: where the FOCUS export is, which rows are Claude's, the controls (billing-settings.ts). */
   readonly billing: BillingSettings;
+  /** Where workbooks and exports are kept (a folder or a Blob container) and when mails link them (artifact-settings.ts). */
+  readonly artifacts: ArtifactSettings;
 }
 
 export interface CloseControlSettings {
@@ -216,6 +219,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
 
   const storage = readStorageSettings(source, tablePrefix, problems);
   const billing = readBillingSettings(source, problems, options.projectRoot);
+  const artifacts = readArtifactSettings(source, problems);
   throwIfProblems(problems);
   return Object.freeze({
     timeZone,
@@ -237,6 +241,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
     api,
     budgets,
     billing,
+    artifacts,
   });
 }
 
