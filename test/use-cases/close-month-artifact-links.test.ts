@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobArtifactStore } from '../../shared/adapters/azure/blob-artifacts.js';
+import { startAzuriteBlob, type RunningAzurite } from '../../shared/adapters/local/azurite.js';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
 import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
@@ -25,7 +28,7 @@ const PAY_LEAD = 'pay@contoso.example';
 const NOW = '2026-11-03T06:00:00Z';
 const STORE = 'https://acct.blob.core.windows.net/artifacts';
 
-function setup(artifacts: InMemoryArtifacts, artifactMail?: ArtifactMailSettings) {
+function setup(artifacts: CloseMonthDeps['artifacts'], artifactMail?: ArtifactMailSettings) {
   const mailer = new RecordingMailer();
   const deps: CloseMonthDeps = {
     usageSource: new StaticUsageSource([
@@ -126,5 +129,35 @@ describe('workbooks too large to attach, and the FOCUS export, as links that exp
     const { deps, mailer } = setup(new InMemoryArtifacts({ baseUrl: STORE, now: new Date(NOW) }), { attachMaxBytes: 0, linkHours: 1 });
     await closeMonth(deps, { month: '2026-10' });
     expect(mailer.sent.filter((mail) => mail.to.includes(FINANCE) || mail.to.includes(PAY_LEAD)).flatMap(fileNames)).toEqual([]);
+  });
+});
+
+describe('the links of a close whose artifacts are in a Blob container (Azurite)', () => {
+  let azurite: RunningAzurite;
+  beforeAll(async () => {
+    azurite = await startAzuriteBlob();
+  });
+  afterAll(async () => {
+    await azurite?.stop();
+  });
+
+  it('download, with a plain fetch, the workbook and the FOCUS export the close saved', async () => {
+    const store = BlobArtifactStore.fromConnectionString(azurite.connectionString, 'artifacts', { now: () => new Date() });
+    const { deps, mailer } = setup(store, { attachMaxBytes: 1024, linkHours: 2 });
+    await closeMonth(deps, { month: '2026-10' });
+
+    const finance = mailTo(mailer.sent, FINANCE);
+    expect(fileNames(finance)).toEqual([]);
+    const links = [...finance.text.matchAll(/^ {2}(Workbook|FOCUS cost export) (\S+)[^:]*: (http\S+)$/gm)].map((match) => ({ filename: match[2]!, url: match[3]! }));
+    expect(links.map((link) => link.filename)).toEqual(['chargeback-2026-10.xlsx', 'focus-2026-10.csv']);
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('artifacts');
+    for (const link of links) {
+      const response = await fetch(link.url);
+      expect(response.status).toBe(200);
+      expect(Buffer.from(await response.arrayBuffer())).toEqual(await container.getBlobClient(link.filename).downloadToBuffer());
+    }
+    const focus = await (await fetch(links[1]!.url)).text();
+    expect(focus.split('\n')[0]).toContain('BilledCost');
+    expect(focus).toContain('Payments');
   });
 });
