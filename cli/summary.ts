@@ -78,16 +78,20 @@ function financeMailSummary(result: CloseMonthResult): string {
   }
 }
 
+/** Owed, sent, uncertain and not owed, so that a person sees at once whether every team has its mail. */
 function teamMailSummary(result: CloseMonthResult): string {
   const by = (status: string) => result.teams.filter((team) => team.mail.status === status);
+  const notOwed = by('not-owed');
+  if (result.state === 'held') return `${result.teams.length} held (nothing sent until the close is released)`;
   const sent = by('sent');
   const parts = [
+    `${result.teams.length - notOwed.length} owed`,
     `${sent.length} sent${sent.length > 0 ? ` (to ${path.dirname((sent[0]!.mail as { location: string }).location)})` : ''}`,
     `${by('already-sent').length} already sent`,
   ];
-  if (by('not-owed').length > 0) parts.push(`${by('not-owed').length} ${result.state === 'held' ? 'held' : 'not owed (unchanged in this revision, and given the one before)'}`);
   if (by('uncertain').length > 0) parts.push(`${by('uncertain').length} UNCERTAIN (${by('uncertain').map((team) => team.teamId).join(', ')}: use --resend-uncertain once checked)`);
   if (by('failed').length > 0) parts.push(`${by('failed').length} failed`);
   if (by('no-recipients').length > 0) parts.push(`${by('no-recipients').length} team(s) without leads`);
+  if (notOwed.length > 0) parts.push(`${notOwed.length} not owed (unchanged in this revision, and given the one before)`);
   return parts.join(', ');
 }

@@ -165,10 +165,76 @@ async function takeMonthLease(deps: Pick<CloseMonthDeps, 'leases' | 'logger'>, r
 }
 
 async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest, lease: HeldLease): Promise<CloseMonthResult> {
-  const { logger, settings } = deps;
   const month = request.month;
-  const window = monthWindow(month, settings.timeZone);
+  const figured = await figureTheMonth(deps, month);
+  const controls = checkControls(deps, request, figured);
+  const verdict = worstOutcome(controls);
+  if (verdict === 'refuse') return refuse(deps, request, { controls, revision: figured.close.revision });
 
+  const release = releaseOf(deps, request, { verdict, heldDraft: figured.heldDraft, close: figured.close });
+  // Figures already published passed their controls (or a person released them): a rerun only completes delivery.
+  if (verdict === 'hold' && figured.close.changed && !release) return hold(deps, request, { ...figured, report: { ...figured.baseReport, controls }, controls, lease });
+
+  const published = await recordAndPublish(deps, { ...figured, controls, release });
+  const artifacts = await writeReports(deps, { ...figured, revision: figured.close.revision, report: published.report, variant: 'final' });
+  const delivered = await deliverRevision(deps, request, { ...figured, ...published, artifacts, lease });
+
+  await recordAttempt(deps, {
+    month,
+    outcome: release ? 'released' : figured.close.changed ? 'closed' : 'unchanged',
+    revision: figured.close.revision,
+    controls,
+    ...(delivered.failures.length > 0 ? { note: delivered.failures.join('; ') } : {}),
+  });
+  if (delivered.failures.length > 0) {
+    throw new AppError('MAIL_FAILED', `${delivered.failures.length} mail(s) of ${month} revision ${figured.close.revision} could not be sent; run the close again to send them (nothing already sent is sent twice)`, {
+      retryable: true,
+      details: delivered.failures,
+    });
+  }
+  if (delivered.mail.status === 'failed') throw new AppError('INTERNAL', 'unreachable: a failed finance mail is reported above');
+
+  return {
+    month,
+    window: figured.window,
+    revision: figured.close.revision,
+    state: 'closed',
+    changed: figured.close.changed,
+    controls,
+    usage: usageFigures(figured.usage),
+    directoryNotes: figured.directory.notes,
+    stored: published.stored,
+    report: published.report,
+    workbookLocation: artifacts.workbookLocation,
+    ...(artifacts.rejectsLocation ? { rejectsLocation: artifacts.rejectsLocation } : {}),
+    ...(artifacts.focusLocation ? { focusLocation: artifacts.focusLocation } : {}),
+    mail: delivered.mail,
+    teams: delivered.teams,
+    operatorMails: [],
+    ...(published.record.release ? { release: published.record.release } : {}),
+    ...(figured.bill ? { bill: figured.bill } : {}),
+  };
+}
+
+/** The month as this run sees it: its usage priced and rolled up, its bill, the close it would make and its report. */
+interface FiguredMonth {
+  readonly month: string;
+  readonly window: TimeWindow;
+  readonly priceBook: PriceBook;
+  readonly lines: readonly MonthlyLine[];
+  readonly usage: UsageFigures;
+  readonly directory: DirectoryResolution;
+  readonly bill: BillStep | undefined;
+  readonly lastClose: MonthClose | undefined;
+  readonly heldDraft: HeldClose | undefined;
+  readonly close: MonthClose & { changed: boolean };
+  readonly context: ReportContext;
+  readonly baseReport: MonthReport;
+}
+
+async function figureTheMonth(deps: CloseMonthDeps, month: string): Promise<FiguredMonth> {
+  const { logger, settings } = deps;
+  const window = monthWindow(month, settings.timeZone);
   logger.progress('prices', 'loading the price book');
   const priceBook = await deps.priceBooks.load();
 
@@ -181,30 +247,36 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
   const budgets = await monthBudgets(deps, month, priceBook.currency);
   const context = reportContext({ month, window, close, priceBook, directory, usage, timeZone: settings.timeZone, previousMonth, budgets });
   const baseReport = withBilling(buildMonthReport(lines, context), bill);
+  return { month, window, priceBook, lines, usage, directory, bill, lastClose, heldDraft, close, context, baseReport };
+}
 
-  logger.progress('controls', 'checking the input and the figures');
-  const controls = [
+/** The close controls on the input and the figures, and the bill's own when there is one. */
+function checkControls(deps: CloseMonthDeps, request: CloseMonthRequest, figured: FiguredMonth): ControlResult[] {
+  deps.logger.progress('controls', 'checking the input and the figures');
+  return [
     ...evaluateCloseControls({
-      month,
-      window,
+      month: figured.month,
+      window: figured.window,
       now: deps.clock.now(),
-      graceDays: settings.graceDays,
+      graceDays: deps.settings.graceDays,
       preview: request.preview ?? false,
-      usage,
-      report: baseReport,
-      limits: settings.controls,
+      usage: figured.usage,
+      report: figured.baseReport,
+      limits: deps.settings.controls,
     }),
-    ...(bill?.controls ?? []),
+    ...(figured.bill?.controls ?? []),
   ];
-  const verdict = worstOutcome(controls);
-  if (verdict === 'refuse') return refuse(deps, request, { controls, revision: close.revision });
+}
 
-  const release = releaseOf(deps, request, { verdict, heldDraft, close });
-  // Figures already published passed their controls (or a person released them): a rerun only completes delivery.
-  if (verdict === 'hold' && close.changed && !release) {
-    return hold(deps, request, { window, close, lines, usage, directory, context, report: { ...baseReport, controls }, controls, heldDraft, lease, bill, priceBook });
-  }
-
+/**
+ * What changed since the last revision, which teams are owed a mail, and the close record; then the lines are
+ * stored and published. The report returned is the one every reader of this revision sees.
+ */
+async function recordAndPublish(
+  deps: CloseMonthDeps,
+  input: FiguredMonth & { controls: readonly ControlResult[]; release: { by: string; reason: string; at: Date } | undefined },
+): Promise<{ report: MonthReport; changes: RevisionChanges | undefined; owedTeams: readonly string[] | undefined; record: MonthClose; stored: { written: number; deleted: number } }> {
+  const { month, lastClose, close, lines, baseReport, context, bill, controls, release } = input;
   // Read before the lines are replaced: for a month closed before summaries were kept, the stored lines are
   // the only record of the last revision.
   const baseline = await revisionBaseline(deps, month, lastClose, close);
@@ -218,25 +290,32 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
     ...(owedTeams ? { owedTeams } : {}),
     ...(release ? { release } : lastClose?.release && !close.changed ? { release: lastClose.release } : {}),
   };
-  const stored = await storeAndPublish(deps, { month, close, lines, record, summary, hadDraft: heldDraft !== undefined });
-
+  const stored = await storeAndPublish(deps, { month, close, lines, record, summary, hadDraft: input.heldDraft !== undefined });
   const report: MonthReport = { ...baseReport, controls: record.controls ?? controls, ...(changes ? { changes } : {}), ...(record.release ? { release: record.release } : {}) };
+  return { report, changes, owedTeams, record, stored };
+}
 
-  const artifacts = await writeReports(deps, { month, window, revision: close.revision, lines, report, context, priceBook, directory, usage, variant: 'final', bill });
-
+/** Finance's mail, then each owed team's; a refused mail is noted and the others still go. */
+async function deliverRevision(
+  deps: CloseMonthDeps,
+  request: CloseMonthRequest,
+  input: FiguredMonth & { report: MonthReport; changes: RevisionChanges | undefined; owedTeams: readonly string[] | undefined; artifacts: WrittenReports; lease: HeldLease },
+): Promise<{ mail: DeliveryOutcome | { status: 'failed'; error: string }; teams: TeamCloseResult[]; failures: string[] }> {
+  const { month, close } = input;
+  const { settings } = deps;
   const failures: string[] = [];
-  logger.progress('mail', 'mailing finance');
-  await lease.renew();
+  deps.logger.progress('mail', 'mailing finance');
+  await input.lease.renew();
   const financeFiles = await mailFiles(deps, {
-    workbook: { filename: workbookName(month, close.revision), content: artifacts.workbook },
-    ...(artifacts.focusLocation ? { focusExport: focusName(month, close.revision) } : {}),
+    workbook: { filename: workbookName(month, close.revision), content: input.artifacts.workbook },
+    ...(input.artifacts.focusLocation ? { focusExport: focusName(month, close.revision) } : {}),
   });
   const mail = await attempt(failures, `the finance mail of ${month} revision ${close.revision}`, () =>
     deliverOnce(deps, {
       key: financeDeliveryKey(month, close.revision),
       resend: request.resend ?? false,
       resendUncertain: request.resendUncertain ?? false,
-      mail: deps.reportMails.financeMail(report, {
+      mail: deps.reportMails.financeMail(input.report, {
         from: settings.mailFrom,
         to: settings.financeRecipients,
         ...financeFiles,
@@ -245,55 +324,20 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
     }),
   );
 
-  logger.progress('mail', 'mailing team leads');
+  deps.logger.progress('mail', 'mailing team leads');
   const teams = await mailTeamLeads(deps, {
     month,
     revision: close.revision,
-    changes,
-    owedTeams,
-    directory,
-    teamFiles: artifacts.teamFiles,
+    changes: input.changes,
+    owedTeams: input.owedTeams,
+    directory: input.directory,
+    teamFiles: input.artifacts.teamFiles,
     failures,
     resend: request.resend ?? false,
     resendUncertain: request.resendUncertain ?? false,
-    lease,
+    lease: input.lease,
   });
-
-  await recordAttempt(deps, {
-    month,
-    outcome: release ? 'released' : close.changed ? 'closed' : 'unchanged',
-    revision: close.revision,
-    controls,
-    ...(failures.length > 0 ? { note: failures.join('; ') } : {}),
-  });
-  if (failures.length > 0) {
-    throw new AppError('MAIL_FAILED', `${failures.length} mail(s) of ${month} revision ${close.revision} could not be sent; run the close again to send them (nothing already sent is sent twice)`, {
-      retryable: true,
-      details: failures,
-    });
-  }
-  if (mail.status === 'failed') throw new AppError('INTERNAL', 'unreachable: a failed finance mail is reported above');
-
-  return {
-    month,
-    window,
-    revision: close.revision,
-    state: 'closed',
-    changed: close.changed,
-    controls,
-    usage: usageFigures(usage),
-    directoryNotes: directory.notes,
-    stored,
-    report,
-    workbookLocation: artifacts.workbookLocation,
-    ...(artifacts.rejectsLocation ? { rejectsLocation: artifacts.rejectsLocation } : {}),
-    ...(artifacts.focusLocation ? { focusLocation: artifacts.focusLocation } : {}),
-    mail,
-    teams,
-    operatorMails: [],
-    ...(record.release ? { release: record.release } : {}),
-    ...(bill ? { bill } : {}),
-  };
+  return { mail, teams, failures };
 }
 
 /** Input that cannot be right: nothing is stored and nobody but (on a schedule) the operator hears of it. */
