@@ -34,7 +34,7 @@ import { tableClientFor } from '../shared/adapters/azure/table-client.js';
 import { TableCloseRegistry } from '../shared/adapters/azure/table-ledger.js';
 import { TableRollupStore } from '../shared/adapters/azure/table-rollup-store.js';
 import { startAzurite } from '../shared/adapters/local/azurite.js';
-import { seededRandom } from '../shared/adapters/local/demo-generator.js';
+import { seededRandom } from '../cli/demo-generator.js';
 import { createLocalSigningKey, LOCAL_AUDIENCE, LOCAL_TENANT_ID, mintLocalToken } from '../shared/adapters/local/local-token-issuer.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING } from '../shared/config/settings.js';

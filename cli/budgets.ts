@@ -10,7 +10,7 @@ import type { Logger } from '../shared/ports/runtime.js';
 import type { TeamSpendSource } from '../shared/ports/team-spend.js';
 import { money2, percent1 } from '../shared/use-cases/budget-alert-mail.js';
 import { describeAlertCounts, evaluateBudgets, type EvaluateBudgetsResult } from '../shared/use-cases/evaluate-budgets.js';
-import { withStorage } from './commands.js';
+import { withStorage } from './storage.js';
 import { dayArgument, demoFileDefaults, environmentWith, monthArgument, stackOverrides, timeZoneArgument, withDefaults } from './options.js';
 
 type Out = NodeJS.WritableStream;

@@ -1,10 +1,9 @@
 import path from 'node:path';
-import { startAzurite, type RunningAzurite } from '../shared/adapters/local/azurite.js';
-import { ensureDemoData } from '../shared/adapters/local/demo-generator.js';
-import { directoryDocumentOf, generateOrganization, writeDemoUsage } from '../shared/adapters/local/demo-generator.js';
+import { ensureDemoData } from './demo-generator.js';
+import { directoryDocumentOf, generateOrganization, writeDemoUsage } from './demo-generator.js';
 import { createServices, dryRunCloseDeps } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
-import { isStorageConfigured, loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
+import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import { BILLING_SETTING } from '../shared/config/billing-settings.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
@@ -12,12 +11,13 @@ import { AppError } from '../shared/domain/errors.js';
 import { hostname, userInfo } from 'node:os';
 import { closeExitCode, EXIT } from './exit-codes.js';
 import { printCloseSummary } from './summary.js';
-import { dailyListCost, ensureDemoBill } from '../shared/adapters/local/demo-bill.js';
+import { dailyListCost, ensureDemoBill } from './demo-bill.js';
 import { FileUsageSource } from '../shared/adapters/local/file-usage-source.js';
 import { FilePriceBookSource } from '../shared/adapters/local/file-price-book.js';
 import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { demoFileDefaults, environmentWith, stackOverrides, withDefaults } from './options.js';
+import { withStorage } from './storage.js';
 
 export interface CloseOptions {
   month: string;
@@ -55,19 +55,6 @@ function settingsFor(options: CloseOptions): Settings {
     ...(options.billedCosts ? { [BILLING_SETTING.source]: 'file', [BILLING_SETTING.files]: options.billedCosts.map((file) => path.resolve(file)).join(';') } : {}),
   };
   return loadSettings(environmentWith(withDefaults(overrides, demoFileDefaults(options.out))), { projectRoot: PROJECT_ROOT });
-}
-
-/** With no storage configured, the CLI runs its own Azurite, keeping its tables under the output folder. */
-export async function withStorage<T>(settings: Settings, out: string, logger: Logger, run: (settings: Settings) => Promise<T>): Promise<T> {
-  if (isStorageConfigured(settings.storage)) return run(settings);
-  logger.progress('storage', `no storage configured: starting a local Azurite (data in ${path.join(out, 'azurite')})`);
-  let azurite: RunningAzurite | undefined;
-  try {
-    azurite = await startAzurite({ location: path.join(out, 'azurite') });
-    return await run({ ...settings, storage: { ...settings.storage, connectionString: azurite.connectionString } });
-  } finally {
-    await azurite?.stop();
-  }
 }
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describeError, isAppError } from '../shared/domain/errors.js';
 import { previousMonth } from '../shared/domain/periods.js';
 import { consoleLogger } from '../shared/adapters/local/console-logger.js';
-import { DEMO_DEFAULTS } from '../shared/adapters/local/demo-generator.js';
+import { DEMO_DEFAULTS } from './demo-generator.js';
 import { runClose, runDemo, runGenerate } from './commands.js';
 import { buildDirectoryCommand } from './directory.js';
 import { registerUsageCommands } from './usage.js';

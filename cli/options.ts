@@ -1,14 +1,29 @@
 import { InvalidArgumentError } from 'commander';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { SETTING, type SettingsSource } from '../shared/config/settings.js';
+import { COMMAND_LINE_FLAGS, SETTING, type SettingsSource } from '../shared/config/settings.js';
 import { isAppError } from '../shared/domain/errors.js';
 import { parseDay, parseMonth } from '../shared/domain/periods.js';
+
+/** The command-line option that sets each setting, so that a problem with its value names the option too. */
+export const FLAG_OF_SETTING: Readonly<Partial<Record<string, string>>> = {
+  [SETTING.usageSource]: '--usage',
+  [SETTING.usageFiles]: '--usage',
+  [SETTING.directoryFile]: '--directory',
+  [SETTING.priceBookFile]: '--prices',
+  [SETTING.timeZone]: '--time-zone',
+  [SETTING.financeRecipients]: '--finance',
+  [SETTING.storageConnection]: '--storage',
+  [SETTING.budgetsFile]: '--budgets',
+  [SETTING.outboxDir]: '--out',
+  [SETTING.artifactsDir]: '--out',
+};
 
 /** The app settings from the environment, with the command-line values that were given taking precedence. */
 export function environmentWith(overrides: Record<string, string | undefined>): SettingsSource {
   const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
-  return { ...process.env, ...given };
+  const flags = Object.fromEntries(Object.keys(given).flatMap((name) => (FLAG_OF_SETTING[name] === undefined ? [] : [[name, FLAG_OF_SETTING[name]]])));
+  return { ...process.env, ...given, [COMMAND_LINE_FLAGS]: flags };
 }
 
 export interface StackOptions {

@@ -25,7 +25,7 @@ import { AppError } from '../shared/domain/errors.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING, type Settings } from '../shared/config/settings.js';
 import type { Clock, Logger } from '../shared/ports/runtime.js';
-import { withStorage } from './commands.js';
+import { withStorage } from './storage.js';
 import { assertDevelopmentSignInAllowed, demoPeople, DEVELOPMENT_SIGN_IN, developmentSignInRoutes, type DemoPerson } from './dev-sign-in.js';
 import { demoFileDefaults, environmentWith, positiveIntegerArgument, timeZoneArgument, withDefaults } from './options.js';
 

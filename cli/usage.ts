@@ -14,7 +14,7 @@ import { TOKEN_KINDS, totalTokens, zeroTokens, type TokenCounts } from '../share
 import type { UsageRow } from '../shared/domain/usage.js';
 import type { Logger } from '../shared/ports/runtime.js';
 import { ingestDaily } from '../shared/use-cases/ingest-daily.js';
-import { withStorage } from './commands.js';
+import { withStorage } from './storage.js';
 import { dayArgument, demoFileDefaults, environmentWith, timeZoneArgument, withDefaults } from './options.js';
 
 type Out = NodeJS.WritableStream;

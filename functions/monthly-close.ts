@@ -1,22 +1,26 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { invocationLogger } from '../shared/adapters/functions-logger.js';
+import { inInvocationScope, invocationLogger } from '../shared/adapters/functions-logger.js';
 import { servicesFromEnvironment, type Services } from '../shared/composition-root.js';
 import { firstCloseDay, monthToClose } from '../shared/domain/closing.js';
 import { describeError, isAppError } from '../shared/domain/errors.js';
 import { previousMonth } from '../shared/domain/periods.js';
-import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
+
+/** What the monthly close uses of the process's services. */
+export interface MonthlyCloseServices extends Pick<Services, 'clock' | 'closeMonth'> {
+  readonly settings: Pick<Services['settings'], 'timeZone' | 'monthlyClose'>;
+}
 
 /**
  * Runs on MONTHLY_CLOSE_SCHEDULE (daily, e.g. "0 0 6 * * *"). Closes the previous month (in the reporting
  * time zone) once MONTHLY_CLOSE_GRACE_DAYS have passed after the 1st, and on every later run of the month
  * closes it again: unchanged numbers send nothing, a mail that failed is retried, late data makes a revision.
  */
-export function monthlyCloseHandler(getServices: (logger: Logger) => Promise<Services> = servicesFromEnvironment) {
-  return async (timer: Timer, context: InvocationContext): Promise<void> => {
+export function monthlyCloseHandler(getServices: () => Promise<MonthlyCloseServices> = servicesFromEnvironment) {
+  return inInvocationScope(async (timer: Timer, context: InvocationContext): Promise<void> => {
     const logger = invocationLogger(context);
     try {
-      const services = await getServices(logger);
+      const services = await getServices();
       const { timeZone, monthlyClose } = services.settings;
       const now = services.clock.now();
       const month = monthToClose(now, timeZone, monthlyClose.graceDays);
@@ -58,7 +62,7 @@ export function monthlyCloseHandler(getServices: (logger: Logger) => Promise<Ser
       // Rethrown so the host records the failure and its retry policy can apply.
       throw error;
     }
-  };
+  });
 }
 
 app.timer('monthlyClose', {

@@ -31,7 +31,9 @@ import type { Mailer } from './ports/mailer.js';
 import { ExcelReportRenderer } from './adapters/reports/excel-workbook.js';
 import { FocusCsvExporter } from './adapters/reports/focus-csv.js';
 import { PROJECT_ROOT } from './config/project-root.js';
-import { loadSettings, loadWebSignInSettings, type DirectorySettings, type Settings, type StorageSettings } from './config/settings.js';
+import { loadSettings, loadWebSignInSettings, type DirectorySettings, type Settings, type SettingsSource, type StorageSettings } from './config/settings.js';
+import { invocationScopedLogger } from './adapters/functions-logger.js';
+import { consoleLogger } from './adapters/local/console-logger.js';
 import type { TableClient } from '@azure/data-tables';
 import { AppError } from './domain/errors.js';
 import type { Directory } from './ports/directory.js';
@@ -91,19 +93,23 @@ export function tableFactory(storage: StorageSettings, credential?: TokenCredent
  * The one place that turns settings into adapters and clients. The CLI and the Azure Functions triggers
  * both come through here, so they run the same use cases on the same wiring.
  */
-export async function createServices(settings: Settings, runtime: { logger: Logger; clock?: Clock; accessTokens?: AccessTokenVerifier }): Promise<Services> {
+export async function createServices(
+  settings: Settings,
+  runtime: { logger: Logger; clock?: Clock; accessTokens?: AccessTokenVerifier; credential?: TokenCredential },
+): Promise<Services> {
   const clock = runtime.clock ?? systemClock;
-  const table = tableFactory(settings.storage);
+  const credential = runtime.credential;
+  const table = tableFactory(settings.storage, credential);
   const [rollups, closes, deliveries, leases, directory, dailyRollups, ingestRuns] = await Promise.all([
     TableRollupStore.create(table('Rollups')),
     TableCloseRegistry.create(table('Closes')),
     TableDeliveryLedger.create(table('Deliveries')),
     TableLeases.create(table('Leases'), { durationMs: settings.closeControls.leaseSeconds * 1000 }),
-    createDirectory(settings, { clock, logger: runtime.logger }),
+    createDirectory(settings, { clock, logger: runtime.logger, ...(credential ? { credential } : {}) }),
     TableDailyRollupStore.create(table('DailyRollups'), table('DailyTotals')),
     TableIngestRunLog.create(table('IngestRuns')),
   ]);
-  const usageSource = createUsageSource(settings);
+  const usageSource = createUsageSource(settings, credential ? { credential } : {});
   const priceBooks = new FilePriceBookSource(settings.priceBookPath);
 
   const closeMonth: CloseMonthDeps = {
@@ -117,8 +123,8 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
     renderer: new ExcelReportRenderer(),
     reportMails: new HtmlReportMails({ urlTemplate: settings.budgets.costLookupUrl }),
     costExport: new FocusCsvExporter(),
-    artifacts: createArtifactStore(settings, { clock }),
-    mailer: createMailer(settings, { logger: runtime.logger }),
+    artifacts: createArtifactStore(settings, { clock, ...(credential ? { credential } : {}) }),
+    mailer: createMailer(settings, { logger: runtime.logger, ...(credential ? { credential } : {}) }),
     clock,
     logger: runtime.logger,
     ...(settings.budgets.file === null ? {} : { budgets: new FileBudgetSource(settings.budgets.file) }),
@@ -132,7 +138,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
       billing: { rule: settings.billing.rule, residue: settings.billing.residue, controls: settings.billing.controls, costColumn: settings.billing.costColumn },
       artifactMail: settings.artifacts.mail,
     },
-    billedCosts: createBilledCostSource(settings),
+    billedCosts: createBilledCostSource(settings, credential ? { credential } : {}),
   };
   const ingestDaily: IngestDailyDeps = {
     usageSource,
@@ -184,7 +190,7 @@ export async function createServices(settings: Settings, runtime: { logger: Logg
   const budgetActions: BudgetActionsDeps | undefined =
     budgets.blockAtPercent === null || budgets.blockListNamedValueId === null
       ? undefined
-      : { blockAtPercent: budgets.blockAtPercent, blockList: new ApimNamedValueBlockList({ namedValueId: budgets.blockListNamedValueId, credential: azureCredential() }) };
+      : { blockAtPercent: budgets.blockAtPercent, blockList: new ApimNamedValueBlockList({ namedValueId: budgets.blockListNamedValueId, credential: credential ?? azureCredential() }) };
   return { settings, clock, logger: runtime.logger, closeMonth, ingestDaily, evaluateBudgets, ...(budgetActions ? { budgetActions } : {}), costLookup, accessTokens };
 }
 
@@ -245,21 +251,26 @@ export function createArtifactStore(settings: Pick<Settings, 'artifacts' | 'arti
   }
 }
 
-let cached: Promise<Services> | undefined;
-
 /**
- * Services for the Azure Functions host, built once per worker from app settings. A failed build is not
- * cached, so fixing a setting and the next invocation recover without a restart.
+ * Services for the Azure Functions host: built once per process from `env` on the first call, so clients, the
+ * credential and the caches (directory, cost lookup, verified tokens) outlive an invocation. Their logger
+ * is the invocation that is running (see `inInvocationScope`), never the one that happened to build them.
+ * A failed build is not kept, so fixing a setting lets the next invocation recover without a restart.
  */
-export function servicesFromEnvironment(logger: Logger): Promise<Services> {
-  if (!cached) {
-    cached = createServices(loadSettings(process.env, { projectRoot: PROJECT_ROOT }), { logger }).catch((error: unknown) => {
-      cached = undefined;
+export function processServices(env: SettingsSource, runtime: { credential?: TokenCredential; clock?: Clock } = {}): () => Promise<Services> {
+  let built: Promise<Services> | undefined;
+  const logger = invocationScopedLogger(consoleLogger());
+  return () => {
+    built ??= createServices(loadSettings(env, { projectRoot: PROJECT_ROOT }), { logger, ...runtime }).catch((error: unknown) => {
+      built = undefined;
       throw error;
     });
-  }
-  return cached;
+    return built;
+  };
 }
+
+/** The Functions app's services, from its app settings. */
+export const servicesFromEnvironment: () => Promise<Services> = processServices(process.env);
 
 /**
  * The configured mailer: the outbox folder (the demo), or an SMTP relay / Graph mailbox kept under the
@@ -356,7 +367,14 @@ export function dryRunCloseDeps(deps: CloseMonthDeps, previewDir: string): Close
   return dryRunDeps(deps, { artifacts: new DirectoryArtifactStore(previewDir), mailer: new OutboxMailer(path.join(previewDir, 'outbox')) });
 }
 
-/** How the deployed cost page signs people in (functions/http-web.ts): MSAL, from AUTH_* and WEB_* settings. */
-export function webPageConfigFromEnvironment(): WebPageConfig {
-  return msalPageConfig(loadWebSignInSettings(process.env));
+/**
+ * How a deployed cost page signs people in (functions/http-web.ts): MSAL, from AUTH_* and WEB_* settings in
+ * `env`, read once per process like the other services (a problem is thrown on each call, never kept).
+ */
+export function processWebPageConfig(env: SettingsSource): () => WebPageConfig {
+  let config: WebPageConfig | undefined;
+  return () => (config ??= msalPageConfig(loadWebSignInSettings(env)));
 }
+
+/** The Functions app's cost page sign-in, from its app settings. */
+export const webPageConfigFromEnvironment: () => WebPageConfig = processWebPageConfig(process.env);

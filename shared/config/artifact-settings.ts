@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import type { ArtifactMailSettings } from '../use-cases/close-month.js';
+import { decimal, integer, optionalText, text } from './setting-kinds.js';
 
 /** Where workbooks and exports are kept and when a mail links to them rather than attaching them (docs/artifacts.md). */
 export const ARTIFACT_SETTING = {
@@ -28,38 +30,55 @@ export interface ArtifactSettings {
   readonly mail: ArtifactMailSettings;
 }
 
-type Source = Readonly<Record<string, string | undefined>>;
+const A = ARTIFACT_SETTING;
+const CONTAINER_URL = /^https:\/\/[^/\s]+\/[a-z0-9-]{3,63}\/?$/;
+const CONTAINER_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
 
-export function readArtifactSettings(source: Source, problems: string[]): ArtifactSettings {
-  const text = (name: string) => source[name]?.trim() ?? '';
-  const kind = text(ARTIFACT_SETTING.store) || 'directory';
-  let location: ArtifactLocation = { kind: 'directory' };
-  if (kind === 'blob') {
-    const containerUrl = text(ARTIFACT_SETTING.containerUrl);
-    const connectionString = text(ARTIFACT_SETTING.blobConnectionString);
-    if (containerUrl !== '') {
-      if (!/^https:\/\/[^/\s]+\/[a-z0-9-]{3,63}\/?$/.test(containerUrl)) problems.push(`${ARTIFACT_SETTING.containerUrl}: "${containerUrl}" must be an https container URL such as https://account.blob.core.windows.net/artifacts`);
-      location = { kind: 'blob', containerUrl: containerUrl.replace(/\/$/, '') };
-    } else if (connectionString !== '') {
-      const container = text(ARTIFACT_SETTING.container) || 'artifacts';
-      if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(container)) problems.push(`${ARTIFACT_SETTING.container}: "${container}" is not a container name (3-63 lowercase letters, digits and single hyphens)`);
-      location = { kind: 'blob-connection', connectionString, container };
-    } else {
-      problems.push(`${ARTIFACT_SETTING.store}: blob needs ${ARTIFACT_SETTING.containerUrl} (managed identity) or ${ARTIFACT_SETTING.blobConnectionString}`);
-    }
-  } else if (kind !== 'directory') {
-    problems.push(`${ARTIFACT_SETTING.store}: "${kind}" is not directory or blob`);
-  }
+/** Two sections: where the artifacts go (a choice that needs the settings of its kind), and what mails carry. */
+export function artifactSections() {
+  return {
+    artifactLocation: z
+      .object({
+        [A.store]: optionalText(),
+        [A.containerUrl]: optionalText(),
+        [A.blobConnectionString]: optionalText(),
+        [A.container]: text('artifacts'),
+      })
+      .transform((values, ctx): ArtifactLocation => {
+        const at = (name: string, message: string) => ctx.issues.push({ code: 'custom', path: [name], message, input: values, continue: true });
+        const kind = values[A.store] ?? 'directory';
+        if (kind === 'directory') return { kind: 'directory' };
+        if (kind !== 'blob') {
+          at(A.store, `"${kind}" is not directory or blob`);
+          return { kind: 'directory' };
+        }
+        const containerUrl = values[A.containerUrl];
+        const connectionString = values[A.blobConnectionString];
+        if (containerUrl !== null) {
+          if (!CONTAINER_URL.test(containerUrl)) at(A.containerUrl, `"${containerUrl}" must be an https container URL such as https://account.blob.core.windows.net/artifacts`);
+          return { kind: 'blob', containerUrl: containerUrl.replace(/\/$/, '') };
+        }
+        if (connectionString !== null) {
+          const container = values[A.container];
+          if (!CONTAINER_NAME.test(container)) at(A.container, `"${container}" is not a container name (3-63 lowercase letters, digits and single hyphens)`);
+          return { kind: 'blob-connection', connectionString, container };
+        }
+        at(A.store, `blob needs ${A.containerUrl} (managed identity) or ${A.blobConnectionString}`);
+        return { kind: 'directory' };
+      }),
+    artifactMail: z.object({
+      [A.attachMaxMb]: decimal(10, 'a size in MB (0 or more; 0 links every workbook)'),
+      // Seven days: the longest a link signed by the identity may live.
+      [A.linkHours]: integer(MAX_LINK_HOURS, 1, MAX_LINK_HOURS),
+    }),
+  };
+}
 
-  const attachMaxMbText = text(ARTIFACT_SETTING.attachMaxMb) || '10';
-  const attachMaxMb = Number(attachMaxMbText);
-  if (!Number.isFinite(attachMaxMb) || attachMaxMb < 0) problems.push(`${ARTIFACT_SETTING.attachMaxMb}: "${attachMaxMbText}" is not a size in MB (0 or more; 0 links every workbook)`);
-  const linkHoursText = text(ARTIFACT_SETTING.linkHours) || String(MAX_LINK_HOURS);
-  const linkHours = Number(linkHoursText);
-  if (!Number.isInteger(linkHours) || linkHours < 1 || linkHours > MAX_LINK_HOURS) problems.push(`${ARTIFACT_SETTING.linkHours}: "${linkHoursText}" is not a whole number of hours from 1 to ${MAX_LINK_HOURS} (7 days, the longest a link signed by the identity may live)`);
+type ArtifactSections = ReturnType<typeof artifactSections>;
 
+export function artifactsOf(location: z.output<ArtifactSections['artifactLocation']>, mail: z.output<ArtifactSections['artifactMail']>): ArtifactSettings {
   return Object.freeze({
     location: Object.freeze(location),
-    mail: Object.freeze({ attachMaxBytes: Math.round(attachMaxMb * 1024 * 1024), linkHours }),
+    mail: Object.freeze({ attachMaxBytes: Math.round(mail[A.attachMaxMb] * 1024 * 1024), linkHours: mail[A.linkHours] }),
   });
 }

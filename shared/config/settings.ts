@@ -1,17 +1,47 @@
 import path from 'node:path';
+import { z } from 'zod';
 import { DEFAULT_CLOSE_CONTROL_LIMITS, type CloseControlLimits } from '../domain/close-controls.js';
 import { AppError } from '../domain/errors.js';
 import { DEFAULT_METRIC_MAPPING, metricMappingProblems, type MetricMapping } from '../domain/metric-mapping.js';
-import { assertTimeZone } from '../domain/periods.js';
 import { isTokenKind, type TokenKind } from '../domain/tokens.js';
-import { DEFAULT_NAMESPACE_PROPERTY, usageQuerySettingsProblems, type UsageTableMode } from '../adapters/azure/kql.js';
-import type { AppInsightsQuerySettings, LogsQueryTarget } from '../adapters/azure/app-insights-usage-source.js';
-import { readBillingSettings, type BillingSettings } from './billing-settings.js';
-import { readArtifactSettings, type ArtifactSettings } from './artifact-settings.js';
+import { billingOf, billingSections, type BillingSettings } from './billing-settings.js';
+import { artifactSections, artifactsOf, type ArtifactSettings } from './artifact-settings.js';
+import {
+  boundedDecimal,
+  decimal,
+  filePath,
+  optionalFilePath,
+  GUID,
+  httpsUrl,
+  integer,
+  list,
+  MAIL_ADDRESS,
+  mailAddress,
+  mailAddresses,
+  matching,
+  oneOf,
+  optionalText,
+  percentages,
+  problem,
+  requiredText,
+  serviceRoot,
+  text,
+  timeZone,
+  verbatim,
+  yesNo,
+} from './setting-kinds.js';
+import { DEFAULT_NAMESPACE_PROPERTY, USAGE_TABLE_MODES, usageQuerySettingsProblems, type AppInsightsQuerySettings, type LogsQueryTarget, type UsageTableMode } from './usage-query.js';
 
 /**
- * Every setting the product reads, validated once. Values come from app settings in Azure (environment
- * variables) or from the command line, which maps its options onto the same names.
+ * Every setting the product reads, validated once against one schema (zod). Values come from app settings
+ * in Azure (environment variables) or from the command line, which maps its options onto the same names.
+ *
+ * How it is built: SECTIONS below holds one schema per part of the settings, each an object whose keys are
+ * the settings' names (a choice of source is a discriminated union on its setting). Every problem of every
+ * section is collected and reported at once, each under its setting's name (and the command-line flag that
+ * set it). `assemble` then turns the parsed values into the frozen `Settings` the composition root reads.
+ * Adding a setting: its name in SETTING, one line in its section (setting-kinds.ts has the kinds), its
+ * field in the interface, and a row in local.settings.sample.json and the README (a test checks both).
  */
 export interface Settings {
   readonly timeZone: string;
@@ -57,17 +87,124 @@ export function isStorageConfigured(storage: StorageSettings): boolean {
   return storage.connectionString !== null || storage.tableEndpoint !== null;
 }
 
-/** Reads the storage settings; an endpoint must be https, since the identity's token would travel with it. */
-function readStorageSettings(source: SettingsSource, tablePrefix: string, problems: string[]): StorageSettings {
-  const connectionString = source[SETTING.storageConnection]?.trim() || null;
-  const tableEndpoint = source[SETTING.storageTableEndpoint]?.trim() || null;
-  if (tableEndpoint !== null && !/^https:\/\/[^/\s]+\/?$/.test(tableEndpoint)) {
-    problems.push(`${SETTING.storageTableEndpoint}: "${tableEndpoint}" must be an https table endpoint such as https://account.table.core.windows.net`);
-  }
-  return Object.freeze({ connectionString, tableEndpoint, tablePrefix });
+/**
+ * Where usage comes from. `file`: exports of customMetrics/AppMetrics (the demo's default). `app-insights`:
+ * the Logs query API, read with the composition root's one Azure credential.
+ */
+export type UsageSettings =
+  | { readonly kind: 'file'; readonly files: readonly string[] }
+  | {
+      readonly kind: 'app-insights';
+      readonly target: LogsQueryTarget;
+      /** The table, namespace filter and metric mapping the queries use. */
+      readonly query: AppInsightsQuerySettings;
+      readonly maxConcurrency: number;
+      /** The Logs query API root for sovereign clouds; null for the public cloud's default. */
+      readonly endpoint: string | null;
+    };
+
+export interface IngestSettings {
+  /** Complete days before today that every daily ingest reads again for late data. */
+  readonly trailingDays: number;
+  /** How many days back a daily ingest catches up days missed since the last successful run. */
+  readonly maxCatchUpDays: number;
 }
 
-export type SettingsSource = Readonly<Record<string, string | undefined>>;
+export type GraphTeamStrategyName = 'group-prefix' | 'department' | 'cost-center';
+const GRAPH_TEAM_STRATEGIES: readonly GraphTeamStrategyName[] = ['group-prefix', 'department', 'cost-center'];
+
+/**
+ * Where users' teams come from. `file`: the local directory file (the demo's default). `graph`: Microsoft Graph
+ * through the app's managed identity, cached in Table Storage for `cacheTtlHours`.
+ */
+export type DirectorySettings =
+  | { readonly kind: 'file'; readonly path: string }
+  | {
+      readonly kind: 'graph';
+      readonly teamStrategy: GraphTeamStrategyName;
+      /** group-prefix only: groups named "<prefix><team name>" are teams. */
+      readonly groupPrefix: string;
+      readonly overridesFile: string | null;
+      /** Graph root for national clouds or tests; null for https://graph.microsoft.com. */
+      readonly baseUrl: string | null;
+      readonly cacheTtlHours: number;
+    };
+
+export type MailTransport = 'outbox' | 'smtp' | 'graph';
+
+export interface SmtpSettings {
+  readonly host: string;
+  readonly port: number;
+  /** TLS from the first byte (port 465); otherwise STARTTLS. */
+  readonly secure: boolean;
+  /** Refuse to send unless the server upgrades with STARTTLS (default on). */
+  readonly requireTLS: boolean;
+  readonly user: string | null;
+  readonly password: string | null;
+}
+
+/**
+ * How reports are mailed. `outbox` (the demo's default) writes .eml files; `smtp` sends through a relay;
+ * `graph` sends as `senderMailbox` through Microsoft Graph with the process's one Azure credential. Both real
+ * transports are paced to `messagesPerMinute` per mailbox (Exchange Online accepts about 30).
+ */
+export interface MailSettings {
+  readonly transport: MailTransport;
+  readonly outboxDir: string;
+  /** The From address of SMTP and outbox mail; Graph always sends as `senderMailbox`. */
+  readonly from: string;
+  readonly financeRecipients: readonly string[];
+  /** Set when transport is smtp. */
+  readonly smtp: SmtpSettings | null;
+  /** Set when transport is graph: the mailbox's user id or UPN. */
+  readonly senderMailbox: string | null;
+  /** Graph root for national clouds (GRAPH_BASE_URL); null for https://graph.microsoft.com. */
+  readonly graphBaseUrl: string | null;
+  readonly messagesPerMinute: number;
+}
+
+/**
+ * The cost lookup API. Without AUTH_TENANT_ID the HTTP functions answer 500 (not configured) rather than
+ * trusting any token; the local `serve` command brings its own signing key instead.
+ */
+export interface ApiSettings {
+  /** The Entra tenant whose tokens are accepted (a GUID), or null when the API is not configured. */
+  readonly tenantId: string | null;
+  /** The API's client id and/or application ID URI, as tokens carry them in `aud`. */
+  readonly audiences: readonly string[];
+  readonly financeRole: string;
+  /** When set, a team lead must also hold this app role to see their team in full. */
+  readonly leadRole: string | null;
+  /** How long team-month reads are kept in memory; 0 disables the cache. */
+  readonly cacheTtlSeconds: number;
+  /** Deadline of each storage or directory call the API makes; past it the request answers 503 (retryable). */
+  readonly callTimeoutMs: number;
+}
+
+/**
+ * Budgets and alerts. Without BUDGETS_FILE no team has a budget and no budget alert fires; finance alerts
+ * (unpriced models, unallocated usage) still go to FINANCE_RECIPIENTS.
+ */
+export interface BudgetSettings {
+  readonly file: string | null;
+  /** Copy finance on the team leads' budget alerts (default true). */
+  readonly ccFinance: boolean;
+  /** A Microsoft Teams incoming (or Workflows) webhook that gets every alert as an Adaptive Card. */
+  readonly teamsWebhookUrl: string | null;
+  /** Where an alert tells a lead to look the numbers up; {teamId} and {month} are filled in. */
+  readonly costLookupUrl: string | null;
+  /** Levels (percent of the month's tokens) of unallocated usage that alert finance, once each per month. */
+  readonly unallocatedAlertPercents: readonly number[];
+  /** Budget actions: block a team's callers at the gateway from this percent of its budget; null: off. */
+  readonly blockAtPercent: number | null;
+  /** The APIM named value (resource id) the gateway policy reads the blocked oids from. */
+  readonly blockListNamedValueId: string | null;
+}
+
+/** Set by the command line: which flag gave a setting its value, so a problem names the flag too. */
+export const COMMAND_LINE_FLAGS: unique symbol = Symbol('command-line flags');
+
+export type SettingsSource = Readonly<Record<string, string | undefined>> & { readonly [COMMAND_LINE_FLAGS]?: Readonly<Record<string, string>> };
 
 /** The names of the settings, as app settings / environment variables. */
 export const SETTING = {
@@ -139,8 +276,302 @@ export const SETTING = {
   gatewayBlockedOidsNamedValueId: 'GATEWAY_BLOCKED_OIDS_NAMED_VALUE_ID',
 } as const;
 
-const MAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
+/**
+ * Settings the Functions host reads itself (the worker runtime, its own storage, the timers' schedules as
+ * `%NAME%` bindings): never read by this code, but part of what an operator sets and the docs list.
+ */
+export const HOST_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'MONTHLY_CLOSE_SCHEDULE', 'DAILY_INGEST_SCHEDULE', 'HOURLY_INGEST_SCHEDULE'] as const;
+
+const S = SETTING;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
+const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+$/i;
+/** The service runs 5 queries per user at once and queues (then throttles) the rest. */
+const MAX_LOGS_CONCURRENCY = 5;
+/** App Insights keeps 90 days by default: a catch-up past it would read days that are gone. */
+const MAX_CATCH_UP_DAYS = 90;
+
+/** A source whose setting is unset (or blank) takes its default, so the union can tell the branches apart. */
+function withChoice<const Name extends string>(name: Name, choices: readonly string[], fallback: string, describe: (value: string) => string) {
+  return { name, fallback, error: (issue: { input?: unknown }) => describe(String((issue.input as Record<string, unknown> | undefined)?.[name])), choices };
+}
+
+const USAGE_SOURCE = withChoice(S.usageSource, ['file', 'app-insights'], 'file', (value) => `"${value}" is not supported (expected "file" or "app-insights")`);
+const DIRECTORY_SOURCE = withChoice(S.directorySource, ['file', 'graph'], 'file', (value) => `"${value}" is not supported (expected "file" or "graph")`);
+const MAIL_TRANSPORT = withChoice(S.mailTransport, ['outbox', 'smtp', 'graph'], 'outbox', (value) => `"${value}" is not one of outbox, smtp, graph`);
+const CHOICES = [USAGE_SOURCE, DIRECTORY_SOURCE, MAIL_TRANSPORT];
+
+/** The Graph root, for the directory and for mail alike: https (or localhost), without /v1.0. */
+const graphRoot = () => serviceRoot({ rootOnly: true, describe: 'the Graph root' });
+
+/** METRIC_TOKEN_KINDS: "Prompt Tokens=input;Completion Tokens=output;Cache Read Tokens=cacheRead". */
+function tokenKinds() {
+  return verbatim().transform((value, ctx) => {
+    const raw = value?.trim();
+    if (!raw) return { ...DEFAULT_METRIC_MAPPING.tokenKinds };
+    const kinds: Record<string, TokenKind> = {};
+    for (const pair of raw.split(';').filter((part) => part.trim() !== '')) {
+      const [name, kind] = pair.split('=').map((part) => part.trim());
+      if (!name || !kind || !isTokenKind(kind)) problem(ctx, pair, `"${pair}" is not "Metric Name=tokenKind"`);
+      else kinds[name] = kind;
+    }
+    return kinds;
+  });
+}
+
+/**
+ * Every part of the settings, by what it configures. The keys of each object are the settings' names.
+ * `mapping` is the parsed metric mapping, which the App Insights query settings are checked with.
+ */
+function sections(projectRoot: string, mapping: MetricMapping | null) {
+  return {
+    time: z.object({ [S.timeZone]: timeZone() }),
+    general: z.object({
+      [S.priceBookFile]: filePath(projectRoot, 'data/price-book.json'),
+      [S.artifactsDir]: filePath(projectRoot, 'out/reports'),
+      [S.monthlyCloseGraceDays]: integer(2, 0, 27),
+    }),
+    metricMapping: z
+      .object({
+        [S.metricTokenKinds]: tokenKinds(),
+        // Unset means the gateway's "Total Tokens"; set but empty means the gateway sends no total.
+        [S.metricTotal]: verbatim().transform((value) => (value === undefined ? DEFAULT_METRIC_MAPPING.totalTokensMetric : value.trim() === '' ? null : value.trim())),
+        [S.metricRequests]: text(DEFAULT_METRIC_MAPPING.requestCountMetric),
+        [S.dimensionUserId]: text(DEFAULT_METRIC_MAPPING.dimensions.userId),
+        [S.dimensionModel]: text(DEFAULT_METRIC_MAPPING.dimensions.model),
+        [S.dimensionTier]: text(DEFAULT_METRIC_MAPPING.dimensions.tier),
+      })
+      .check((ctx) => {
+        for (const message of metricMappingProblems(metricMappingOf(ctx.value))) problem(ctx, ctx.value, `metric mapping: ${message}`);
+      }),
+    usage: z.discriminatedUnion(
+      S.usageSource,
+      [
+        z.object({
+          [S.usageSource]: z.literal('file'),
+          [S.usageFiles]: list().transform((files, ctx) => {
+            if (files.length === 0) problem(ctx, files, 'name at least one usage export file (.csv or .ndjson)');
+            return files.map((file) => path.resolve(projectRoot, file));
+          }),
+        }),
+        z
+          .object({
+            [S.usageSource]: z.literal('app-insights'),
+            [S.appInsightsWorkspaceId]: matching(GUID, 'is not a workspace id (a GUID)'),
+            [S.appInsightsResourceId]: matching(RESOURCE_ID, 'is not a resource id (/subscriptions/.../resourceGroups/.../providers/microsoft.insights/components/...)'),
+            // A workspace holds AppMetrics; an App Insights resource answers customMetrics. Either can be set explicitly.
+            // Null when unset; undefined when unusable (reported here, so the query checks skip it).
+            [S.appInsightsMode]: optionalText().transform((mode, ctx) => {
+              if (mode === null || (USAGE_TABLE_MODES as readonly string[]).includes(mode)) return mode as UsageTableMode | null;
+              problem(ctx, mode, `"${mode}" is neither classic (customMetrics) nor workspace (AppMetrics)`);
+              return undefined;
+            }),
+            // Unset means the gateway guide's namespace; set but empty means every namespace.
+            [S.metricNamespace]: verbatim().transform((value) => (value === undefined ? 'claudecode' : value.trim() === '' ? null : value.trim())),
+            [S.metricNamespaceProperty]: text(DEFAULT_NAMESPACE_PROPERTY),
+            [S.logsMaxConcurrency]: integer(3, 1, MAX_LOGS_CONCURRENCY),
+            [S.logsEndpoint]: serviceRoot({ rootOnly: false }),
+          })
+          .check((ctx) => {
+            const workspace = ctx.value[S.appInsightsWorkspaceId];
+            const resource = ctx.value[S.appInsightsResourceId];
+            if (workspace === null && resource === null) {
+              problem(
+                ctx,
+                null,
+                `${S.appInsightsWorkspaceId} or ${S.appInsightsResourceId}: name the Log Analytics workspace (its id) or the Application Insights resource (its resource id)`,
+              );
+            } else if (workspace !== null && resource !== null) {
+              problem(ctx, null, `${S.appInsightsWorkspaceId} and ${S.appInsightsResourceId} are both set: set only one`);
+            }
+            // The query builder's own checks, on the settings as the queries would use them.
+            if (mapping !== null && ctx.value[S.appInsightsMode] !== undefined) for (const message of usageQuerySettingsProblems(appInsightsQueryOf(ctx.value, mapping))) problem(ctx, null, `usage query: ${message}`);
+          }),
+      ],
+      { error: USAGE_SOURCE.error },
+    ),
+    ingest: z
+      .object({
+        [S.ingestTrailingDays]: integer(3, 1, 31),
+        [S.ingestMaxCatchUpDays]: integer(31, 1, MAX_CATCH_UP_DAYS),
+      })
+      .check((ctx) => {
+        const trailing = ctx.value[S.ingestTrailingDays];
+        const catchUp = ctx.value[S.ingestMaxCatchUpDays];
+        if (catchUp < trailing) ctx.issues.push({ code: 'custom', path: [S.ingestMaxCatchUpDays], message: `${catchUp} is shorter than ${S.ingestTrailingDays} (${trailing})`, input: catchUp, continue: true });
+      }),
+    directory: z.discriminatedUnion(
+      S.directorySource,
+      [
+        z.object({
+          [S.directorySource]: z.literal('file'),
+          [S.directoryFile]: requiredText('name the directory file (users to teams)').transform((file) => path.resolve(projectRoot, file)),
+        }),
+        z.object({
+          [S.directorySource]: z.literal('graph'),
+          [S.graphTeamStrategy]: oneOf(GRAPH_TEAM_STRATEGIES, 'group-prefix'),
+          // A prefix may end in a space ("Team "), so it is not trimmed; an all-blank one would match every group.
+          [S.graphTeamGroupPrefix]: verbatim().transform((value, ctx) => {
+            const prefix = value === undefined || value === '' ? 'team-' : value;
+            if (prefix.trim() === '') problem(ctx, value, 'the group name prefix must not be blank');
+            return prefix;
+          }),
+          [S.directoryOverridesFile]: optionalFilePath(projectRoot),
+          [S.graphBaseUrl]: graphRoot(),
+          [S.directoryCacheTtlHours]: decimal(24, 'a number of hours (0 or more, e.g. 24 or 0.5)'),
+        }),
+      ],
+      { error: DIRECTORY_SOURCE.error },
+    ),
+    storage: z.object({
+      [S.storageConnection]: optionalText(),
+      // An endpoint must be https: the identity's token travels with every request.
+      [S.storageTableEndpoint]: matching(/^https:\/\/[^/\s]+\/?$/, 'must be an https table endpoint such as https://account.table.core.windows.net'),
+      [S.tablePrefix]: matching(TABLE_PREFIX, 'must be 1-30 letters and digits, starting with a letter').transform((prefix) => prefix ?? 'chargeback'),
+    }),
+    mail: z.object({
+      [S.mailFrom]: mailAddress('chargeback@contoso.example'),
+      [S.financeRecipients]: mailAddresses(),
+      [S.outboxDir]: filePath(projectRoot, 'out/outbox'),
+      [S.mailMessagesPerMinute]: integer(30, 1, 10_000),
+    }),
+    mailTransport: z.discriminatedUnion(
+      S.mailTransport,
+      [
+        z.object({ [S.mailTransport]: z.literal('outbox') }),
+        z
+          .object({
+            [S.mailTransport]: z.literal('smtp'),
+            [S.smtpHost]: requiredText(`name the SMTP server (e.g. smtp.office365.com) when ${S.mailTransport} is smtp`),
+            [S.smtpPort]: integer(587, 1, 65_535),
+            [S.smtpSecure]: yesNo(),
+            [S.smtpRequireTls]: yesNo(),
+            [S.smtpUser]: optionalText(),
+            [S.smtpPassword]: verbatim().transform((value) => (value === undefined || value === '' ? null : value)),
+          })
+          .check((ctx) => {
+            if ((ctx.value[S.smtpUser] === null) !== (ctx.value[S.smtpPassword] === null)) problem(ctx, null, `${S.smtpUser} and ${S.smtpPassword}: set both or neither`);
+          }),
+        z.object({
+          [S.mailTransport]: z.literal('graph'),
+          [S.mailSenderMailbox]: requiredText(`name the mailbox Graph sends as (its UPN or object id) when ${S.mailTransport} is graph`).transform((mailbox, ctx) => {
+            if (mailbox !== '' && !MAIL_ADDRESS.test(mailbox) && !GUID.test(mailbox)) problem(ctx, mailbox, `"${mailbox}" is neither a UPN nor an object id`);
+            return mailbox;
+          }),
+          [S.graphBaseUrl]: graphRoot(),
+        }),
+      ],
+      { error: MAIL_TRANSPORT.error },
+    ),
+    api: z
+      .object({
+        [S.authTenantId]: matching(GUID, 'is not a tenant id (a GUID)').transform((tenant) => tenant?.toLowerCase() ?? null),
+        [S.authAudience]: list(),
+        [S.authFinanceRole]: text('Chargeback.Finance'),
+        [S.authLeadRole]: optionalText(),
+        [S.costCacheTtlSeconds]: integer(60, 0, 3600),
+        [S.costCallTimeoutMs]: integer(5000, 100, 60_000),
+      })
+      .check((ctx) => {
+        if (ctx.value[S.authTenantId] !== null && ctx.value[S.authAudience].length === 0) {
+          ctx.issues.push({ code: 'custom', path: [S.authAudience], message: "name the API's client id or application ID URI (api://...) that tokens are issued for", input: '', continue: true });
+        }
+      }),
+    budgets: z.object({
+      [S.budgetsFile]: optionalFilePath(projectRoot),
+      [S.alertCcFinance]: yesNo(),
+      [S.teamsWebhookUrl]: httpsUrl(),
+      [S.costLookupUrl]: httpsUrl({ teamId: 'team', month: '2026-01' }),
+      [S.unallocatedAlertPercents]: percentages('10;25;50'),
+      [S.budgetBlockAtPercent]: verbatim().transform((value, ctx) => {
+        const level = value?.trim() ?? '';
+        if (level === '') return null;
+        if (!/^\d+$/.test(level) || Number(level) < 1 || Number(level) > 1000) {
+          problem(ctx, level, `"${level}" is not a whole percentage from 1 to 1000`);
+          // Set, though wrong: still counts as set for the pairing below (the problem stops the start).
+          return Number.NaN;
+        }
+        return Number(level);
+      }),
+      [S.gatewayBlockedOidsNamedValueId]: optionalText(),
+    }).check((ctx) => {
+      if ((ctx.value[S.budgetBlockAtPercent] === null) !== (ctx.value[S.gatewayBlockedOidsNamedValueId] === null)) {
+        problem(ctx, null, `${S.budgetBlockAtPercent} and ${S.gatewayBlockedOidsNamedValueId} go together: set both for budget actions, or neither`);
+      }
+    }),
+    closeControls: z.object({
+      [S.operatorRecipients]: mailAddresses(),
+      // Percentages in the settings, ratios in the domain.
+      [S.closeMaxRejectPercent]: boundedDecimal(DEFAULT_CLOSE_CONTROL_LIMITS.maxRejectRatio * 100, 0, 100),
+      [S.closeTotalTokensTolerancePercent]: boundedDecimal(DEFAULT_CLOSE_CONTROL_LIMITS.totalTokensTolerance * 100, 0, 100),
+      [S.closeWarnMonthChangePercent]: boundedDecimal(DEFAULT_CLOSE_CONTROL_LIMITS.monthChangeWarnRatio * 100, 0, 10_000),
+      [S.closeWarnTeamGrowthFactor]: boundedDecimal(DEFAULT_CLOSE_CONTROL_LIMITS.teamGrowthWarnFactor, 1, 1000),
+      [S.closeLeaseSeconds]: integer(120, 10, 3600),
+    }),
+    web: z.object({
+      [S.webClientId]: matching(GUID, 'is not an application (client) id (a GUID)'),
+      [S.webApiScope]: optionalText(),
+    }),
+    ...billingSections(projectRoot),
+    ...artifactSections(),
+  };
+}
+
+type Sections = ReturnType<typeof sections>;
+type SectionName = keyof Sections;
+type Parsed<N extends SectionName> = z.output<Sections[N]>;
+type AppInsightsValues = Extract<Parsed<'usage'>, { [S.usageSource]: 'app-insights' }>;
+
+function appInsightsQueryOf(values: AppInsightsValues, mapping: MetricMapping): AppInsightsQuerySettings {
+  const mode = values[S.appInsightsMode] ?? (values[S.appInsightsWorkspaceId] !== null ? 'workspace' : 'classic');
+  return { ...mapping, mode, metricNamespace: values[S.metricNamespace], namespaceProperty: values[S.metricNamespaceProperty] };
+}
+
+function metricMappingOf(values: Parsed<'metricMapping'>): MetricMapping {
+  return {
+    tokenKinds: values[S.metricTokenKinds],
+    totalTokensMetric: values[S.metricTotal],
+    requestCountMetric: values[S.metricRequests],
+    dimensions: { userId: values[S.dimensionUserId], model: values[S.dimensionModel], tier: values[S.dimensionTier] },
+  };
+}
+
+/** Every setting name the schema reads, and the host's own: what the sample settings and the README must list. */
+export function settingNames(): string[] {
+  const names = new Set<string>(HOST_SETTINGS);
+  for (const section of Object.values(sections('/', null))) {
+    // A section whose values are assembled in the schema (billingLocation) is a pipe from its object.
+    const schema: unknown = section instanceof z.ZodPipe ? section.in : section;
+    const objects: z.ZodObject[] = schema instanceof z.ZodDiscriminatedUnion ? (schema.options as z.ZodObject[]) : [schema as z.ZodObject];
+    for (const object of objects) for (const name of Object.keys(object.shape)) names.add(name);
+  }
+  return [...names];
+}
+
+/**
+ * Parses the named sections of the settings, collecting every problem of all of them before failing, each
+ * as "SETTING (--flag): what is wrong".
+ */
+function parseSections<const N extends SectionName>(source: SettingsSource, names: readonly N[], projectRoot: string, problems: string[]): { [K in N]: Parsed<K> } {
+  const flags = source[COMMAND_LINE_FLAGS] ?? {};
+  const input: Record<string, string | undefined> = { ...source };
+  for (const choice of CHOICES) input[choice.name] = input[choice.name]?.trim() || choice.fallback;
+  const mapping = sections(projectRoot, null).metricMapping.safeParse(input);
+  const all = sections(projectRoot, mapping.success ? metricMappingOf(mapping.data) : null);
+  const parsed: Partial<{ [K in N]: Parsed<K> }> = {};
+  for (const name of names) {
+    const result = all[name].safeParse(input);
+    if (result.success) parsed[name] = result.data as Parsed<N>;
+    else {
+      for (const issue of result.error.issues) {
+        const setting = typeof issue.path[0] === 'string' ? issue.path[0] : undefined;
+        const flag = setting === undefined ? undefined : flags[setting];
+        const line = setting === undefined ? issue.message : `${setting}${flag === undefined ? '' : ` (${flag})`}: ${issue.message}`;
+        if (!problems.includes(line)) problems.push(line);
+      }
+    }
+  }
+  return parsed as { [K in N]: Parsed<K> };
+}
 
 /** Every problem is reported at once, so one deployment fixes them all. */
 function throwIfProblems(problems: readonly string[]): void {
@@ -149,274 +580,113 @@ function throwIfProblems(problems: readonly string[]): void {
   }
 }
 
-/** An unknown zone is reported and UTC stands in, so the other settings are still checked. */
-function readTimeZone(source: SettingsSource, problems: string[]): string {
-  const timeZone = source[SETTING.timeZone]?.trim() || 'UTC';
-  try {
-    assertTimeZone(timeZone);
-    return timeZone;
-  } catch (error) {
-    problems.push(`${SETTING.timeZone}: ${(error as Error).message}`);
-    return 'UTC';
-  }
+function usageOf(values: Parsed<'usage'>, mapping: MetricMapping): UsageSettings {
+  if (values.USAGE_SOURCE === 'file') return Object.freeze({ kind: 'file' as const, files: Object.freeze(values[S.usageFiles]) });
+  const workspaceId = values[S.appInsightsWorkspaceId];
+  const target: LogsQueryTarget = workspaceId !== null ? { kind: 'workspace', workspaceId } : { kind: 'resource', resourceId: values[S.appInsightsResourceId] ?? '' };
+  return Object.freeze({
+    kind: 'app-insights' as const,
+    target: Object.freeze(target),
+    query: Object.freeze(appInsightsQueryOf(values, mapping)),
+    maxConcurrency: values[S.logsMaxConcurrency],
+    endpoint: values[S.logsEndpoint],
+  });
 }
 
-function readTablePrefix(source: SettingsSource, problems: string[]): string {
-  const tablePrefix = source[SETTING.tablePrefix]?.trim() || 'chargeback';
-  if (!TABLE_PREFIX.test(tablePrefix)) problems.push(`${SETTING.tablePrefix}: "${tablePrefix}" must be 1-30 letters and digits, starting with a letter`);
-  return tablePrefix;
+function directoryOf(values: Parsed<'directory'>): DirectorySettings {
+  if (values.DIRECTORY_SOURCE === 'file') return Object.freeze({ kind: 'file' as const, path: values[S.directoryFile] });
+  return Object.freeze({
+    kind: 'graph' as const,
+    teamStrategy: values[S.graphTeamStrategy],
+    groupPrefix: values[S.graphTeamGroupPrefix],
+    overridesFile: values[S.directoryOverridesFile],
+    baseUrl: values[S.graphBaseUrl],
+    cacheTtlHours: values[S.directoryCacheTtlHours],
+  });
 }
 
-/** A service root the app will send a token to: https, or plain http towards localhost only (tests, emulators). */
-function serviceUrl(name: string, value: string, problems: string[]): URL | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    problems.push(`${name}: "${value}" is not a URL`);
-    return undefined;
+function storageOf(values: Parsed<'storage'>): StorageSettings {
+  return Object.freeze({ connectionString: values[S.storageConnection], tableEndpoint: values[S.storageTableEndpoint], tablePrefix: values[S.tablePrefix] });
+}
+
+function mailOf(common: Parsed<'mail'>, transport: Parsed<'mailTransport'>): MailSettings {
+  const shared = {
+    outboxDir: common[S.outboxDir],
+    from: common[S.mailFrom],
+    financeRecipients: Object.freeze(common[S.financeRecipients]),
+    messagesPerMinute: common[S.mailMessagesPerMinute],
+  };
+  switch (transport.MAIL_TRANSPORT) {
+    case 'outbox':
+      return Object.freeze({ ...shared, transport: 'outbox', smtp: null, senderMailbox: null, graphBaseUrl: null });
+    case 'smtp': {
+      const port = transport[S.smtpPort];
+      const smtp: SmtpSettings = Object.freeze({
+        host: transport[S.smtpHost],
+        port,
+        secure: transport[S.smtpSecure] ?? port === 465,
+        requireTLS: transport[S.smtpRequireTls] ?? true,
+        user: transport[S.smtpUser],
+        password: transport[S.smtpPassword],
+      });
+      return Object.freeze({ ...shared, transport: 'smtp', smtp, senderMailbox: null, graphBaseUrl: null });
+    }
+    case 'graph':
+      return Object.freeze({ ...shared, transport: 'graph', smtp: null, senderMailbox: transport[S.mailSenderMailbox], graphBaseUrl: transport[S.graphBaseUrl] });
   }
-  if (url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
-    problems.push(`${name}: "${value}" must use https (plain http only towards localhost)`);
-  }
-  return url;
 }
 
 export function loadSettings(source: SettingsSource, options: { projectRoot: string }): Settings {
   const problems: string[] = [];
-  const text = (name: string, fallback: string) => {
-    const value = source[name]?.trim();
-    return value === undefined || value === '' ? fallback : value;
-  };
-  const list = (name: string) =>
-    (source[name] ?? '')
-      .split(/[;,]/)
-      .map((item) => item.trim())
-      .filter((item) => item !== '');
-  const resolvePath = (value: string) => path.resolve(options.projectRoot, value);
-
-  const timeZone = readTimeZone(source, problems);
-
-  const metricMapping = readMetricMapping(source, problems);
-  const usage = readUsageSettings(source, problems, resolvePath, metricMapping);
-  const ingest = readIngestSettings(source, problems);
-  const monthlyCloseGraceDays = integerSetting(source, SETTING.monthlyCloseGraceDays, 2, 0, 27, problems);
-
-  const directory = readDirectorySettings(source, problems, resolvePath);
-
-  const tablePrefix = readTablePrefix(source, problems);
-
-  const mailDelivery = readMailDelivery(source, problems);
-  const mailFrom = text(SETTING.mailFrom, 'chargeback@contoso.example');
-  if (!MAIL.test(mailFrom)) problems.push(`${SETTING.mailFrom}: "${mailFrom}" is not a mail address`);
-  const financeRecipients = list(SETTING.financeRecipients);
-  for (const address of financeRecipients) {
-    if (!MAIL.test(address)) problems.push(`${SETTING.financeRecipients}: "${address}" is not a mail address`);
-  }
-  const api = readApiSettings(source, problems);
-  const budgets = readBudgetSettings(source, problems, resolvePath);
-  const closeControls = readCloseControlSettings(source, problems, list);
-
-  const storage = readStorageSettings(source, tablePrefix, problems);
-  const billing = readBillingSettings(source, problems, options.projectRoot);
-  const artifacts = readArtifactSettings(source, problems);
+  const parsed = parseSections(
+    source,
+    ['time', 'metricMapping', 'usage', 'ingest', 'general', 'directory', 'storage', 'mail', 'mailTransport', 'api', 'budgets', 'closeControls', 'billingLocation', 'billing', 'artifactLocation', 'artifactMail'],
+    options.projectRoot,
+    problems,
+  );
   throwIfProblems(problems);
+  const { time, general, metricMapping, usage, ingest, directory, storage, mail, mailTransport, api, budgets, closeControls, billingLocation, billing, artifactLocation, artifactMail } = parsed;
   return Object.freeze({
-    timeZone,
-    usage,
-    metricMapping,
-    ingest,
-    directory,
-    priceBookPath: resolvePath(text(SETTING.priceBookFile, 'data/price-book.json')),
-    storage,
-    mail: Object.freeze({
-      ...mailDelivery,
-      outboxDir: resolvePath(text(SETTING.outboxDir, 'out/outbox')),
-      from: mailFrom,
-      financeRecipients: Object.freeze(financeRecipients),
+    timeZone: time[S.timeZone],
+    usage: usageOf(usage, metricMappingOf(metricMapping)),
+    metricMapping: Object.freeze(metricMappingOf(metricMapping)),
+    ingest: Object.freeze({ trailingDays: ingest[S.ingestTrailingDays], maxCatchUpDays: ingest[S.ingestMaxCatchUpDays] }),
+    directory: directoryOf(directory),
+    priceBookPath: general[S.priceBookFile],
+    storage: storageOf(storage),
+    mail: mailOf(mail, mailTransport),
+    artifactsDir: general[S.artifactsDir],
+    monthlyClose: Object.freeze({ graceDays: general[S.monthlyCloseGraceDays] }),
+    closeControls: Object.freeze({
+      limits: Object.freeze({
+        maxRejectRatio: closeControls[S.closeMaxRejectPercent] / 100,
+        totalTokensTolerance: closeControls[S.closeTotalTokensTolerancePercent] / 100,
+        monthChangeWarnRatio: closeControls[S.closeWarnMonthChangePercent] / 100,
+        teamGrowthWarnFactor: closeControls[S.closeWarnTeamGrowthFactor],
+      }),
+      operatorRecipients: Object.freeze(closeControls[S.operatorRecipients]),
+      leaseSeconds: closeControls[S.closeLeaseSeconds],
     }),
-    artifactsDir: resolvePath(text(SETTING.artifactsDir, 'out/reports')),
-    monthlyClose: Object.freeze({ graceDays: monthlyCloseGraceDays }),
-    closeControls,
-    api,
-    budgets,
-    billing,
-    artifacts,
-  });
-}
-
-/**
- * METRIC_TOKEN_KINDS maps metric names to token kinds, e.g.
- * "Prompt Tokens=input;Completion Tokens=output;Cache Read Tokens=cacheRead".
- */
-function readMetricMapping(source: SettingsSource, problems: string[]): MetricMapping {
-  const raw = source[SETTING.metricTokenKinds]?.trim();
-  let tokenKinds: Record<string, TokenKind> = { ...DEFAULT_METRIC_MAPPING.tokenKinds };
-  if (raw) {
-    tokenKinds = {};
-    for (const pair of raw.split(';').filter((p) => p.trim() !== '')) {
-      const [name, kind] = pair.split('=').map((part) => part.trim());
-      if (!name || !kind || !isTokenKind(kind)) problems.push(`${SETTING.metricTokenKinds}: "${pair}" is not "Metric Name=tokenKind"`);
-      else tokenKinds[name] = kind;
-    }
-  }
-  const total = source[SETTING.metricTotal];
-  const mapping: MetricMapping = {
-    tokenKinds,
-    totalTokensMetric: total === undefined ? DEFAULT_METRIC_MAPPING.totalTokensMetric : total.trim() === '' ? null : total.trim(),
-    requestCountMetric: source[SETTING.metricRequests]?.trim() || DEFAULT_METRIC_MAPPING.requestCountMetric,
-    dimensions: {
-      userId: source[SETTING.dimensionUserId]?.trim() || DEFAULT_METRIC_MAPPING.dimensions.userId,
-      model: source[SETTING.dimensionModel]?.trim() || DEFAULT_METRIC_MAPPING.dimensions.model,
-      tier: source[SETTING.dimensionTier]?.trim() || DEFAULT_METRIC_MAPPING.dimensions.tier,
-    },
-  };
-  problems.push(...metricMappingProblems(mapping).map((p) => `metric mapping: ${p}`));
-  return Object.freeze(mapping);
-}
-
-export type MailTransport = 'outbox' | 'smtp' | 'graph';
-const MAIL_TRANSPORTS: readonly MailTransport[] = ['outbox', 'smtp', 'graph'];
-
-export interface SmtpSettings {
-  readonly host: string;
-  readonly port: number;
-  /** TLS from the first byte (port 465); otherwise STARTTLS. */
-  readonly secure: boolean;
-  /** Refuse to send unless the server upgrades with STARTTLS (default on). */
-  readonly requireTLS: boolean;
-  readonly user: string | null;
-  readonly password: string | null;
-}
-
-/**
- * How reports are mailed. `outbox` (the demo's default) writes .eml files; `smtp` sends through a relay;
- * `graph` sends as `senderMailbox` through Microsoft Graph with the process's one Azure credential. Both real
- * transports are paced to `messagesPerMinute` per mailbox (Exchange Online accepts about 30).
- */
-export interface MailSettings {
-  readonly transport: MailTransport;
-  readonly outboxDir: string;
-  /** The From address of SMTP and outbox mail; Graph always sends as `senderMailbox`. */
-  readonly from: string;
-  readonly financeRecipients: readonly string[];
-  /** Set when transport is smtp. */
-  readonly smtp: SmtpSettings | null;
-  /** Set when transport is graph: the mailbox's user id or UPN. */
-  readonly senderMailbox: string | null;
-  /** Graph root for national clouds (GRAPH_BASE_URL); null for https://graph.microsoft.com. */
-  readonly graphBaseUrl: string | null;
-  readonly messagesPerMinute: number;
-}
-
-const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function readMailDelivery(source: SettingsSource, problems: string[]): Omit<MailSettings, 'outboxDir' | 'from' | 'financeRecipients'> {
-  const text = (name: string) => source[name]?.trim() ?? '';
-  const flag = (name: string, fallback: boolean): boolean => {
-    const raw = text(name).toLowerCase();
-    if (raw === '') return fallback;
-    if (['true', '1', 'yes'].includes(raw)) return true;
-    if (['false', '0', 'no'].includes(raw)) return false;
-    problems.push(`${name}: "${text(name)}" is neither true nor false`);
-    return fallback;
-  };
-  const transport = text(SETTING.mailTransport) || 'outbox';
-  if (!(MAIL_TRANSPORTS as readonly string[]).includes(transport)) {
-    problems.push(`${SETTING.mailTransport}: "${transport}" is not one of ${MAIL_TRANSPORTS.join(', ')}`);
-  }
-  const messagesPerMinute = integerSetting(source, SETTING.mailMessagesPerMinute, 30, 1, 10_000, problems);
-
-  let smtp: SmtpSettings | null = null;
-  if (transport === 'smtp') {
-    const host = text(SETTING.smtpHost);
-    if (host === '') problems.push(`${SETTING.smtpHost}: name the SMTP server (e.g. smtp.office365.com) when ${SETTING.mailTransport} is smtp`);
-    const port = integerSetting(source, SETTING.smtpPort, 587, 1, 65_535, problems);
-    const secure = flag(SETTING.smtpSecure, port === 465);
-    const requireTLS = flag(SETTING.smtpRequireTls, true);
-    const user = text(SETTING.smtpUser);
-    const password = source[SETTING.smtpPassword] ?? '';
-    if ((user === '') !== (password === '')) problems.push(`${SETTING.smtpUser} and ${SETTING.smtpPassword}: set both or neither`);
-    smtp = Object.freeze({ host, port, secure, requireTLS, user: user === '' ? null : user, password: password === '' ? null : password });
-  }
-
-  let senderMailbox: string | null = null;
-  let graphBaseUrl: string | null = null;
-  if (transport === 'graph') {
-    senderMailbox = text(SETTING.mailSenderMailbox);
-    if (senderMailbox === '') {
-      problems.push(`${SETTING.mailSenderMailbox}: name the mailbox Graph sends as (its UPN or object id) when ${SETTING.mailTransport} is graph`);
-    } else if (!MAIL.test(senderMailbox) && !OBJECT_ID.test(senderMailbox)) {
-      problems.push(`${SETTING.mailSenderMailbox}: "${senderMailbox}" is neither a UPN nor an object id`);
-    }
-    const baseUrl = text(SETTING.graphBaseUrl).replace(/\/+$/, '');
-    if (baseUrl !== '') {
-      if (!URL.canParse(baseUrl)) problems.push(`${SETTING.graphBaseUrl}: "${baseUrl}" is not a URL`);
-      else graphBaseUrl = baseUrl;
-    }
-  }
-  return { transport: transport as MailTransport, smtp, senderMailbox, graphBaseUrl, messagesPerMinute };
-}
-
-export type GraphTeamStrategyName = 'group-prefix' | 'department' | 'cost-center';
-const GRAPH_TEAM_STRATEGIES: readonly GraphTeamStrategyName[] = ['group-prefix', 'department', 'cost-center'];
-
-/**
- * Where users' teams come from. `file`: the local directory file (the demo's default). `graph`: Microsoft Graph
- * through the app's managed identity, cached in Table Storage for `cacheTtlHours`.
- */
-export type DirectorySettings =
-  | { readonly kind: 'file'; readonly path: string }
-  | {
-      readonly kind: 'graph';
-      readonly teamStrategy: GraphTeamStrategyName;
-      /** group-prefix only: groups named "<prefix><team name>" are teams. */
-      readonly groupPrefix: string;
-      readonly overridesFile: string | null;
-      /** Graph root for national clouds or tests; null for https://graph.microsoft.com. */
-      readonly baseUrl: string | null;
-      readonly cacheTtlHours: number;
-    };
-
-function readDirectorySettings(source: SettingsSource, problems: string[], resolvePath: (value: string) => string): DirectorySettings {
-  const text = (name: string) => source[name]?.trim() ?? '';
-  const kind = text(SETTING.directorySource) || 'file';
-  if (kind === 'file') {
-    const file = text(SETTING.directoryFile);
-    if (file === '') problems.push(`${SETTING.directoryFile}: name the directory file (users to teams)`);
-    return Object.freeze({ kind: 'file' as const, path: resolvePath(file) });
-  }
-  if (kind !== 'graph') problems.push(`${SETTING.directorySource}: "${kind}" is not supported (expected "file" or "graph")`);
-
-  const strategy = text(SETTING.graphTeamStrategy) || 'group-prefix';
-  if (!(GRAPH_TEAM_STRATEGIES as readonly string[]).includes(strategy)) {
-    problems.push(`${SETTING.graphTeamStrategy}: "${strategy}" is not one of ${GRAPH_TEAM_STRATEGIES.join(', ')}`);
-  }
-  // A prefix may end in a space ("Team "), so it is not trimmed; an all-blank one would match every group.
-  const rawPrefix = source[SETTING.graphTeamGroupPrefix];
-  const groupPrefix = rawPrefix === undefined || rawPrefix === '' ? 'team-' : rawPrefix;
-  if (groupPrefix.trim() === '') problems.push(`${SETTING.graphTeamGroupPrefix}: the group name prefix must not be blank`);
-
-  const overridesFile = text(SETTING.directoryOverridesFile);
-  const baseUrl = text(SETTING.graphBaseUrl).replace(/\/+$/, '');
-  if (baseUrl !== '') {
-    const url = serviceUrl(SETTING.graphBaseUrl, baseUrl, problems);
-    if (url !== undefined && url.pathname !== '/' && url.pathname !== '') problems.push(`${SETTING.graphBaseUrl}: "${baseUrl}" must be the Graph root, without /v1.0 or another path`);
-  }
-
-  const ttlText = text(SETTING.directoryCacheTtlHours) || '24';
-  const cacheTtlHours = Number(ttlText);
-  if (!/^\d+(\.\d+)?$/.test(ttlText) || !Number.isFinite(cacheTtlHours)) {
-    problems.push(`${SETTING.directoryCacheTtlHours}: "${ttlText}" is not a number of hours (0 or more, e.g. 24 or 0.5)`);
-  }
-
-  return Object.freeze({
-    kind: 'graph' as const,
-    teamStrategy: strategy as GraphTeamStrategyName,
-    groupPrefix,
-    overridesFile: overridesFile === '' ? null : resolvePath(overridesFile),
-    baseUrl: baseUrl === '' ? null : baseUrl,
-    cacheTtlHours: Number.isFinite(cacheTtlHours) ? cacheTtlHours : 24,
+    api: Object.freeze({
+      tenantId: api[S.authTenantId],
+      audiences: Object.freeze(api[S.authAudience]),
+      financeRole: api[S.authFinanceRole],
+      leadRole: api[S.authLeadRole],
+      cacheTtlSeconds: api[S.costCacheTtlSeconds],
+      callTimeoutMs: api[S.costCallTimeoutMs],
+    }),
+    budgets: Object.freeze({
+      file: budgets[S.budgetsFile],
+      ccFinance: budgets[S.alertCcFinance] ?? true,
+      teamsWebhookUrl: budgets[S.teamsWebhookUrl],
+      costLookupUrl: budgets[S.costLookupUrl],
+      unallocatedAlertPercents: Object.freeze(budgets[S.unallocatedAlertPercents]),
+      // Budget actions are on only with both the level and the named value (a problem above otherwise).
+      blockAtPercent: budgets[S.gatewayBlockedOidsNamedValueId] === null ? null : budgets[S.budgetBlockAtPercent],
+      blockListNamedValueId: budgets[S.budgetBlockAtPercent] === null ? null : budgets[S.gatewayBlockedOidsNamedValueId],
+    }),
+    billing: billingOf(billingLocation, billing),
+    artifacts: artifactsOf(artifactLocation, artifactMail),
   });
 }
 
@@ -426,142 +696,9 @@ function readDirectorySettings(source: SettingsSource, problems: string[], resol
  */
 export function loadDirectorySettings(source: SettingsSource, options: { projectRoot: string }): Pick<Settings, 'directory' | 'storage'> {
   const problems: string[] = [];
-  const directory = readDirectorySettings(source, problems, (value) => path.resolve(options.projectRoot, value));
-  const tablePrefix = readTablePrefix(source, problems);
-  const storage = readStorageSettings(source, tablePrefix, problems);
+  const parsed = parseSections(source, ['directory', 'storage'], options.projectRoot, problems);
   throwIfProblems(problems);
-  return Object.freeze({ directory, storage });
-}
-
-/**
- * Where usage comes from. `file`: exports of customMetrics/AppMetrics (the demo's default). `app-insights`:
- * the Logs query API, read with the composition root's one Azure credential.
- */
-export type UsageSettings =
-  | { readonly kind: 'file'; readonly files: readonly string[] }
-  | {
-      readonly kind: 'app-insights';
-      readonly target: LogsQueryTarget;
-      /** The table, namespace filter and metric mapping the queries use. */
-      readonly query: AppInsightsQuerySettings;
-      readonly maxConcurrency: number;
-      /** The Logs query API root for sovereign clouds; null for the public cloud's default. */
-      readonly endpoint: string | null;
-    };
-
-export interface IngestSettings {
-  /** Complete days before today that every daily ingest reads again for late data. */
-  readonly trailingDays: number;
-  /** How many days back a daily ingest catches up days missed since the last successful run. */
-  readonly maxCatchUpDays: number;
-}
-
-const WORKSPACE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/[^/]+\/[^/]+\/[^/]+$/i;
-/** The service runs 5 queries per user at once and queues (then throttles) the rest. */
-const MAX_LOGS_CONCURRENCY = 5;
-/** App Insights keeps 90 days by default: a catch-up past it would read days that are gone. */
-const MAX_CATCH_UP_DAYS = 90;
-
-function readUsageSettings(source: SettingsSource, problems: string[], resolvePath: (value: string) => string, mapping: MetricMapping): UsageSettings {
-  const text = (name: string) => source[name]?.trim() ?? '';
-  const kind = text(SETTING.usageSource) || 'file';
-  if (kind === 'file') {
-    const files = (source[SETTING.usageFiles] ?? '')
-      .split(/[;,]/)
-      .map((item) => item.trim())
-      .filter((item) => item !== '')
-      .map(resolvePath);
-    if (files.length === 0) problems.push(`${SETTING.usageFiles}: name at least one usage export file (.csv or .ndjson)`);
-    return Object.freeze({ kind: 'file' as const, files: Object.freeze(files) });
-  }
-  if (kind !== 'app-insights') problems.push(`${SETTING.usageSource}: "${kind}" is not supported (expected "file" or "app-insights")`);
-
-  const workspaceId = text(SETTING.appInsightsWorkspaceId);
-  const resourceId = text(SETTING.appInsightsResourceId);
-  if (workspaceId === '' && resourceId === '') {
-    problems.push(`${SETTING.appInsightsWorkspaceId} or ${SETTING.appInsightsResourceId}: name the Log Analytics workspace (its id) or the Application Insights resource (its resource id)`);
-  } else if (workspaceId !== '' && resourceId !== '') {
-    problems.push(`${SETTING.appInsightsWorkspaceId} and ${SETTING.appInsightsResourceId} are both set: set only one`);
-  }
-  if (workspaceId !== '' && !WORKSPACE_ID.test(workspaceId)) problems.push(`${SETTING.appInsightsWorkspaceId}: "${workspaceId}" is not a workspace id (a GUID)`);
-  if (resourceId !== '' && !RESOURCE_ID.test(resourceId)) {
-    problems.push(`${SETTING.appInsightsResourceId}: "${resourceId}" is not a resource id (/subscriptions/.../resourceGroups/.../providers/microsoft.insights/components/...)`);
-  }
-  const target: LogsQueryTarget = workspaceId !== '' ? { kind: 'workspace', workspaceId } : { kind: 'resource', resourceId };
-
-  // A workspace holds AppMetrics; an App Insights resource answers customMetrics. Either can be set explicitly.
-  const mode = text(SETTING.appInsightsMode) || (target.kind === 'workspace' ? 'workspace' : 'classic');
-  if (mode !== 'classic' && mode !== 'workspace') problems.push(`${SETTING.appInsightsMode}: "${mode}" is neither classic (customMetrics) nor workspace (AppMetrics)`);
-
-  // Unset means the gateway guide's namespace; set but empty means every namespace.
-  const rawNamespace = source[SETTING.metricNamespace];
-  const metricNamespace = rawNamespace === undefined ? 'claudecode' : rawNamespace.trim() === '' ? null : rawNamespace.trim();
-  const namespaceProperty = text(SETTING.metricNamespaceProperty) || DEFAULT_NAMESPACE_PROPERTY;
-  const query: AppInsightsQuerySettings = { ...mapping, mode: mode as UsageTableMode, metricNamespace, namespaceProperty };
-  if (mode === 'classic' || mode === 'workspace') problems.push(...usageQuerySettingsProblems(query).map((p) => `usage query: ${p}`));
-
-  const maxConcurrency = integerSetting(source, SETTING.logsMaxConcurrency, 3, 1, MAX_LOGS_CONCURRENCY, problems);
-  const endpoint = text(SETTING.logsEndpoint).replace(/\/+$/, '');
-  if (endpoint !== '') serviceUrl(SETTING.logsEndpoint, endpoint, problems);
-  return Object.freeze({
-    kind: 'app-insights' as const,
-    target: Object.freeze(target),
-    query: Object.freeze(query),
-    maxConcurrency,
-    endpoint: endpoint === '' ? null : endpoint,
-  });
-}
-
-function readIngestSettings(source: SettingsSource, problems: string[]): IngestSettings {
-  const trailingDays = integerSetting(source, SETTING.ingestTrailingDays, 3, 1, 31, problems);
-  const maxCatchUpDays = integerSetting(source, SETTING.ingestMaxCatchUpDays, 31, 1, MAX_CATCH_UP_DAYS, problems);
-  if (maxCatchUpDays < trailingDays) {
-    problems.push(`${SETTING.ingestMaxCatchUpDays}: ${maxCatchUpDays} is shorter than ${SETTING.ingestTrailingDays} (${trailingDays})`);
-  }
-  return Object.freeze({ trailingDays, maxCatchUpDays });
-}
-
-function readCloseControlSettings(source: SettingsSource, problems: string[], list: (name: string) => string[]): CloseControlSettings {
-  const operatorRecipients = list(SETTING.operatorRecipients);
-  for (const address of operatorRecipients) {
-    if (!MAIL.test(address)) problems.push(`${SETTING.operatorRecipients}: "${address}" is not a mail address`);
-  }
-  const defaults = DEFAULT_CLOSE_CONTROL_LIMITS;
-  const percent = (name: string, fallback: number, max: number) => decimalSetting(source, name, fallback * 100, 0, max, problems) / 100;
-  return Object.freeze({
-    limits: Object.freeze({
-      maxRejectRatio: percent(SETTING.closeMaxRejectPercent, defaults.maxRejectRatio, 100),
-      totalTokensTolerance: percent(SETTING.closeTotalTokensTolerancePercent, defaults.totalTokensTolerance, 100),
-      monthChangeWarnRatio: percent(SETTING.closeWarnMonthChangePercent, defaults.monthChangeWarnRatio, 10_000),
-      teamGrowthWarnFactor: decimalSetting(source, SETTING.closeWarnTeamGrowthFactor, defaults.teamGrowthWarnFactor, 1, 1000, problems),
-    }),
-    operatorRecipients: Object.freeze(operatorRecipients),
-    leaseSeconds: integerSetting(source, SETTING.closeLeaseSeconds, 120, 10, 3600, problems),
-  });
-}
-
-/** A plain decimal number (no sign, exponent or hex) within [min, max]. */
-function decimalSetting(source: SettingsSource, name: string, fallback: number, min: number, max: number, problems: string[]): number {
-  const raw = source[name]?.trim() ?? '';
-  if (raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw) || value < min || value > max) {
-    problems.push(`${name}: "${raw}" must be a number from ${min} to ${max}`);
-    return fallback;
-  }
-  return value;
-}
-
-function integerSetting(source: SettingsSource, name: string, fallback: number, min: number, max: number, problems: string[]): number {
-  const raw = source[name]?.trim() ?? '';
-  if (raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) {
-    problems.push(`${name}: "${raw}" must be a whole number from ${min} to ${max}`);
-    return fallback;
-  }
-  return value;
+  return Object.freeze({ directory: directoryOf(parsed.directory), storage: storageOf(parsed.storage) });
 }
 
 /**
@@ -570,50 +707,10 @@ function integerSetting(source: SettingsSource, name: string, fallback: number, 
  */
 export function loadUsageSettings(source: SettingsSource, options: { projectRoot: string }): Pick<Settings, 'timeZone' | 'usage' | 'metricMapping'> {
   const problems: string[] = [];
-  const timeZone = readTimeZone(source, problems);
-  const metricMapping = readMetricMapping(source, problems);
-  const usage = readUsageSettings(source, problems, (value) => path.resolve(options.projectRoot, value), metricMapping);
+  const parsed = parseSections(source, ['time', 'metricMapping', 'usage'], options.projectRoot, problems);
   throwIfProblems(problems);
-  return Object.freeze({ timeZone, usage, metricMapping });
-}
-
-/**
- * The cost lookup API. Without AUTH_TENANT_ID the HTTP functions answer 500 (not configured) rather than
- * trusting any token; the local `serve` command brings its own signing key instead.
- */
-export interface ApiSettings {
-  /** The Entra tenant whose tokens are accepted (a GUID), or null when the API is not configured. */
-  readonly tenantId: string | null;
-  /** The API's client id and/or application ID URI, as tokens carry them in `aud`. */
-  readonly audiences: readonly string[];
-  readonly financeRole: string;
-  /** When set, a team lead must also hold this app role to see their team in full. */
-  readonly leadRole: string | null;
-  /** How long team-month reads are kept in memory; 0 disables the cache. */
-  readonly cacheTtlSeconds: number;
-  /** Deadline of each storage or directory call the API makes; past it the request answers 503 (retryable). */
-  readonly callTimeoutMs: number;
-}
-
-const TENANT_GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function readApiSettings(source: SettingsSource, problems: string[]): ApiSettings {
-  const text = (name: string) => source[name]?.trim() ?? '';
-  const tenantId = text(SETTING.authTenantId);
-  if (tenantId !== '' && !TENANT_GUID.test(tenantId)) problems.push(`${SETTING.authTenantId}: "${tenantId}" is not a tenant id (a GUID)`);
-  const audiences = text(SETTING.authAudience)
-    .split(/[;,]/)
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-  if (tenantId !== '' && audiences.length === 0) problems.push(`${SETTING.authAudience}: name the API's client id or application ID URI (api://...) that tokens are issued for`);
-  return Object.freeze({
-    tenantId: tenantId === '' ? null : tenantId.toLowerCase(),
-    audiences: Object.freeze(audiences),
-    financeRole: text(SETTING.authFinanceRole) || 'Chargeback.Finance',
-    leadRole: text(SETTING.authLeadRole) || null,
-    cacheTtlSeconds: integerSetting(source, SETTING.costCacheTtlSeconds, 60, 0, 3600, problems),
-    callTimeoutMs: integerSetting(source, SETTING.costCallTimeoutMs, 5000, 100, 60000, problems),
-  });
+  const metricMapping = Object.freeze(metricMappingOf(parsed.metricMapping));
+  return Object.freeze({ timeZone: parsed.time[S.timeZone], usage: usageOf(parsed.usage, metricMapping), metricMapping });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -631,70 +728,11 @@ export interface WebSignInSettings {
 
 export function loadWebSignInSettings(source: SettingsSource): WebSignInSettings {
   const problems: string[] = [];
-  const api = readApiSettings(source, problems);
-  const text = (name: string) => source[name]?.trim() ?? '';
-  const clientId = text(SETTING.webClientId) || api.audiences.find((audience) => TENANT_GUID.test(audience)) || null;
-  if (clientId !== null && !TENANT_GUID.test(clientId)) problems.push(`${SETTING.webClientId}: "${clientId}" is not an application (client) id (a GUID)`);
+  const { api, web } = parseSections(source, ['api', 'web'], '/', problems);
   throwIfProblems(problems);
-  const identifierUri = api.audiences.find((audience) => audience.startsWith('api://')) ?? (clientId === null ? null : `api://${clientId}`);
-  const apiScope = text(SETTING.webApiScope) || (identifierUri === null ? null : `${identifierUri.replace(/\/+$/, '')}/Costs.Read`);
-  return Object.freeze({ tenantId: api.tenantId, clientId: clientId?.toLowerCase() ?? null, apiScope });
-}
-
-/**
- * Budgets and alerts. Without BUDGETS_FILE no team has a budget and no budget alert fires; finance alerts
- * (unpriced models, unallocated usage) still go to FINANCE_RECIPIENTS.
- */
-export interface BudgetSettings {
-  readonly file: string | null;
-  /** Copy finance on the team leads' budget alerts (default true). */
-  readonly ccFinance: boolean;
-  /** A Microsoft Teams incoming (or Workflows) webhook that gets every alert as an Adaptive Card. */
-  readonly teamsWebhookUrl: string | null;
-  /** Where an alert tells a lead to look the numbers up; {teamId} and {month} are filled in. */
-  readonly costLookupUrl: string | null;
-  /** Levels (percent of the month's tokens) of unallocated usage that alert finance, once each per month. */
-  readonly unallocatedAlertPercents: readonly number[];
-  /** Budget actions: block a team's callers at the gateway from this percent of its budget; null: off. */
-  readonly blockAtPercent: number | null;
-  /** The APIM named value (resource id) the gateway policy reads the blocked oids from. */
-  readonly blockListNamedValueId: string | null;
-}
-
-function readBudgetSettings(source: SettingsSource, problems: string[], resolvePath: (value: string) => string): BudgetSettings {
-  const text = (name: string) => source[name]?.trim() ?? '';
-  const file = text(SETTING.budgetsFile);
-  const cc = text(SETTING.alertCcFinance).toLowerCase();
-  if (cc !== '' && !['true', 'false', '1', '0', 'yes', 'no'].includes(cc)) problems.push(`${SETTING.alertCcFinance}: "${cc}" is not true or false`);
-  const httpsUrl = (name: string): string | null => {
-    const value = text(name);
-    if (value === '') return null;
-    try {
-      if (new URL(value.replaceAll('{teamId}', 'team').replaceAll('{month}', '2026-01')).protocol === 'https:') return value;
-    } catch {
-      // reported below
-    }
-    problems.push(`${name}: must be an https:// URL`);
-    return null;
-  };
-  const levels: number[] = [];
-  const rawLevels = source[SETTING.unallocatedAlertPercents];
-  for (const item of (rawLevels === undefined ? '10;25;50' : rawLevels).split(/[;,]/).map((part) => part.trim()).filter((part) => part !== '')) {
-    const level = Number(item);
-    if (!Number.isInteger(level) || level < 1 || level > 100) problems.push(`${SETTING.unallocatedAlertPercents}: "${item}" is not a whole percentage from 1 to 100`);
-    else if (!levels.includes(level)) levels.push(level);
-  }
-  const blockAt = text(SETTING.budgetBlockAtPercent);
-  const blockListId = text(SETTING.gatewayBlockedOidsNamedValueId);
-  if (blockAt !== '' && (!/^\d+$/.test(blockAt) || Number(blockAt) < 1 || Number(blockAt) > 1000)) problems.push(`${SETTING.budgetBlockAtPercent}: "${blockAt}" is not a whole percentage from 1 to 1000`);
-  if ((blockAt === '') !== (blockListId === '')) problems.push(`${SETTING.budgetBlockAtPercent} and ${SETTING.gatewayBlockedOidsNamedValueId} go together: set both for budget actions, or neither`);
-  return Object.freeze({
-    blockAtPercent: blockAt === '' || blockListId === '' ? null : Number(blockAt),
-    blockListNamedValueId: blockAt === '' || blockListId === '' ? null : blockListId,
-    file: file === '' ? null : resolvePath(file),
-    ccFinance: !['false', '0', 'no'].includes(cc),
-    teamsWebhookUrl: httpsUrl(SETTING.teamsWebhookUrl),
-    costLookupUrl: httpsUrl(SETTING.costLookupUrl),
-    unallocatedAlertPercents: Object.freeze(levels.sort((a, b) => a - b)),
-  });
+  const audiences = api[S.authAudience];
+  const clientId = web[S.webClientId] ?? audiences.find((audience) => GUID.test(audience)) ?? null;
+  const identifierUri = audiences.find((audience) => audience.startsWith('api://')) ?? (clientId === null ? null : `api://${clientId}`);
+  const apiScope = web[S.webApiScope] ?? (identifierUri === null ? null : `${identifierUri.replace(/\/+$/, '')}/Costs.Read`);
+  return Object.freeze({ tenantId: api[S.authTenantId], clientId: clientId?.toLowerCase() ?? null, apiScope });
 }

@@ -1,5 +1,5 @@
 import type { ControlResult } from '../domain/controls.js';
-import type { RevisionSummary } from '../domain/report.js';
+import type { RevisionSummary } from '../domain/revisions.js';
 import type { CallOptions } from './directory.js';
 
 /** The record that a month was closed, and which revision of its numbers is the current one. */

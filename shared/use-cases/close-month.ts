@@ -11,18 +11,15 @@ import {
   buildMonthReport,
   buildTeamReport,
   previousMonthFigures,
-  revisionChanges,
-  revisionChangesFromSummaries,
-  summarizeRevision,
   type MonthReport,
   type PreviousMonthFigures,
   type ReportBudget,
   type ReportContext,
   type RevisionChanges,
-  type RevisionSummary,
 } from '../domain/report.js';
+import { linesFingerprint } from '../domain/line-identity.js';
+import { revisionChanges, revisionChangesFromSummaries, summarizeRevision, type RevisionSummary } from '../domain/revisions.js';
 import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
-import { TOKEN_KINDS } from '../domain/tokens.js';
 import type { UsageReadResult, UsageRow } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { BudgetSource } from '../ports/budget-source.js';
@@ -812,7 +809,7 @@ async function revisionBaseline(
   if (summary) return { summary };
   if (!close.changed) return null;
   const storedBefore = [...(await deps.rollups.readMonth(month))].sort(compareLines);
-  return fingerprintLines(storedBefore) === lastClose.fingerprint ? { lines: storedBefore } : null;
+  return linesFingerprint(storedBefore) === lastClose.fingerprint ? { lines: storedBefore } : null;
 }
 
 /** A revision's changes against the one before it, from whatever is known of that one. */
@@ -892,8 +889,8 @@ function nextClose(
 ): MonthClose & { changed: boolean } {
   const { month, lines, previous, priceBook } = input;
   // A complete bill is part of what finance receives: a new or restated bill makes a new revision.
-  const linesFingerprint = fingerprintLines(lines);
-  const fingerprint = input.billedFingerprint === null ? linesFingerprint : createHash('sha256').update(`${linesFingerprint}\n${input.billedFingerprint}`).digest('hex');
+  const linesOnly = linesFingerprint(lines);
+  const fingerprint = input.billedFingerprint === null ? linesOnly : createHash('sha256').update(`${linesOnly}\n${input.billedFingerprint}`).digest('hex');
   const decimals = currencyMinorUnits(priceBook.currency);
   if (previous && previous.fingerprint === fingerprint) return { ...closeRecord(previous), changed: false };
   return {
@@ -912,29 +909,6 @@ function nextClose(
 function closeRecord(close: MonthClose): MonthClose {
   const { month, revision, fingerprint, closedAt, priceBookVersion, totalMinorUnits, currency } = close;
   return { month, revision, fingerprint, closedAt, priceBookVersion, totalMinorUnits, currency };
-}
-
-export function fingerprintLines(lines: readonly MonthlyLine[]): string {
-  const hash = createHash('sha256');
-  for (const line of lines) {
-    hash.update(
-      JSON.stringify([
-        line.teamId,
-        line.userId,
-        line.model,
-        line.tier,
-        line.allocation,
-        TOKEN_KINDS.map((kind) => line.tokens[kind]),
-        TOKEN_KINDS.map((kind) => line.unpricedTokens[kind]),
-        line.requests,
-        line.cost.toFixed(),
-        line.priceEntryIds,
-        line.days.map((day) => [day.day, TOKEN_KINDS.map((kind) => day.tokens[kind]), day.requests, day.cost?.toFixed() ?? null, day.priceEntryId]),
-      ]),
-    );
-    hash.update('\n');
-  }
-  return hash.digest('hex');
 }
 
 /** Each team's budget for the month, for the reports; a closed month's forecast is what was spent. */

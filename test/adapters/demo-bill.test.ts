@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileBilledCostSource } from '../../shared/adapters/billing/file-billed-cost-source.js';
-import { DEMO_FOUNDRY_RESOURCE_ID, ensureDemoBill } from '../../shared/adapters/local/demo-bill.js';
+import { DEMO_FOUNDRY_RESOURCE_ID, ensureDemoBill } from '../../cli/demo-bill.js';
 import { DEFAULT_CLAUDE_PUBLISHERS } from '../../shared/domain/billing.js';
 import { money } from '../../shared/domain/money.js';
 

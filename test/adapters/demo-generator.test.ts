@@ -11,7 +11,7 @@ import {
   generateOrganization,
   writeDemoUsage,
   type DemoOptions,
-} from '../../shared/adapters/local/demo-generator.js';
+} from '../../cli/demo-generator.js';
 import { looksLikeMailAddress, parseDirectoryDocument } from '../../shared/adapters/local/file-directory.js';
 import { isValidTeamId } from '../../shared/domain/directory.js';
 import { monthWindow } from '../../shared/domain/periods.js';
@@ -303,16 +303,17 @@ describe('writeDemoUsage', () => {
     expect(formatPortalTimestamp(new Date('2026-12-31T23:59:59.999Z'))).toBe('12/31/2026, 11:59:59.999 PM');
   });
 
-  it('generates 1,000 users for a month well within a few seconds', async () => {
+  it('writes a month of 1,000 users in 20 teams, every row it reports on disk', async () => {
+    // How fast is a benchmark's question; this checks that a larger organization is written whole.
     const options = { ...OCTOBER, users: 1000, teams: 20 };
-    const started = performance.now();
     const big = generateOrganization(options);
-    const result = await writeDemoUsage(options, big, path.join(folder, 'october-1000.ndjson'), 'ndjson');
-    const elapsed = performance.now() - started;
+    const file = path.join(folder, 'october-1000.ndjson');
+    const result = await writeDemoUsage(options, big, file, 'ndjson');
 
     expect(result.users).toBeGreaterThan(900);
     expect(result.rows).toBeGreaterThan(50_000);
-    expect(elapsed).toBeLessThan(4_000);
+    expect((await readFile(file, 'utf8')).trimEnd().split('\n')).toHaveLength(result.rows);
+    expect(new Set(big.teams.map((team) => team.id)).size).toBe(20);
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { tableClientFor, validateTableName } from '../../shared/adapters/azure/table-client.js';
 import { deliveryKeys, TableCloseRegistry, TableDeliveryLedger } from '../../shared/adapters/azure/table-ledger.js';
 import { AppError } from '../../shared/domain/errors.js';
-import type { RevisionSummary } from '../../shared/domain/report.js';
+import type { RevisionSummary } from '../../shared/domain/revisions.js';
 import type { DeliveryRecord, MonthClose } from '../../shared/ports/ledger.js';
 import { MAX_SUMMARY_PART_CHARS, splitText, summaryPartitionKey } from '../../shared/adapters/azure/table-revision-summaries.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';

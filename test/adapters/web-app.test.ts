@@ -5,6 +5,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { webHandler } from '../../functions/http-web.js';
 import { msalPageConfig, safeRelativePath, type WebPageConfig } from '../../shared/adapters/http/web-app.js';
+import { processWebPageConfig } from '../../shared/composition-root.js';
 import { loadWebSignInSettings } from '../../shared/config/settings.js';
 
 const { HttpRequest } = functions;
@@ -134,5 +135,19 @@ describe("the deployed page's sign-in", () => {
       expect(config.signIn.kind).not.toBe('development');
     }
     expect(msalPageConfig(loadWebSignInSettings({})).signIn.kind).toBe('unconfigured');
+  });
+
+  it('refuses a WEB_CLIENT_ID that is not a client id, under its name', () => {
+    expect(() => loadWebSignInSettings({ AUTH_TENANT_ID: tenant, AUTH_AUDIENCE: 'api://chargeback', WEB_CLIENT_ID: 'chargeback-spa' })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', details: ['WEB_CLIENT_ID: "chargeback-spa" is not an application (client) id (a GUID)'] }),
+    );
+  });
+
+  it('is read once per process, like the other services', () => {
+    const env: Record<string, string> = { AUTH_TENANT_ID: tenant, AUTH_AUDIENCE: client };
+    const pageConfig = processWebPageConfig(env);
+    expect(pageConfig().signIn).toMatchObject({ kind: 'msal', clientId: client });
+    env['WEB_CLIENT_ID'] = '99999999-2222-3333-4444-555555555555';
+    expect(pageConfig().signIn).toMatchObject({ kind: 'msal', clientId: client });
   });
 });

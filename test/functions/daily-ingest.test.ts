@@ -1,30 +1,56 @@
 import { InvocationContext, type Timer } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
-import { dailyIngestHandler } from '../../functions/daily-ingest.js';
-import type { Services } from '../../shared/composition-root.js';
+import { dailyIngestHandler, type DailyIngestServices } from '../../functions/daily-ingest.js';
+import { DailyStoreTeamSpendSource } from '../../shared/adapters/daily-store-spend.js';
+import { parseBudgetDocument } from '../../shared/domain/budgets.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
-import type { IngestDailyDeps } from '../../shared/use-cases/ingest-daily.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
-import { fixedClock, InMemoryDailyRollupStore, InMemoryIngestRunLog, StaticDirectory, StaticPriceBooks, WindowedUsageSource } from '../support/in-memory.js';
+import {
+  fixedClock,
+  InMemoryAlertLedger,
+  InMemoryDailyRollupStore,
+  InMemoryIngestRunLog,
+  RecordingMailer,
+  StaticDirectory,
+  StaticPriceBooks,
+  WindowedUsageSource,
+} from '../support/in-memory.js';
 
-function services() {
+async function services() {
+  // Sonnet input costs $3 per million tokens before 16 October and $2 from then on: $2 of a $3 budget is 66%.
   const usage = new WindowedUsageSource([usageRow({ day: '2026-10-19', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })]);
   const dailyRollups = new InMemoryDailyRollupStore();
   const ingestRuns = new InMemoryIngestRunLog();
+  const mailer = new RecordingMailer();
   const clock = fixedClock('2026-10-20T05:30:00Z');
-  const ingestDaily: IngestDailyDeps = {
-    usageSource: usage,
-    directory: new StaticDirectory(testDirectory([{ userId: 'u1', teamId: 'payments' }], [{ id: 'payments', name: 'Payments', leads: [] }])),
-    priceBooks: new StaticPriceBooks(testPriceBook()),
-    dailyRollups,
-    ingestRuns,
-    clock,
-    logger: silentLogger,
-    settings: { timeZone: 'UTC', trailingDays: 3, maxCatchUpDays: 31 },
+  const directory = new StaticDirectory(testDirectory([{ userId: 'u1', teamId: 'payments' }], [{ id: 'payments', name: 'Payments', leads: ['lead@contoso.example'] }]));
+  const priceBooks = new StaticPriceBooks(testPriceBook());
+  const spend = new DailyStoreTeamSpendSource(dailyRollups);
+  const built: DailyIngestServices = {
+    ingestDaily: {
+      usageSource: usage,
+      directory,
+      priceBooks,
+      dailyRollups,
+      ingestRuns,
+      clock,
+      logger: silentLogger,
+      settings: { timeZone: 'UTC', trailingDays: 3, maxCatchUpDays: 31 },
+    },
+    evaluateBudgets: {
+      budgets: { load: async ({ currency }) => parseBudgetDocument({ currency: 'USD', defaults: { forecastThresholds: [] }, teams: [{ teamId: 'payments', amount: '3' }] }, 'budgets.json', { currency }) },
+      priceBooks,
+      spend,
+      details: spend,
+      directory,
+      alerts: new InMemoryAlertLedger(),
+      mailer,
+      clock,
+      logger: silentLogger,
+      settings: { timeZone: 'UTC', mailFrom: 'chargeback@contoso.example', financeRecipients: ['finance@contoso.example'], ccFinance: false, costLookupUrl: null, unallocatedAlertPercents: [] },
+    },
   };
-  // The handler reads only these members; the rest of Services belongs to other triggers.
-  const built = { settings: { timeZone: 'UTC' }, clock, logger: silentLogger, ingestDaily } as unknown as Services;
-  return { built, usage, dailyRollups, ingestRuns };
+  return { built, usage, dailyRollups, ingestRuns, mailer };
 }
 
 function invocation() {
@@ -37,9 +63,13 @@ const timer = (isPastDue: boolean): Timer => ({ isPastDue, schedule: { adjustFor
 
 describe('the daily ingest timer', () => {
   it('ingests the trailing days through the services and logs what it did to the invocation', async () => {
-    const { built, dailyRollups, ingestRuns } = services();
+    const { built, dailyRollups, ingestRuns, mailer } = await services();
     const { context, logs } = invocation();
     const result = await dailyIngestHandler(async () => built)(timer(true), context);
+
+    // The budget step runs after the ingest and its failures are only logged: no error line means it ran.
+    expect(logs.filter((line) => line.startsWith('error:'))).toEqual([]);
+    expect(mailer.sent.map((mail) => [mail.to, mail.subject])).toEqual([[['lead@contoso.example'], 'Budget alert: Payments has spent 66.6% of its October 2026 LLM budget']]);
 
     expect(result.days).toEqual(['2026-10-17', '2026-10-18', '2026-10-19']);
     expect(result.months).toEqual(['2026-10']);
@@ -50,7 +80,7 @@ describe('the daily ingest timer', () => {
   });
 
   it('logs and rethrows a failure so the host records it, after recording the failed run', async () => {
-    const { built, usage, ingestRuns } = services();
+    const { built, usage, ingestRuns } = await services();
     usage.failuresLeft = 1;
     const { context, logs } = invocation();
     await expect(dailyIngestHandler(async () => built)(timer(false), context)).rejects.toMatchObject({ code: 'USAGE_PARTIAL_RESULT' });

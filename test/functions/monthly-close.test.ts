@@ -1,9 +1,8 @@
 import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { InvocationContext, type Timer } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
-import { monthlyCloseHandler } from '../../functions/monthly-close.js';
+import { monthlyCloseHandler, type MonthlyCloseServices } from '../../functions/monthly-close.js';
 import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
-import type { Services } from '../../shared/composition-root.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
 import type { CloseMonthDeps } from '../../shared/use-cases/close-month.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
@@ -42,8 +41,7 @@ function services(now: string, usage: UsageSource = new StaticUsageSource([usage
     logger: silentLogger,
     settings: { timeZone: 'Europe/Paris', financeRecipients: ['finance@contoso.example'], mailFrom: 'chargeback@contoso.example', operatorRecipients: ['ops@contoso.example'], graceDays: 2, controls: DEFAULT_CLOSE_CONTROL_LIMITS },
   };
-  // The handler reads only these members; the rest of Services belongs to other triggers.
-  const built = { settings: { timeZone: 'Europe/Paris', monthlyClose: { graceDays: 2 } }, clock, logger: silentLogger, closeMonth } as unknown as Services;
+  const built: MonthlyCloseServices = { settings: { timeZone: 'Europe/Paris', monthlyClose: { graceDays: 2 } }, clock, closeMonth };
   return { built, mailer, closes };
 }
 

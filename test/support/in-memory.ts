@@ -1,9 +1,11 @@
 import type { DirectoryResolution } from '../../shared/domain/directory.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { PriceBook } from '../../shared/domain/price-book.js';
-import type { MonthReport, RevisionSummary } from '../../shared/domain/report.js';
+import type { MonthReport } from '../../shared/domain/report.js';
+import type { RevisionSummary } from '../../shared/domain/revisions.js';
 import { compareLines, lineKey, type MonthlyLine } from '../../shared/domain/rollup.js';
 import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
+import type { AlertChannel, AlertClaim, AlertLedger, AlertRecord, AlertSettlement, ClaimOutcome } from '../../shared/ports/alert-ledger.js';
 import type { ArtifactStore } from '../../shared/ports/artifacts.js';
 import type { Directory } from '../../shared/ports/directory.js';
 import type { CloseAttempt, CloseRegistry, DeliveryLedger, DeliveryRecord, HeldClose, MonthClose } from '../../shared/ports/ledger.js';
@@ -20,7 +22,7 @@ import type { DailyRollupStore } from '../../shared/ports/daily-rollup-store.js'
 import type { IngestRun, IngestRunLog } from '../../shared/ports/ingest-runs.js';
 import type { ReadUsageOptions } from '../../shared/ports/usage-source.js';
 
-/** In-memory stand-ins for use-case tests; every adapter also has a contract test against the real thing. */
+/** In-memory stand-ins for use-case tests; test/contracts runs each storage port's tests on these and on the Table adapters alike. */
 export class InMemoryRollupStore implements RevisionedRollupStore {
   /** The published lines of each month. */
   readonly months = new Map<string, Map<string, MonthlyLine>>();
@@ -29,8 +31,12 @@ export class InMemoryRollupStore implements RevisionedRollupStore {
   readonly published = new Map<string, number>();
 
   async replaceMonth(month: string, lines: readonly MonthlyLine[]) {
+    assertMonthText(month);
+    const other = lines.find((line) => line.month !== month);
+    if (other) throw new AppError('INVALID_ARGUMENT', `a line of ${other.month} is not a line of ${month}`);
     const previous = this.months.get(month) ?? new Map();
     const next = new Map(lines.map((line) => [lineKey(line), line]));
+    if (next.size !== lines.length) throw new AppError('INVALID_ARGUMENT', `two lines of ${month} have the same key`);
     const deleted = [...previous.keys()].filter((key) => !next.has(key)).length;
     this.months.set(month, next);
     this.published.set(month, 0);
@@ -66,8 +72,13 @@ export class InMemoryRollupStore implements RevisionedRollupStore {
   }
 
   async readMonth(month: string) {
+    assertMonthText(month);
     return [...(this.months.get(month)?.values() ?? [])].sort(compareLines);
   }
+}
+
+function assertMonthText(month: string): void {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new AppError('INVALID_ARGUMENT', `"${month}" is not a month (YYYY-MM)`);
 }
 
 export class InMemoryCloseRegistry implements CloseRegistry {
@@ -247,6 +258,8 @@ export class InMemoryDailyRollupStore implements DailyRollupStore {
   readonly replaced: string[] = [];
 
   async replaceDay(day: string, lines: readonly DayLine[]) {
+    const other = lines.find((line) => line.day !== day);
+    if (other) throw new AppError('INVALID_ARGUMENT', `a line of ${other.day} is not a line of ${day}`);
     if (this.failOnce.delete(day)) throw new AppError('STORAGE_FAILED', `storage went away while writing ${day}`, { retryable: true });
     const previous = this.days.get(day);
     const totals = summarizeTeamDays(day, lines);
@@ -323,5 +336,46 @@ export class WindowedUsageSource implements UsageSource {
       reportedTotalTokens: null,
       sourceDescription: 'windowed rows',
     };
+  }
+}
+
+/** The alert ledger's state machine with a version per record, as the Table adapter keeps it with ETags. */
+export class InMemoryAlertLedger implements AlertLedger {
+  private readonly records = new Map<string, { record: AlertRecord; version: number }>();
+  private versions = 0;
+
+  async claim(key: string, channel: AlertChannel, options: { now: Date; staleAfterMs: number }): Promise<ClaimOutcome> {
+    const id = `${channel}\u0000${key}`;
+    const existing = this.records.get(id);
+    if (existing) {
+      const { record } = existing;
+      if (record.state === 'sent' || record.state === 'superseded') return { status: 'done', record };
+      if (record.state === 'claimed' && options.now.getTime() - record.claimedAt.getTime() < options.staleAfterMs) return { status: 'busy', record };
+    }
+    const attempt = (existing?.record.attempts ?? 0) + 1;
+    const version = ++this.versions;
+    this.records.set(id, { record: { key, channel, state: 'claimed', attempts: attempt, claimedAt: options.now, updatedAt: options.now }, version });
+    return { status: 'claimed', claim: { key, channel, attempt, claimedAt: options.now, version: String(version) } };
+  }
+
+  async settle(claim: AlertClaim, settlement: AlertSettlement, now: Date): Promise<boolean> {
+    const id = `${claim.channel}\u0000${claim.key}`;
+    const existing = this.records.get(id);
+    if (!existing || String(existing.version) !== claim.version) return false;
+    const record: AlertRecord = {
+      key: claim.key,
+      channel: claim.channel,
+      state: settlement.state,
+      attempts: claim.attempt,
+      claimedAt: claim.claimedAt,
+      updatedAt: now,
+      ...(settlement.state === 'failed' ? { lastError: settlement.error } : { detail: settlement.detail }),
+    };
+    this.records.set(id, { record, version: ++this.versions });
+    return true;
+  }
+
+  async get(key: string, channel: AlertChannel) {
+    return this.records.get(`${channel}\u0000${key}`)?.record;
   }
 }

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UNALLOCATED_TEAM } from '../../shared/domain/directory.js';
-import { buildMonthReport, buildTeamReport, changedTeamIds, previousMonthFigures, revisionChanges, type ReportContext } from '../../shared/domain/report.js';
+import { buildMonthReport, buildTeamReport, previousMonthFigures, type ReportContext } from '../../shared/domain/report.js';
+import { revisionChanges } from '../../shared/domain/revisions.js';
 import { buildMonthlyLines } from '../../shared/domain/rollup.js';
 import { totalTokens } from '../../shared/domain/tokens.js';
 import type { UsageRow } from '../../shared/domain/usage.js';
@@ -119,7 +120,8 @@ describe('last month and revisions', () => {
   it('notices a team whose tokens changed even when its amount did not (an unpriced model)', () => {
     const before = buildMonthlyLines('2026-10', rows, directory, priceBook);
     const after = buildMonthlyLines('2026-10', [...rows, usageRow({ day: '2026-10-20', userId: 'u3', model: 'unknown-model', tokens: tokens({ input: 5 }) })], directory, priceBook);
-    expect(changedTeamIds(before, after)).toEqual(['beta']);
-    expect(changedTeamIds(after, after)).toEqual([]);
+    const changed = (from: typeof before, to: typeof after) => revisionChanges(from, to, 1, buildMonthReport(to, { ...context(), revision: 2 }), { ...context(), revision: 2 }).changedTeams;
+    expect(changed(before, after)).toEqual(['beta']);
+    expect(changed(after, after)).toEqual([]);
   });
 });

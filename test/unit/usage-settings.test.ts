@@ -73,12 +73,13 @@ describe('usage source settings', () => {
       [SETTING.ingestMaxCatchUpDays]: '400',
     });
     expect(problems).toEqual([
-      expect.stringContaining(`${SETTING.appInsightsWorkspaceId} and ${SETTING.appInsightsResourceId} are both set`),
       expect.stringContaining(`${SETTING.appInsightsWorkspaceId}: "not-a-guid" is not a workspace id`),
       expect.stringContaining(`${SETTING.appInsightsResourceId}: "appi-gateway" is not a resource id`),
       expect.stringContaining(`${SETTING.appInsightsMode}: "modern"`),
       expect.stringContaining(`${SETTING.logsMaxConcurrency}: "12" must be a whole number from 1 to 5`),
       expect.stringContaining(`${SETTING.logsEndpoint}: "http://logs.example.com" must use https`),
+      // What concerns more than one setting comes after the settings' own problems.
+      expect.stringContaining(`${SETTING.appInsightsWorkspaceId} and ${SETTING.appInsightsResourceId} are both set`),
       expect.stringContaining(`${SETTING.ingestTrailingDays}: "three"`),
       expect.stringContaining(`${SETTING.ingestMaxCatchUpDays}: "400"`),
     ]);

@@ -13,6 +13,7 @@ import { UsageAggregator, type SampleValue } from '../../domain/metric-mapping.j
 import { dayInZone, dayWindow, nextDay, startOfDayInZone, type TimeWindow } from '../../domain/periods.js';
 import type { UsageReadResult } from '../../domain/usage.js';
 import type { ReadUsageOptions, UsageSource } from '../../ports/usage-source.js';
+import type { AppInsightsQuerySettings, LogsQueryTarget } from '../../config/usage-query.js';
 import { buildUsageQuery, USAGE_RESULT_COLUMNS, usageQuerySettingsProblems, type HashSplit, type UsageQuerySettings } from './kql.js';
 
 /** The two LogsQueryClient calls this adapter makes; tests pass the real client pointed at a stub. */
@@ -21,10 +22,8 @@ export interface LogsQueryPort {
   queryResource(resourceId: string, query: string, timespan: QueryTimeInterval, options?: LogsQueryOptions): Promise<LogsQueryResult>;
 }
 
-export type LogsQueryTarget = { readonly kind: 'workspace'; readonly workspaceId: string } | { readonly kind: 'resource'; readonly resourceId: string };
-
-/** The zone comes from each read (ReadUsageOptions.timeZone), so it is not part of the adapter's settings. */
-export type AppInsightsQuerySettings = Omit<UsageQuerySettings, 'timeZone'>;
+// The zone comes from each read (ReadUsageOptions.timeZone), so it is not part of the adapter's settings.
+export type { AppInsightsQuerySettings, LogsQueryTarget };
 
 export interface AppInsightsUsageSourceOptions {
   readonly client: LogsQueryPort;

@@ -1,23 +1,20 @@
 import { AppError } from '../../domain/errors.js';
-import type { MetricMapping } from '../../domain/metric-mapping.js';
 import { assertTimeZone, type TimeWindow } from '../../domain/periods.js';
+import {
+  CONTROL_CHARACTER,
+  DEFAULT_NAMESPACE_PROPERTY,
+  PROPERTY_NAME,
+  queriedMetricNames,
+  usageQuerySettingsProblems,
+  type AppInsightsQuerySettings,
+  type UsageTableMode,
+} from '../../config/usage-query.js';
 
-/** classic: an App Insights resource's `customMetrics`; workspace: a Log Analytics workspace's `AppMetrics`. */
-export type UsageTableMode = 'classic' | 'workspace';
+// The query settings are configuration (shared/config/usage-query.ts); these names stay importable from here.
+export { DEFAULT_NAMESPACE_PROPERTY, queriedMetricNames, usageQuerySettingsProblems, type UsageTableMode };
 
-/**
- * What the usage query needs to know. The metric names and dimension names come from the shared
- * MetricMapping (`tokenKinds` is the metric name -> token kind map).
- */
-export interface UsageQuerySettings extends MetricMapping {
-  readonly mode: UsageTableMode;
-  /** The policy's `namespace` attribute (e.g. "claudecode"); null queries every namespace. */
-  readonly metricNamespace: string | null;
-  /**
-   * The customDimensions/Properties key the namespace is stored under. App Insights keeps a custom metric's
-   * namespace in `_MS.MetricNamespace`; some community queries use `namespace` instead, so it is a setting.
-   */
-  readonly namespaceProperty?: string;
+/** What the usage query needs to know: the configured query settings and the zone days are cut in. */
+export interface UsageQuerySettings extends AppInsightsQuerySettings {
   /** IANA zone the calendar days are cut in. */
   readonly timeZone: string;
 }
@@ -28,7 +25,6 @@ export interface HashSplit {
   readonly bucket: number;
 }
 
-export const DEFAULT_NAMESPACE_PROPERTY = '_MS.MetricNamespace';
 export const MAX_HASH_BUCKETS = 1024;
 
 /** Column names of the query result, one row per day x user x model x tier x metric. */
@@ -56,12 +52,7 @@ const TABLE_SHAPES: Readonly<Record<UsageTableMode, TableShape>> = {
   workspace: { table: 'AppMetrics', time: 'TimeGenerated', name: 'Name', sum: 'Sum', count: 'ItemCount', bag: 'Properties' },
 };
 
-/** Property names go inside a string literal anyway; the pattern keeps configuration typos out early. */
-const PROPERTY_NAME = /^[A-Za-z_](?:[A-Za-z0-9_.\- ]{0,126}[A-Za-z0-9_])?$/;
 const TIME_ZONE_TEXT = /^[A-Za-z0-9_+\-/]{1,64}$/;
-const MAX_NAME_LENGTH = 256;
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 /**
  * A KQL verbatim string literal. Inside @'...' a backslash is an ordinary character and the only escape is a
@@ -79,41 +70,6 @@ function kqlDatetime(instant: Date, label: string): string {
     throw new AppError('INVALID_ARGUMENT', `the query window ${label} is not a valid instant`);
   }
   return `datetime(${instant.toISOString()})`;
-}
-
-/** Every metric the query must read: the priced kinds, the cross-check total and the request counter. */
-export function queriedMetricNames(settings: MetricMapping): string[] {
-  const names = new Set<string>(Object.keys(settings.tokenKinds));
-  if (settings.totalTokensMetric !== null) names.add(settings.totalTokensMetric);
-  names.add(settings.requestCountMetric);
-  return [...names].sort();
-}
-
-/** Every problem with the settings as one sentence each; empty when a query can be built from them. */
-export function usageQuerySettingsProblems(settings: Omit<UsageQuerySettings, 'timeZone'>): string[] {
-  const problems: string[] = [];
-  if (!Object.hasOwn(TABLE_SHAPES, settings.mode)) problems.push(`mode "${String(settings.mode)}" is neither classic nor workspace`);
-  for (const name of queriedMetricNames(settings)) {
-    if (name.trim() === '') problems.push('a metric name is empty');
-    else if (name.length > MAX_NAME_LENGTH) problems.push(`metric name "${name.slice(0, 40)}..." is longer than ${MAX_NAME_LENGTH} characters`);
-    else if (CONTROL_CHARACTER.test(name)) problems.push(`metric name ${JSON.stringify(name)} contains a control character`);
-  }
-  const properties: [string, string][] = [
-    ['userId dimension', settings.dimensions.userId],
-    ['model dimension', settings.dimensions.model],
-    ['tier dimension', settings.dimensions.tier],
-    ['namespace property', settings.namespaceProperty ?? DEFAULT_NAMESPACE_PROPERTY],
-  ];
-  for (const [role, name] of properties) {
-    if (!PROPERTY_NAME.test(name)) {
-      problems.push(`${role} "${name}" is not a plain name (letters, digits, _ . - and inner spaces, at most 128 characters)`);
-    }
-  }
-  const namespace = settings.metricNamespace;
-  if (namespace !== null && (namespace.trim() === '' || namespace.length > MAX_NAME_LENGTH || CONTROL_CHARACTER.test(namespace))) {
-    problems.push(`metric namespace ${JSON.stringify(namespace)} must be 1-${MAX_NAME_LENGTH} printable characters (or null for every namespace)`);
-  }
-  return problems;
 }
 
 function checkTimeZone(zone: string): string {

@@ -26,7 +26,7 @@ import type { CloseAttempt, CloseRegistry, DeliveryLedger, DeliveryRecord, HeldC
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, MAX_KEY_BYTES } from './table-keys.js';
 import { readRevisionSummary, writeRevisionSummary } from './table-revision-summaries.js';
-import type { RevisionSummary } from '../../domain/report.js';
+import type { RevisionSummary } from '../../domain/revisions.js';
 
 const CLOSE_PARTITION = 'close';
 const DRAFT_PARTITION = 'draft';

@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
-import type { RevisionSummary, RevisionTeamFigures } from '../../domain/report.js';
+import type { RevisionSummary, RevisionTeamFigures } from '../../domain/revisions.js';
 import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, staleKeys } from './table-batches.js';
 import { storageError } from './table-client.js';
 import { encodeKeyPart, KEY_PART_SEPARATOR } from './table-keys.js';

@@ -1,15 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { PROJECT_ROOT } from '../../config/project-root.js';
 import { AppError } from '../../domain/errors.js';
 import { parsePriceBook, type PriceBook } from '../../domain/price-book.js';
 import type { PriceBookSource } from '../../ports/price-book-source.js';
 
-export const DEFAULT_PRICE_BOOK_PATH = path.join(PROJECT_ROOT, 'data', 'price-book.json');
-
 /** Reads a price book from a JSON file; every failure is a PRICE_BOOK_INVALID naming the file. */
 export class FilePriceBookSource implements PriceBookSource {
-  constructor(private readonly filePath: string = DEFAULT_PRICE_BOOK_PATH) {}
+  constructor(private readonly filePath: string) {}
 
   async load(): Promise<PriceBook> {
     const text = await this.readText();

@@ -8,6 +8,7 @@ import { daysOfMonth } from '../../domain/periods.js';
 import { costCenterTotals, type AmountChange, type DaySummary, type MonthReport, type ReportLine, type TeamSummary } from '../../domain/report.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, zeroTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { ReportRenderer } from '../../ports/report-renderer.js';
+import type { CellKind, Column, SheetWriter, TableSpec } from './sheet-layout.js';
 import { billedLineColumn, billedTeamColumn, billedUserColumn, reconciliationSheets } from './reconciliation-sheet.js';
 
 const CREATOR = 'LLM gateway chargeback';
@@ -72,25 +73,6 @@ function minorUnitsToAmount(units: bigint, currency: string): number {
   return Number(units) / 10 ** currencyMinorUnits(currency);
 }
 
-export type CellKind = 'text' | 'tokens' | 'integer' | 'amount' | 'share' | 'change' | 'price';
-
-export interface Column<Row> {
-  readonly header: string;
-  readonly kind: CellKind;
-  readonly value: (row: Row) => string | number | bigint | null;
-}
-
-interface TableSpec<Row> {
-  readonly columns: readonly Column<Row>[];
-  readonly rows: readonly Row[];
-  /** Shown as the only data row when `rows` is empty, so an empty table never looks like a broken one. */
-  readonly noneText?: string;
-  /** Cells of the closing Total row, by column header; a totals row is written only when given. */
-  readonly totals?: Readonly<Record<string, string | number | bigint>>;
-  /** Price cells carry their own currency per row. */
-  readonly currencyOf?: (row: Row) => string;
-}
-
 /** The parts of a cell the sheets set. */
 type CellSlot = Pick<Cell, 'value' | 'font' | 'fill' | 'border' | 'alignment' | 'numFmt'>;
 
@@ -122,7 +104,7 @@ class StreamedRows implements SheetTarget {
  * Writes one sheet at a time and remembers how wide each column's content is, so widths fit the values
  * actually shown rather than a guess, and where the sheet's filter and frozen header are.
  */
-export class SheetWriter {
+export class MeasuringSheetWriter implements SheetWriter {
   private readonly widths = new Map<number, number>();
   private nextRow = 1;
   autoFilter: AutoFilter | undefined;
@@ -429,7 +411,7 @@ async function writeWorkbook(report: MonthReport, title: string, sheets: readonl
     workbook.title = title;
     workbook.subject = `Chargeback for ${report.month} in ${report.currency}`;
     for (const [name, content] of sheets) {
-      const layout = new SheetWriter(MEASURING_TARGET, report.currency);
+      const layout = new MeasuringSheetWriter(MEASURING_TARGET, report.currency);
       content(layout);
       const worksheet = workbook.addWorksheet(name, {
         views: layout.views,
@@ -438,7 +420,7 @@ async function writeWorkbook(report: MonthReport, title: string, sheets: readonl
       });
       for (const [column, width] of layout.columnWidths()) worksheet.getColumn(column).width = width;
       if (layout.autoFilter) worksheet.autoFilter = layout.autoFilter;
-      content(new SheetWriter(new StreamedRows(worksheet), report.currency));
+      content(new MeasuringSheetWriter(new StreamedRows(worksheet), report.currency));
       worksheet.commit();
     }
     await workbook.commit();

@@ -2,7 +2,7 @@ import { UNATTRIBUTED_BILLED_LABEL, type BillingReconciliation } from '../../dom
 import { roundForDisplay, toMinorUnits } from '../../domain/money.js';
 import type { MonthReport, ReportLine, TeamSummary, UserSummary } from '../../domain/report.js';
 import { lineKey } from '../../domain/rollup.js';
-import type { Column, SheetWriter } from './excel-workbook.js';
+import type { Column, SheetWriter } from './sheet-layout.js';
 
 /**
  * The workbook's view of Azure's bill: a Reconciliation sheet (per day: metered tokens, list estimate, billed,

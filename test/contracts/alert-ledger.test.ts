@@ -1,17 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { TableAlertLedger } from '../../shared/adapters/azure/table-alert-ledger.js';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
+import type { AlertLedger } from '../../shared/ports/alert-ledger.js';
+import { InMemoryAlertLedger } from '../support/in-memory.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
 const KEY = '2026-10|budget|payments|actual|80';
 const STALE = 15 * 60 * 1000;
 const at = (iso: string) => new Date(iso);
 
-async function ledger(): Promise<TableAlertLedger> {
-  return TableAlertLedger.create(tableClientFor(azuriteConnectionString(), uniqueTableName('alerts')));
-}
+/** The AlertLedger contract: the Table adapter on Azurite and the in-memory fake the use-case tests use. */
+const implementations: [string, () => Promise<AlertLedger>][] = [
+  ['TableAlertLedger (Azurite)', () => TableAlertLedger.create(tableClientFor(azuriteConnectionString(), uniqueTableName('alerts')))],
+  ['InMemoryAlertLedger', async () => new InMemoryAlertLedger()],
+];
 
-describe('TableAlertLedger (Azurite)', () => {
+describe.each(implementations)('%s', (_name, ledger) => {
   it('lets exactly one of many simultaneous claims win', async () => {
     const alerts = await ledger();
     const outcomes = await Promise.all(Array.from({ length: 8 }, () => alerts.claim(KEY, 'mail', { now: at('2026-10-20T06:00:00Z'), staleAfterMs: STALE })));

@@ -1,12 +1,12 @@
-import { formatPortalTimestamp } from './file-usage-source.js';
+import { formatPortalTimestamp } from '../shared/adapters/local/file-usage-source.js';
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError } from '../../domain/errors.js';
-import { assertTimeZone, daysOfMonth, parseMonth, startOfDayInZone } from '../../domain/periods.js';
-import type { DirectoryDocument, DirectoryUserEntry } from './file-directory.js';
+import { AppError } from '../shared/domain/errors.js';
+import { assertTimeZone, daysOfMonth, parseMonth, startOfDayInZone } from '../shared/domain/periods.js';
+import type { DirectoryDocument, DirectoryUserEntry } from '../shared/adapters/local/file-directory.js';
 
 /**
  * A deterministic demo: an organization (the local directory file) and a month of gateway token metrics in the

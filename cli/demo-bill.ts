@@ -1,11 +1,11 @@
 import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AppError } from '../../domain/errors.js';
-import { money, sumMoney, type Money } from '../../domain/money.js';
-import { monthWindow, daysOfMonth } from '../../domain/periods.js';
-import type { PriceBook } from '../../domain/price-book.js';
-import { groupMonthlyUsage, priceMonthlyUsage } from '../../domain/rollup.js';
-import type { UsageSource } from '../../ports/usage-source.js';
+import { AppError } from '../shared/domain/errors.js';
+import { money, sumMoney, type Money } from '../shared/domain/money.js';
+import { monthWindow, daysOfMonth } from '../shared/domain/periods.js';
+import type { PriceBook } from '../shared/domain/price-book.js';
+import { groupMonthlyUsage, priceMonthlyUsage } from '../shared/domain/rollup.js';
+import type { UsageSource } from '../shared/ports/usage-source.js';
 import { seededRandom } from './demo-generator.js';
 
 /**
