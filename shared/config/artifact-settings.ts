@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { ArtifactMailSettings } from '../use-cases/close-month.js';
 import { decimal, integer, optionalText, text } from './setting-kinds.js';
 
 /** Where workbooks and exports are kept and when a mail links to them rather than attaching them (docs/artifacts.md). */
@@ -27,7 +26,8 @@ export type ArtifactLocation =
 
 export interface ArtifactSettings {
   readonly location: ArtifactLocation;
-  readonly mail: ArtifactMailSettings;
+  /** A workbook larger than attachMaxBytes is linked, not attached (0 links every workbook); links live linkHours. */
+  readonly mail: { readonly attachMaxBytes: number; readonly linkHours: number };
 }
 
 const A = ARTIFACT_SETTING;
