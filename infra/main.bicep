@@ -262,6 +262,17 @@ module billedCostStorage 'app/billed-cost-storage.bicep' = {
   }
 }
 
+// Workbooks and the FOCUS export outlive the run in a private container; mails link what is too large to attach.
+module artifactStorage 'app/artifact-storage.bicep' = {
+  name: 'artifact-storage'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    containerName: 'artifacts'
+    appPrincipalId: identity.outputs.principalId
+  }
+}
+
 var billingSettings = {
   BILLED_COST_SOURCE: 'blob'
   BILLED_COST_CONTAINER_URL: billedCostStorage.outputs.containerUrl
@@ -332,8 +343,14 @@ var productSettings = union(usageTarget, {
   FINANCE_RECIPIENTS: financeRecipients
   MAIL_MESSAGES_PER_MINUTE: '30'
 
-  // The app package is read-only on Flex Consumption; /tmp is the writable scratch space. Workbooks written here
-  // are temporary (they are mailed and their numbers are in the tables).
+  // Workbooks and exports go to the artifacts container with the identity (docs/artifacts.md); a workbook over
+  // ARTIFACT_ATTACH_MAX_MB, and the FOCUS export always, reach their readers as links that expire.
+  ARTIFACT_STORE: 'blob'
+  ARTIFACTS_CONTAINER_URL: artifactStorage.outputs.containerUrl
+  ARTIFACT_ATTACH_MAX_MB: '10'
+  ARTIFACT_LINK_HOURS: '168'
+  // The app package is read-only on Flex Consumption; /tmp is the writable scratch space (the outbox, and
+  // ARTIFACTS_DIR should ARTIFACT_STORE be set back to directory).
   ARTIFACTS_DIR: '/tmp/chargeback/reports'
   OUTBOX_DIR: '/tmp/chargeback/outbox'
 

@@ -15,6 +15,8 @@ import { AppInsightsDiscovery } from './adapters/azure/app-insights-discovery.js
 import { FileUsageDiscovery } from './adapters/local/file-usage-discovery.js';
 import type { UsageDiscovery } from './ports/usage-discovery.js';
 import { DirectoryArtifactStore } from './adapters/local/directory-artifacts.js';
+import { BlobArtifactStore } from './adapters/azure/blob-artifacts.js';
+import type { ArtifactStore } from './ports/artifacts.js';
 import { loadDirectoryOverridesFile } from './adapters/local/directory-overrides-file.js';
 import { FileDirectory } from './adapters/local/file-directory.js';
 import { FilePriceBookSource } from './adapters/local/file-price-book.js';
@@ -121,7 +123,7 @@ export async function createServices(
     renderer: new ExcelReportRenderer(),
     reportMails: new HtmlReportMails({ urlTemplate: settings.budgets.costLookupUrl }),
     costExport: new FocusCsvExporter(),
-    artifacts: new DirectoryArtifactStore(settings.artifactsDir),
+    artifacts: createArtifactStore(settings, { clock, ...(credential ? { credential } : {}) }),
     mailer: createMailer(settings, { logger: runtime.logger, ...(credential ? { credential } : {}) }),
     clock,
     logger: runtime.logger,
@@ -134,6 +136,7 @@ export async function createServices(
       graceDays: settings.monthlyClose.graceDays,
       controls: settings.closeControls.limits,
       billing: { rule: settings.billing.rule, residue: settings.billing.residue, controls: settings.billing.controls, costColumn: settings.billing.costColumn },
+      artifactMail: settings.artifacts.mail,
     },
     billedCosts: createBilledCostSource(settings, credential ? { credential } : {}),
   };
@@ -230,6 +233,21 @@ export function createBilledCostSource(settings: Pick<Settings, 'billing'>, runt
       return BlobBilledCostSource.withCredential(location.containerUrl, runtime.credential ?? azureCredential(), location.prefix, costColumn);
     case 'blob-connection':
       return BlobBilledCostSource.fromConnectionString(location.connectionString, location.container, location.prefix, costColumn);
+  }
+}
+
+/** Where workbooks and exports are kept: the folder ARTIFACTS_DIR, or a Blob container that can hand out links. */
+export function createArtifactStore(settings: Pick<Settings, 'artifacts' | 'artifactsDir'>, runtime: { clock?: Clock; credential?: TokenCredential } = {}): ArtifactStore {
+  const { location } = settings.artifacts;
+  const clock = runtime.clock ?? systemClock;
+  const options = { now: () => clock.now() };
+  switch (location.kind) {
+    case 'directory':
+      return new DirectoryArtifactStore(settings.artifactsDir);
+    case 'blob':
+      return BlobArtifactStore.withCredential(location.containerUrl, runtime.credential ?? azureCredential(), options);
+    case 'blob-connection':
+      return BlobArtifactStore.fromConnectionString(location.connectionString, location.container, options);
   }
 }
 

@@ -5,6 +5,7 @@ import { AppError } from '../domain/errors.js';
 import { DEFAULT_METRIC_MAPPING, metricMappingProblems, type MetricMapping } from '../domain/metric-mapping.js';
 import { isTokenKind, type TokenKind } from '../domain/tokens.js';
 import { billingOf, billingSections, type BillingSettings } from './billing-settings.js';
+import { artifactSections, artifactsOf, type ArtifactSettings } from './artifact-settings.js';
 import {
   boundedDecimal,
   decimal,
@@ -62,6 +63,8 @@ export interface Settings {
   readonly budgets: BudgetSettings;
   /** The true-up to Azure's bill: where the FOCUS export is, which rows are Claude's, the controls (billing-settings.ts). */
   readonly billing: BillingSettings;
+  /** Where workbooks and exports are kept (a folder or a Blob container) and when mails link them (artifact-settings.ts). */
+  readonly artifacts: ArtifactSettings;
 }
 
 export interface CloseControlSettings {
@@ -509,6 +512,7 @@ function sections(projectRoot: string, mapping: MetricMapping | null) {
       [S.webApiScope]: optionalText(),
     }),
     ...billingSections(projectRoot),
+    ...artifactSections(),
   };
 }
 
@@ -636,12 +640,12 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
   const problems: string[] = [];
   const parsed = parseSections(
     source,
-    ['time', 'metricMapping', 'usage', 'ingest', 'general', 'directory', 'storage', 'mail', 'mailTransport', 'api', 'budgets', 'closeControls', 'billingLocation', 'billing'],
+    ['time', 'metricMapping', 'usage', 'ingest', 'general', 'directory', 'storage', 'mail', 'mailTransport', 'api', 'budgets', 'closeControls', 'billingLocation', 'billing', 'artifactLocation', 'artifactMail'],
     options.projectRoot,
     problems,
   );
   throwIfProblems(problems);
-  const { time, general, metricMapping, usage, ingest, directory, storage, mail, mailTransport, api, budgets, closeControls, billingLocation, billing } = parsed;
+  const { time, general, metricMapping, usage, ingest, directory, storage, mail, mailTransport, api, budgets, closeControls, billingLocation, billing, artifactLocation, artifactMail } = parsed;
   return Object.freeze({
     timeZone: time[S.timeZone],
     usage: usageOf(usage, metricMappingOf(metricMapping)),
@@ -682,6 +686,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
       blockListNamedValueId: budgets[S.budgetBlockAtPercent] === null ? null : budgets[S.gatewayBlockedOidsNamedValueId],
     }),
     billing: billingOf(billingLocation, billing),
+    artifacts: artifactsOf(artifactLocation, artifactMail),
   });
 }
 

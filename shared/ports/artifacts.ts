@@ -1,3 +1,9 @@
+/** A link to a saved artifact that anyone holding it can download until it expires. */
+export interface ArtifactLink {
+  readonly url: string;
+  readonly expiresAt: Date;
+}
+
 /** Where generated files (workbooks, CSV) are kept: a local directory, or a blob container in Azure. */
 export interface ArtifactStore {
   save(name: string, content: Buffer, contentType: string): Promise<string>;
@@ -7,4 +13,9 @@ export interface ArtifactStore {
    * is, and nothing is saved.
    */
   saveStream(name: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>, contentType: string): Promise<string>;
+  /**
+   * A read-only download link to a saved artifact, valid for `expiresInHours` from now; undefined when this
+   * store cannot hand out links (a local folder), and then the caller attaches the file instead.
+   */
+  link(name: string, expiresInHours: number): Promise<ArtifactLink | undefined>;
 }

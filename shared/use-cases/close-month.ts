@@ -29,7 +29,7 @@ import type { CloseAttempt, CloseRegistry, DeliveryLedger, HeldClose, MonthClose
 import type { HeldLease, Leases } from '../ports/lease.js';
 import type { MailAttachment, Mailer } from '../ports/mailer.js';
 import type { PriceBookSource } from '../ports/price-book-source.js';
-import type { ReportMails } from '../ports/report-mails.js';
+import type { MailDownload, ReportMailOptions, ReportMails } from '../ports/report-mails.js';
 import type { ReportRenderer } from '../ports/report-renderer.js';
 import type { RevisionedRollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
@@ -66,6 +66,8 @@ export interface CloseMonthDeps {
     /** Days after the month's end before its usage is taken as complete. */
     readonly graceDays: number;
     readonly controls: CloseControlLimits;
+    /** When a mail links to a workbook instead of attaching it; 10 MB and 168 hours when absent. */
+    readonly artifactMail?: ArtifactMailSettings;
   } & BillReconciliationDeps['settings'];
   /** Azure's bill (Cost Management's FOCUS export); without it every close is an estimate at list prices. */
   readonly billedCosts?: BillReconciliationDeps['billedCosts'];
@@ -301,6 +303,10 @@ async function deliverRevision(
   const failures: string[] = [];
   deps.logger.progress('mail', 'mailing finance');
   await input.lease.renew();
+  const financeFiles = await mailFiles(deps, {
+    workbook: { filename: workbookName(month, close.revision), content: input.artifacts.workbook },
+    ...(input.artifacts.focusLocation ? { focusExport: focusName(month, close.revision) } : {}),
+  });
   const mail = await attempt(failures, `the finance mail of ${month} revision ${close.revision}`, () =>
     deliverOnce(deps, {
       key: financeDeliveryKey(month, close.revision),
@@ -309,7 +315,7 @@ async function deliverRevision(
       mail: deps.reportMails.financeMail(input.report, {
         from: settings.mailFrom,
         to: settings.financeRecipients,
-        attachment: { filename: workbookName(month, close.revision), contentType: XLSX_TYPE, content: input.artifacts.workbook },
+        ...financeFiles,
         revised: close.revision > 1,
       }),
     }),
@@ -642,7 +648,7 @@ async function mailTeamLeads(
     if (owed) await input.lease.renew();
     const outcome: TeamMailOutcome = !owed
       ? { status: 'not-owed' }
-      : await attempt(input.failures, `the mail to the leads of ${file.teamId}`, () =>
+      : await attempt(input.failures, `the mail to the leads of ${file.teamId}`, async () =>
           deliverOnce(deps, {
             key,
             resend: input.resend,
@@ -650,7 +656,7 @@ async function mailTeamLeads(
             mail: deps.reportMails.teamMail(file.report, {
               from: deps.settings.mailFrom,
               to: input.directory.teams.get(file.teamId)?.leads ?? [],
-              attachment: { filename: file.filename, contentType: XLSX_TYPE, content: file.workbook },
+              ...(await mailFiles(deps, { workbook: { filename: file.filename, content: file.workbook } })),
               revised: input.revision > 1,
             }),
           }),
@@ -658,6 +664,46 @@ async function mailTeamLeads(
     teams.push({ teamId: file.teamId, teamName: file.teamName, amount: file.report.grandTotal, workbookLocation: file.location, mail: outcome });
   }
   return teams;
+}
+
+export interface ArtifactMailSettings {
+  /** A workbook larger than this is linked, not attached; 0 links every workbook. */
+  readonly attachMaxBytes: number;
+  readonly linkHours: number;
+}
+
+const DEFAULT_ARTIFACT_MAIL: ArtifactMailSettings = { attachMaxBytes: 10 * 1024 * 1024, linkHours: 168 };
+
+/**
+ * What a mail carries of its files: the workbook attached up to the size limit and above it a link that
+ * expires; the FOCUS export (gigabytes at scale) only ever as a link. A store that makes no links (a local
+ * folder) gets the workbook attached whatever its size, with a warning, and the export left out as before.
+ */
+async function mailFiles(
+  deps: Pick<CloseMonthDeps, 'artifacts' | 'settings' | 'logger'>,
+  files: { readonly workbook: { readonly filename: string; readonly content: Buffer }; readonly focusExport?: string },
+): Promise<Pick<ReportMailOptions, 'attachment' | 'downloads'>> {
+  const { attachMaxBytes, linkHours } = deps.settings.artifactMail ?? DEFAULT_ARTIFACT_MAIL;
+  const { filename, content } = files.workbook;
+  const downloads: MailDownload[] = [];
+  let attach = true;
+  if (content.length > attachMaxBytes) {
+    const link = await deps.artifacts.link(filename, linkHours);
+    if (link) {
+      downloads.push({ kind: 'workbook', filename, url: link.url, expiresAt: link.expiresAt, bytes: content.length });
+      attach = false;
+    } else {
+      deps.logger.warn(`${filename} (${content.length} bytes) is over the attachment limit of ${attachMaxBytes} bytes, but the artifact store makes no links: attached anyway`);
+    }
+  }
+  if (files.focusExport !== undefined) {
+    const link = await deps.artifacts.link(files.focusExport, linkHours);
+    if (link) downloads.push({ kind: 'focus-export', filename: files.focusExport, url: link.url, expiresAt: link.expiresAt });
+  }
+  return {
+    ...(attach ? { attachment: { filename, contentType: XLSX_TYPE, content } } : {}),
+    ...(downloads.length > 0 ? { downloads } : {}),
+  };
 }
 
 /**

@@ -128,3 +128,32 @@ describe('the finance mail\u2019s charts', () => {
   });
 });
 
+
+describe('the download links of a mail', () => {
+  const sas = 'https://acct.blob.core.windows.net/artifacts/chargeback.xlsx?sv=2025-01-05&se=2026-11-10T06%3A00%3A00Z&sr=b&sp=r&sig=a%2Bb%3D';
+  const { from, to, revised } = options('unused.xlsx');
+
+  it('show each file with its size and the earliest expiry, the URL escaped in the HTML and whole in the text', () => {
+    const mail = new HtmlReportMails(undefined, { charts: false }).financeMail(closedMonth().report, {
+      from,
+      to,
+      revised,
+      downloads: [
+        { kind: 'workbook', filename: 'chargeback.xlsx', url: sas, expiresAt: new Date('2026-11-10T06:00:00Z'), bytes: 26_738_688 },
+        { kind: 'focus-export', filename: 'focus.csv', url: 'https://acct.blob.core.windows.net/artifacts/focus.csv?sig=x', expiresAt: new Date('2026-11-09T05:55:00Z') },
+      ],
+    });
+    expect(mail.attachments).toEqual([]);
+    expect(mail.text).toContain(`\nDownload:\n  Workbook chargeback.xlsx (too large to attach, 25.5 MB): ${sas}\n  FOCUS cost export focus.csv: https://acct.blob.core.windows.net/artifacts/focus.csv?sig=x\n`);
+    expect(mail.text).toContain('until 2026-11-09 05:55 UTC');
+    expect(mail.text).toContain('The workbook chargeback.xlsx has every team');
+    expect(mail.html).toContain(`<a href="${sas.replaceAll('&', '&amp;')}">Workbook chargeback.xlsx (too large to attach, 25.5 MB)</a>`);
+    expect(mail.html).not.toContain('&sr=b');
+  });
+
+  it('are absent from a mail with its workbook attached', () => {
+    const mail = new HtmlReportMails().teamMail(closedMonth().team('payments'), options('team.xlsx'));
+    expect(mail.text).not.toContain('Download:');
+    expect(mail.html).not.toContain('<a href');
+  });
+});

@@ -181,6 +181,14 @@ export class RecordingMailer implements Mailer {
 
 export class InMemoryArtifacts implements ArtifactStore {
   readonly files = new Map<string, Buffer>();
+  /** With `links`, a store that hands out links like a Blob container (valid from `links.now`); without, a folder. */
+  constructor(private readonly links?: { readonly baseUrl: string; readonly now: Date }) {}
+  async link(name: string, expiresInHours: number) {
+    if (!this.links) return undefined;
+    if (!this.files.has(name)) throw new Error(`no artifact ${name} to link to`);
+    const expiresAt = new Date(this.links.now.getTime() + expiresInHours * 3_600_000);
+    return { url: `${this.links.baseUrl}/${encodeURIComponent(name)}?se=${expiresAt.toISOString()}`, expiresAt };
+  }
   async save(name: string, content: Buffer) {
     this.files.set(name, content);
     return `memory:${name}`;

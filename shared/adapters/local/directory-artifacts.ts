@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../domain/errors.js';
-import type { ArtifactStore } from '../../ports/artifacts.js';
+import type { ArtifactLink, ArtifactStore } from '../../ports/artifacts.js';
 
 /**
  * Writes `content` to `<directory>/<fileName>` so that a reader sees either the old file or the whole new
@@ -123,6 +123,11 @@ export class DirectoryArtifactStore implements ArtifactStore {
       if (producerFailure) throw producerFailure.error;
       throw this.saveFailed(name, error);
     }
+  }
+
+  /** A folder on this machine has no address anyone else can download from: the mail attaches the file. */
+  async link(_name: string, _expiresInHours: number): Promise<ArtifactLink | undefined> {
+    return undefined;
   }
 
   private saveFailed(name: string, error: unknown): AppError {

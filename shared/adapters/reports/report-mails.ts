@@ -3,7 +3,7 @@ import { UNALLOCATED_TEAM } from '../../domain/directory.js';
 import { costCenterTotals, type MonthReport, type TeamSummary } from '../../domain/report.js';
 import { totalTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { OutgoingMail } from '../../ports/mailer.js';
-import type { ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
+import type { MailDownload, ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
 import { mailBilling } from './billing-mail.js';
 import { financeCharts, type ChartImage } from './charts.js';
 
@@ -103,7 +103,42 @@ interface MailContent {
   readonly sections: readonly { readonly title: string; readonly table: MailTable }[];
   /** Inline images shown after the tables (HTML part only); each carries its alt text. */
   readonly images?: readonly ChartImage[];
+  /** Files to download rather than open from the mail: links that expire, with a note saying when. */
+  readonly downloads?: DownloadSection;
   readonly footer: readonly string[];
+}
+
+interface DownloadSection {
+  readonly note: string;
+  readonly items: readonly { readonly label: string; readonly url: string }[];
+}
+
+/** The mail's download links, if any: what each file is, and until when the links work. */
+function downloadSection(downloads: readonly MailDownload[] | undefined): DownloadSection | undefined {
+  if (!downloads || downloads.length === 0) return undefined;
+  const megabytes = (bytes: number) => (bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KB` : `${(bytes / (1024 * 1024)).toFixed(1)} MB`);
+  const items = downloads.map((download) => ({
+    label:
+      download.kind === 'workbook'
+        ? `Workbook ${download.filename} (too large to attach${download.bytes === undefined ? '' : `, ${megabytes(download.bytes)}`})`
+        : `FOCUS cost export ${download.filename}${download.bytes === undefined ? '' : ` (${megabytes(download.bytes)})`}`,
+    url: download.url,
+  }));
+  const until = new Date(Math.min(...downloads.map((download) => download.expiresAt.getTime())));
+  return {
+    note: `The links work without signing in until ${until.toISOString().slice(0, 16).replace('T', ' ')} UTC, so forward them only to people who may see these figures. Later, ask the operator to send this mail again with new links.`,
+    items,
+  };
+}
+
+function withDownloads(options: ReportMailOptions): { downloads?: DownloadSection } {
+  const section = downloadSection(options.downloads);
+  return section ? { downloads: section } : {};
+}
+
+/** The workbook's file name, attached or linked. */
+function workbookFilename(options: ReportMailOptions): string {
+  return options.attachment?.filename ?? options.downloads?.find((download) => download.kind === 'workbook')?.filename ?? 'workbook';
 }
 
 function renderHtml(content: MailContent): string {
@@ -116,6 +151,11 @@ function renderHtml(content: MailContent): string {
   const images = (content.images ?? [])
     .map((image) => `<p style="margin:0 0 12px"><img src="cid:${escapeHtml(image.contentId)}" alt="${escapeHtml(image.altText)}" width="640" style="display:block;max-width:100%;height:auto;border:0"></p>`)
     .join('');
+  const downloads = content.downloads
+    ? `<h2 style="${FONT};font-size:16px;margin:16px 0 6px">Download</h2><ul style="${FONT};font-size:14px;margin:0 0 8px;padding-left:20px">${content.downloads.items
+        .map((item) => `<li style="margin:0 0 4px"><a href="${escapeHtml(item.url)}">${escapeHtml(item.label)}</a></li>`)
+        .join('')}</ul><p style="${FONT};font-size:12px;color:#555;margin:0 0 12px">${escapeHtml(content.downloads.note)}</p>`
+    : '';
   const footer = content.footer.map((text) => `<p style="${FONT};font-size:12px;color:#555;margin:0 0 6px">${escapeHtml(text)}</p>`).join('');
   return `<!doctype html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(content.heading)}</title></head>
@@ -126,6 +166,7 @@ function renderHtml(content: MailContent): string {
 <table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;${FONT};font-size:14px;margin:0 0 8px">${facts}</table>
 ${sections}
 ${images}
+${downloads}
 ${footer}
 </td></tr></table>
 </body></html>`;
@@ -139,6 +180,7 @@ function renderText(content: MailContent): string {
     '',
     ...content.facts.map(([label, value]) => `${label}: ${value}`),
     ...content.sections.flatMap((section) => ['', `${section.title}:`, textTable(section.table)]),
+    ...(content.downloads ? ['', 'Download:', ...content.downloads.items.map((item) => `  ${item.label}: ${item.url}`), content.downloads.note] : []),
     '',
     ...content.footer,
   ].join('\n');
@@ -260,8 +302,9 @@ export function composeFinanceMail(
       { title: 'By cost center', table: costCenterTable },
     ],
     images: options.charts ?? [],
+    ...withDownloads(options),
     footer: [
-      `The workbook ${options.attachment.filename} has every team, user, model, tier and day, the cost centers, budgets, the prices used and the run details.`,
+      `The workbook ${workbookFilename(options)} has every team, user, model, tier and day, the cost centers, budgets, the prices used and the run details.`,
       `Price book ${report.priceBookVersion}; month in ${report.timeZone}; revision ${report.revision}.`,
     ],
   };
@@ -272,7 +315,7 @@ export function composeFinanceMail(
     text: renderText(content),
     html: renderHtml(content),
     attachments: [
-      options.attachment,
+      ...(options.attachment ? [options.attachment] : []),
       ...(options.charts ?? []).map((chart) => ({ filename: chart.filename, contentType: 'image/png', content: chart.png, contentId: chart.contentId })),
     ],
   };
@@ -341,8 +384,9 @@ export function composeTeamMail(
       { title: users.length > TOP_ROWS ? `Top ${TOP_ROWS} users` : 'Users', table: userTable },
       { title: models.length > TOP_ROWS ? `Top ${TOP_ROWS} models` : 'Models', table: modelTable },
     ],
+    ...withDownloads(options),
     footer: [
-      `The workbook ${options.attachment.filename} has every user, model, tier and day of your team, and the prices used.`,
+      `The workbook ${workbookFilename(options)} has every user, model, tier and day of your team, and the prices used.`,
       `This is what your team is charged in the finance report; price book ${report.priceBookVersion}; month in ${report.timeZone}.`,
       ...(unpricedTokens > 0 ? ['"Not priced": the price book had no price for the model when it was used; its tokens are counted but not charged.'] : []),
       costPageLine(options.costPage ?? { urlTemplate: null }, scope.teamId, report.month),
@@ -354,7 +398,7 @@ export function composeTeamMail(
     subject: `LLM gateway usage ${label}${revision}${bill.subjectSuffix}: ${scope.teamName} ${formatAmount(bill.charge, report.currency)}`,
     text: renderText(content),
     html: renderHtml(content),
-    attachments: [options.attachment],
+    attachments: options.attachment ? [options.attachment] : [],
   };
 }
 
