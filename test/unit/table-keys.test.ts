@@ -32,6 +32,11 @@ describe('table key escaping', () => {
     fc.assert(fc.property(anyString, (value) => decodeKeyPart(encodeKeyPart(value)) === value), { numRuns: 2000 });
   });
 
+  it('keeps a leading byte order mark (U+FEFF), which a UTF-8 decoder drops by default', () => {
+    for (const value of ['\uFEFF', '\uFEFFclaude', 'a\uFEFF', '\uFEFF\uFEFF']) expect(decodeKeyPart(encodeKeyPart(value))).toBe(value);
+    expect(splitKey(joinKeyParts(['\uFEFF', '']))).toEqual(['\uFEFF', '']);
+  });
+
   it('never emits a character Table Storage forbids, nor ~ or %', () => {
     fc.assert(
       fc.property(anyString, (value) => {

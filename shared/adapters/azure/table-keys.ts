@@ -73,7 +73,8 @@ export function decodeKeyPart(encoded: string): string {
   const flushBytes = (): void => {
     if (bytes.length === 0) return;
     try {
-      out += new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+      // ignoreBOM keeps a leading U+FEFF as the character it is; by default the decoder would drop it.
+      out += new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(bytes));
     } catch {
       throw invalidPart(encoded, 'escaped bytes are not UTF-8');
     }
