@@ -6,12 +6,17 @@ import type { TokenKind } from './tokens.js';
  * caller passes the per-metric counts the contract query returned. A problem breaks the contract (the doctor
  * exits non-zero); a warning is something an operator should look at.
  */
+/** One metric of the gateway's namespace as the contract query counted it over its window. */
 export interface ContractMetric {
   readonly name: string;
+  /** Rows of pre-aggregated samples in the window. */
   readonly samples: number;
+  /** Measurements in them (sum of valueCount): one per request for a metric emitted once per request. */
   readonly requests: number;
   readonly valueSum: number;
+  /** Samples at or after the `recentSince` instant the check was asked about. */
   readonly recentSamples: number;
+  /** Samples carrying a non-empty value of each configured dimension. */
   readonly withUserId: number;
   readonly withModel: number;
   readonly withTier: number;

@@ -1,3 +1,4 @@
+import type { ContractMetric } from '../domain/gateway-contract.js';
 import type { TimeWindow } from '../domain/periods.js';
 
 export interface MetricNameSeen {
@@ -20,21 +21,8 @@ export interface DimensionsSeen {
   readonly tierValues: readonly string[];
 }
 
-/** One metric of the gateway's namespace, as the contract check sees it (App Insights only). */
-export interface MetricContractSeen {
-  readonly name: string;
-  /** Rows of pre-aggregated samples in the window. */
-  readonly samples: number;
-  /** Measurements in them (sum of valueCount): one per request for a metric emitted once per request. */
-  readonly requests: number;
-  readonly valueSum: number;
-  /** Samples at or after the `recentSince` instant the discovery was asked about. */
-  readonly recentSamples: number;
-  /** Samples carrying a non-empty value of each configured dimension. */
-  readonly withUserId: number;
-  readonly withModel: number;
-  readonly withTier: number;
-}
+/** One metric of the gateway's namespace, as the contract check sees it (App Insights only): the domain's figures. */
+export type MetricContractSeen = ContractMetric;
 
 export interface UsageDiscoveryReport {
   readonly sourceDescription: string;
