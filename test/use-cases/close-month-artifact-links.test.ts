@@ -6,6 +6,7 @@ import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workboo
 import { FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
 import { HtmlReportMails } from '../../shared/adapters/reports/report-mails.js';
 import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
+import { AppError } from '../../shared/domain/errors.js';
 import type { OutgoingMail } from '../../shared/ports/mailer.js';
 import { silentLogger } from '../../shared/ports/runtime.js';
 import { closeMonth, type ArtifactMailSettings, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
@@ -100,6 +101,23 @@ describe('workbooks too large to attach, and the FOCUS export, as links that exp
     expect(lead.text).toContain(`${STORE}/chargeback-2026-10-team-payments.xlsx?se=2026-11-05T06:00:00.000Z`);
     // A team's leads never get finance's export.
     expect(lead.text).not.toContain('focus-2026-10.csv');
+  });
+
+  it('stops before a mail whose link cannot be made, and the rerun sends exactly the mails still owed', async () => {
+    const artifacts = new InMemoryArtifacts({ baseUrl: STORE, now: new Date(NOW) });
+    const { deps, mailer } = setup(artifacts, { attachMaxBytes: 1024, linkHours: 48 });
+    const link = artifacts.link.bind(artifacts);
+    let storeDown = true;
+    artifacts.link = async (name, hours) => {
+      if (storeDown && name.includes('team-platform')) throw new AppError('STORAGE_FAILED', 'the blob service did not answer');
+      return link(name, hours);
+    };
+    await expect(closeMonth(deps, { month: '2026-10' })).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    expect(mailer.sent.flatMap((mail) => mail.to).sort()).toEqual([FINANCE, PAY_LEAD].sort());
+
+    storeDown = false;
+    await closeMonth(deps, { month: '2026-10' });
+    expect(mailer.sent.flatMap((mail) => mail.to).sort()).toEqual([FINANCE, PAY_LEAD, 'plat@contoso.example'].sort());
   });
 
   it('attaches a workbook under the limit, and still links the FOCUS export rather than attaching it', async () => {
