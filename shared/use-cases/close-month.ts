@@ -9,6 +9,7 @@ import { addMonths, monthWindow, type TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import {
   buildMonthReport,
+  bucketBy,
   buildTeamReport,
   previousMonthFigures,
   type MonthReport,
@@ -613,9 +614,11 @@ async function buildTeamWorkbooks(
   input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number; held: boolean; bill?: BillStep | undefined },
 ): Promise<TeamFile[]> {
   const files: TeamFile[] = [];
+  // Each team's report is built from its own lines, bucketed once rather than filtered from all lines per team.
+  const linesOfTeam = bucketBy(input.lines, (line) => line.teamId);
   for (const team of input.report.teams) {
     if (team.teamId === UNALLOCATED_TEAM) continue;
-    const report = withBilling(buildTeamReport(input.lines, input.report, team.teamId, input.context), input.bill);
+    const report = withBilling(buildTeamReport(linesOfTeam.get(team.teamId) ?? [], input.report, team.teamId, input.context), input.bill);
     const workbook = await deps.renderer.teamWorkbook(report);
     const filename = teamWorkbookName(input.report.month, input.revision, team.teamId, input.held);
     const location = await deps.artifacts.save(filename, workbook, XLSX_TYPE);
