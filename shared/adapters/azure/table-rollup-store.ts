@@ -56,7 +56,7 @@ const MAX_STRING_PROPERTY_CHARS = 32 * 1024;
  * against Azurite, 2 in flight write a 20,000-line month as fast as 8 while keeping far less of that state
  * alive (the close benchmark's peak memory dropped by about 90 MB).
  */
-const DEFAULT_BATCH_CONCURRENCY = 2;
+export const DEFAULT_BATCH_CONCURRENCY = 2;
 
 type DayTuple = [string, number, number, number, number, number, number, string | null, string | null];
 /** A line to be written: its keys and the size its entity was estimated at, not the entity. */
