@@ -237,6 +237,8 @@ async function figureTheMonth(deps: CloseMonthDeps, month: string): Promise<Figu
   const priceBook = await deps.priceBooks.load();
 
   const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
+  // A step of its own, so that the pricing step times the roll-up alone.
+  logger.progress('figures', 'reconciling, fingerprinting the lines and building the report');
   const bill = await reconcileWithBill(deps, { month, lines, priceBook });
 
   const [lastClose, heldDraft] = await Promise.all([deps.closes.get(month), deps.closes.draft(month)]);
