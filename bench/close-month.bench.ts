@@ -195,12 +195,13 @@ try {
     usage: metricRows,
     pricing: result.usage.rows,
     figures: result.stored.written,
+    publish: result.stored.written,
     store: result.stored.written,
     workbook: result.report.lines.length,
     export: focusRows,
     'team workbooks': result.report.lines.length,
   };
-  const unitOf: Record<string, string> = { usage: 'metric rows', pricing: 'usage rows', figures: 'lines', store: 'lines', workbook: 'lines', export: 'FOCUS rows', 'team workbooks': 'lines' };
+  const unitOf: Record<string, string> = { usage: 'metric rows', pricing: 'usage rows', figures: 'lines', store: 'lines', publish: 'lines', workbook: 'lines', export: 'FOCUS rows', 'team workbooks': 'lines' };
   process.stdout.write('phase            seconds    rows/s  peak RSS      (rows)\n');
   for (const phase of recorder.phases) {
     const seconds = (phase.end - phase.start) / 1000;

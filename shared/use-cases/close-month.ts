@@ -464,6 +464,7 @@ async function storeAndPublish(
   }
   deps.logger.progress('store', `storing ${lines.length} monthly lines as revision ${close.revision}`);
   const stored = await deps.rollups.writeRevision(month, close.revision, lines, everyTenth((done, total) => deps.logger.progress('store', `${done}/${total} batches written`)));
+  deps.logger.progress('publish', `recording and publishing revision ${close.revision}`);
   // Recorded after the lines and before publishing: a run that fails before this records no revision, so the next run makes it again.
   if (close.changed) await deps.closes.put({ ...input.record, ...(input.summary ? { summary: input.summary } : {}) });
   if (input.hadDraft) await deps.closes.clearDraft(month);
