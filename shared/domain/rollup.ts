@@ -98,24 +98,26 @@ export class MonthlyUsage {
 
 /**
  * Resolves each row's team and sums its tokens into its line's day, as integers. Nothing is filtered. This is
- * the per-row hot path (a month is millions of rows): lines are found through user -> model -> tier maps,
- * without building a key string per row, and the team is resolved once per user.
+ * the per-row hot path (a month is millions of rows): a row finds its line among its user's few lines (one per
+ * model and tier used), without building a key string per row, and the team is resolved once per line.
  */
 export function groupMonthlyUsage(month: string, rows: Iterable<UsageRow>, directory: DirectoryResolution): MonthlyUsage {
   const builders = new Map<string, LineBuilder>();
-  const linesOfUser = new Map<string, Map<string, Map<string, LineBuilder>>>();
+  // A short array per user rather than a map per user and model: a Map is far larger than a few-slot array.
+  const linesOfUser = new Map<string, LineBuilder[]>();
   for (const row of rows) {
-    let byModel = linesOfUser.get(row.userId);
-    if (!byModel) {
-      byModel = new Map();
-      linesOfUser.set(row.userId, byModel);
+    let userLines = linesOfUser.get(row.userId);
+    if (!userLines) {
+      userLines = [];
+      linesOfUser.set(row.userId, userLines);
     }
-    let byTier = byModel.get(row.model);
-    if (!byTier) {
-      byTier = new Map();
-      byModel.set(row.model, byTier);
+    let builder: LineBuilder | undefined;
+    for (const candidate of userLines) {
+      if (candidate.model === row.model && candidate.tier === row.tier) {
+        builder = candidate;
+        break;
+      }
     }
-    let builder = byTier.get(row.tier);
     if (!builder) {
       const placed = allocate(row.userId, directory);
       builder = {
@@ -129,7 +131,7 @@ export function groupMonthlyUsage(month: string, rows: Iterable<UsageRow>, direc
         upn: placed.user?.upn ?? '',
         days: new Map(),
       };
-      byTier.set(row.tier, builder);
+      userLines.push(builder);
       builders.set(lineKey(builder), builder);
     }
     const day = builder.days.get(row.day);
