@@ -35,6 +35,16 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
+// V8's old space for the instance size (docs/scale.md): Node's default (about 1 GB on a 64-bit machine) is too
+// small for a 100,000-user close and ignores the instance's memory. Three quarters of the instance leaves room
+// for the Functions host, V8's young generation and code, and the SDKs' buffers outside the heap.
+var nodeHeapMBByInstance = {
+  '512': 384
+  '2048': 1536
+  '4096': 3072
+}
+var nodeHeapMB = nodeHeapMBByInstance[string(instanceMemoryMB)]
+
 // Settings the platform and the Azure SDKs read. No FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION /
 // WEBSITE_NODE_DEFAULT_VERSION: on Flex Consumption the runtime comes from functionAppConfig.runtime and those
 // settings are not allowed.
@@ -53,6 +63,9 @@ var platformSettings = {
   // DefaultAzureCredential (shared/composition-root.ts) picks the user-assigned identity from this variable;
   // without it, a user-assigned-only app has no identity to sign in as.
   AZURE_CLIENT_ID: identityClientId
+
+  // Arguments the Functions host passes to the Node.js worker process.
+  languageWorkers__node__arguments: '--max-old-space-size=${nodeHeapMB}'
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {

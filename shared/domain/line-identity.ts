@@ -83,14 +83,17 @@ export function linesFingerprint(lines: readonly MonthlyLine[]): string {
 
 /** Per team, a digest of the shown fields of its lines, in any order: equal digests, equal lines as shown. */
 export function teamLineDigests(lines: readonly MonthlyLine[]): Map<string, string> {
-  const byTeam = new Map<string, string[]>();
+  // Lines are bucketed first and turned into text one team at a time: the texts of a whole month at 100,000
+  // users (days included) were hundreds of MB at once, and the close ran out of heap here.
+  const byTeam = new Map<string, MonthlyLine[]>();
   for (const line of lines) {
-    let identities = byTeam.get(line.teamId);
-    if (!identities) byTeam.set(line.teamId, (identities = []));
-    identities.push(lineIdentity(line, SHOWN_FIELDS));
+    const teamLines = byTeam.get(line.teamId);
+    if (teamLines) teamLines.push(line);
+    else byTeam.set(line.teamId, [line]);
   }
   const digests = new Map<string, string>();
-  for (const [teamId, identities] of byTeam) {
+  for (const [teamId, teamLines] of byTeam) {
+    const identities = teamLines.map((line) => lineIdentity(line, SHOWN_FIELDS));
     const hash = createHash('sha256');
     identities.sort().forEach((identity, index) => hash.update(index === 0 ? identity : `\n${identity}`));
     digests.set(teamId, hash.digest('base64'));

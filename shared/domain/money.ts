@@ -26,6 +26,23 @@ export function priceTokens(tokens: number, pricePerMillion: Money): Money {
   return pricePerMillion.times(tokens).dividedBy(MILLION);
 }
 
+/**
+ * Fixed point for the pricing hot path: an amount as an integer count of 10^-18 currency units. A price per
+ * million tokens with up to 12 decimals (all a price book allows) is a whole number of these units per token,
+ * so tokens x price sums exactly in BigInt, and only the sum is turned into a decimal.
+ */
+export const FIXED_POINT_DIGITS = 18;
+
+export function fromFixedPoint(units: bigint): Money {
+  return units === 0n ? ZERO : new Money(`${units}e-${FIXED_POINT_DIGITS}`);
+}
+
+/** The value times 10^digits as an integer, or null when that is not a whole number. */
+export function scaledInteger(value: Money, digits: number): bigint | null {
+  const scaled = value.times(new Money(10).pow(digits));
+  return scaled.isInteger() ? BigInt(scaled.toFixed(0)) : null;
+}
+
 /** Rounds to whole minor units (cents for USD), half away from zero, returned as an integer count of them. */
 export function toMinorUnits(value: Money, decimals = 2): bigint {
   return BigInt(value.times(new Money(10).pow(decimals)).toDecimalPlaces(0, Decimal.ROUND_HALF_UP).toFixed(0));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIsoCurrency } from './currency.js';
 import { AppError } from './errors.js';
-import { money, priceTokens, sumMoney, type Money } from './money.js';
+import { FIXED_POINT_DIGITS, money, priceTokens, scaledInteger, sumMoney, type Money } from './money.js';
 import { TOKEN_KINDS, type TokenCounts, type TokenKind } from './tokens.js';
 
 /** One price in force for one model from `effectiveFrom` (a calendar day, inclusive) until the next one. */
@@ -38,6 +38,34 @@ export interface PriceBook {
 
 export function costOf(tokens: TokenCounts, entry: PriceEntry): Money {
   return sumMoney(TOKEN_KINDS.map((kind) => priceTokens(tokens[kind], entry.perMillion[kind])));
+}
+
+const PER_MILLION_DIGITS = 6;
+const perTokenCache = new WeakMap<PriceEntry, readonly bigint[] | null>();
+
+/**
+ * The entry's price per token of each kind (in TOKEN_KINDS order) as whole 10^-18 currency units, or null when
+ * a price has more decimals than that holds (a parsed book never has; an entry built by hand might), in which
+ * case the caller prices with costOf. Worked out once per entry.
+ */
+export function perTokenFixedPoint(entry: PriceEntry): readonly bigint[] | null {
+  let prices = perTokenCache.get(entry);
+  if (prices === undefined) {
+    const scaled = TOKEN_KINDS.map((kind) => scaledInteger(entry.perMillion[kind], FIXED_POINT_DIGITS - PER_MILLION_DIGITS));
+    prices = scaled.every((price) => price !== null) ? (scaled as bigint[]) : null;
+    perTokenCache.set(entry, prices);
+  }
+  return prices;
+}
+
+/** costOf in fixed point (10^-18 currency units), exact: see perTokenFixedPoint. */
+export function fixedPointCostOf(tokens: TokenCounts, perToken: readonly bigint[]): bigint {
+  let units = 0n;
+  for (let kind = 0; kind < TOKEN_KINDS.length; kind++) {
+    const count = tokens[TOKEN_KINDS[kind]!];
+    if (count !== 0) units += BigInt(count) * perToken[kind]!;
+  }
+  return units;
 }
 
 const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;

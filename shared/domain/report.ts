@@ -233,6 +233,18 @@ interface Group<K> {
   members: Set<string>;
 }
 
+/** The lines of each key, in the order they came. */
+export function bucketBy(lines: readonly MonthlyLine[], keyOf: (line: MonthlyLine) => string): Map<string, MonthlyLine[]> {
+  const buckets = new Map<string, MonthlyLine[]>();
+  for (const line of lines) {
+    const key = keyOf(line);
+    const bucket = buckets.get(key);
+    if (bucket) bucket.push(line);
+    else buckets.set(key, [line]);
+  }
+  return buckets;
+}
+
 function groupBy<K>(lines: readonly MonthlyLine[], keyOf: (line: MonthlyLine) => K, id: (key: K) => string): Group<K>[] {
   const groups = new Map<string, Group<K>>();
   for (const line of lines) {
@@ -287,12 +299,16 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
   // of the workbook adds up to the level above it.
   const users: UserSummary[] = [];
   const reportLines: ReportLine[] = [];
+  // Lines are bucketed once (keeping their order), not filtered once per team and per user: at 500 teams and
+  // 100,000 users those scans were teams x lines and users x team lines.
+  const linesOfTeam = bucketBy(lines, (line) => line.teamId);
   teamGroups.forEach((teamGroup, teamIndex) => {
-    const teamLines = lines.filter((line) => line.teamId === teamGroup.key);
+    const teamLines = linesOfTeam.get(teamGroup.key) ?? [];
     const userGroups = groupBy(teamLines, (line) => line.userId, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
     const userAmounts = shareOut(userGroups, teamAmounts[teamIndex]!, decimals);
+    const linesOfUser = bucketBy(teamLines, (line) => line.userId);
     userGroups.forEach((userGroup, userIndex) => {
-      const userLines = teamLines.filter((line) => line.userId === userGroup.key);
+      const userLines = linesOfUser.get(userGroup.key)!;
       const first = userLines[0]!;
       users.push({
         teamId: teamGroup.key,
@@ -450,7 +466,8 @@ export function previousMonthFigures(month: string, lines: readonly MonthlyLine[
 /**
  * One team's report, for its leads: only that team's lines, with the team's amount from the finance report
  * as its total. Users are shared out of the same amount in the same order as in the finance report, so every
- * figure a lead sees equals the finance workbook's to the cent.
+ * figure a lead sees equals the finance workbook's to the cent. `lines` may be the month's or just the team's
+ * (a caller building every team's report buckets them once with bucketBy).
  */
 export function buildTeamReport(
   lines: readonly MonthlyLine[],

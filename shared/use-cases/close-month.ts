@@ -9,6 +9,7 @@ import { addMonths, monthWindow, type TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import {
   buildMonthReport,
+  bucketBy,
   buildTeamReport,
   previousMonthFigures,
   type MonthReport,
@@ -236,6 +237,8 @@ async function figureTheMonth(deps: CloseMonthDeps, month: string): Promise<Figu
   const priceBook = await deps.priceBooks.load();
 
   const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
+  // A step of its own, so that the pricing step times the roll-up alone.
+  logger.progress('figures', 'reconciling, fingerprinting the lines and building the report');
   const bill = await reconcileWithBill(deps, { month, lines, priceBook });
 
   const [lastClose, heldDraft] = await Promise.all([deps.closes.get(month), deps.closes.draft(month)]);
@@ -461,6 +464,7 @@ async function storeAndPublish(
   }
   deps.logger.progress('store', `storing ${lines.length} monthly lines as revision ${close.revision}`);
   const stored = await deps.rollups.writeRevision(month, close.revision, lines, everyTenth((done, total) => deps.logger.progress('store', `${done}/${total} batches written`)));
+  deps.logger.progress('publish', `recording and publishing revision ${close.revision}`);
   // Recorded after the lines and before publishing: a run that fails before this records no revision, so the next run makes it again.
   if (close.changed) await deps.closes.put({ ...input.record, ...(input.summary ? { summary: input.summary } : {}) });
   if (input.hadDraft) await deps.closes.clearDraft(month);
@@ -613,9 +617,11 @@ async function buildTeamWorkbooks(
   input: { lines: readonly MonthlyLine[]; report: MonthReport; context: ReportContext; revision: number; held: boolean; bill?: BillStep | undefined },
 ): Promise<TeamFile[]> {
   const files: TeamFile[] = [];
+  // Each team's report is built from its own lines, bucketed once rather than filtered from all lines per team.
+  const linesOfTeam = bucketBy(input.lines, (line) => line.teamId);
   for (const team of input.report.teams) {
     if (team.teamId === UNALLOCATED_TEAM) continue;
-    const report = withBilling(buildTeamReport(input.lines, input.report, team.teamId, input.context), input.bill);
+    const report = withBilling(buildTeamReport(linesOfTeam.get(team.teamId) ?? [], input.report, team.teamId, input.context), input.bill);
     const workbook = await deps.renderer.teamWorkbook(report);
     const filename = teamWorkbookName(input.report.month, input.revision, team.teamId, input.held);
     const location = await deps.artifacts.save(filename, workbook, XLSX_TYPE);

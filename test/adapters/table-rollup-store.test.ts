@@ -252,6 +252,29 @@ describe('TableRollupStore on Azurite', () => {
     expect(await storedEntities(client)).toEqual([]);
   });
 
+  it('refuses a line whose days would pass the 64 KiB string limit, before writing anything, and stores one just under it', async () => {
+    const client = freshClient();
+    const store = await TableRollupStore.create(client);
+    const daysWith = (idChars: number): DayUsage[] =>
+      Array.from({ length: 31 }, (_, index) => ({
+        day: `${MONTH}-${String(index + 1).padStart(2, '0')}`,
+        tokens: tokens(10),
+        requests: 1,
+        cost: money('0.5'),
+        priceEntryId: `p${'x'.repeat(idChars - 1)}`,
+      }));
+    // 31 days of about 1,100 characters is over 32,768 characters of JSON; of 900, under it.
+    const tooBig = line({ teamId: 'platform', userId: 'u-big', model: 'claude-sonnet-4-5', days: daysWith(1_100) });
+    const failure = await store.replaceMonth(MONTH, [awkward[0]!, tooBig]).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(AppError);
+    expect((failure as AppError).message).toMatch(/user "u-big".*property days is \d+ characters, over Table Storage's 64 KiB string limit/);
+    expect(await storedEntities(client)).toEqual([]);
+
+    const justUnder = line({ teamId: 'platform', userId: 'u-big', model: 'claude-sonnet-4-5', days: daysWith(900) });
+    await store.replaceMonth(MONTH, [justUnder]);
+    expect(plain(await store.readTeamMonth(MONTH, 'platform'))).toEqual(plain([justUnder]));
+  });
+
   it('refuses duplicate keys and lines of another month', async () => {
     const store = await TableRollupStore.create(freshClient());
     await expect(store.replaceMonth(MONTH, [awkward[0]!, awkward[0]!])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

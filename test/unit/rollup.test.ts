@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UNALLOCATED_TEAM } from '../../shared/domain/directory.js';
-import { sumMoney } from '../../shared/domain/money.js';
+import { money, sumMoney } from '../../shared/domain/money.js';
+import { costOf, parsePriceBook, type PriceBook, type PriceEntry } from '../../shared/domain/price-book.js';
 import { buildMonthReport } from '../../shared/domain/report.js';
 import { buildMonthlyLines, groupMonthlyUsage, priceMonthlyUsage } from '../../shared/domain/rollup.js';
 import { sumTokens, TOKEN_KINDS, totalTokens } from '../../shared/domain/tokens.js';
@@ -157,5 +158,72 @@ describe('grouping and pricing a month in two steps', () => {
     const grouped = groupMonthlyUsage('2026-10', rows, directory);
     expect(priceMonthlyUsage(grouped, priceBook)).toEqual(buildMonthlyLines('2026-10', rows, directory, priceBook));
     expect(() => priceMonthlyUsage(grouped, priceBook)).toThrow(/already priced/);
+  });
+});
+
+/** A price as a price book writes it: up to 9 whole digits and up to 12 decimals. */
+const arbitraryPrice: fc.Arbitrary<string> = fc
+  .tuple(fc.bigInt({ min: 0n, max: 999_999_999n }), fc.integer({ min: 0, max: 12 }), fc.bigInt({ min: 0n, max: 999_999_999_999n }))
+  .map(([whole, decimals, fraction]) => (decimals === 0 ? `${whole}` : `${whole}.${(fraction % 10n ** BigInt(decimals)).toString().padStart(decimals, '0')}`));
+
+const arbitraryPrices = fc.record({
+  input: arbitraryPrice,
+  output: arbitraryPrice,
+  cacheRead: arbitraryPrice,
+  cacheWrite5m: arbitraryPrice,
+  cacheWrite1h: arbitraryPrice,
+});
+
+const arbitraryCount = fc.oneof(fc.integer({ min: 0, max: 1_000 }), fc.integer({ min: 0, max: 2 ** 47 }));
+
+describe('pricing in fixed point (property-based)', () => {
+  it('gives every day and every line exactly the cost decimal.js gives, price entry by price entry', () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbitraryPrices, { minLength: 1, maxLength: 3 }),
+        fc.array(
+          fc.record({
+            day: fc.integer({ min: 1, max: 31 }).map((d) => `2026-10-${String(d).padStart(2, '0')}`),
+            userId: fc.constantFrom('u1', 'u2', 'stranger'),
+            tokens: fc.record({ input: arbitraryCount, output: arbitraryCount, cacheRead: arbitraryCount, cacheWrite5m: arbitraryCount, cacheWrite1h: arbitraryCount }),
+          }),
+          { minLength: 1, maxLength: 60 },
+        ),
+        (priceList, picks) => {
+          const book = parsePriceBook(
+            {
+              currency: 'USD',
+              models: [
+                {
+                  model: 'm',
+                  prices: priceList.map((perMillionTokens, index) => ({ effectiveFrom: `2026-10-${String(1 + index * 10).padStart(2, '0')}`, perMillionTokens })),
+                },
+              ],
+            },
+            'random.json',
+          );
+          const rows = picks.map((pick): UsageRow => ({ ...pick, model: 'm', tier: 't', requests: 1 }));
+          for (const line of buildMonthlyLines('2026-10', rows, directory, book)) {
+            const decimalDays = line.days.map((day) => costOf(day.tokens, book.priceFor('m', day.day)!));
+            expect(line.days.map((day) => day.cost!.toFixed())).toEqual(decimalDays.map((cost) => cost.toFixed()));
+            expect(line.cost.toFixed()).toBe(sumMoney(decimalDays).toFixed());
+          }
+        },
+      ),
+    );
+  });
+
+  it('prices an entry with more decimals than the fixed point holds with decimal.js, exactly', () => {
+    const book = testPriceBook();
+    const entry = book.priceFor('claude-sonnet-4-6', '2026-10-01')!;
+    const finer: PriceEntry = { ...entry, perMillion: { ...entry.perMillion, input: money('0.0000000000001') } };
+    const finerBook: PriceBook = { ...book, priceFor: (model, day) => (day < '2026-10-16' ? finer : book.priceFor(model, day)) };
+    const rows = [
+      usageRow({ day: '2026-10-15', tokens: tokens({ input: 7, output: 1_000_000 }) }),
+      usageRow({ day: '2026-10-16', tokens: tokens({ input: 1_000_000 }) }),
+    ];
+    const [line] = buildMonthlyLines('2026-10', rows, directory, finerBook);
+    expect(line!.days.map((day) => day.cost?.toFixed())).toEqual(['15.0000000000000000007', '2']);
+    expect(line!.cost.toFixed()).toBe('17.0000000000000000007');
   });
 });
