@@ -1,35 +1,12 @@
 import { TableClient } from '@azure/data-tables';
 import ExcelJS from 'exceljs';
 import { simpleParser } from 'mailparser';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../shared/config/project-root.js';
+import { cli, spawnCli, type CliRun } from '../support/cli.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real command line, as `npm run chargeback -- …` would, in a child process. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'cli', 'main.ts'), ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function entities(prefix: string, table: string) {
   const client = TableClient.fromConnectionString(azuriteConnectionString(), `${prefix}${table}`, { allowInsecureConnection: true });
@@ -50,7 +27,7 @@ describe('the command line on the embedded default', () => {
   let out: string;
   let env: Record<string, string>;
   let prefix: string;
-  let first: Run;
+  let first: CliRun;
 
   beforeAll(async () => {
     out = await mkdtemp(path.join(os.tmpdir(), 'cli-e2e-'));
@@ -289,11 +266,7 @@ describe.skipIf(process.platform !== 'linux')('the Azurite the command line star
       const out = await mkdtemp(path.join(os.tmpdir(), 'cli-kill-'));
       const { STORAGE_CONNECTION_STRING: _storage, STORAGE_TABLE_ENDPOINT: _endpoint, ...env } = process.env;
       // A month big enough that the close is still running when the signal comes.
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'cli', 'main.ts'), 'demo', '--month', '2026-10', '--users', '3000', '--teams', '8', '--out', out], {
-        cwd: PROJECT_ROOT,
-        env: { ...env, NODE_NO_WARNINGS: '1' },
-        stdio: 'ignore',
-      });
+      const child = spawnCli(['demo', '--month', '2026-10', '--users', '3000', '--teams', '8', '--out', out], { env, stdio: 'ignore' });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       let azurite: number | undefined;
       await expect

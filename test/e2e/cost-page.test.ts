@@ -12,6 +12,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../shared/config/project-root.js';
+import { cli, spawnCli } from '../support/cli.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
 // Only inside page.evaluate callbacks, which run in the browser; the test project compiles without DOM types.
@@ -30,29 +31,14 @@ interface Person {
   description: string;
 }
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'cli', 'main.ts'), ...args], { cwd: PROJECT_ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** `serve --port 0`, resolved with the page's address once it prints it. */
 function startServe(out: string, env: Record<string, string>): Promise<{ child: ChildProcess; pageUrl: string; origin: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'cli', 'main.ts'), 'serve', '--port', '0', '--out', out], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
-    });
+    const child = spawnCli(['serve', '--port', '0', '--out', out], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const match = /Cost page on (http:\/\/127\.0\.0\.1:\d+)(\/api\/web\/)/.exec(stdout);
       if (match) resolve({ child, pageUrl: match[1]! + match[2]!, origin: match[1]! });
