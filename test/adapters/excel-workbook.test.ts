@@ -10,7 +10,7 @@ import { AppError } from '../../shared/domain/errors.js';
 import { money } from '../../shared/domain/money.js';
 import { buildMonthReport, buildTeamReport, previousMonthFigures, type MonthReport, type ReportContext } from '../../shared/domain/report.js';
 import { buildMonthlyLines } from '../../shared/domain/rollup.js';
-import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
+import { testDirectory, testPriceBook, tokens, usageRow, octoberReportContext } from '../support/domain-fixtures.js';
 import { TOKEN_KINDS, totalTokens } from '../../shared/domain/tokens.js';
 import { sampleMonthReport } from '../support/sample-report.js';
 
@@ -367,20 +367,10 @@ function builtMonth(options: { budgets?: ReportContext['budgets'] } = {}) {
   );
   const lines = buildMonthlyLines('2026-10', rows, directory, priceBook);
   const september = buildMonthlyLines('2026-09', [usageRow({ day: '2026-09-05', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })], directory, priceBook);
-  const context: ReportContext = {
-    month: '2026-10',
-    timeZone: 'UTC',
-    window: { start: new Date('2026-10-01T00:00:00Z'), end: new Date('2026-11-01T00:00:00Z') },
-    generatedAt: new Date('2026-11-03T06:00:00Z'),
-    revision: 1,
-    priceBook,
-    teams: directory.teams,
-    sourceDescription: 'test rows',
-    rejects: { count: 0, samples: [], byReason: {} },
-    reportedTotalTokens: null,
+  const context = octoberReportContext(priceBook, directory.teams, {
     previousMonth: previousMonthFigures('2026-09', september, directory.teams),
     ...(options.budgets ? { budgets: options.budgets } : {}),
-  };
+  });
   const report = buildMonthReport(lines, context);
   return { lines, report, context };
 }

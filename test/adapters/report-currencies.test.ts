@@ -5,7 +5,7 @@ import { parsePriceBook } from '../../shared/domain/price-book.js';
 import { buildMonthReport } from '../../shared/domain/report.js';
 import { buildMonthlyLines } from '../../shared/domain/rollup.js';
 import { composeFinanceMail } from '../../shared/adapters/reports/report-mails.js';
-import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
+import { testDirectory, tokens, usageRow, octoberReportContext } from '../support/domain-fixtures.js';
 
 const directory = testDirectory(
   [
@@ -29,18 +29,7 @@ function month(currency: string, inputPrice: string) {
     usageRow({ day: '2026-10-04', userId: 'u2', model: 'claude-x', tokens: tokens({ input: 2_333_333 }) }),
   ];
   const lines = buildMonthlyLines('2026-10', rows, directory, priceBook);
-  return buildMonthReport(lines, {
-    month: '2026-10',
-    timeZone: 'UTC',
-    window: { start: new Date('2026-10-01T00:00:00Z'), end: new Date('2026-11-01T00:00:00Z') },
-    generatedAt: new Date('2026-11-03T06:00:00Z'),
-    revision: 1,
-    priceBook,
-    teams: directory.teams,
-    sourceDescription: 'test rows',
-    rejects: { count: 0, samples: [], byReason: {} },
-    reportedTotalTokens: null,
-  });
+  return buildMonthReport(lines, octoberReportContext(priceBook, directory.teams));
 }
 
 async function summaryAmounts(buffer: Buffer) {

@@ -3,7 +3,7 @@ import { composeFinanceMail, HtmlReportMails } from '../../shared/adapters/repor
 import { money } from '../../shared/domain/money.js';
 import { buildMonthReport, buildTeamReport, type ReportContext } from '../../shared/domain/report.js';
 import { buildMonthlyLines } from '../../shared/domain/rollup.js';
-import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
+import { testDirectory, testPriceBook, tokens, usageRow, octoberReportContext } from '../support/domain-fixtures.js';
 
 const directory = testDirectory(
   [
@@ -26,19 +26,9 @@ function closedMonth(budgets?: ReportContext['budgets']) {
     usageRow({ day: '2026-10-05', userId: '', tokens: tokens({ input: 500_000 }) }), // 1.50, no user id
   ];
   const lines = buildMonthlyLines('2026-10', rows, directory, priceBook);
-  const context: Omit<ReportContext, 'shownTotal' | 'scope' | 'previousMonth'> = {
-    month: '2026-10',
-    timeZone: 'UTC',
-    window: { start: new Date('2026-10-01T00:00:00Z'), end: new Date('2026-11-01T00:00:00Z') },
-    generatedAt: new Date('2026-11-03T06:00:00Z'),
-    revision: 1,
-    priceBook,
-    teams: directory.teams,
-    sourceDescription: 'test rows',
-    rejects: { count: 0, samples: [], byReason: {} },
-    reportedTotalTokens: null,
+  const context = octoberReportContext(priceBook, directory.teams, {
     ...(budgets ? { budgets } : {}),
-  };
+  });
   const report = buildMonthReport(lines, context);
   return { report, team: (teamId: string) => buildTeamReport(lines, report, teamId, context) };
 }

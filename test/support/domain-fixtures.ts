@@ -1,4 +1,5 @@
 import type { DirectoryResolution, DirectoryUser, Team } from '../../shared/domain/directory.js';
+import type { ReportContext } from '../../shared/domain/report.js';
 import { parsePriceBook, type PriceBook } from '../../shared/domain/price-book.js';
 import { zeroTokens, type TokenCounts } from '../../shared/domain/tokens.js';
 import type { UsageRow } from '../../shared/domain/usage.js';
@@ -42,5 +43,22 @@ export function testDirectory(users: Array<Partial<DirectoryUser> & Pick<Directo
     users: new Map(users.map((user) => [user.userId, { displayName: user.userId, upn: `${user.userId}@contoso.example`, status: 'member', ...user }])),
     teams: new Map(teams.map((team) => [team.id, team])),
     notes: [],
+  };
+}
+
+/** The report context of October 2026 in UTC, generated on 3 November, with what a test adds to it. */
+export function octoberReportContext(priceBook: PriceBook, teams: ReadonlyMap<string, Team>, extra: Partial<ReportContext> = {}): ReportContext {
+  return {
+    month: '2026-10',
+    timeZone: 'UTC',
+    window: { start: new Date('2026-10-01T00:00:00Z'), end: new Date('2026-11-01T00:00:00Z') },
+    generatedAt: new Date('2026-11-03T06:00:00Z'),
+    revision: 1,
+    priceBook,
+    teams,
+    sourceDescription: 'test rows',
+    rejects: { count: 0, samples: [], byReason: {} },
+    reportedTotalTokens: null,
+    ...extra,
   };
 }
