@@ -15,6 +15,11 @@ export interface WorkQueues {
    * first, without removing them: what the operator must be told about.
    */
   poisoned(queue: WorkQueueName, limit: number): Promise<PoisonedMessage[]>;
+  /**
+   * How many messages the poison queue holds (Queue Storage's approximate count), where `poisoned` shows at
+   * most 32 of them (the most a peek returns).
+   */
+  poisonedCount?(queue: WorkQueueName): Promise<number>;
 }
 
 /** The close's queues: per-team work, the finance item, and the one paced queue every mail goes through. */

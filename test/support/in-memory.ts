@@ -21,6 +21,8 @@ import { createDayResolver, type TimeWindow } from '../../shared/domain/periods.
 import type { DailyRollupStore } from '../../shared/ports/daily-rollup-store.js';
 import type { IngestRun, IngestRunLog } from '../../shared/ports/ingest-runs.js';
 import type { ReadUsageOptions } from '../../shared/ports/usage-source.js';
+import type { MailPacer, PoisonedMessage, WorkMessage, WorkQueueName, WorkQueues } from '../../shared/ports/work-queues.js';
+import type { DrainableWorkQueues, ReceivedWorkMessage } from '../../shared/adapters/local/queue-drain.js';
 
 /** In-memory stand-ins for use-case tests; test/contracts runs each storage port's tests on these and on the Table adapters alike. */
 export class InMemoryRollupStore implements RevisionedRollupStore {
@@ -377,5 +379,112 @@ export class InMemoryAlertLedger implements AlertLedger {
 
   async get(key: string, channel: AlertChannel) {
     return this.records.get(`${channel}\u0000${key}`)?.record;
+  }
+}
+
+interface QueuedMessage {
+  readonly id: string;
+  readonly text: string;
+  readonly insertedAt: number;
+  visibleAt: number;
+  dequeueCount: number;
+  receipt: string;
+}
+
+/**
+ * Work queues in memory with Queue Storage's semantics, for use-case tests and the drain: delays and
+ * visibility in real milliseconds (or `now`), dequeue counts raised on each receive, receipts that a later
+ * receive invalidates, and `<queue>-poison` copies. Run it with drainWorkQueues like the Storage adapter.
+ */
+export class InMemoryWorkQueues implements WorkQueues, DrainableWorkQueues {
+  readonly queues = new Map<string, QueuedMessage[]>();
+  private sequence = 0;
+  constructor(private readonly now: () => number = () => Date.now()) {}
+
+  async send(queue: WorkQueueName, message: WorkMessage, options: { readonly delaySeconds?: number } = {}): Promise<void> {
+    const text = JSON.stringify(message);
+    if (Buffer.byteLength(Buffer.from(text).toString('base64')) > 64 * 1024) throw new AppError('INVALID_ARGUMENT', `a ${queue} message is over 64 KiB once encoded`);
+    const delay = options.delaySeconds ?? 0;
+    if (!(delay >= 0 && delay <= 7 * 24 * 3600)) throw new AppError('INVALID_ARGUMENT', `a delay of ${delay} s is outside 0 to 7 days`);
+    this.put(queue, text, delay);
+  }
+
+  async poisoned(queue: WorkQueueName, limit: number): Promise<PoisonedMessage[]> {
+    return this.list(`${queue}-poison`)
+      .slice(0, Math.min(limit, 32))
+      .map((message) => ({ id: message.id, insertedAt: new Date(message.insertedAt), body: parsedOrText(message.text) }));
+  }
+
+  async poisonedCount(queue: WorkQueueName): Promise<number> {
+    return this.list(`${queue}-poison`).length;
+  }
+
+  async receive(queue: WorkQueueName, visibilityTimeoutSeconds: number): Promise<ReceivedWorkMessage | undefined> {
+    const now = this.now();
+    const message = this.list(queue).find((candidate) => candidate.visibleAt <= now);
+    if (!message) return undefined;
+    message.visibleAt = now + visibilityTimeoutSeconds * 1000;
+    message.dequeueCount += 1;
+    message.receipt = `r${++this.sequence}`;
+    return { id: message.id, text: message.text, dequeueCount: message.dequeueCount, receipt: message.receipt };
+  }
+
+  async complete(queue: WorkQueueName, message: ReceivedWorkMessage): Promise<void> {
+    const list = this.list(queue);
+    const index = list.findIndex((candidate) => candidate.id === message.id && candidate.receipt === message.receipt);
+    if (index >= 0) list.splice(index, 1);
+  }
+
+  async release(queue: WorkQueueName, message: ReceivedWorkMessage, delaySeconds: number): Promise<void> {
+    const held = this.list(queue).find((candidate) => candidate.id === message.id && candidate.receipt === message.receipt);
+    if (held) held.visibleAt = this.now() + delaySeconds * 1000;
+  }
+
+  async extend(queue: WorkQueueName, message: ReceivedWorkMessage, visibilityTimeoutSeconds: number): Promise<ReceivedWorkMessage> {
+    const held = this.list(queue).find((candidate) => candidate.id === message.id && candidate.receipt === message.receipt);
+    if (!held) throw new AppError('STORAGE_FAILED', `message ${message.id} of ${queue} was received again by someone else or is gone`);
+    held.visibleAt = this.now() + visibilityTimeoutSeconds * 1000;
+    held.receipt = `r${++this.sequence}`;
+    return { ...message, receipt: held.receipt };
+  }
+
+  async poison(queue: WorkQueueName, message: ReceivedWorkMessage): Promise<void> {
+    this.put(`${queue}-poison`, message.text, 0);
+    await this.complete(queue, message);
+  }
+
+  async pending(queue: WorkQueueName): Promise<number> {
+    return this.list(queue).length;
+  }
+
+  private put(queue: string, text: string, delaySeconds: number): void {
+    const now = this.now();
+    this.list(queue).push({ id: `m${++this.sequence}`, text, insertedAt: now, visibleAt: now + delaySeconds * 1000, dequeueCount: 0, receipt: '' });
+  }
+
+  private list(queue: string): QueuedMessage[] {
+    let list = this.queues.get(queue);
+    if (!list) this.queues.set(queue, (list = []));
+    return list;
+  }
+}
+
+function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** One mailbox's next free slot in a map: what TableMailPacer keeps in Table Storage. */
+export class InMemoryMailPacer implements MailPacer {
+  readonly nextSlot = new Map<string, number>();
+  constructor(private readonly messagesPerMinute: number) {}
+  async reserve(mailbox: string, now: Date): Promise<Date> {
+    const key = mailbox.trim().toLowerCase();
+    const slot = Math.max(now.getTime(), this.nextSlot.get(key) ?? Number.NEGATIVE_INFINITY);
+    this.nextSlot.set(key, slot + 60_000 / this.messagesPerMinute);
+    return new Date(slot);
   }
 }

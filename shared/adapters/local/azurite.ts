@@ -70,7 +70,18 @@ export async function startAzuriteBlob(options: StartAzuriteOptions = {}): Promi
   return { connectionString: azuriteBlobConnectionString(port), port, stop };
 }
 
-async function startAzuriteService(service: 'table' | 'blob', port: number, options: StartAzuriteOptions): Promise<() => Promise<void>> {
+export function azuriteQueueConnectionString(port: number, host = '127.0.0.1'): string {
+  return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};QueueEndpoint=http://${host}:${port}/${DEV_ACCOUNT};`;
+}
+
+/** Azurite's Queue service, the same way: where a local close's work items travel (docs/fan-out.md). */
+export async function startAzuriteQueue(options: StartAzuriteOptions = {}): Promise<RunningAzurite> {
+  const port = options.port ?? (await freePort());
+  const stop = await startAzuriteService('queue', port, options);
+  return { connectionString: azuriteQueueConnectionString(port), port, stop };
+}
+
+async function startAzuriteService(service: 'table' | 'blob' | 'queue', port: number, options: StartAzuriteOptions): Promise<() => Promise<void>> {
   const require = createRequire(import.meta.url);
   const entry = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', service, 'main.js');
   const args = [entry, `--${service}Host`, '127.0.0.1', `--${service}Port`, String(port), '--disableTelemetry', '--skipApiVersionCheck', '--silent'];
