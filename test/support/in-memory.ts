@@ -23,6 +23,7 @@ import type { IngestRun, IngestRunLog } from '../../shared/ports/ingest-runs.js'
 import type { ReadUsageOptions } from '../../shared/ports/usage-source.js';
 import type { MailPacer, PoisonedMessage, WorkMessage, WorkQueueName, WorkQueues } from '../../shared/ports/work-queues.js';
 import type { DrainableWorkQueues, ReceivedWorkMessage } from '../../shared/adapters/local/queue-drain.js';
+import { mailSlotIntervalMs } from '../../shared/adapters/azure/table-mail-pacer.js';
 
 /** In-memory stand-ins for use-case tests; test/contracts runs each storage port's tests on these and on the Table adapters alike. */
 export class InMemoryRollupStore implements RevisionedRollupStore {
@@ -484,7 +485,7 @@ export class InMemoryMailPacer implements MailPacer {
   async reserve(mailbox: string, now: Date): Promise<Date> {
     const key = mailbox.trim().toLowerCase();
     const slot = Math.max(now.getTime(), this.nextSlot.get(key) ?? Number.NEGATIVE_INFINITY);
-    this.nextSlot.set(key, slot + 60_000 / this.messagesPerMinute);
+    this.nextSlot.set(key, slot + mailSlotIntervalMs(this.messagesPerMinute));
     return new Date(slot);
   }
 }
