@@ -66,8 +66,8 @@ export async function runClose(options: CloseOptions): Promise<number> {
   if (options.releaseHold && dryRun) throw new AppError('INVALID_ARGUMENT', '--release-hold cannot be combined with --dry-run or --preview: a release sends what was held');
   if (options.releaseHold && !options.reason?.trim()) throw new AppError('INVALID_ARGUMENT', '--release-hold needs --reason "<why the held figures are right>" (it is recorded on the Run sheet)');
   const settings = settingsFor(options);
-  return withStorage(settings, options.out, options.logger, async (settings) => {
-    const services = await createServices(settings, { logger: options.logger });
+  return withStorage(settings, options.out, options.logger, async (settings, local) => {
+    const services = await createServices(settings, { logger: options.logger, ...local });
     const previewDir = path.join(options.out, 'preview', options.month);
     const deps = dryRun ? dryRunCloseDeps(services.closeMonth, previewDir) : services.closeMonth;
     const result = await closeMonth(deps, {

@@ -57,6 +57,10 @@ import type { BudgetActionsDeps } from './use-cases/ingest-hourly.js';
 import { BlobBilledCostSource } from './adapters/billing/blob-billed-cost-source.js';
 import { FileBilledCostSource } from './adapters/billing/file-billed-cost-source.js';
 import type { BilledCostSource } from './ports/billed-cost-source.js';
+import { queueServiceFromConnectionString, queueServiceWithCredential, StorageWorkQueues } from './adapters/azure/storage-work-queues.js';
+import { TableMailPacer } from './adapters/azure/table-mail-pacer.js';
+import { drainWorkQueues, type DrainOptions, type DrainResult } from './adapters/local/queue-drain.js';
+import type { MailPacer, WorkHandler, WorkQueueName } from './ports/work-queues.js';
 
 export interface Services {
   readonly settings: Settings;
@@ -71,7 +75,19 @@ export interface Services {
   readonly costLookup: CostLookup;
   /** Checks the API's bearer tokens: Entra from AUTH_* settings, or the local signing key under `serve`. */
   readonly accessTokens: AccessTokenVerifier;
+  /**
+   * The queues a close fans its work items out on (docs/fan-out.md): WORK_QUEUES_URL / _CONNECTION_STRING, or
+   * the local queue service the command line starts on first use; absent when neither is there.
+   */
+  readonly workQueues?: StorageWorkQueues;
+  /** Runs handlers over the work queues with CLOSE_WORKERS workers until they are empty (local runs); with workQueues. */
+  readonly drainWorkQueues?: (handlers: Partial<Record<WorkQueueName, WorkHandler>>, options?: LocalDrainOptions) => Promise<DrainResult>;
+  /** Send slots of a mailbox shared by every worker and instance, at MAIL_MESSAGES_PER_MINUTE (table MailSlots). */
+  readonly mailPacer: MailPacer;
 }
+
+/** What a local drain may set beyond the queues and handlers; workers default to CLOSE_WORKERS. */
+export type LocalDrainOptions = Omit<DrainOptions, 'queues' | 'handlers' | 'workers'> & { readonly workers?: number };
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -95,7 +111,14 @@ export function tableFactory(storage: StorageSettings, credential?: TokenCredent
  */
 export async function createServices(
   settings: Settings,
-  runtime: { logger: Logger; clock?: Clock; accessTokens?: AccessTokenVerifier; credential?: TokenCredential },
+  runtime: {
+    logger: Logger;
+    clock?: Clock;
+    accessTokens?: AccessTokenVerifier;
+    credential?: TokenCredential;
+    /** With no work queues configured: the connection string of a local queue service, started on the first call (the CLI's Azurite). */
+    localWorkQueues?: () => Promise<string>;
+  },
 ): Promise<Services> {
   const clock = runtime.clock ?? systemClock;
   const credential = runtime.credential;
@@ -191,7 +214,46 @@ export async function createServices(
     budgets.blockAtPercent === null || budgets.blockListNamedValueId === null
       ? undefined
       : { blockAtPercent: budgets.blockAtPercent, blockList: new ApimNamedValueBlockList({ namedValueId: budgets.blockListNamedValueId, credential: credential ?? azureCredential() }) };
-  return { settings, clock, logger: runtime.logger, closeMonth, ingestDaily, evaluateBudgets, ...(budgetActions ? { budgetActions } : {}), costLookup, accessTokens };
+  const workQueues = createWorkQueues(settings, { ...(credential ? { credential } : {}), ...(runtime.localWorkQueues ? { local: runtime.localWorkQueues } : {}) });
+  const drain = workQueues === undefined ? undefined : localDrain(workQueues, settings.workQueues.closeWorkers);
+  const mailPacer = new TableMailPacer(table('MailSlots'), { messagesPerMinute: settings.mail.messagesPerMinute });
+  return {
+    settings,
+    clock,
+    logger: runtime.logger,
+    closeMonth,
+    ingestDaily,
+    evaluateBudgets,
+    ...(budgetActions ? { budgetActions } : {}),
+    costLookup,
+    accessTokens,
+    ...(workQueues ? { workQueues } : {}),
+    ...(drain ? { drainWorkQueues: drain } : {}),
+    mailPacer,
+  };
+}
+
+/**
+ * The work queues: the queue service with the managed identity (WORK_QUEUES_URL), a connection string
+ * (WORK_QUEUES_CONNECTION_STRING), or, when neither is set, the local queue service `local` starts on the
+ * first send (nothing is started for a close that never fans out); undefined without any of them.
+ */
+export function createWorkQueues(settings: Pick<Settings, 'workQueues'>, runtime: { credential?: TokenCredential; local?: () => Promise<string> } = {}): StorageWorkQueues | undefined {
+  const { location } = settings.workQueues;
+  switch (location.kind) {
+    case 'url':
+      return new StorageWorkQueues(queueServiceWithCredential(location.url, runtime.credential ?? azureCredential()));
+    case 'connection':
+      return new StorageWorkQueues(queueServiceFromConnectionString(location.connectionString));
+    case 'none': {
+      const local = runtime.local;
+      return local === undefined ? undefined : new StorageWorkQueues(async () => queueServiceFromConnectionString(await local()));
+    }
+  }
+}
+
+function localDrain(queues: StorageWorkQueues, closeWorkers: number): NonNullable<Services['drainWorkQueues']> {
+  return (handlers, options = {}) => drainWorkQueues({ ...options, queues, handlers, workers: options.workers ?? closeWorkers });
 }
 
 /**

@@ -6,6 +6,7 @@ import { DEFAULT_METRIC_MAPPING, metricMappingProblems, type MetricMapping } fro
 import { isTokenKind, type TokenKind } from '../domain/tokens.js';
 import { billingOf, billingSections, type BillingSettings } from './billing-settings.js';
 import { artifactSections, artifactsOf, type ArtifactSettings } from './artifact-settings.js';
+import { workQueueSections, workQueuesOf, type WorkQueueSettings } from './work-queue-settings.js';
 import {
   boundedDecimal,
   decimal,
@@ -65,6 +66,8 @@ export interface Settings {
   readonly billing: BillingSettings;
   /** Where workbooks and exports are kept (a folder or a Blob container) and when mails link them (artifact-settings.ts). */
   readonly artifacts: ArtifactSettings;
+  /** Where a close's work items are queued and how many a local run works on at once (work-queue-settings.ts). */
+  readonly workQueues: WorkQueueSettings;
 }
 
 export interface CloseControlSettings {
@@ -277,10 +280,17 @@ export const SETTING = {
 } as const;
 
 /**
+ * The connection the close's queue triggers name (`connection: 'CLOSE_QUEUES'`): a connection string locally,
+ * and in Azure the identity-based settings under this prefix (CLOSE_QUEUES__queueServiceUri, __credential,
+ * __clientId; docs/fan-out.md).
+ */
+export const CLOSE_QUEUES_CONNECTION = 'CLOSE_QUEUES';
+
+/**
  * Settings the Functions host reads itself (the worker runtime, its own storage, the timers' schedules as
  * `%NAME%` bindings): never read by this code, but part of what an operator sets and the docs list.
  */
-export const HOST_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'MONTHLY_CLOSE_SCHEDULE', 'DAILY_INGEST_SCHEDULE', 'HOURLY_INGEST_SCHEDULE'] as const;
+export const HOST_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'MONTHLY_CLOSE_SCHEDULE', 'DAILY_INGEST_SCHEDULE', 'HOURLY_INGEST_SCHEDULE', CLOSE_QUEUES_CONNECTION] as const;
 
 const S = SETTING;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;
@@ -513,6 +523,7 @@ function sections(projectRoot: string, mapping: MetricMapping | null) {
     }),
     ...billingSections(projectRoot),
     ...artifactSections(),
+    ...workQueueSections(),
   };
 }
 
@@ -640,12 +651,12 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
   const problems: string[] = [];
   const parsed = parseSections(
     source,
-    ['time', 'metricMapping', 'usage', 'ingest', 'general', 'directory', 'storage', 'mail', 'mailTransport', 'api', 'budgets', 'closeControls', 'billingLocation', 'billing', 'artifactLocation', 'artifactMail'],
+    ['time', 'metricMapping', 'usage', 'ingest', 'general', 'directory', 'storage', 'mail', 'mailTransport', 'api', 'budgets', 'closeControls', 'billingLocation', 'billing', 'artifactLocation', 'artifactMail', 'workQueues'],
     options.projectRoot,
     problems,
   );
   throwIfProblems(problems);
-  const { time, general, metricMapping, usage, ingest, directory, storage, mail, mailTransport, api, budgets, closeControls, billingLocation, billing, artifactLocation, artifactMail } = parsed;
+  const { time, general, metricMapping, usage, ingest, directory, storage, mail, mailTransport, api, budgets, closeControls, billingLocation, billing, artifactLocation, artifactMail, workQueues } = parsed;
   return Object.freeze({
     timeZone: time[S.timeZone],
     usage: usageOf(usage, metricMappingOf(metricMapping)),
@@ -687,6 +698,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
     }),
     billing: billingOf(billingLocation, billing),
     artifacts: artifactsOf(artifactLocation, artifactMail),
+    workQueues: workQueuesOf(workQueues),
   });
 }
 
