@@ -186,6 +186,8 @@ module storage 'core/storage/storage-account.bicep' = {
     tags: tags
     deploymentContainerName: deploymentContainerName
     allowSharedKeyAccess: storageAllowSharedKeyAccess
+    // The close's work queues: shared/ports/work-queues.ts WORK_QUEUE_NAMES.
+    queueNames: ['close-team', 'close-finance', 'close-mail']
   }
 }
 
@@ -336,6 +338,11 @@ var productSettings = union(usageTarget, {
   STORAGE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
   TABLE_PREFIX: 'chargeback'
 
+  // The close's work items go on Storage queues with the identity (docs/fan-out.md); the queue triggers read
+  // them through the CLOSE_QUEUES__* settings of function-app.bicep. CLOSE_WORKERS only sizes local runs.
+  WORK_QUEUES_URL: storage.outputs.queueEndpoint
+  CLOSE_WORKERS: '4'
+
   // Mail: Graph sendMail as one Exchange mailbox, paced under Exchange's ~30 messages a minute.
   MAIL_TRANSPORT: 'graph'
   MAIL_SENDER_MAILBOX: senderMailbox
@@ -430,4 +437,5 @@ output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
+output WORK_QUEUES_URL string = storage.outputs.queueEndpoint
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString

@@ -56,6 +56,12 @@ var platformSettings = {
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
 
+  // The connection the close's queue triggers name (connection: 'CLOSE_QUEUES', docs/fan-out.md): identity-based,
+  // so the trigger reaches the queue service with the user-assigned identity and no account key.
+  CLOSE_QUEUES__queueServiceUri: storage.properties.primaryEndpoints.queue
+  CLOSE_QUEUES__credential: 'managedidentity'
+  CLOSE_QUEUES__clientId: identityClientId
+
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   // App Insights has local auth disabled: telemetry is sent with the identity's Entra token.
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'

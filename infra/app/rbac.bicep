@@ -14,18 +14,21 @@ param userPrincipalType string = 'User'
 var role = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
 // Blob Data Owner: the host keeps timer schedule status and singleton locks in blobs and creates its
 // containers; the platform reads the deployment package with this identity.
-// No Queue Data Contributor: only queue-based triggers and Durable Functions need host queues, and this app has
-// timer and HTTP triggers only (add the role, 974c5e8b-45b9-4653-ba55-5f855dd0fb88, if that changes).
-// Table Data Contributor: the chargeback tables (rollups, closes, deliveries, directory cache, ...) and the
-// host's diagnostic events.
+// Table Data Contributor: the chargeback tables (rollups, closes, deliveries, directory cache, mail slots, ...)
+// and the host's diagnostic events.
+// Queue Data Contributor: the close's work queues (docs/fan-out.md): the app sends work items, the queue
+// triggers read, update and delete them, and the host creates the <queue>-poison queues and writes to them.
+// It is the one built-in role that covers all of that (Message Processor cannot send or create a queue).
 var storageRoles = [
   role.storageBlobDataOwner
   role.storageTableDataContributor
+  role.storageQueueDataContributor
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {

@@ -1,4 +1,4 @@
-metadata description = 'Storage for the Functions host (AzureWebJobsStorage), the deployment package and the chargeback tables.'
+metadata description = 'Storage for the Functions host (AzureWebJobsStorage), the deployment package, the chargeback tables and the close\'s work queues.'
 
 param name string
 param location string
@@ -13,6 +13,9 @@ you with a data role). That is why no connection string is put in the app settin
 code version that cannot yet reach its tables through STORAGE_TABLE_ENDPOINT.
 ''')
 param allowSharedKeyAccess bool = false
+
+@description('Queues a close fans its work items out on (docs/fan-out.md). Their <name>-poison queues are created by the Functions host with the first poisoned message.')
+param queueNames array = []
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -48,6 +51,16 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // table never needs an infrastructure change.
   resource tableServices 'tableServices' = {
     name: 'default'
+  }
+
+  resource queueServices 'queueServices' = {
+    name: 'default'
+
+    resource queues 'queues' = [
+      for queueName in queueNames: {
+        name: queueName
+      }
+    ]
   }
 }
 
