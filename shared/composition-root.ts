@@ -59,8 +59,8 @@ import { FileBilledCostSource } from './adapters/billing/file-billed-cost-source
 import type { BilledCostSource } from './ports/billed-cost-source.js';
 import { queueServiceFromConnectionString, queueServiceWithCredential, StorageWorkQueues } from './adapters/azure/storage-work-queues.js';
 import { TableMailPacer } from './adapters/azure/table-mail-pacer.js';
-import { drainWorkQueues, type DrainOptions, type DrainResult } from './adapters/local/queue-drain.js';
-import type { MailPacer, WorkHandler, WorkQueueName } from './ports/work-queues.js';
+import { drainWorkQueues, type DrainableWorkQueues, type DrainOptions, type DrainResult } from './adapters/local/queue-drain.js';
+import type { MailPacer, WorkHandler, WorkQueueName, WorkQueues } from './ports/work-queues.js';
 
 export interface Services {
   readonly settings: Settings;
@@ -79,7 +79,7 @@ export interface Services {
    * The queues a close fans its work items out on (docs/fan-out.md): WORK_QUEUES_URL / _CONNECTION_STRING, or
    * the local queue service the command line starts on first use; absent when neither is there.
    */
-  readonly workQueues?: StorageWorkQueues;
+  readonly workQueues?: WorkQueues & DrainableWorkQueues;
   /** Runs handlers over the work queues with CLOSE_WORKERS workers until they are empty (local runs); with workQueues. */
   readonly drainWorkQueues?: (handlers: Partial<Record<WorkQueueName, WorkHandler>>, options?: LocalDrainOptions) => Promise<DrainResult>;
   /** Send slots of a mailbox shared by every worker and instance, at MAIL_MESSAGES_PER_MINUTE (table MailSlots). */
@@ -252,7 +252,7 @@ export function createWorkQueues(settings: Pick<Settings, 'workQueues'>, runtime
   }
 }
 
-function localDrain(queues: StorageWorkQueues, closeWorkers: number): NonNullable<Services['drainWorkQueues']> {
+function localDrain(queues: DrainableWorkQueues, closeWorkers: number): NonNullable<Services['drainWorkQueues']> {
   return (handlers, options = {}) => drainWorkQueues({ ...options, queues, handlers, workers: options.workers ?? closeWorkers });
 }
 
