@@ -24,21 +24,36 @@ import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } 
 import type { UsageReadResult, UsageRow } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { BudgetSource } from '../ports/budget-source.js';
-import type { CostExporter, CostExportMonth } from '../ports/cost-export.js';
+import type { CostExporter } from '../ports/cost-export.js';
 import type { Directory } from '../ports/directory.js';
 import type { CloseAttempt, CloseRegistry, DeliveryLedger, HeldClose, MonthClose } from '../ports/ledger.js';
 import type { HeldLease, Leases } from '../ports/lease.js';
 import type { MailAttachment, Mailer } from '../ports/mailer.js';
 import type { PriceBookSource } from '../ports/price-book-source.js';
-import type { MailDownload, ReportMailOptions, ReportMails } from '../ports/report-mails.js';
+import type { ReportMails } from '../ports/report-mails.js';
 import type { ReportRenderer } from '../ports/report-renderer.js';
 import type { RevisionedRollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
 import { billedRatesOf, billedTeamsChanged, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
-import type { Money } from '../domain/money.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
 import { composeOperatorMail } from './operator-mail.js';
+import {
+  CSV_TYPE,
+  XLSX_TYPE,
+  financeDeliveryKey,
+  focusName,
+  heldWorkbookName,
+  mailFiles,
+  rejectsName,
+  teamDeliveryKey,
+  teamWorkbookName,
+  workbookName,
+  writeFocusExport,
+  type ArtifactMailSettings,
+} from './close-artifacts.js';
+
+export { financeDeliveryKey, focusName, heldWorkbookName, rejectsName, teamDeliveryKey, teamWorkbookName, workbookName, type ArtifactMailSettings } from './close-artifacts.js';
 
 export interface CloseMonthDeps {
   readonly usageSource: UsageSource;
@@ -573,33 +588,13 @@ async function writeReports(
       revision: input.revision,
       lines: input.lines,
       priceBook: input.priceBook,
-      directory: input.directory,
+      teams: input.directory.teams,
       billedRates: billedRatesOf(input.bill),
     });
   }
   logger.progress('team workbooks', 'building the team workbooks');
   const teamFiles = await buildTeamWorkbooks(deps, { lines: input.lines, report: input.report, context: input.context, revision: input.revision, held, bill: input.bill });
   return { workbook, workbookLocation, teamFiles, ...(rejectsLocation ? { rejectsLocation } : {}), ...(focusLocation ? { focusLocation } : {}) };
-}
-
-/** The month as a FOCUS CSV, written as it is produced: about 25 rows per line would be a large string. */
-async function writeFocusExport(
-  deps: Pick<CloseMonthDeps, 'costExport' | 'artifacts' | 'settings'>,
-  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution; billedRates?: ReadonlyMap<string, Money> | undefined },
-): Promise<string> {
-  const exportMonth: CostExportMonth = {
-    month: input.month,
-    timeZone: deps.settings.timeZone,
-    window: input.window,
-    currency: input.priceBook.currency,
-    lines: input.lines,
-    priceBook: input.priceBook,
-    teamNames: new Map([...input.directory.teams.values()].map((team) => [team.id, team.name])),
-    teamCostCenters: new Map([...input.directory.teams.values()].flatMap((team) => (team.costCenter === undefined ? [] : [[team.id, team.costCenter] as const]))),
-    ...(input.billedRates ? { billedRates: input.billedRates } : {}),
-  };
-  const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
-  return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
 }
 
 interface TeamFile {
@@ -672,46 +667,6 @@ async function mailTeamLeads(
   return teams;
 }
 
-export interface ArtifactMailSettings {
-  /** A workbook larger than this is linked, not attached; 0 links every workbook. */
-  readonly attachMaxBytes: number;
-  readonly linkHours: number;
-}
-
-const DEFAULT_ARTIFACT_MAIL: ArtifactMailSettings = { attachMaxBytes: 10 * 1024 * 1024, linkHours: 168 };
-
-/**
- * What a mail carries of its files: the workbook attached up to the size limit and above it a link that
- * expires; the FOCUS export (gigabytes at scale) only ever as a link. A store that makes no links (a local
- * folder) gets the workbook attached whatever its size, with a warning, and the export left out as before.
- */
-async function mailFiles(
-  deps: Pick<CloseMonthDeps, 'artifacts' | 'settings' | 'logger'>,
-  files: { readonly workbook: { readonly filename: string; readonly content: Buffer }; readonly focusExport?: string },
-): Promise<Pick<ReportMailOptions, 'attachment' | 'downloads'>> {
-  const { attachMaxBytes, linkHours } = deps.settings.artifactMail ?? DEFAULT_ARTIFACT_MAIL;
-  const { filename, content } = files.workbook;
-  const downloads: MailDownload[] = [];
-  let attach = true;
-  if (content.length > attachMaxBytes) {
-    const link = await deps.artifacts.link(filename, linkHours);
-    if (link) {
-      downloads.push({ kind: 'workbook', filename, url: link.url, expiresAt: link.expiresAt, bytes: content.length });
-      attach = false;
-    } else {
-      deps.logger.warn(`${filename} (${content.length} bytes) is over the attachment limit of ${attachMaxBytes} bytes, but the artifact store makes no links: attached anyway`);
-    }
-  }
-  if (files.focusExport !== undefined) {
-    const link = await deps.artifacts.link(files.focusExport, linkHours);
-    if (link) downloads.push({ kind: 'focus-export', filename: files.focusExport, url: link.url, expiresAt: link.expiresAt });
-  }
-  return {
-    ...(attach ? { attachment: { filename, contentType: XLSX_TYPE, content } } : {}),
-    ...(downloads.length > 0 ? { downloads } : {}),
-  };
-}
-
 /**
  * Runs one delivery. A mail the mail service refused is noted and the run goes on with the other mails; any
  * other failure (the ledger unreachable, a lost lease) stops the run before it sends anything more, because
@@ -725,14 +680,6 @@ async function attempt<T>(failures: string[], what: string, send: () => Promise<
     failures.push(`${what}: ${describeError(error)}`);
     return { status: 'failed', error: describeError(error) };
   }
-}
-
-export function financeDeliveryKey(month: string, revision: number): string {
-  return `${month}|r${revision}|finance`;
-}
-
-export function teamDeliveryKey(month: string, revision: number, teamId: string): string {
-  return `${month}|r${revision}|team|${teamId}`;
 }
 
 /**
@@ -850,33 +797,6 @@ function everyTenth(report: (done: number, total: number) => void): (done: numbe
       next = done + Math.max(1, Math.ceil(total / 10));
     }
   };
-}
-
-const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-const CSV_TYPE = 'text/csv; charset=utf-8';
-
-const revisionSuffix = (revision: number) => (revision > 1 ? `-r${revision}` : '');
-
-export function workbookName(month: string, revision: number): string {
-  return `chargeback-${month}${revisionSuffix(revision)}.xlsx`;
-}
-
-/** Team ids are [a-z0-9._-]; a ".." inside one would read as a parent reference in a file name. */
-export function teamWorkbookName(month: string, revision: number, teamId: string, held = false): string {
-  return `chargeback-${month}-team-${teamId.replace(/\.{2,}/g, '.')}${revisionSuffix(revision)}${held ? '-held' : ''}.xlsx`;
-}
-
-/** A held close's workbook, for the operator: never named like one finance received. */
-export function heldWorkbookName(month: string, revision: number): string {
-  return `chargeback-${month}-r${revision}-held.xlsx`;
-}
-
-export function rejectsName(month: string, revision: number): string {
-  return `rejects-${month}${revisionSuffix(revision)}.csv`;
-}
-
-export function focusName(month: string, revision: number): string {
-  return `focus-${month}${revisionSuffix(revision)}.csv`;
 }
 
 function distinctUsers(rows: readonly UsageRow[]): string[] {
