@@ -3,7 +3,7 @@ import { AppError } from './errors.js';
 
 /**
  * JSON that keeps what plain JSON loses in a report or a close's context: bigint amounts, exact decimals,
- * instants and maps come back as the same types, so a work item read back in another process computes the
+ * instants, maps and bytes (a mail's attachment) come back as the same types, so a work item read back in another process computes the
  * same figures as the process that wrote it.
  */
 export function toTaggedJson(value: unknown): string {
@@ -15,6 +15,7 @@ export function toTaggedJson(value: unknown): string {
     if (Decimal.isDecimal(original)) return { $decimal: (original as Decimal).toString() };
     if (original instanceof Map) return { $map: [...original.entries()] };
     if (original instanceof Set) return { $set: [...original.values()] };
+    if (original instanceof Uint8Array) return { $base64: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') };
     return plain;
   });
 }
@@ -31,6 +32,7 @@ export function fromTaggedJson<T = unknown>(text: string, what: string): T {
       if (typeof tagged.$decimal === 'string') return new Decimal(tagged.$decimal);
       if (Array.isArray(tagged.$map)) return new Map(tagged.$map as [unknown, unknown][]);
       if (Array.isArray(tagged.$set)) return new Set(tagged.$set as unknown[]);
+      if (typeof tagged.$base64 === 'string') return Buffer.from(tagged.$base64, 'base64');
       return plain;
     }) as T;
   } catch (error) {

@@ -12,6 +12,7 @@ import {
   bucketBy,
   buildTeamReport,
   previousMonthFigures,
+  teamShareOf,
   type MonthReport,
   type PreviousMonthFigures,
   type ReportBudget,
@@ -37,6 +38,7 @@ import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
 import { billedRatesOf, billedTeamsChanged, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
+import { dispatchRevision, type CloseWorkDeps, type DispatchResult, type RevisionWork, type TeamWork } from './close-work.js';
 import { composeOperatorMail } from './operator-mail.js';
 import {
   CSV_TYPE,
@@ -87,6 +89,11 @@ export interface CloseMonthDeps {
   } & BillReconciliationDeps['settings'];
   /** Azure's bill (Cost Management's FOCUS export); without it every close is an estimate at list prices. */
   readonly billedCosts?: BillReconciliationDeps['billedCosts'];
+  /**
+   * When present, a published revision's workbooks and mails are work items on these queues (run by the
+   * queue-triggered functions, or a local drain) instead of steps of this run. See close-work.ts.
+   */
+  readonly fanOut?: Pick<CloseWorkDeps, 'queues' | 'progress'>;
 }
 
 export interface CloseMonthRequest {
@@ -105,8 +112,16 @@ export interface CloseMonthRequest {
   readonly runId?: string;
 }
 
-/** What happened to one team's mail in this run. 'not-owed': a revision that did not change this team's numbers. */
-export type TeamMailOutcome = DeliveryOutcome | { readonly status: 'not-owed' } | { readonly status: 'failed'; readonly error: string };
+/**
+ * What happened to one team's mail in this run. 'not-owed': a revision that did not change this team's numbers;
+ * 'queued': a work item will send it (a fanned-out close).
+ */
+export type TeamMailOutcome = DeliveryOutcome | { readonly status: 'not-owed' } | { readonly status: 'failed'; readonly error: string } | Queued;
+
+/** Left to the revision's work items (a fanned-out close): the CLI drains them, in Azure the queue triggers run them. */
+export interface Queued {
+  readonly status: 'queued';
+}
 
 export interface TeamCloseResult {
   readonly teamId: string;
@@ -135,8 +150,10 @@ export interface CloseMonthResult {
   readonly workbookLocation: string;
   readonly rejectsLocation?: string;
   readonly focusLocation?: string;
-  readonly mail: DeliveryOutcome | { readonly status: 'held' };
+  readonly mail: DeliveryOutcome | { readonly status: 'held' } | Queued;
   readonly teams: readonly TeamCloseResult[];
+  /** A fanned-out close: the work items it queued. */
+  readonly dispatched?: DispatchResult;
   readonly operatorMails: readonly DeliveryOutcome[];
   readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
   /** The true-up to the bill: absent without a billed-cost source. The report carries the same in `billing`. */
@@ -189,6 +206,7 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
   if (verdict === 'hold' && figured.close.changed && !release) return hold(deps, request, { ...figured, report: { ...figured.baseReport, controls }, controls, lease });
 
   const published = await recordAndPublish(deps, { ...figured, controls, release });
+  if (deps.fanOut) return dispatchPublished(deps, deps.fanOut, request, { ...figured, ...published, controls, release });
   const artifacts = await writeReports(deps, { ...figured, revision: figured.close.revision, report: published.report, variant: 'final' });
   const delivered = await deliverRevision(deps, request, { ...figured, ...published, artifacts, lease });
 
@@ -226,6 +244,72 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
     operatorMails: [],
     ...(published.record.release ? { release: published.record.release } : {}),
     ...(figured.bill ? { bill: figured.bill } : {}),
+  };
+}
+
+/**
+ * A fanned-out close's last step: the revision's work context saved and its items queued; the rejects file
+ * is written here, where the rejects are. The run's outcome is recorded as the inline close records it.
+ */
+async function dispatchPublished(
+  deps: CloseMonthDeps,
+  fanOut: NonNullable<CloseMonthDeps['fanOut']>,
+  request: CloseMonthRequest,
+  input: FiguredMonth & { report: MonthReport; changes: RevisionChanges | undefined; owedTeams: readonly string[] | undefined; record: MonthClose; stored: { written: number; deleted: number }; controls: readonly ControlResult[]; release: { by: string; reason: string; at: Date } | undefined },
+): Promise<CloseMonthResult> {
+  const { month, close, report } = input;
+  if (request.resend || request.resendUncertain) {
+    throw new AppError('INVALID_ARGUMENT', 'resending mails is a step of the inline close: run it without fan-out (no --workers)');
+  }
+  const rejectsLocation = await writeRejects(deps, month, close.revision, input.usage);
+  const teams: TeamWork[] = [];
+  for (const team of report.teams) {
+    if (team.teamId === UNALLOCATED_TEAM) continue;
+    const key = teamDeliveryKey(month, close.revision, team.teamId);
+    const owed = input.owedTeams ? input.owedTeams.includes(team.teamId) : await teamMailOwed(deps, { revision: close.revision, changes: input.changes, teamId: team.teamId, key });
+    teams.push({ ...teamShareOf(report, team.teamId, team.teamName), owed });
+  }
+  const { previousMonth, ...context } = input.context;
+  const work: RevisionWork = {
+    month,
+    revision: close.revision,
+    window: input.window,
+    context: { ...context, priceBook: { version: context.priceBook.version, source: context.priceBook.source, currency: context.priceBook.currency, models: context.priceBook.models } },
+    ...(previousMonth ? { previousMonth } : {}),
+    ...(input.bill ? { bill: input.bill } : {}),
+    controls: report.controls ?? input.controls,
+    ...(input.changes ? { changes: input.changes } : {}),
+    ...(report.release ? { release: report.release } : {}),
+    teams,
+  };
+  const dispatched = await dispatchRevision({ ...deps, ...fanOut }, work);
+  await recordAttempt(deps, { month, outcome: input.release ? 'released' : close.changed ? 'closed' : 'unchanged', revision: close.revision, controls: input.controls, note: 'delivery queued as work items' });
+  return {
+    month,
+    window: input.window,
+    revision: close.revision,
+    state: 'closed',
+    changed: close.changed,
+    controls: input.controls,
+    usage: usageFigures(input.usage),
+    directoryNotes: input.directory.notes,
+    stored: input.stored,
+    report,
+    workbookLocation: workbookName(month, close.revision),
+    ...(rejectsLocation ? { rejectsLocation } : {}),
+    focusLocation: focusName(month, close.revision),
+    mail: { status: 'queued' },
+    teams: teams.map((team) => ({
+      teamId: team.teamId,
+      teamName: team.teamName,
+      amount: team.shownTotal,
+      workbookLocation: teamWorkbookName(month, close.revision, team.teamId),
+      mail: team.owed ? { status: 'queued' } : { status: 'not-owed' },
+    })),
+    operatorMails: [],
+    dispatched,
+    ...(input.record.release ? { release: input.record.release } : {}),
+    ...(input.bill ? { bill: input.bill } : {}),
   };
 }
 
@@ -577,8 +661,7 @@ async function writeReports(
   logger.progress('workbook', `building the finance workbook${held ? ' (held draft)' : ''}`);
   const workbook = await deps.renderer.financeWorkbook(input.report);
   const workbookLocation = await deps.artifacts.save(held ? heldWorkbookName(input.month, input.revision) : workbookName(input.month, input.revision), workbook, XLSX_TYPE);
-  const rejected = input.usage.rejects.all ?? input.usage.rejects.samples;
-  const rejectsLocation = rejected.length > 0 ? await deps.artifacts.save(rejectsName(input.month, input.revision), deps.costExport.rejectsCsv(rejected), CSV_TYPE) : undefined;
+  const rejectsLocation = await writeRejects(deps, input.month, input.revision, input.usage);
   let focusLocation: string | undefined;
   if (!held) {
     logger.progress('export', 'writing the FOCUS cost export');
@@ -595,6 +678,12 @@ async function writeReports(
   logger.progress('team workbooks', 'building the team workbooks');
   const teamFiles = await buildTeamWorkbooks(deps, { lines: input.lines, report: input.report, context: input.context, revision: input.revision, held, bill: input.bill });
   return { workbook, workbookLocation, teamFiles, ...(rejectsLocation ? { rejectsLocation } : {}), ...(focusLocation ? { focusLocation } : {}) };
+}
+
+/** The rows the close left out, for a person to look at; nothing when there were none. */
+async function writeRejects(deps: Pick<CloseMonthDeps, 'artifacts' | 'costExport'>, month: string, revision: number, usage: UsageFigures): Promise<string | undefined> {
+  const rejected = usage.rejects.all ?? usage.rejects.samples;
+  return rejected.length > 0 ? deps.artifacts.save(rejectsName(month, revision), deps.costExport.rejectsCsv(rejected), CSV_TYPE) : undefined;
 }
 
 interface TeamFile {

@@ -193,6 +193,9 @@ export class InMemoryArtifacts implements ArtifactStore {
     this.files.set(name, content);
     return `memory:${name}`;
   }
+  async read(name: string) {
+    return this.files.get(name);
+  }
   async saveStream(name: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>) {
     const parts: Buffer[] = [];
     for await (const chunk of chunks) parts.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
