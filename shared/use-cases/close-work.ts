@@ -124,9 +124,9 @@ export async function dispatchRevision(deps: Pick<CloseWorkDeps, 'artifacts' | '
 /** The handlers of the three queues: what the queue-triggered functions and the local drain both call. */
 export function closeWorkHandlers(deps: CloseWorkDeps): Record<WorkQueueName, WorkHandler> {
   return {
-    'close-team': (message, meta) => runTeamItem(deps, parseItem(message, 'team'), meta),
-    'close-finance': (message, meta) => runFinanceItem(deps, parseItem(message, 'finance'), meta),
-    'close-mail': (message, meta) => runMailItem(deps, parseMailItem(message), meta),
+    'close-team': async (message, meta) => runTeamItem(deps, parseItem(message, 'team'), meta),
+    'close-finance': async (message, meta) => runFinanceItem(deps, parseItem(message, 'finance'), meta),
+    'close-mail': async (message, meta) => runMailItem(deps, parseMailItem(message), meta),
   };
 }
 
