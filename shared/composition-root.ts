@@ -35,6 +35,7 @@ import { loadSettings, loadWebSignInSettings, type DirectorySettings, type Setti
 import { invocationScopedLogger } from './adapters/functions-logger.js';
 import { consoleLogger } from './adapters/local/console-logger.js';
 import type { TableClient } from '@azure/data-tables';
+import type { CloseWorkDeps } from './use-cases/close-work.js';
 import { AppError } from './domain/errors.js';
 import type { Directory } from './ports/directory.js';
 import type { Clock, Logger } from './ports/runtime.js';
@@ -71,6 +72,8 @@ export interface Services {
   readonly costLookup: CostLookup;
   /** Checks the API's bearer tokens: Entra from AUTH_* settings, or the local signing key under `serve`. */
   readonly accessTokens: AccessTokenVerifier;
+  /** The close's work items (team, finance, mail) on Storage queues; absent when the close delivers inline. */
+  readonly closeWork?: CloseWorkDeps;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
