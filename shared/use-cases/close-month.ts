@@ -38,8 +38,8 @@ import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
 import { billedRatesOf, billedTeamsChanged, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
-import { dispatchRevision, type CloseWorkDeps, type DispatchResult, type RevisionWork, type TeamWork } from './close-work.js';
-import { composeOperatorMail } from './operator-mail.js';
+import { dispatchRevision, stuckWorkOf, type CloseWorkDeps, type DispatchResult, type RevisionWork, type StuckWorkItem, type TeamWork } from './close-work.js';
+import { composeOperatorMail, composeStuckWorkMail } from './operator-mail.js';
 import {
   CSV_TYPE,
   XLSX_TYPE,
@@ -154,6 +154,8 @@ export interface CloseMonthResult {
   readonly teams: readonly TeamCloseResult[];
   /** A fanned-out close: the work items it queued. */
   readonly dispatched?: DispatchResult;
+  /** A fanned-out close: the month's work items that failed every retry (poison messages), told to the operator. */
+  readonly stuckWork?: readonly StuckWorkItem[];
   readonly operatorMails: readonly DeliveryOutcome[];
   readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
   /** The true-up to the bill: absent without a billed-cost source. The report carries the same in `billing`. */
@@ -283,6 +285,7 @@ async function dispatchPublished(
     teams,
   };
   const dispatched = await dispatchRevision({ ...deps, ...fanOut }, work);
+  const stuck = await tellOperatorOfStuckWork(deps, fanOut, month);
   await recordAttempt(deps, { month, outcome: input.release ? 'released' : close.changed ? 'closed' : 'unchanged', revision: close.revision, controls: input.controls, note: 'delivery queued as work items' });
   return {
     month,
@@ -308,6 +311,7 @@ async function dispatchPublished(
     })),
     operatorMails: [],
     dispatched,
+    stuckWork: stuck,
     ...(input.record.release ? { release: input.record.release } : {}),
     ...(input.bill ? { bill: input.bill } : {}),
   };
@@ -589,6 +593,21 @@ async function teamsOwed(
     if (delivery?.status !== 'sent') owed.add(teamId);
   }
   return allTeams.filter((id) => owed.has(id));
+}
+
+/**
+ * Tells the operator of the month's poison messages: once for each set of them (a new poison message makes a
+ * new mail). Best effort, as every operator mail: the close itself went right.
+ */
+async function tellOperatorOfStuckWork(deps: CloseMonthDeps, fanOut: NonNullable<CloseMonthDeps['fanOut']>, month: string): Promise<StuckWorkItem[]> {
+  const stuck = await stuckWorkOf(fanOut.queues, month);
+  if (stuck.length === 0) return stuck;
+  deps.logger.error(`${stuck.length} work item(s) of ${month} failed every retry and are in the poison queues`, { month, stuck: stuck.map((item) => `${item.queue}/${item.id}`) });
+  const ids = createHash('sha256').update(stuck.map((item) => `${item.queue}/${item.id}`).sort().join('\n')).digest('hex').slice(0, 16);
+  await deliverOnce(deps, { key: `${month}|stuck|${ids}`, resend: false, mail: composeStuckWorkMail({ month, items: stuck, from: deps.settings.mailFrom, to: deps.settings.operatorRecipients }) }).catch((error: unknown) =>
+    deps.logger.error(`could not tell the operator about the stuck work of ${month}: ${describeError(error)}`),
+  );
+  return stuck;
 }
 
 /** Tells the operator, once per reason and revision, why a close did not reach finance. */

@@ -15,7 +15,7 @@ import type { ReportMails } from '../ports/report-mails.js';
 import type { ReportRenderer } from '../ports/report-renderer.js';
 import type { RevisionedRollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
-import type { MailPacer, WorkHandler, WorkMessageMeta, WorkQueueName, WorkQueues } from '../ports/work-queues.js';
+import { WORK_QUEUE_NAMES, type MailPacer, type PoisonedMessage, type WorkHandler, type WorkMessageMeta, type WorkQueueName, type WorkQueues } from '../ports/work-queues.js';
 import {
   XLSX_TYPE,
   financeDeliveryKey,
@@ -390,6 +390,21 @@ function mailboxOf(from: string): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The poison messages of a month's work items, on every queue: what the operator must hear about. */
+export async function stuckWorkOf(queues: WorkQueues, month: string): Promise<StuckWorkItem[]> {
+  const stuck: StuckWorkItem[] = [];
+  for (const queue of WORK_QUEUE_NAMES) {
+    for (const message of await queues.poisoned(queue, 100)) {
+      if ((message.body as { month?: unknown } | null)?.month === month) stuck.push({ queue, ...message });
+    }
+  }
+  return stuck;
+}
+
+export interface StuckWorkItem extends PoisonedMessage {
+  readonly queue: WorkQueueName;
 }
 
 /** For the CLI and the operator: a revision's items by state. */

@@ -180,6 +180,27 @@ describe('a fanned-out close', () => {
     expect(broken.mailer.sent.map((mail) => mail.to[0])).not.toContain('finance@contoso.example');
   });
 
+  it('tells the operator once about work items that failed every retry, and a rerun queues them again', async () => {
+    const { close, work, queues, mailer } = fanOutSetup();
+    await closeMonth(close, { month: '2026-10' });
+    mailer.failWhen = (mail) => mail.to.includes('finance@contoso.example');
+    await queues.drain(closeWorkHandlers(work));
+    mailer.failWhen = null;
+
+    const rerun = await closeMonth(close, { month: '2026-10' });
+    expect(rerun.stuckWork).toMatchObject([{ queue: 'close-mail', body: { key: '2026-10|r1|finance' } }]);
+    expect(rerun.dispatched).toMatchObject({ teamsQueued: 0, mailsQueued: 1 });
+    const operator = mailer.sent.filter((mail) => mail.to.includes('ops@contoso.example'));
+    expect(operator).toHaveLength(1);
+    expect(operator[0]!.subject).toBe('Chargeback 2026-10: 1 work item(s) stuck');
+    expect(operator[0]!.text).toContain('2026-10|r1|finance');
+
+    await queues.drain(closeWorkHandlers(work));
+    expect(mailer.sent.filter((mail) => mail.to.includes('finance@contoso.example'))).toHaveLength(1);
+    await closeMonth(close, { month: '2026-10' });
+    expect(mailer.sent.filter((mail) => mail.to.includes('ops@contoso.example'))).toHaveLength(1);
+  });
+
   it('reports a mail uncertain when a worker died between sending and recording it, and does not send it again', async () => {
     const { close, work, queues, mailer } = fanOutSetup();
     await closeMonth(close, { month: '2026-10' });
