@@ -254,6 +254,45 @@ describe('a fanned-out close', () => {
     expect(queues.sent.filter((message) => message.queue === 'close-mail' && message.delaySeconds > 0).length).toBeGreaterThan(0);
   });
 
+  it('mails 500 teams at 30 a minute with no invocation waiting longer than the pacing wait', async () => {
+    const clock = fixedClock('2026-11-03T06:00:00Z');
+    const teams = Array.from({ length: 500 }, (_, index) => ({ id: `team-${String(index).padStart(3, '0')}`, name: `Team ${index}`, leads: [`lead${index}@contoso.example`] }));
+    const users = teams.map((team, index) => ({ userId: `u${index}`, teamId: team.id }));
+    const queues = new InMemoryWorkQueues(clock);
+    const progress = new InMemoryCloseProgress(() => clock.now());
+    const pacer = new InMemoryMailPacer(2_000);
+    const mailer = new RecordingMailer();
+    const sentAt: number[] = [];
+    const deps = testCloseDeps({
+      usageSource: new StaticUsageSource(users.map((user) => usageRow({ day: '2026-10-05', userId: user.userId, tokens: tokens({ input: 1_000 }) }))),
+      directory: new StaticDirectory(testDirectory(users, teams)),
+      mailer: { send: async (mail: OutgoingMail) => (sentAt.push(clock.now().getTime()), mailer.send(mail)) },
+      clock,
+    });
+    await closeMonth({ ...deps, fanOut: { queues, progress } }, { month: '2026-10' });
+    const handlers = closeWorkHandlers({ ...deps, queues, progress, pacer, settings: { ...deps.settings, maxPacingWaitMs: 20_000 }, sleep: async (ms) => clock.set(new Date(clock.now().getTime() + ms).toISOString()) });
+    let longest = 0;
+    const timed = Object.fromEntries(
+      Object.entries(handlers).map(([queue, handler]) => [
+        queue,
+        async (message: unknown, meta: { id: string; dequeueCount: number }) => {
+          const start = clock.now().getTime();
+          await handler(message, meta);
+          longest = Math.max(longest, clock.now().getTime() - start);
+        },
+      ]),
+    );
+    const started = clock.now().getTime();
+    await queues.drain(timed);
+
+    expect(mailer.sent).toHaveLength(501);
+    const gaps = sentAt.slice(1).map((at, index) => at - sentAt[index]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(2_000);
+    expect(longest).toBeLessThanOrEqual(20_000);
+    // 501 mails at one every 2 s: about 1,000 s from the first to the last, none of it inside one invocation.
+    expect(sentAt.at(-1)! - started).toBeLessThan(1_010_000);
+  });
+
   it('keeps the amounts exact through the stored work context', async () => {
     const { close, work } = fanOutSetup();
     const result = await closeMonth(close, { month: '2026-10' });
