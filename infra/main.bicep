@@ -339,7 +339,7 @@ var productSettings = union(usageTarget, {
   TABLE_PREFIX: 'chargeback'
 
   // The close's work items go on Storage queues with the identity (docs/fan-out.md); the queue triggers read
-  // them through the CLOSE_QUEUES__* settings of function-app.bicep. CLOSE_WORKERS only sizes local runs.
+  // them through the WorkQueues__* settings of function-app.bicep. CLOSE_WORKERS only sizes local runs.
   WORK_QUEUES_URL: storage.outputs.queueEndpoint
   CLOSE_WORKERS: '4'
 

@@ -35,6 +35,7 @@ import { loadSettings, loadWebSignInSettings, type DirectorySettings, type Setti
 import { invocationScopedLogger } from './adapters/functions-logger.js';
 import { consoleLogger } from './adapters/local/console-logger.js';
 import type { TableClient } from '@azure/data-tables';
+import type { CloseWorkDeps } from './use-cases/close-work.js';
 import { AppError } from './domain/errors.js';
 import type { Directory } from './ports/directory.js';
 import type { Clock, Logger } from './ports/runtime.js';
@@ -84,6 +85,8 @@ export interface Services {
   readonly drainWorkQueues?: (handlers: Partial<Record<WorkQueueName, WorkHandler>>, options?: LocalDrainOptions) => Promise<DrainResult>;
   /** Send slots of a mailbox shared by every worker and instance, at MAIL_MESSAGES_PER_MINUTE (table MailSlots). */
   readonly mailPacer: MailPacer;
+  /** The close's work items (team, finance, mail) on Storage queues; absent when the close delivers inline. */
+  readonly closeWork?: CloseWorkDeps;
 }
 
 /** What a local drain may set beyond the queues and handlers; workers default to CLOSE_WORKERS. */

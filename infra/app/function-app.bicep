@@ -56,11 +56,11 @@ var platformSettings = {
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
 
-  // The connection the close's queue triggers name (connection: 'CLOSE_QUEUES', docs/fan-out.md): identity-based,
+  // The connection the close's queue triggers name (connection: 'WorkQueues', docs/fan-out.md): identity-based,
   // so the trigger reaches the queue service with the user-assigned identity and no account key.
-  CLOSE_QUEUES__queueServiceUri: storage.properties.primaryEndpoints.queue
-  CLOSE_QUEUES__credential: 'managedidentity'
-  CLOSE_QUEUES__clientId: identityClientId
+  WorkQueues__queueServiceUri: storage.properties.primaryEndpoints.queue
+  WorkQueues__credential: 'managedidentity'
+  WorkQueues__clientId: identityClientId
 
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   // App Insights has local auth disabled: telemetry is sent with the identity's Entra token.

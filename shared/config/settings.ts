@@ -280,17 +280,17 @@ export const SETTING = {
 } as const;
 
 /**
- * The connection the close's queue triggers name (`connection: 'CLOSE_QUEUES'`): a connection string locally,
- * and in Azure the identity-based settings under this prefix (CLOSE_QUEUES__queueServiceUri, __credential,
+ * The connection the close's queue triggers name (`connection: 'WorkQueues'`): a connection string locally,
+ * and in Azure the identity-based settings under this prefix (WorkQueues__queueServiceUri, __credential,
  * __clientId; docs/fan-out.md).
  */
-export const CLOSE_QUEUES_CONNECTION = 'CLOSE_QUEUES';
+export const WORK_QUEUES_CONNECTION = 'WorkQueues';
 
 /**
  * Settings the Functions host reads itself (the worker runtime, its own storage, the timers' schedules as
  * `%NAME%` bindings): never read by this code, but part of what an operator sets and the docs list.
  */
-export const HOST_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'MONTHLY_CLOSE_SCHEDULE', 'DAILY_INGEST_SCHEDULE', 'HOURLY_INGEST_SCHEDULE', CLOSE_QUEUES_CONNECTION] as const;
+export const HOST_SETTINGS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'MONTHLY_CLOSE_SCHEDULE', 'DAILY_INGEST_SCHEDULE', 'HOURLY_INGEST_SCHEDULE', WORK_QUEUES_CONNECTION] as const;
 
 const S = SETTING;
 const TABLE_PREFIX = /^[A-Za-z][A-Za-z0-9]{0,29}$/;

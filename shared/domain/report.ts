@@ -476,13 +476,28 @@ export function buildTeamReport(
   context: Omit<ReportContext, 'shownTotal' | 'scope' | 'previousMonth'>,
 ): MonthReport {
   const team = finance.teams.find((candidate) => candidate.teamId === teamId);
-  const teamLines = lines.filter((line) => line.teamId === teamId);
-  const teamName = team?.teamName ?? teamNamer(context.teams)(teamId);
+  return buildTeamReportFrom(
+    lines.filter((line) => line.teamId === teamId),
+    teamShareOf(finance, teamId, team?.teamName ?? teamNamer(context.teams)(teamId)),
+    context,
+  );
+}
+
+/** What a team's report takes from the finance report: its name, its share of the total, its last month. */
+export interface TeamShare {
+  readonly teamId: string;
+  readonly teamName: string;
+  /** The team's amount as the finance report shows it (its part of the grand total's rounding). */
+  readonly shownTotal: bigint;
+  readonly previousMonth?: PreviousMonthFigures;
+}
+
+export function teamShareOf(finance: MonthReport, teamId: string, teamName: string): TeamShare {
   const previous = finance.previousMonth;
-  return buildMonthReport(teamLines, {
-    ...context,
-    shownTotal: team?.amount ?? 0n,
-    scope: { teamId, teamName },
+  return {
+    teamId,
+    teamName,
+    shownTotal: finance.teams.find((candidate) => candidate.teamId === teamId)?.amount ?? 0n,
     ...(previous
       ? {
           previousMonth: {
@@ -492,6 +507,16 @@ export function buildTeamReport(
           },
         }
       : {}),
+  };
+}
+
+/** A team's report from its own lines and its share, without the finance report: what a team work item builds. */
+export function buildTeamReportFrom(teamLines: readonly MonthlyLine[], share: TeamShare, context: Omit<ReportContext, 'shownTotal' | 'scope' | 'previousMonth'>): MonthReport {
+  return buildMonthReport(teamLines, {
+    ...context,
+    shownTotal: share.shownTotal,
+    scope: { teamId: share.teamId, teamName: share.teamName },
+    ...(share.previousMonth ? { previousMonth: share.previousMonth } : {}),
   });
 }
 

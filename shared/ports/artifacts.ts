@@ -18,4 +18,6 @@ export interface ArtifactStore {
    * store cannot hand out links (a local folder), and then the caller attaches the file instead.
    */
   link(name: string, expiresInHours: number): Promise<ArtifactLink | undefined>;
+  /** A saved artifact's bytes, or undefined when there is none by that name (a work item's stored input). */
+  read(name: string): Promise<Buffer | undefined>;
 }

@@ -12,7 +12,8 @@ export interface WorkQueues {
   send(queue: WorkQueueName, message: WorkMessage, options?: { readonly delaySeconds?: number }): Promise<void>;
   /**
    * The messages that failed too often and were moved to the queue's poison queue (`<queue>-poison`), oldest
-   * first, without removing them: what the operator must be told about.
+   * first, without removing them: what the operator must be told about. At most 32 however large `limit` is
+   * (the most a Queue Storage peek returns); `poisonedCount` tells how many there are.
    */
   poisoned(queue: WorkQueueName, limit: number): Promise<PoisonedMessage[]>;
   /**

@@ -12,6 +12,7 @@ import {
   bucketBy,
   buildTeamReport,
   previousMonthFigures,
+  teamShareOf,
   type MonthReport,
   type PreviousMonthFigures,
   type ReportBudget,
@@ -24,21 +25,37 @@ import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } 
 import type { UsageReadResult, UsageRow } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { BudgetSource } from '../ports/budget-source.js';
-import type { CostExporter, CostExportMonth } from '../ports/cost-export.js';
+import type { CostExporter } from '../ports/cost-export.js';
 import type { Directory } from '../ports/directory.js';
 import type { CloseAttempt, CloseRegistry, DeliveryLedger, HeldClose, MonthClose } from '../ports/ledger.js';
 import type { HeldLease, Leases } from '../ports/lease.js';
 import type { MailAttachment, Mailer } from '../ports/mailer.js';
 import type { PriceBookSource } from '../ports/price-book-source.js';
-import type { MailDownload, ReportMailOptions, ReportMails } from '../ports/report-mails.js';
+import type { ReportMails } from '../ports/report-mails.js';
 import type { ReportRenderer } from '../ports/report-renderer.js';
 import type { RevisionedRollupStore } from '../ports/rollup-store.js';
 import type { Clock, Logger } from '../ports/runtime.js';
 import type { UsageSource } from '../ports/usage-source.js';
 import { billedRatesOf, billedTeamsChanged, reconcileWithBill, withBilling, type BillReconciliationDeps, type BillStep } from './reconcile-bill.js';
-import type { Money } from '../domain/money.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
-import { composeOperatorMail } from './operator-mail.js';
+import { dispatchRevision, stuckWorkOf, type CloseWorkDeps, type DispatchResult, type RevisionWork, type StuckWorkItem, type TeamWork } from './close-work.js';
+import { composeOperatorMail, composeStuckWorkMail } from './operator-mail.js';
+import {
+  CSV_TYPE,
+  XLSX_TYPE,
+  financeDeliveryKey,
+  focusName,
+  heldWorkbookName,
+  mailFiles,
+  rejectsName,
+  teamDeliveryKey,
+  teamWorkbookName,
+  workbookName,
+  writeFocusExport,
+  type ArtifactMailSettings,
+} from './close-artifacts.js';
+
+export { financeDeliveryKey, focusName, heldWorkbookName, rejectsName, teamDeliveryKey, teamWorkbookName, workbookName, type ArtifactMailSettings } from './close-artifacts.js';
 
 export interface CloseMonthDeps {
   readonly usageSource: UsageSource;
@@ -72,6 +89,11 @@ export interface CloseMonthDeps {
   } & BillReconciliationDeps['settings'];
   /** Azure's bill (Cost Management's FOCUS export); without it every close is an estimate at list prices. */
   readonly billedCosts?: BillReconciliationDeps['billedCosts'];
+  /**
+   * When present, a published revision's workbooks and mails are work items on these queues (run by the
+   * queue-triggered functions, or a local drain) instead of steps of this run. See close-work.ts.
+   */
+  readonly fanOut?: Pick<CloseWorkDeps, 'queues' | 'progress'>;
 }
 
 export interface CloseMonthRequest {
@@ -90,8 +112,16 @@ export interface CloseMonthRequest {
   readonly runId?: string;
 }
 
-/** What happened to one team's mail in this run. 'not-owed': a revision that did not change this team's numbers. */
-export type TeamMailOutcome = DeliveryOutcome | { readonly status: 'not-owed' } | { readonly status: 'failed'; readonly error: string };
+/**
+ * What happened to one team's mail in this run. 'not-owed': a revision that did not change this team's numbers;
+ * 'queued': a work item will send it (a fanned-out close).
+ */
+export type TeamMailOutcome = DeliveryOutcome | { readonly status: 'not-owed' } | { readonly status: 'failed'; readonly error: string } | Queued;
+
+/** Left to the revision's work items (a fanned-out close): the CLI drains them, in Azure the queue triggers run them. */
+export interface Queued {
+  readonly status: 'queued';
+}
 
 export interface TeamCloseResult {
   readonly teamId: string;
@@ -120,8 +150,12 @@ export interface CloseMonthResult {
   readonly workbookLocation: string;
   readonly rejectsLocation?: string;
   readonly focusLocation?: string;
-  readonly mail: DeliveryOutcome | { readonly status: 'held' };
+  readonly mail: DeliveryOutcome | { readonly status: 'held' } | Queued;
   readonly teams: readonly TeamCloseResult[];
+  /** A fanned-out close: the work items it queued. */
+  readonly dispatched?: DispatchResult;
+  /** A fanned-out close: the month's work items that failed every retry (poison messages), told to the operator. */
+  readonly stuckWork?: readonly StuckWorkItem[];
   readonly operatorMails: readonly DeliveryOutcome[];
   readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
   /** The true-up to the bill: absent without a billed-cost source. The report carries the same in `billing`. */
@@ -174,6 +208,7 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
   if (verdict === 'hold' && figured.close.changed && !release) return hold(deps, request, { ...figured, report: { ...figured.baseReport, controls }, controls, lease });
 
   const published = await recordAndPublish(deps, { ...figured, controls, release });
+  if (deps.fanOut) return dispatchPublished(deps, deps.fanOut, request, { ...figured, ...published, controls, release });
   const artifacts = await writeReports(deps, { ...figured, revision: figured.close.revision, report: published.report, variant: 'final' });
   const delivered = await deliverRevision(deps, request, { ...figured, ...published, artifacts, lease });
 
@@ -211,6 +246,74 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
     operatorMails: [],
     ...(published.record.release ? { release: published.record.release } : {}),
     ...(figured.bill ? { bill: figured.bill } : {}),
+  };
+}
+
+/**
+ * A fanned-out close's last step: the revision's work context saved and its items queued; the rejects file
+ * is written here, where the rejects are. The run's outcome is recorded as the inline close records it.
+ */
+async function dispatchPublished(
+  deps: CloseMonthDeps,
+  fanOut: NonNullable<CloseMonthDeps['fanOut']>,
+  request: CloseMonthRequest,
+  input: FiguredMonth & { report: MonthReport; changes: RevisionChanges | undefined; owedTeams: readonly string[] | undefined; record: MonthClose; stored: { written: number; deleted: number }; controls: readonly ControlResult[]; release: { by: string; reason: string; at: Date } | undefined },
+): Promise<CloseMonthResult> {
+  const { month, close, report } = input;
+  if (request.resend || request.resendUncertain) {
+    throw new AppError('INVALID_ARGUMENT', 'resending mails is a step of the inline close: run it without fan-out (no --workers)');
+  }
+  const rejectsLocation = await writeRejects(deps, month, close.revision, input.usage);
+  const teams: TeamWork[] = [];
+  for (const team of report.teams) {
+    if (team.teamId === UNALLOCATED_TEAM) continue;
+    const key = teamDeliveryKey(month, close.revision, team.teamId);
+    const owed = input.owedTeams ? input.owedTeams.includes(team.teamId) : await teamMailOwed(deps, { revision: close.revision, changes: input.changes, teamId: team.teamId, key });
+    teams.push({ ...teamShareOf(report, team.teamId, team.teamName), owed });
+  }
+  const { previousMonth, ...context } = input.context;
+  const work: RevisionWork = {
+    month,
+    revision: close.revision,
+    window: input.window,
+    context: { ...context, priceBook: { version: context.priceBook.version, source: context.priceBook.source, currency: context.priceBook.currency, models: context.priceBook.models } },
+    ...(previousMonth ? { previousMonth } : {}),
+    ...(input.bill ? { bill: input.bill } : {}),
+    controls: report.controls ?? input.controls,
+    ...(input.changes ? { changes: input.changes } : {}),
+    ...(report.release ? { release: report.release } : {}),
+    teams,
+  };
+  const dispatched = await dispatchRevision({ ...deps, ...fanOut }, work);
+  const stuck = await tellOperatorOfStuckWork(deps, fanOut, month);
+  await recordAttempt(deps, { month, outcome: input.release ? 'released' : close.changed ? 'closed' : 'unchanged', revision: close.revision, controls: input.controls, note: 'delivery queued as work items' });
+  return {
+    month,
+    window: input.window,
+    revision: close.revision,
+    state: 'closed',
+    changed: close.changed,
+    controls: input.controls,
+    usage: usageFigures(input.usage),
+    directoryNotes: input.directory.notes,
+    stored: input.stored,
+    report,
+    workbookLocation: workbookName(month, close.revision),
+    ...(rejectsLocation ? { rejectsLocation } : {}),
+    focusLocation: focusName(month, close.revision),
+    mail: { status: 'queued' },
+    teams: teams.map((team) => ({
+      teamId: team.teamId,
+      teamName: team.teamName,
+      amount: team.shownTotal,
+      workbookLocation: teamWorkbookName(month, close.revision, team.teamId),
+      mail: team.owed ? { status: 'queued' } : { status: 'not-owed' },
+    })),
+    operatorMails: [],
+    dispatched,
+    stuckWork: stuck,
+    ...(input.record.release ? { release: input.record.release } : {}),
+    ...(input.bill ? { bill: input.bill } : {}),
   };
 }
 
@@ -492,6 +595,21 @@ async function teamsOwed(
   return allTeams.filter((id) => owed.has(id));
 }
 
+/**
+ * Tells the operator of the month's poison messages: once for each set of them (a new poison message makes a
+ * new mail). Best effort, as every operator mail: the close itself went right.
+ */
+async function tellOperatorOfStuckWork(deps: CloseMonthDeps, fanOut: NonNullable<CloseMonthDeps['fanOut']>, month: string): Promise<StuckWorkItem[]> {
+  const stuck = await stuckWorkOf(fanOut.queues, month);
+  if (stuck.length === 0) return stuck;
+  deps.logger.error(`${stuck.length} work item(s) of ${month} failed every retry and are in the poison queues`, { month, stuck: stuck.map((item) => `${item.queue}/${item.id}`) });
+  const ids = createHash('sha256').update(stuck.map((item) => `${item.queue}/${item.id}`).sort().join('\n')).digest('hex').slice(0, 16);
+  await deliverOnce(deps, { key: `${month}|stuck|${ids}`, resend: false, mail: composeStuckWorkMail({ month, items: stuck, from: deps.settings.mailFrom, to: deps.settings.operatorRecipients }) }).catch((error: unknown) =>
+    deps.logger.error(`could not tell the operator about the stuck work of ${month}: ${describeError(error)}`),
+  );
+  return stuck;
+}
+
 /** Tells the operator, once per reason and revision, why a close did not reach finance. */
 async function notifyOperator(
   deps: CloseMonthDeps,
@@ -562,8 +680,7 @@ async function writeReports(
   logger.progress('workbook', `building the finance workbook${held ? ' (held draft)' : ''}`);
   const workbook = await deps.renderer.financeWorkbook(input.report);
   const workbookLocation = await deps.artifacts.save(held ? heldWorkbookName(input.month, input.revision) : workbookName(input.month, input.revision), workbook, XLSX_TYPE);
-  const rejected = input.usage.rejects.all ?? input.usage.rejects.samples;
-  const rejectsLocation = rejected.length > 0 ? await deps.artifacts.save(rejectsName(input.month, input.revision), deps.costExport.rejectsCsv(rejected), CSV_TYPE) : undefined;
+  const rejectsLocation = await writeRejects(deps, input.month, input.revision, input.usage);
   let focusLocation: string | undefined;
   if (!held) {
     logger.progress('export', 'writing the FOCUS cost export');
@@ -573,7 +690,7 @@ async function writeReports(
       revision: input.revision,
       lines: input.lines,
       priceBook: input.priceBook,
-      directory: input.directory,
+      teams: input.directory.teams,
       billedRates: billedRatesOf(input.bill),
     });
   }
@@ -582,24 +699,10 @@ async function writeReports(
   return { workbook, workbookLocation, teamFiles, ...(rejectsLocation ? { rejectsLocation } : {}), ...(focusLocation ? { focusLocation } : {}) };
 }
 
-/** The month as a FOCUS CSV, written as it is produced: about 25 rows per line would be a large string. */
-async function writeFocusExport(
-  deps: Pick<CloseMonthDeps, 'costExport' | 'artifacts' | 'settings'>,
-  input: { month: string; window: TimeWindow; revision: number; lines: readonly MonthlyLine[]; priceBook: PriceBook; directory: DirectoryResolution; billedRates?: ReadonlyMap<string, Money> | undefined },
-): Promise<string> {
-  const exportMonth: CostExportMonth = {
-    month: input.month,
-    timeZone: deps.settings.timeZone,
-    window: input.window,
-    currency: input.priceBook.currency,
-    lines: input.lines,
-    priceBook: input.priceBook,
-    teamNames: new Map([...input.directory.teams.values()].map((team) => [team.id, team.name])),
-    teamCostCenters: new Map([...input.directory.teams.values()].flatMap((team) => (team.costCenter === undefined ? [] : [[team.id, team.costCenter] as const]))),
-    ...(input.billedRates ? { billedRates: input.billedRates } : {}),
-  };
-  const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
-  return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
+/** The rows the close left out, for a person to look at; nothing when there were none. */
+async function writeRejects(deps: Pick<CloseMonthDeps, 'artifacts' | 'costExport'>, month: string, revision: number, usage: UsageFigures): Promise<string | undefined> {
+  const rejected = usage.rejects.all ?? usage.rejects.samples;
+  return rejected.length > 0 ? deps.artifacts.save(rejectsName(month, revision), deps.costExport.rejectsCsv(rejected), CSV_TYPE) : undefined;
 }
 
 interface TeamFile {
@@ -672,46 +775,6 @@ async function mailTeamLeads(
   return teams;
 }
 
-export interface ArtifactMailSettings {
-  /** A workbook larger than this is linked, not attached; 0 links every workbook. */
-  readonly attachMaxBytes: number;
-  readonly linkHours: number;
-}
-
-const DEFAULT_ARTIFACT_MAIL: ArtifactMailSettings = { attachMaxBytes: 10 * 1024 * 1024, linkHours: 168 };
-
-/**
- * What a mail carries of its files: the workbook attached up to the size limit and above it a link that
- * expires; the FOCUS export (gigabytes at scale) only ever as a link. A store that makes no links (a local
- * folder) gets the workbook attached whatever its size, with a warning, and the export left out as before.
- */
-async function mailFiles(
-  deps: Pick<CloseMonthDeps, 'artifacts' | 'settings' | 'logger'>,
-  files: { readonly workbook: { readonly filename: string; readonly content: Buffer }; readonly focusExport?: string },
-): Promise<Pick<ReportMailOptions, 'attachment' | 'downloads'>> {
-  const { attachMaxBytes, linkHours } = deps.settings.artifactMail ?? DEFAULT_ARTIFACT_MAIL;
-  const { filename, content } = files.workbook;
-  const downloads: MailDownload[] = [];
-  let attach = true;
-  if (content.length > attachMaxBytes) {
-    const link = await deps.artifacts.link(filename, linkHours);
-    if (link) {
-      downloads.push({ kind: 'workbook', filename, url: link.url, expiresAt: link.expiresAt, bytes: content.length });
-      attach = false;
-    } else {
-      deps.logger.warn(`${filename} (${content.length} bytes) is over the attachment limit of ${attachMaxBytes} bytes, but the artifact store makes no links: attached anyway`);
-    }
-  }
-  if (files.focusExport !== undefined) {
-    const link = await deps.artifacts.link(files.focusExport, linkHours);
-    if (link) downloads.push({ kind: 'focus-export', filename: files.focusExport, url: link.url, expiresAt: link.expiresAt });
-  }
-  return {
-    ...(attach ? { attachment: { filename, contentType: XLSX_TYPE, content } } : {}),
-    ...(downloads.length > 0 ? { downloads } : {}),
-  };
-}
-
 /**
  * Runs one delivery. A mail the mail service refused is noted and the run goes on with the other mails; any
  * other failure (the ledger unreachable, a lost lease) stops the run before it sends anything more, because
@@ -725,14 +788,6 @@ async function attempt<T>(failures: string[], what: string, send: () => Promise<
     failures.push(`${what}: ${describeError(error)}`);
     return { status: 'failed', error: describeError(error) };
   }
-}
-
-export function financeDeliveryKey(month: string, revision: number): string {
-  return `${month}|r${revision}|finance`;
-}
-
-export function teamDeliveryKey(month: string, revision: number, teamId: string): string {
-  return `${month}|r${revision}|team|${teamId}`;
 }
 
 /**
@@ -850,33 +905,6 @@ function everyTenth(report: (done: number, total: number) => void): (done: numbe
       next = done + Math.max(1, Math.ceil(total / 10));
     }
   };
-}
-
-const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-const CSV_TYPE = 'text/csv; charset=utf-8';
-
-const revisionSuffix = (revision: number) => (revision > 1 ? `-r${revision}` : '');
-
-export function workbookName(month: string, revision: number): string {
-  return `chargeback-${month}${revisionSuffix(revision)}.xlsx`;
-}
-
-/** Team ids are [a-z0-9._-]; a ".." inside one would read as a parent reference in a file name. */
-export function teamWorkbookName(month: string, revision: number, teamId: string, held = false): string {
-  return `chargeback-${month}-team-${teamId.replace(/\.{2,}/g, '.')}${revisionSuffix(revision)}${held ? '-held' : ''}.xlsx`;
-}
-
-/** A held close's workbook, for the operator: never named like one finance received. */
-export function heldWorkbookName(month: string, revision: number): string {
-  return `chargeback-${month}-r${revision}-held.xlsx`;
-}
-
-export function rejectsName(month: string, revision: number): string {
-  return `rejects-${month}${revisionSuffix(revision)}.csv`;
-}
-
-export function focusName(month: string, revision: number): string {
-  return `focus-${month}${revisionSuffix(revision)}.csv`;
 }
 
 function distinctUsers(rows: readonly UsageRow[]): string[] {

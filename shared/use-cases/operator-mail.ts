@@ -36,3 +36,26 @@ export function composeOperatorMail(input: {
   ].join('');
   return { from: input.from, to: input.to, subject, text, html, attachments: input.attachment ? [input.attachment] : [] };
 }
+
+/** The operator's mail about work items of a fanned-out close that failed every retry (its queues' poison messages). */
+export function composeStuckWorkMail(input: {
+  month: string;
+  items: readonly { readonly queue: string; readonly id: string; readonly insertedAt: Date; readonly body: unknown }[];
+  from: string;
+  to: readonly string[];
+}): Omit<OutgoingMail, 'idempotencyKey'> {
+  const { month, items } = input;
+  const lines = items.map((item) => `${item.queue} message ${item.id} (queued ${item.insertedAt.toISOString()}): ${JSON.stringify(item.body)}`);
+  const next = [
+    'Each of these failed every retry and was moved to its queue\'s poison queue; the function logs in Application Insights say why.',
+    `Once the cause is fixed, close ${month} again: the close queues every item that is not done once more, and nothing already sent is sent twice.`,
+    'Then delete the messages from the poison queues so that they are not reported again.',
+  ];
+  const text = [`${items.length} work item(s) of the close of ${month} are stuck.`, '', ...lines.map((line) => `  - ${line}`), '', ...next, ''].join('\n');
+  const html = [
+    `<p>${items.length} work item(s) of the close of ${escapeHtml(month)} are <strong>stuck</strong>.</p>`,
+    `<ul>${lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`,
+    ...next.map((line) => `<p>${escapeHtml(line)}</p>`),
+  ].join('');
+  return { from: input.from, to: input.to, subject: `Chargeback ${month}: ${items.length} work item(s) stuck`, text, html, attachments: [] };
+}

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { TableMailPacer } from '../../shared/adapters/azure/table-mail-pacer.js';
 import type { MailPacer } from '../../shared/ports/work-queues.js';
-import { InMemoryMailPacer } from '../support/in-memory.js';
+import { InMemoryMailSlots } from '../support/in-memory.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
 /** The MailPacer contract (one mailbox's sends spaced across every worker): the Table adapter on Azurite and the in-memory one. */
 const pacers: [string, (messagesPerMinute: number) => MailPacer][] = [
   ['TableMailPacer (Azurite)', (messagesPerMinute) => new TableMailPacer(tableClientFor(azuriteConnectionString(), uniqueTableName('mailpacer')), { messagesPerMinute, backoffMs: () => 0 })],
-  ['InMemoryMailPacer', (messagesPerMinute) => new InMemoryMailPacer(messagesPerMinute)],
+  ['InMemoryMailSlots', (messagesPerMinute) => new InMemoryMailSlots(messagesPerMinute)],
 ];
 
 const at = (iso: string) => new Date(iso);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { queueServiceFromConnectionString, StorageWorkQueues } from '../../shared/adapters/azure/storage-work-queues.js';
 import { drainWorkQueues, type DrainableWorkQueues, type DrainOptions } from '../../shared/adapters/local/queue-drain.js';
 import type { WorkMessageMeta, WorkQueues } from '../../shared/ports/work-queues.js';
-import { InMemoryWorkQueues } from '../support/in-memory.js';
+import { InMemoryQueueStorage } from '../support/in-memory.js';
 import { azuriteQueueConnectionString, uniqueQueuePrefix } from '../support/tables.js';
 
 type Queues = WorkQueues & DrainableWorkQueues;
@@ -13,7 +13,7 @@ type Queues = WorkQueues & DrainableWorkQueues;
  */
 const implementations: [string, () => Queues][] = [
   ['StorageWorkQueues (Azurite)', () => new StorageWorkQueues(queueServiceFromConnectionString(azuriteQueueConnectionString()), { queuePrefix: uniqueQueuePrefix() })],
-  ['InMemoryWorkQueues', () => new InMemoryWorkQueues()],
+  ['InMemoryQueueStorage', () => new InMemoryQueueStorage()],
 ];
 
 /** Quick polls and retries: every wait in these tests is a second or less. */

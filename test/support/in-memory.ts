@@ -196,6 +196,9 @@ export class InMemoryArtifacts implements ArtifactStore {
     this.files.set(name, content);
     return `memory:${name}`;
   }
+  async read(name: string) {
+    return this.files.get(name);
+  }
   async saveStream(name: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>) {
     const parts: Buffer[] = [];
     for await (const chunk of chunks) parts.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
@@ -397,7 +400,7 @@ interface QueuedMessage {
  * visibility in real milliseconds (or `now`), dequeue counts raised on each receive, receipts that a later
  * receive invalidates, and `<queue>-poison` copies. Run it with drainWorkQueues like the Storage adapter.
  */
-export class InMemoryWorkQueues implements WorkQueues, DrainableWorkQueues {
+export class InMemoryQueueStorage implements WorkQueues, DrainableWorkQueues {
   readonly queues = new Map<string, QueuedMessage[]>();
   private sequence = 0;
   constructor(private readonly now: () => number = () => Date.now()) {}
@@ -479,7 +482,7 @@ function parsedOrText(text: string): unknown {
 }
 
 /** One mailbox's next free slot in a map: what TableMailPacer keeps in Table Storage. */
-export class InMemoryMailPacer implements MailPacer {
+export class InMemoryMailSlots implements MailPacer {
   readonly nextSlot = new Map<string, number>();
   constructor(private readonly messagesPerMinute: number) {}
   async reserve(mailbox: string, now: Date): Promise<Date> {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage } from '../../shared/adapters/azure/storage-work-queues.js';
 import { DEFAULT_MAX_DEQUEUE_COUNT, DEFAULT_RETRY_DELAY_SECONDS } from '../../shared/adapters/local/queue-drain.js';
 import { PROJECT_ROOT } from '../../shared/config/project-root.js';
-import { CLOSE_QUEUES_CONNECTION } from '../../shared/config/settings.js';
+import { WORK_QUEUES_CONNECTION } from '../../shared/config/settings.js';
 import { WORK_QUEUE_NAMES } from '../../shared/ports/work-queues.js';
 
 const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
@@ -34,7 +34,7 @@ describe('the fan-out configuration', () => {
     const queueList = /queueNames: \[([^\]]*)\]/.exec(main)?.[1] ?? '';
     expect(queueList.split(',').map((name) => name.trim().replace(/'/g, '')).sort()).toEqual([...WORK_QUEUE_NAMES].sort());
     const app = read('infra/app/function-app.bicep');
-    for (const property of ['queueServiceUri', 'credential', 'clientId']) expect(app).toContain(`${CLOSE_QUEUES_CONNECTION}__${property}:`);
+    for (const property of ['queueServiceUri', 'credential', 'clientId']) expect(app).toContain(`${WORK_QUEUES_CONNECTION}__${property}:`);
     expect(read('infra/app/rbac.bicep')).toMatch(/storageRoles = \[[^\]]*role\.storageQueueDataContributor/);
   });
 });

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../shared/domain/errors.js';
 import { drainWorkQueues, type DrainProgress } from '../../shared/adapters/local/queue-drain.js';
-import { InMemoryWorkQueues } from '../support/in-memory.js';
+import { InMemoryQueueStorage } from '../support/in-memory.js';
 
 /** What the drain does beyond the queue contract (test/contracts/work-queues.test.ts): its arguments, failures and progress. */
 describe('drainWorkQueues', () => {
   it('refuses to run without a worker', async () => {
-    await expect(drainWorkQueues({ queues: new InMemoryWorkQueues(), handlers: { 'close-team': async () => undefined }, workers: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(drainWorkQueues({ queues: new InMemoryQueueStorage(), handlers: { 'close-team': async () => undefined }, workers: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('with no handler, reads nothing and returns at once, leaving the queues as they are', async () => {
-    const queues = new InMemoryWorkQueues();
+    const queues = new InMemoryQueueStorage();
     await queues.send('close-team', { team: 'a' });
     const result = await drainWorkQueues({ queues, handlers: {}, workers: 2 });
     expect(result).toEqual({ byQueue: {}, totals: { completed: 0, retried: 0, poisoned: 0 }, stoppedBecause: 'idle' });
@@ -18,7 +18,7 @@ describe('drainWorkQueues', () => {
   });
 
   it('reports each item as it ends, with running totals, for the command line', async () => {
-    const queues = new InMemoryWorkQueues();
+    const queues = new InMemoryQueueStorage();
     await queues.send('close-team', { team: 'a' });
     await queues.send('close-team', { team: 'b' });
     const events: DrainProgress[] = [];
@@ -32,9 +32,9 @@ describe('drainWorkQueues', () => {
   });
 
   it('stops every worker and throws when the queue service fails, after the handlers in flight return', async () => {
-    const queues = new InMemoryWorkQueues();
+    const queues = new InMemoryQueueStorage();
     for (const team of ['a', 'b', 'c']) await queues.send('close-team', { team });
-    const failing = Object.assign(Object.create(queues) as InMemoryWorkQueues, {
+    const failing = Object.assign(Object.create(queues) as InMemoryQueueStorage, {
       complete: async () => {
         throw new AppError('STORAGE_FAILED', 'Queue Storage could not delete a message: HTTP 503', { retryable: true });
       },

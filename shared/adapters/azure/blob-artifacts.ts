@@ -164,6 +164,17 @@ export class BlobArtifactStore implements ArtifactStore {
     });
   }
 
+  async read(name: string): Promise<Buffer | undefined> {
+    assertSafeName(name);
+    try {
+      await this.ready();
+      return await this.container.getBlockBlobClient(name).downloadToBuffer();
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404 && error.code === 'BlobNotFound') return undefined;
+      throw this.failure(`reading ${name}`, error);
+    }
+  }
+
   /**
    * One key for the run's links: asked for the longest validity Azure allows, and asked again only when it
    * would cut a new link short by more than an hour (a close mints one link per large workbook).

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -128,6 +128,17 @@ export class DirectoryArtifactStore implements ArtifactStore {
   /** A folder on this machine has no address anyone else can download from: the mail attaches the file. */
   async link(_name: string, _expiresInHours: number): Promise<ArtifactLink | undefined> {
     return undefined;
+  }
+
+  async read(name: string): Promise<Buffer | undefined> {
+    assertSafeName(name);
+    try {
+      return await readFile(path.join(this.directory, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+      throw new AppError('STORAGE_FAILED', `Could not read artifact ${name} in ${this.directory} (${code}).`, { retryable: true, cause: error });
+    }
   }
 
   private saveFailed(name: string, error: unknown): AppError {

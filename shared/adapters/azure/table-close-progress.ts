@@ -1,0 +1,103 @@
+/**
+ * A revision's delivery progress in Azure Table Storage.
+ *
+ * Storage contract: PartitionKey = encodeKeyPart(month) + "~r" + revision, RowKey = encodeKeyPart(item id).
+ * Properties: kind (String), state ('pending' | 'done' | 'superseded'), summary, mail, location (String, when
+ * done), updatedAt (Edm.DateTime). One partition per revision: the finance item's "are all teams done" is a
+ * single-partition query. A plan inserts the rows it lacks and keeps the others, done or not.
+ */
+import type { TableClient, TableEntityResult } from '@azure/data-tables';
+import type { CloseProgress, PlannedWorkItem, WorkItemState, WorkOutcome } from '../../ports/close-progress.js';
+import { ensureTable, statusOf, storageError } from './table-client.js';
+import { decodeKeyPart, encodeKeyPart, KEY_PART_SEPARATOR } from './table-keys.js';
+
+interface ProgressEntity {
+  kind?: unknown;
+  state?: unknown;
+  summary?: unknown;
+  mail?: unknown;
+  location?: unknown;
+  updatedAt?: unknown;
+}
+
+export class TableCloseProgress implements CloseProgress {
+  private constructor(
+    private readonly client: TableClient,
+    private readonly now: () => Date,
+  ) {}
+
+  static async create(client: TableClient, options: { now?: () => Date } = {}): Promise<TableCloseProgress> {
+    await ensureTable(client);
+    return new TableCloseProgress(client, options.now ?? (() => new Date()));
+  }
+
+  async plan(month: string, revision: number, items: readonly PlannedWorkItem[]): Promise<void> {
+    const partitionKey = partitionOf(month, revision);
+    const known = new Set((await this.items(month, revision)).map((item) => item.id));
+    // Inserts only: an item a worker already completed must not be set back to pending by a rerun's plan.
+    for (const item of items) {
+      if (known.has(item.id)) continue;
+      try {
+        await this.client.createEntity({ partitionKey, rowKey: encodeKeyPart(item.id), kind: item.kind, state: 'pending', updatedAt: this.now() });
+      } catch (error) {
+        if (statusOf(error) !== 409) throw storageError(`plan the delivery of ${month} revision ${revision}`, error);
+      }
+    }
+  }
+
+  async complete(month: string, revision: number, itemId: string, outcome: WorkOutcome): Promise<void> {
+    const kind = kindOf(itemId);
+    try {
+      await this.client.upsertEntity(
+        {
+          partitionKey: partitionOf(month, revision),
+          rowKey: encodeKeyPart(itemId),
+          kind,
+          state: outcome.status,
+          summary: outcome.summary,
+          ...(outcome.mail !== undefined ? { mail: outcome.mail } : {}),
+          ...(outcome.location !== undefined ? { location: outcome.location } : {}),
+          updatedAt: this.now(),
+        },
+        'Replace',
+      );
+    } catch (error) {
+      throw storageError(`record ${itemId} of ${month} revision ${revision} as done`, error);
+    }
+  }
+
+  async items(month: string, revision: number): Promise<WorkItemState[]> {
+    const partitionKey = partitionOf(month, revision);
+    const items: WorkItemState[] = [];
+    try {
+      const query = this.client.listEntities<ProgressEntity>({ queryOptions: { filter: `PartitionKey eq '${partitionKey}'` } });
+      for await (const entity of query) items.push(fromEntity(entity));
+    } catch (error) {
+      throw storageError(`read the delivery progress of ${month} revision ${revision}`, error);
+    }
+    return items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+function partitionOf(month: string, revision: number): string {
+  return `${encodeKeyPart(month)}${KEY_PART_SEPARATOR}r${revision}`;
+}
+
+function kindOf(itemId: string): PlannedWorkItem['kind'] {
+  return itemId === 'finance' ? 'finance' : itemId.startsWith('mail~') ? 'mail' : 'team';
+}
+
+function fromEntity(entity: TableEntityResult<ProgressEntity>): WorkItemState {
+  const id = decodeKeyPart(entity.rowKey ?? '');
+  const state = entity.state === 'done' || entity.state === 'superseded' ? entity.state : 'pending';
+  const updatedAt = entity.updatedAt instanceof Date ? entity.updatedAt : new Date(0);
+  const kind = entity.kind === 'team' || entity.kind === 'finance' || entity.kind === 'mail' ? entity.kind : kindOf(id);
+  if (state === 'pending') return { id, kind, state, updatedAt };
+  const outcome: WorkOutcome = {
+    status: state,
+    summary: typeof entity.summary === 'string' ? entity.summary : '',
+    ...(typeof entity.mail === 'string' ? { mail: entity.mail } : {}),
+    ...(typeof entity.location === 'string' ? { location: entity.location } : {}),
+  };
+  return { id, kind, state, outcome, updatedAt };
+}

@@ -1,0 +1,28 @@
+import type { CloseProgress, PlannedWorkItem, WorkItemState, WorkOutcome } from '../../shared/ports/close-progress.js';
+
+/** A revision's delivery progress in memory, with the Table adapter's semantics (plan keeps what exists). */
+export class InMemoryCloseProgress implements CloseProgress {
+  readonly revisions = new Map<string, Map<string, WorkItemState>>();
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
+  async plan(month: string, revision: number, items: readonly PlannedWorkItem[]): Promise<void> {
+    const states = this.revision(month, revision);
+    for (const item of items) if (!states.has(item.id)) states.set(item.id, { ...item, state: 'pending', updatedAt: this.now() });
+  }
+
+  async complete(month: string, revision: number, itemId: string, outcome: WorkOutcome): Promise<void> {
+    const kind = itemId === 'finance' ? 'finance' : itemId.startsWith('mail~') ? 'mail' : 'team';
+    this.revision(month, revision).set(itemId, { id: itemId, kind, state: outcome.status, outcome: { ...outcome }, updatedAt: this.now() });
+  }
+
+  async items(month: string, revision: number): Promise<WorkItemState[]> {
+    return [...this.revision(month, revision).values()].map((item) => ({ ...item })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private revision(month: string, revision: number): Map<string, WorkItemState> {
+    const key = `${month}~r${revision}`;
+    let states = this.revisions.get(key);
+    if (!states) this.revisions.set(key, (states = new Map()));
+    return states;
+  }
+}
