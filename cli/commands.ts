@@ -18,6 +18,7 @@ import { runDemoBudgets } from './budgets.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { demoFileDefaults, environmentWith, stackOverrides, withDefaults } from './options.js';
 import { withStorage } from './storage.js';
+import { drainClose } from './fan-out.js';
 
 export interface CloseOptions {
   month: string;
@@ -37,6 +38,8 @@ export interface CloseOptions {
   reason?: string;
   resendUncertain?: boolean;
   operator?: string;
+  /** Fan the workbooks and mails out as work items on queues and drain them with this many workers. */
+  workers?: number;
   /** The demo's month is generated whole, so it needs no grace period for late data. */
   graceDays?: number;
   logger: Logger;
@@ -67,9 +70,11 @@ export async function runClose(options: CloseOptions): Promise<number> {
   if (options.releaseHold && !options.reason?.trim()) throw new AppError('INVALID_ARGUMENT', '--release-hold needs --reason "<why the held figures are right>" (it is recorded on the Run sheet)');
   const settings = settingsFor(options);
   return withStorage(settings, options.out, options.logger, async (settings, local) => {
-    const services = await createServices(settings, { logger: options.logger, ...local });
+    const fanOut = options.workers !== undefined && !dryRun;
+    const services = await createServices(settings, { logger: options.logger, ...local, ...(fanOut ? { fanOutClose: true } : {}) });
     const previewDir = path.join(options.out, 'preview', options.month);
     const deps = dryRun ? dryRunCloseDeps(services.closeMonth, previewDir) : services.closeMonth;
+    const since = services.clock.now();
     const result = await closeMonth(deps, {
       month: options.month,
       resend: options.force ?? false,
@@ -78,8 +83,15 @@ export async function runClose(options: CloseOptions): Promise<number> {
       runId: `cli ${userInfo().username}@${hostname()} pid ${process.pid}`,
       ...(options.releaseHold ? { releaseHold: { by: userInfo().username, reason: options.reason ?? '' } } : {}),
     });
-    printCloseSummary(result, process.stdout, dryRun ? { previewDir } : {});
-    return closeExitCode(result);
+    if (!result.dispatched) {
+      printCloseSummary(result, process.stdout, dryRun ? { previewDir } : {});
+      return closeExitCode(result);
+    }
+    options.logger.progress('work', `draining the work items with ${options.workers ?? settings.workQueues.closeWorkers} worker(s)`);
+    const drained = await drainClose(services, result, { workers: options.workers ?? settings.workQueues.closeWorkers, logger: options.logger, since });
+    printCloseSummary(drained.result, process.stdout);
+    process.stdout.write(`${drained.summary}\n`);
+    return drained.stuck.length > 0 ? EXIT.failed : closeExitCode(drained.result);
   });
 }
 

@@ -61,6 +61,11 @@ export function buildProgram(): Command {
     .option('--release-hold', 'accept the held close of this month exactly as it was held (needs --reason), then publish and mail it')
     .option('--reason <text>', 'why a held close is released; recorded on the Run sheet')
     .option('--resend-uncertain', 'send mails claimed by a run that died before recording them (check first that they did not arrive)')
+    .addOption(
+      new Option('--workers <n>', 'fan the workbooks and mails out as work items on queues (a local Azurite queue service unless WORK_QUEUES_* is set) and run them with n workers, as the queue-triggered functions do in Azure').argParser(
+        positiveIntegerArgument,
+      ),
+    )
     .action(async (options, command: Command) => {
       exitWith(await runClose({ ...options, out: path.resolve(options.out), logger: loggerFor(command) }));
     });

@@ -73,6 +73,8 @@ function financeMailSummary(result: CloseMonthResult): string {
       return 'not sent: the close is held for review';
     case 'uncertain':
       return `UNCERTAIN: claimed at ${result.mail.claimedAt.toISOString()} by a run that stopped before recording the send; check whether it arrived, then use --resend-uncertain`;
+    case 'queued':
+      return 'queued as a work item: not sent yet';
     default:
       return 'no recipients configured; nothing sent';
   }
@@ -91,6 +93,7 @@ function teamMailSummary(result: CloseMonthResult): string {
   ];
   if (by('uncertain').length > 0) parts.push(`${by('uncertain').length} UNCERTAIN (${by('uncertain').map((team) => team.teamId).join(', ')}: use --resend-uncertain once checked)`);
   if (by('failed').length > 0) parts.push(`${by('failed').length} failed`);
+  if (by('queued').length > 0) parts.push(`${by('queued').length} queued as work items, not sent yet`);
   if (by('no-recipients').length > 0) parts.push(`${by('no-recipients').length} team(s) without leads`);
   if (notOwed.length > 0) parts.push(`${notOwed.length} not owed (unchanged in this revision, and given the one before)`);
   return parts.join(', ');

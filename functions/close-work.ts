@@ -1,6 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { inInvocationScope, invocationLogger } from '../shared/adapters/functions-logger.js';
 import { servicesFromEnvironment, type Services } from '../shared/composition-root.js';
+import { WORK_QUEUES_CONNECTION } from '../shared/config/settings.js';
 import { AppError, describeError } from '../shared/domain/errors.js';
 import type { WorkQueueName } from '../shared/ports/work-queues.js';
 import { closeWorkHandlers } from '../shared/use-cases/close-work.js';
@@ -8,8 +9,6 @@ import { closeWorkHandlers } from '../shared/use-cases/close-work.js';
 /** What the close's work items use of the process's services. */
 export type CloseWorkServices = Pick<Services, 'closeWork'>;
 
-/** The connection the queue triggers read their queues through: WorkQueues__queueServiceUri with the managed identity. */
-export const WORK_QUEUES_CONNECTION = 'WorkQueues';
 
 /**
  * Runs one work item of a fanned-out close (a team, the finance item, a mail) from its Storage queue. A

@@ -35,6 +35,7 @@ import { loadSettings, loadWebSignInSettings, type DirectorySettings, type Setti
 import { invocationScopedLogger } from './adapters/functions-logger.js';
 import { consoleLogger } from './adapters/local/console-logger.js';
 import type { TableClient } from '@azure/data-tables';
+import { TableCloseProgress } from './adapters/azure/table-close-progress.js';
 import type { CloseWorkDeps } from './use-cases/close-work.js';
 import { AppError } from './domain/errors.js';
 import type { Directory } from './ports/directory.js';
@@ -121,6 +122,11 @@ export async function createServices(
     credential?: TokenCredential;
     /** With no work queues configured: the connection string of a local queue service, started on the first call (the CLI's Azurite). */
     localWorkQueues?: () => Promise<string>;
+    /**
+     * Whether a close hands its workbooks and mails to work items on the queues (docs/fan-out.md). Default:
+     * when work queues are configured (WORK_QUEUES_URL in Azure); the CLI's `close --workers N` asks for it.
+     */
+    fanOutClose?: boolean;
   },
 ): Promise<Services> {
   const clock = runtime.clock ?? systemClock;
@@ -220,11 +226,14 @@ export async function createServices(
   const workQueues = createWorkQueues(settings, { ...(credential ? { credential } : {}), ...(runtime.localWorkQueues ? { local: runtime.localWorkQueues } : {}) });
   const drain = workQueues === undefined ? undefined : localDrain(workQueues, settings.workQueues.closeWorkers);
   const mailPacer = new TableMailPacer(table('MailSlots'), { messagesPerMinute: settings.mail.messagesPerMinute });
+  const closeWork = workQueues === undefined ? undefined : await closeWorkDeps(closeMonth, { queues: workQueues, pacer: mailPacer, progress: table('CloseProgress') });
+  const fanOut = closeWork !== undefined && (runtime.fanOutClose ?? settings.workQueues.location.kind !== 'none');
   return {
     settings,
     clock,
     logger: runtime.logger,
-    closeMonth,
+    closeMonth: fanOut && closeWork ? { ...closeMonth, fanOut: { queues: closeWork.queues, progress: closeWork.progress } } : closeMonth,
+    ...(closeWork ? { closeWork } : {}),
     ingestDaily,
     evaluateBudgets,
     ...(budgetActions ? { budgetActions } : {}),
@@ -253,6 +262,32 @@ export function createWorkQueues(settings: Pick<Settings, 'workQueues'>, runtime
       return local === undefined ? undefined : new StorageWorkQueues(async () => queueServiceFromConnectionString(await local()));
     }
   }
+}
+
+/** The close's work items run on the close's own adapters, with the queues, the shared mail pacer and their progress table. */
+async function closeWorkDeps(close: CloseMonthDeps, work: { queues: WorkQueues; pacer: MailPacer; progress: TableClient }): Promise<CloseWorkDeps> {
+  return {
+    rollups: close.rollups,
+    deliveries: close.deliveries,
+    leases: close.leases,
+    renderer: close.renderer,
+    reportMails: close.reportMails,
+    costExport: close.costExport,
+    artifacts: close.artifacts,
+    mailer: close.mailer,
+    priceBooks: close.priceBooks,
+    queues: work.queues,
+    progress: await TableCloseProgress.create(work.progress),
+    pacer: work.pacer,
+    clock: close.clock,
+    logger: close.logger,
+    settings: {
+      timeZone: close.settings.timeZone,
+      mailFrom: close.settings.mailFrom,
+      financeRecipients: close.settings.financeRecipients,
+      ...(close.settings.artifactMail ? { artifactMail: close.settings.artifactMail } : {}),
+    },
+  };
 }
 
 function localDrain(queues: DrainableWorkQueues, closeWorkers: number): NonNullable<Services['drainWorkQueues']> {

@@ -7,7 +7,7 @@ import { testCloseDeps } from '../support/close-deps.js';
 import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
 import { fixedClock, RecordingMailer, StaticDirectory, StaticUsageSource } from '../support/in-memory.js';
 import { InMemoryCloseProgress } from '../support/in-memory-close-progress.js';
-import { InMemoryMailPacer, InMemoryWorkQueues } from '../support/in-memory-work-queues.js';
+import { ClockedWorkQueues, RecordedMailSlots } from '../support/in-memory-work-queues.js';
 
 function invocation(triggerMetadata: Record<string, unknown>) {
   const logs: string[] = [];
@@ -24,17 +24,17 @@ async function closedOctober() {
     mailer,
     clock,
   });
-  const queues = new InMemoryWorkQueues(clock);
+  const queues = new ClockedWorkQueues(clock);
   const progress = new InMemoryCloseProgress(() => clock.now());
   await closeMonth({ ...deps, fanOut: { queues, progress } }, { month: '2026-10' });
-  const closeWork: CloseWorkDeps = { ...deps, queues, progress, pacer: new InMemoryMailPacer(2000) };
+  const closeWork: CloseWorkDeps = { ...deps, queues, progress, pacer: new RecordedMailSlots(30) };
   return { closeWork, queues, mailer };
 }
 
 describe('the close work-item queue triggers', () => {
   it('run the item named by the message, with the delivery count the host passes', async () => {
     const { closeWork, queues } = await closedOctober();
-    const team = queues.waiting.shift()!;
+    const team = queues.take();
     const { context } = invocation({ id: 'msg-1', dequeueCount: 2 });
     await closeWorkHandler('close-team', async () => ({ closeWork }))(team.body, context);
     expect((await closeWork.progress.items('2026-10', 1)).find((item) => item.id === 'team~payments')?.state).toBe('done');

@@ -1,80 +1,74 @@
-import type { MailPacer, PoisonedMessage, WorkHandler, WorkMessage, WorkQueueName, WorkQueues } from '../../shared/ports/work-queues.js';
-
-interface Held {
-  readonly id: string;
-  readonly queue: WorkQueueName;
-  readonly body: WorkMessage;
-  readonly insertedAt: Date;
-  visibleAt: number;
-  dequeueCount: number;
-}
+import { WORK_QUEUE_NAMES, type WorkHandler, type WorkMessage, type WorkQueueName } from '../../shared/ports/work-queues.js';
+import { InMemoryMailSlots, InMemoryQueueStorage } from './in-memory.js';
 
 /**
- * Work queues in memory on a test clock, drained the way the Functions host runs queue triggers: a handler
- * that returns completes its message, one that throws leaves it for a retry, and after `maxDequeueCount`
- * deliveries it moves to the poison queue. Delayed messages wait for the clock, which the drain moves on
- * when nothing else is visible.
+ * The in-memory queues on a test clock, drained one message at a time the way the Functions host runs queue
+ * triggers (a handler that returns completes its message, one that throws leaves it for a retry, and the
+ * last allowed delivery that fails poisons it). When nothing is visible the drain moves the clock on to the
+ * next delayed message, so a test of pacing runs in no time.
  */
-export class InMemoryWorkQueues implements WorkQueues {
-  readonly waiting: Held[] = [];
-  readonly poison = new Map<WorkQueueName, PoisonedMessage[]>();
+export class ClockedWorkQueues extends InMemoryQueueStorage {
+  /** Every send, with its delay, in order. */
   readonly sent: { queue: WorkQueueName; body: WorkMessage; delaySeconds: number }[] = [];
-  private nextId = 1;
 
-  constructor(private readonly clock: { now(): Date; set(iso: string): void }) {}
-
-  async send(queue: WorkQueueName, message: WorkMessage, options: { delaySeconds?: number } = {}): Promise<void> {
-    const delaySeconds = options.delaySeconds ?? 0;
-    this.sent.push({ queue, body: message, delaySeconds });
-    // Stored as the JSON a real queue keeps: nothing the handler receives shares objects with the sender.
-    const body = JSON.parse(JSON.stringify(message)) as WorkMessage;
-    this.waiting.push({ id: `m${this.nextId++}`, queue, body, insertedAt: this.clock.now(), visibleAt: this.clock.now().getTime() + delaySeconds * 1000, dequeueCount: 0 });
+  constructor(private readonly clock: { now(): Date; set(iso: string): void }) {
+    super(() => clock.now().getTime());
   }
 
-  async poisoned(queue: WorkQueueName, limit: number): Promise<PoisonedMessage[]> {
-    return (this.poison.get(queue) ?? []).slice(0, limit);
+  override async send(queue: WorkQueueName, message: WorkMessage, options: { readonly delaySeconds?: number } = {}): Promise<void> {
+    this.sent.push({ queue, body: message, delaySeconds: options.delaySeconds ?? 0 });
+    await super.send(queue, message, options);
   }
 
-  /** Runs every message to completion or poison, one at a time, moving the clock to delayed ones. */
-  async drain(handlers: Partial<Record<WorkQueueName, WorkHandler>>, options: { maxDequeueCount?: number; retryDelaySeconds?: number; maxMessages?: number } = {}): Promise<{ completed: number; retried: number; poisoned: number }> {
-    const maxDequeueCount = options.maxDequeueCount ?? 5;
+  /** The messages on the work queues (not their poison queues), oldest first. */
+  get waiting(): { id: string; queue: WorkQueueName; body: WorkMessage }[] {
+    return WORK_QUEUE_NAMES.flatMap((queue) => (this.queues.get(queue) ?? []).map((message) => ({ id: message.id, queue, body: JSON.parse(message.text) as WorkMessage, visibleAt: message.visibleAt })))
+      .sort((a, b) => a.visibleAt - b.visibleAt)
+      .map(({ id, queue, body }) => ({ id, queue, body }));
+  }
+
+  /** Takes the oldest message off its queue, as a worker that received it would. */
+  take(): { id: string; queue: WorkQueueName; body: WorkMessage } {
+    const first = this.waiting[0];
+    if (!first) throw new Error('no message to take');
+    const list = this.queues.get(first.queue)!;
+    list.splice(list.findIndex((message) => message.id === first.id), 1);
+    return first;
+  }
+
+  async drain(handlers: Partial<Record<WorkQueueName, WorkHandler>>, options: { maxDequeueCount?: number; retryDelaySeconds?: number } = {}): Promise<{ completed: number; retried: number; poisoned: number }> {
     const counts = { completed: 0, retried: 0, poisoned: 0 };
-    for (let handled = 0; this.waiting.length > 0; handled++) {
-      if (handled > (options.maxMessages ?? 10_000)) throw new Error('the queues did not drain');
-      const now = this.clock.now().getTime();
-      const next = [...this.waiting].sort((a, b) => a.visibleAt - b.visibleAt)[0]!;
-      if (next.visibleAt > now) this.clock.set(new Date(next.visibleAt).toISOString());
+    for (let handled = 0; ; handled++) {
+      if (handled > 20_000) throw new Error('the queues did not drain');
+      const next = WORK_QUEUE_NAMES.flatMap((queue) => (this.queues.get(queue) ?? []).map((message) => ({ queue, visibleAt: message.visibleAt }))).sort((a, b) => a.visibleAt - b.visibleAt)[0];
+      if (!next) return counts;
+      if (next.visibleAt > this.clock.now().getTime()) this.clock.set(new Date(next.visibleAt).toISOString());
+      const message = (await this.receive(next.queue, 600))!;
       const handler = handlers[next.queue];
       if (!handler) throw new Error(`no handler for ${next.queue}`);
-      next.dequeueCount += 1;
       try {
-        await handler(next.body, { id: next.id, dequeueCount: next.dequeueCount });
-        this.waiting.splice(this.waiting.indexOf(next), 1);
+        await handler(JSON.parse(message.text), { id: message.id, dequeueCount: message.dequeueCount });
+        await this.complete(next.queue, message);
         counts.completed += 1;
       } catch {
-        if (next.dequeueCount >= maxDequeueCount) {
-          this.waiting.splice(this.waiting.indexOf(next), 1);
-          this.poison.set(next.queue, [...(this.poison.get(next.queue) ?? []), { id: next.id, insertedAt: next.insertedAt, body: next.body }]);
+        if (message.dequeueCount >= (options.maxDequeueCount ?? 5)) {
+          await this.poison(next.queue, message);
           counts.poisoned += 1;
         } else {
-          next.visibleAt = this.clock.now().getTime() + (options.retryDelaySeconds ?? 1) * 1000;
+          await this.release(next.queue, message, options.retryDelaySeconds ?? 1);
           counts.retried += 1;
         }
       }
     }
-    return counts;
   }
 }
 
-/** Mail slots spaced by a fixed interval per mailbox, as the Table adapter reserves them. */
-export class InMemoryMailPacer implements MailPacer {
+/** The in-memory mail slots, keeping each reservation for a test to look at. */
+export class RecordedMailSlots extends InMemoryMailSlots {
   readonly reserved: { mailbox: string; slot: Date }[] = [];
-  private readonly next = new Map<string, number>();
-  constructor(private readonly intervalMs: number) {}
-  async reserve(mailbox: string, now: Date): Promise<Date> {
-    const slot = Math.max(now.getTime(), this.next.get(mailbox) ?? 0);
-    this.next.set(mailbox, slot + this.intervalMs);
-    this.reserved.push({ mailbox, slot: new Date(slot) });
-    return new Date(slot);
+  override async reserve(mailbox: string, now: Date): Promise<Date> {
+    const slot = await super.reserve(mailbox, now);
+    this.reserved.push({ mailbox, slot });
+    return slot;
   }
 }

@@ -9,7 +9,7 @@ import { testCloseDeps } from '../support/close-deps.js';
 import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
 import { fixedClock, InMemoryArtifacts, RecordingMailer, StaticDirectory, StaticUsageSource } from '../support/in-memory.js';
 import { InMemoryCloseProgress } from '../support/in-memory-close-progress.js';
-import { InMemoryMailPacer, InMemoryWorkQueues } from '../support/in-memory-work-queues.js';
+import { ClockedWorkQueues, RecordedMailSlots } from '../support/in-memory-work-queues.js';
 import type { RevisionWork } from '../../shared/use-cases/close-work.js';
 
 const TEAMS = [
@@ -44,9 +44,9 @@ const directory = () =>
 /** The close's dependencies with its delivery fanned out over in-memory queues on a test clock. */
 function fanOutSetup(options: { messagesPerMinute?: number } = {}) {
   const clock = fixedClock('2026-11-03T06:00:00Z');
-  const queues = new InMemoryWorkQueues(clock);
+  const queues = new ClockedWorkQueues(clock);
   const progress = new InMemoryCloseProgress(() => clock.now());
-  const pacer = new InMemoryMailPacer(60_000 / (options.messagesPerMinute ?? 30));
+  const pacer = new RecordedMailSlots(options.messagesPerMinute ?? 30);
   const mailer = new RecordingMailer();
   const sentAt: Date[] = [];
   const timedMailer = {
@@ -258,9 +258,9 @@ describe('a fanned-out close', () => {
     const clock = fixedClock('2026-11-03T06:00:00Z');
     const teams = Array.from({ length: 500 }, (_, index) => ({ id: `team-${String(index).padStart(3, '0')}`, name: `Team ${index}`, leads: [`lead${index}@contoso.example`] }));
     const users = teams.map((team, index) => ({ userId: `u${index}`, teamId: team.id }));
-    const queues = new InMemoryWorkQueues(clock);
+    const queues = new ClockedWorkQueues(clock);
     const progress = new InMemoryCloseProgress(() => clock.now());
-    const pacer = new InMemoryMailPacer(2_000);
+    const pacer = new RecordedMailSlots(30);
     const mailer = new RecordingMailer();
     const sentAt: number[] = [];
     const deps = testCloseDeps({
