@@ -39,6 +39,7 @@ import { billedRatesOf, billedTeamsChanged, reconcileWithBill, withBilling, type
 import type { Money } from '../domain/money.js';
 import { deliverOnce, type DeliveryOutcome } from './deliver-once.js';
 import { composeOperatorMail } from './operator-mail.js';
+import type { MonthUsageReader } from './month-from-daily.js';
 
 export interface CloseMonthDeps {
   readonly usageSource: UsageSource;
@@ -72,6 +73,8 @@ export interface CloseMonthDeps {
   } & BillReconciliationDeps['settings'];
   /** Azure's bill (Cost Management's FOCUS export); without it every close is an estimate at list prices. */
   readonly billedCosts?: BillReconciliationDeps['billedCosts'];
+  /** Where the month's usage comes from (the stored daily rollups); without it the close reads usageSource itself. */
+  readonly monthUsage?: MonthUsageReader;
 }
 
 export interface CloseMonthRequest {
@@ -236,7 +239,7 @@ async function figureTheMonth(deps: CloseMonthDeps, month: string): Promise<Figu
   logger.progress('prices', 'loading the price book');
   const priceBook = await deps.priceBooks.load();
 
-  const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
+  const { lines, usage, directory } = deps.monthUsage ? await deps.monthUsage.rollUpMonth({ month, window, priceBook, directory: deps.directory }) : await rollUpUsage(deps, month, window, priceBook);
   // A step of its own, so that the pricing step times the roll-up alone.
   logger.progress('figures', 'reconciling, fingerprinting the lines and building the report');
   const bill = await reconcileWithBill(deps, { month, lines, priceBook });

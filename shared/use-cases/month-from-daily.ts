@@ -1,0 +1,144 @@
+import { consecutiveRuns, daysToReingest, fingerprintsByDay, monthUsageFromSummaries, type DayIngestSummary, type MonthUsageFigures, type ReingestReason } from '../domain/day-ingest.js';
+import type { DirectoryResolution } from '../domain/directory.js';
+import { AppError } from '../domain/errors.js';
+import { dayInZone, daysOfMonth, nextDay, type TimeWindow } from '../domain/periods.js';
+import type { PriceBook } from '../domain/price-book.js';
+import { groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
+import type { TokenCounts } from '../domain/tokens.js';
+import type { UsageRow } from '../domain/usage.js';
+import type { Directory } from '../ports/directory.js';
+import { ingestDaily, type IngestDailyDeps } from './ingest-daily.js';
+
+/** A month's usage as a close needs it: priced lines, the figures its controls check, and who everyone is. */
+export interface MonthRollUp {
+  readonly lines: MonthlyLine[];
+  readonly usage: MonthUsageFigures;
+  readonly directory: DirectoryResolution;
+}
+
+/** Where a close takes its month of usage from instead of reading the usage source itself. */
+export interface MonthUsageReader {
+  /** Teams, names and prices are decided by the close's own directory and price book. */
+  rollUpMonth(input: MonthRollUpRequest): Promise<MonthRollUp>;
+}
+
+export interface MonthRollUpRequest {
+  readonly month: string;
+  readonly window: TimeWindow;
+  readonly priceBook: PriceBook;
+  readonly directory: Directory;
+}
+
+/** Days of stored lines read at once: a few partitions' scans in flight, never the month's day lines together. */
+const DAYS_READ_AT_ONCE = 4;
+
+/** The close's month from the daily rollups the ingest stored (CLOSE_USAGE_FROM=daily-rollups). */
+export function monthUsageFromDailyRollups(deps: IngestDailyDeps): MonthUsageReader {
+  return { rollUpMonth: (input) => rollUpMonthFromDailyRollups(deps, input) };
+}
+
+/**
+ * Builds a month from its stored days, so the daily ingest stays the only reader of the usage source:
+ *
+ * 1. the days never completely ingested, and those whose source totals changed since they were read (late
+ *    data; for a source that cannot give totals, the days after the last successful ingest's catch-up mark)
+ *    are ingested again through the daily ingest, one read per run of consecutive days;
+ * 2. the stored day lines are read a few days at a time and kept only as their usage (day, user, model,
+ *    tier, tokens, requests): team, names and costs are decided here, by the close's directory and price
+ *    book, exactly as a close that reads the usage source decides them, so both give the same lines;
+ * 3. the controls' figures are the stored days' ingest summaries added up.
+ */
+export async function rollUpMonthFromDailyRollups(deps: IngestDailyDeps, input: MonthRollUpRequest): Promise<MonthRollUp> {
+  const { logger, settings } = deps;
+  const { month, window, priceBook } = input;
+  const today = dayInZone(deps.clock.now(), settings.timeZone);
+  const days = daysOfMonth(month).filter((day) => day <= today);
+
+  logger.progress('usage', `checking the stored days of ${month} against the usage source`);
+  let summaries = await storedSummaries(deps, month);
+  const owed = await daysOwed(deps, { days, window, summaries });
+  if (owed.length > 0) {
+    logger.info(`ingesting ${owed.length} day(s) of ${month} again before the close: ${describeOwed(owed)}`);
+    for (const range of consecutiveRuns(owed.map((entry) => entry.day), nextDay)) {
+      await ingestDaily(deps, { trigger: 'close', range });
+    }
+    summaries = await storedSummaries(deps, month);
+  }
+  const unrecorded = days.filter((day) => !summaries.has(day));
+  if (unrecorded.length > 0) {
+    throw new AppError('INTERNAL', `the ingest left ${unrecorded.length} day(s) of ${month} without a summary (${unrecorded.slice(0, 5).join(', ')}); run the close again`, { retryable: true });
+  }
+
+  const usage = monthUsageFromSummaries(days.map((day) => summaries.get(day)!));
+  if (usage.rejects.count > 0) {
+    logger.warn(`${usage.rejects.count} usage row(s) rejected when the days of ${month} were ingested`, { byReason: usage.rejects.byReason });
+    for (const row of usage.rejects.samples) logger.warn(`  rejected ${row.location}: ${row.reason}${row.raw !== undefined ? ` (${JSON.stringify(row.raw)})` : ''}`);
+  }
+  if (usage.duplicates && usage.duplicates.count > 0) logger.warn(`${usage.duplicates.count} repeated metric row(s) were left out`, { files: usage.duplicates.files });
+
+  logger.progress('usage', `reading the stored day lines of ${month}`);
+  let rows: UsageRow[] | undefined = await storedUsage(deps, days);
+  logger.progress('directory', 'resolving users to teams');
+  const directory = await input.directory.resolve(distinctUsers(rows));
+  logger.progress('pricing', `rolling up ${rows.length} stored day lines`);
+  const grouped = groupMonthlyUsage(month, rows, directory);
+  // Let go of before pricing, as a close from the usage source does with its rows.
+  rows = undefined;
+  logger.progress('pricing', 'pricing each line by day');
+  const lines = priceMonthlyUsage(grouped, priceBook);
+  return { lines, usage, directory };
+}
+
+async function storedSummaries(deps: Pick<IngestDailyDeps, 'dailyRollups'>, month: string): Promise<Map<string, DayIngestSummary>> {
+  return new Map((await deps.dailyRollups.readDaySummaries(month)).map((summary) => [summary.day, summary]));
+}
+
+async function daysOwed(
+  deps: Pick<IngestDailyDeps, 'usageSource' | 'ingestRuns' | 'settings'>,
+  input: { days: readonly string[]; window: TimeWindow; summaries: ReadonlyMap<string, DayIngestSummary> },
+): Promise<{ day: string; reason: ReingestReason }[]> {
+  const source = deps.usageSource;
+  const sourceFingerprints = source.dayTotals ? fingerprintsByDay(await source.dayTotals(input.window, { timeZone: deps.settings.timeZone })) : null;
+  const coveredThrough = sourceFingerprints === null ? ((await deps.ingestRuns.lastSucceeded())?.coveredThrough ?? null) : null;
+  return daysToReingest({ days: input.days, summaries: input.summaries, sourceFingerprints, coveredThrough });
+}
+
+function describeOwed(owed: readonly { day: string; reason: ReingestReason }[]): string {
+  const byReason = new Map<ReingestReason, string[]>();
+  for (const { day, reason } of owed) byReason.set(reason, [...(byReason.get(reason) ?? []), day]);
+  const label: Record<ReingestReason, string> = { missing: 'never completely ingested', changed: 'changed at the source since', 'not covered': 'after the last ingest' };
+  return [...byReason].map(([reason, list]) => `${list.length} ${label[reason]} (${list.length > 3 ? `${list[0]} … ${list[list.length - 1]}` : list.join(', ')})`).join('; ');
+}
+
+/**
+ * The usage of the stored day lines, one row per day, user, model and tier (a day's lines have one team per
+ * user, so these are the rows the ingest read). Strings repeated across days are kept once.
+ */
+async function storedUsage(deps: Pick<IngestDailyDeps, 'dailyRollups'>, days: readonly string[]): Promise<UsageRow[]> {
+  const rows: UsageRow[] = [];
+  const strings = new Map<string, string>();
+  const intern = (text: string): string => {
+    const known = strings.get(text);
+    if (known !== undefined) return known;
+    strings.set(text, text);
+    return text;
+  };
+  for (let at = 0; at < days.length; at += DAYS_READ_AT_ONCE) {
+    const batch = days.slice(at, at + DAYS_READ_AT_ONCE);
+    const read = await Promise.all(batch.map((day) => deps.dailyRollups.readDay(day)));
+    for (const [index, lines] of read.entries()) {
+      const day = batch[index]!;
+      for (const line of lines) {
+        const tokens: TokenCounts = { ...line.tokens };
+        rows.push({ day, userId: intern(line.userId), model: intern(line.model), tier: intern(line.tier), tokens, requests: line.requests });
+      }
+    }
+  }
+  return rows;
+}
+
+function distinctUsers(rows: readonly UsageRow[]): string[] {
+  const users = new Set<string>();
+  for (const row of rows) if (row.userId !== '') users.add(row.userId);
+  return [...users].sort();
+}
