@@ -15,8 +15,8 @@ export interface DailyRollupStore {
    * Makes the stored day exactly `lines`, and its per-team totals exactly summarizeTeamDays(day, lines):
    * upserts both under deterministic keys, then deletes what that day no longer has. Replaces, never adds
    * to, so reingesting a day with late data gives the new totals; safe to repeat after a crash. The day's
-   * ingest summary is removed with its old lines: until putDaySummary records the new one, the day reads as
-   * not completely ingested.
+   * ingest summary is removed before any line is written: until putDaySummary records the new one (or after a
+   * crash half-way), the day reads as not completely ingested.
    */
   replaceDay(day: string, lines: readonly DayLine[]): Promise<ReplaceDayResult>;
   /** Every line of one day. */

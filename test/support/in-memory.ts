@@ -263,6 +263,8 @@ export class InMemoryDailyRollupStore implements DailyRollupStore {
   async replaceDay(day: string, lines: readonly DayLine[]) {
     const other = lines.find((line) => line.day !== day);
     if (other) throw new AppError('INVALID_ARGUMENT', `a line of ${other.day} is not a line of ${day}`);
+    // The summary goes first, as in the Table adapter: a day whose replace failed reads as not ingested.
+    this.summaries.delete(day);
     if (this.failOnce.delete(day)) throw new AppError('STORAGE_FAILED', `storage went away while writing ${day}`, { retryable: true });
     const previous = this.days.get(day);
     const totals = summarizeTeamDays(day, lines);
@@ -273,7 +275,6 @@ export class InMemoryDailyRollupStore implements DailyRollupStore {
     const deletedTotals = (previous?.totals ?? []).filter((total) => !nextTeams.has(total.teamId)).length;
     if (lines.length === 0) this.days.delete(day);
     else this.days.set(day, { lines: [...lines], totals });
-    this.summaries.delete(day);
     this.replaced.push(day);
     return { lines: lines.length, deletedLines, totals: totals.length, deletedTotals };
   }

@@ -26,9 +26,9 @@
  *   summaries are the RowKey range [`~ingest~`, `~ingest~~`) of the month and never fall in a team's range.
  * - Properties: schemaVersion Int32; day, runId, sourceDescription String; ingestedAt DateTime; rows Int64;
  *   figures String (JSON: rejects, reportedTotalTokens, duplicates, sourceFingerprint, read).
- * A summary carries the property `day` like the team totals of its day, so replaceDay deletes it with the
- * day's stale totals: a day whose lines were replaced reads as not completely ingested until the ingest
- * writes its new summary (putDaySummary), after the lines.
+ * A summary carries the property `day` like the team totals of its day, and replaceDay deletes it before it
+ * writes any line: a day being replaced (or left half replaced by a crash) reads as not completely ingested
+ * until the ingest writes its new summary (putDaySummary), after the lines.
  *
  * replaceDay lists the day's stored keys in both tables, upserts the new entities (Replace mode, entity
  * group transactions of at most 100 entities of one partition, several partitions at a time), then deletes
@@ -95,7 +95,11 @@ export class TableDailyRollupStore implements DailyRollupStore {
       listKeys(this.totals, odata`PartitionKey eq ${month} and day eq ${day}`, `list the stored team totals of ${day}`),
     ]);
     const staleLines = staleKeys(storedLines, lineEntities);
-    const staleTotals = staleKeys(storedTotals, totalEntities);
+    // The day's ingest summary goes first, on its own: a crash while the lines are half replaced must leave
+    // the day reading as not completely ingested, never as the old summary over a mix of lines.
+    const summaryKeys = storedTotals.filter((key) => key.rowKey.startsWith(SUMMARY_ROW_PREFIX));
+    const staleTotals = staleKeys(storedTotals.filter((key) => !summaryKeys.includes(key)), totalEntities);
+    for (const key of summaryKeys) await this.deleteIfPresent(this.totals, key, `delete the ingest summary of ${day}`);
 
     const upsert = (entity: TableEntity): TransactionAction => ['upsert', entity, 'Replace'];
     const remove = (key: EntityKey): TransactionAction => ['delete', key];
@@ -140,6 +144,15 @@ export class TableDailyRollupStore implements DailyRollupStore {
     assertCanonicalMonth(month);
     const entities = await this.list(this.totals, odata`PartitionKey eq ${month} and RowKey lt ${KEY_PART_SEPARATOR}`, `read the daily series of ${month}`, options.signal);
     return entities.map(totalFromEntity).sort(compareTotals);
+  }
+
+  private async deleteIfPresent(client: TableClient, key: EntityKey, action: string): Promise<void> {
+    try {
+      await client.deleteEntity(key.partitionKey, key.rowKey);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return;
+      throw storageError(action, error);
+    }
   }
 
   async putDaySummary(summary: DayIngestSummary): Promise<void> {
