@@ -4,7 +4,8 @@ import { AppError } from '../domain/errors.js';
 import { dayInZone, daysOfMonth, nextDay, type TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import { groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
-import type { TokenCounts } from '../domain/tokens.js';
+import { addTokensInto, type TokenCounts } from '../domain/tokens.js';
+import type { DayLine } from '../domain/daily.js';
 import type { UsageRow } from '../domain/usage.js';
 import type { Directory } from '../ports/directory.js';
 import { ingestDaily, type IngestDailyDeps } from './ingest-daily.js';
@@ -77,13 +78,12 @@ export async function rollUpMonthFromDailyRollups(deps: IngestDailyDeps, input: 
   if (usage.duplicates && usage.duplicates.count > 0) logger.warn(`${usage.duplicates.count} repeated metric row(s) were left out`, { files: usage.duplicates.files });
 
   logger.progress('usage', `reading the stored day lines of ${month}`);
-  let rows: UsageRow[] | undefined = await storedUsage(deps, days);
+  const stored = await storedUsage(deps, days);
   logger.progress('directory', 'resolving users to teams');
-  const directory = await input.directory.resolve(distinctUsers(rows));
-  logger.progress('pricing', `rolling up ${rows.length} stored day lines`);
-  const grouped = groupMonthlyUsage(month, rows, directory);
-  // Let go of before pricing, as a close from the usage source does with its rows.
-  rows = undefined;
+  const directory = await input.directory.resolve(stored.users());
+  logger.progress('pricing', `rolling up ${stored.size} stored day lines`);
+  // The stored usage is let go of line by line as it is grouped: the two are never both whole.
+  const grouped = groupMonthlyUsage(month, stored.drain(), directory);
   logger.progress('pricing', 'pricing each line by day');
   const lines = priceMonthlyUsage(grouped, priceBook);
   return { lines, usage, directory };
@@ -110,35 +110,66 @@ function describeOwed(owed: readonly { day: string; reason: ReingestReason }[]):
   return [...byReason].map(([reason, list]) => `${list.length} ${label[reason]} (${list.length > 3 ? `${list[0]} … ${list[list.length - 1]}` : list.join(', ')})`).join('; ');
 }
 
-/**
- * The usage of the stored day lines, one row per day, user, model and tier (a day's lines have one team per
- * user, so these are the rows the ingest read). Strings repeated across days are kept once.
- */
-async function storedUsage(deps: Pick<IngestDailyDeps, 'dailyRollups'>, days: readonly string[]): Promise<UsageRow[]> {
-  const rows: UsageRow[] = [];
-  const strings = new Map<string, string>();
-  const intern = (text: string): string => {
-    const known = strings.get(text);
-    if (known !== undefined) return known;
-    strings.set(text, text);
-    return text;
-  };
+/** Reads the stored day lines a few days at a time, keeping only their usage. */
+async function storedUsage(deps: Pick<IngestDailyDeps, 'dailyRollups'>, days: readonly string[]): Promise<StoredUsage> {
+  const usage = new StoredUsage();
   for (let at = 0; at < days.length; at += DAYS_READ_AT_ONCE) {
     const batch = days.slice(at, at + DAYS_READ_AT_ONCE);
     const read = await Promise.all(batch.map((day) => deps.dailyRollups.readDay(day)));
-    for (const [index, lines] of read.entries()) {
-      const day = batch[index]!;
-      for (const line of lines) {
-        const tokens: TokenCounts = { ...line.tokens };
-        rows.push({ day, userId: intern(line.userId), model: intern(line.model), tier: intern(line.tier), tokens, requests: line.requests });
+    for (const [index, lines] of read.entries()) usage.add(batch[index]!, lines);
+  }
+  return usage;
+}
+
+interface UsageDay {
+  readonly tokens: TokenCounts;
+  requests: number;
+}
+
+/**
+ * A month's stored usage per user, model and tier, each with its days: what the day lines say without their
+ * team, names or costs. A day's lines give each user one team, so a user, model and tier has one line a day.
+ */
+class StoredUsage {
+  private readonly lines = new Map<string, { readonly userId: string; readonly model: string; readonly tier: string; readonly days: Map<string, UsageDay> }>();
+  private lineDays = 0;
+
+  get size(): number {
+    return this.lineDays;
+  }
+
+  add(day: string, dayLines: readonly DayLine[]): void {
+    for (const line of dayLines) {
+      const key = JSON.stringify([line.userId, line.model, line.tier]);
+      let entry = this.lines.get(key);
+      if (entry === undefined) {
+        entry = { userId: line.userId, model: line.model, tier: line.tier, days: new Map() };
+        this.lines.set(key, entry);
+      }
+      const known = entry.days.get(day);
+      if (known === undefined) {
+        entry.days.set(day, { tokens: { ...line.tokens }, requests: line.requests });
+        this.lineDays += 1;
+      } else {
+        addTokensInto(known.tokens, line.tokens);
+        known.requests += line.requests;
       }
     }
   }
-  return rows;
-}
 
-function distinctUsers(rows: readonly UsageRow[]): string[] {
-  const users = new Set<string>();
-  for (const row of rows) if (row.userId !== '') users.add(row.userId);
-  return [...users].sort();
+  /** Every user with usage, sorted; the empty UserId (no user) is not one. */
+  users(): string[] {
+    const users = new Set<string>();
+    for (const entry of this.lines.values()) if (entry.userId !== '') users.add(entry.userId);
+    return [...users].sort();
+  }
+
+  /** The usage as rows, each line forgotten once its rows were handed out. */
+  *drain(): Generator<UsageRow> {
+    for (const [key, entry] of this.lines) {
+      this.lines.delete(key);
+      for (const [day, usage] of entry.days) yield { day, userId: entry.userId, model: entry.model, tier: entry.tier, tokens: usage.tokens, requests: usage.requests };
+    }
+    this.lineDays = 0;
+  }
 }
