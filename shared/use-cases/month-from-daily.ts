@@ -57,7 +57,13 @@ export async function rollUpMonthFromDailyRollups(deps: IngestDailyDeps, input: 
 
   logger.progress('usage', `checking the stored days of ${month} against the usage source`);
   let summaries = await storedSummaries(deps, month);
-  const owed = await daysOwed(deps, { days, window, summaries });
+  const { owed, keptAsStored } = await daysOwed(deps, { days, window, summaries });
+  if (keptAsStored.length > 0) {
+    logger.warn(
+      `the usage source holds nothing for ${keptAsStored.length} day(s) of ${month} whose usage is stored (${keptAsStored.map((kept) => kept.day).join(', ')}): ` +
+        'past its retention, the stored days are the record and are used as they are',
+    );
+  }
   if (owed.length > 0) {
     logger.info(`ingesting ${owed.length} day(s) of ${month} again before the close: ${describeOwed(owed)}`);
     for (const range of consecutiveRuns(owed.map((entry) => entry.day), nextDay)) {
@@ -65,6 +71,7 @@ export async function rollUpMonthFromDailyRollups(deps: IngestDailyDeps, input: 
     }
     summaries = await storedSummaries(deps, month);
   }
+  for (const kept of keptAsStored) if (!summaries.has(kept.day) && kept.summary) summaries.set(kept.day, kept.summary);
   const unrecorded = days.filter((day) => !summaries.has(day));
   if (unrecorded.length > 0) {
     throw new AppError('INTERNAL', `the ingest left ${unrecorded.length} day(s) of ${month} without a summary (${unrecorded.slice(0, 5).join(', ')}); run the close again`, { retryable: true });
@@ -93,14 +100,56 @@ async function storedSummaries(deps: Pick<IngestDailyDeps, 'dailyRollups'>, mont
   return new Map((await deps.dailyRollups.readDaySummaries(month)).map((summary) => [summary.day, summary]));
 }
 
+/**
+ * The days to ingest again, and the days kept as stored although they look owed: the source holds nothing
+ * for them while the store holds their usage. That is what App Insights' retention (90 days by default) does
+ * to an old month, and ingesting such a day would replace its stored usage with nothing. A kept day without a
+ * summary (stored before summaries were kept) gets one made from its lines, with no rejects and no gateway
+ * total: the controls then see a "Total Tokens" short of the counted tokens and hold the close for a person.
+ */
 async function daysOwed(
-  deps: Pick<IngestDailyDeps, 'usageSource' | 'ingestRuns' | 'settings'>,
+  deps: Pick<IngestDailyDeps, 'usageSource' | 'ingestRuns' | 'dailyRollups' | 'settings' | 'clock'>,
   input: { days: readonly string[]; window: TimeWindow; summaries: ReadonlyMap<string, DayIngestSummary> },
-): Promise<{ day: string; reason: ReingestReason }[]> {
+): Promise<{ owed: { day: string; reason: ReingestReason }[]; keptAsStored: { day: string; summary?: DayIngestSummary }[] }> {
   const source = deps.usageSource;
   const sourceFingerprints = source.dayTotals ? fingerprintsByDay(await source.dayTotals(input.window, { timeZone: deps.settings.timeZone })) : null;
   const coveredThrough = sourceFingerprints === null ? ((await deps.ingestRuns.lastSucceeded())?.coveredThrough ?? null) : null;
-  return daysToReingest({ days: input.days, summaries: input.summaries, sourceFingerprints, coveredThrough });
+  const candidates = daysToReingest({ days: input.days, summaries: input.summaries, sourceFingerprints, coveredThrough });
+  if (sourceFingerprints === null) return { owed: candidates, keptAsStored: [] };
+  const owed: { day: string; reason: ReingestReason }[] = [];
+  const keptAsStored: { day: string; summary?: DayIngestSummary }[] = [];
+  for (const candidate of candidates) {
+    if (sourceFingerprints.has(candidate.day)) {
+      owed.push(candidate);
+      continue;
+    }
+    const summary = input.summaries.get(candidate.day);
+    if (summary) {
+      if (summary.rows > 0) keptAsStored.push({ day: candidate.day });
+      else owed.push(candidate);
+      continue;
+    }
+    const lines = await deps.dailyRollups.readDay(candidate.day);
+    if (lines.length === 0) owed.push(candidate);
+    else keptAsStored.push({ day: candidate.day, summary: summaryOfStoredLines(candidate.day, lines.length, deps.clock.now()) });
+  }
+  return { owed, keptAsStored };
+}
+
+function summaryOfStoredLines(day: string, lines: number, at: Date): DayIngestSummary {
+  const none = { count: 0, samples: [], byReason: {} };
+  return {
+    day,
+    runId: 'stored',
+    ingestedAt: at,
+    sourceDescription: 'stored day lines the source no longer holds',
+    rows: lines,
+    rejects: none,
+    reportedTotalTokens: null,
+    duplicates: 0,
+    sourceFingerprint: null,
+    read: { key: 'stored day lines', rejects: none, reportedTotalTokens: null, duplicates: 0, duplicateFiles: [], skipped: {} },
+  };
 }
 
 function describeOwed(owed: readonly { day: string; reason: ReingestReason }[]): string {

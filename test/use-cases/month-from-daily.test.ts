@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -113,11 +113,13 @@ async function closeFromSource(usageSource: UsageSource, resolution: DirectoryRe
   return { result, fingerprint: (await deps.closes.get(MONTH))!.fingerprint, lines: [...(await rollups.readMonth(MONTH))].sort(compareLines) };
 }
 
+/** Closes October from the daily rollups, published or held: its fingerprint and the lines of its revision. */
 async function closeFromDaily(ingest: IngestDailyDeps, resolution: DirectoryResolution) {
   const rollups = new InMemoryRollupStore();
   const deps = testCloseDeps({ usageSource: ingest.usageSource, directory: new StaticDirectory(resolution), rollups, settings: { timeZone: ZONE }, monthUsage: monthUsageFromDailyRollups(ingest) });
   const result = await closeMonth(deps, { month: MONTH });
-  return { result, fingerprint: (await deps.closes.get(MONTH))!.fingerprint, lines: [...(await rollups.readMonth(MONTH))].sort(compareLines) };
+  const close = (await deps.closes.get(MONTH)) ?? (await deps.closes.draft(MONTH));
+  return { result, fingerprint: close!.fingerprint, lines: [...(await rollups.readRevision(MONTH, result.revision))].sort(compareLines) };
 }
 
 /** The ranges the close ingested again (ingest runs it started). */
@@ -204,6 +206,30 @@ describe('a close built from the daily rollups', () => {
     const rerun = await closeFromDaily(ingest, directory());
     expect(closeIngests(ingestRuns)).toEqual(['2026-10-01..2026-10-31', '2026-10-20..2026-10-31']);
     expect(rerun.fingerprint).toBe((await closeFromSource(source, directory())).fingerprint);
+  });
+
+  it('keeps the stored days the source no longer holds (past its retention) instead of ingesting them as empty', async () => {
+    const { file, source } = fixture();
+    const dailyRollups = new InMemoryDailyRollupStore();
+    const ingestRuns = new InMemoryIngestRunLog();
+    const ingest = ingestDeps({ usageSource: source, directory: directory(), dailyRollups, ingestRuns });
+    await ingestDaily(ingest, { range: { from: '2026-10-01', to: '2026-10-31' } });
+    const before = await closeFromDaily(ingest, directory());
+
+    // The source forgets everything before 10 October (Berlin); the 3rd was stored before summaries were kept.
+    const kept = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => !line.startsWith('{') || (JSON.parse(line) as { timestamp: string }).timestamp >= '2026-10-09T22:00:00Z');
+    writeFileSync(file, kept.join('\n'));
+    dailyRollups.summaries.delete('2026-10-03');
+    const after = await closeFromDaily(ingest, directory());
+
+    expect(closeIngests(ingestRuns)).toEqual([]);
+    expect(linesFingerprint(after.lines)).toBe(linesFingerprint(before.lines));
+    expect((await dailyRollups.readDay('2026-10-03')).length).toBeGreaterThan(0);
+    // Without its summary, the 3rd has no gateway total: the cross-check falls short and a person is asked.
+    expect(after.result.state).toBe('held');
+    expect(after.result.controls.find((control) => control.id === 'usage.total-tokens')?.outcome).toBe('hold');
   });
 
   it('with a source that cannot give day totals, ingests the days never ingested and those after the catch-up mark', async () => {
