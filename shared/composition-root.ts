@@ -43,6 +43,7 @@ import type { Clock, Logger } from './ports/runtime.js';
 import type { CloseMonthDeps } from './use-cases/close-month.js';
 import type { UsageSource } from './ports/usage-source.js';
 import type { IngestDailyDeps } from './use-cases/ingest-daily.js';
+import { monthUsageFromDailyRollups } from './use-cases/month-from-daily.js';
 import type { CostLookup } from './use-cases/lookup-costs.js';
 import { cachedCostLookup } from './adapters/http/cached-cost-reads.js';
 import type { AccessTokenVerifier } from './adapters/azure/entra-token-verifier.js';
@@ -144,7 +145,7 @@ export async function createServices(
   const usageSource = createUsageSource(settings, credential ? { credential } : {});
   const priceBooks = new FilePriceBookSource(settings.priceBookPath);
 
-  const closeMonth: CloseMonthDeps = {
+  let closeMonth: CloseMonthDeps = {
     usageSource,
     directory: directory.directory,
     priceBooks,
@@ -182,6 +183,8 @@ export async function createServices(
     logger: runtime.logger,
     settings: { timeZone: settings.timeZone, ...settings.ingest },
   };
+  // The daily ingest stays the only reader of the usage source: the close builds the month from its days.
+  if (settings.closeUsageFrom === 'daily-rollups') closeMonth = { ...closeMonth, monthUsage: monthUsageFromDailyRollups(ingestDaily) };
   const spend = new PreferredSpendSource(new DailyStoreTeamSpendSource(dailyRollups), new RollupTeamSpendSource(rollups));
   const budgets = settings.budgets;
   const evaluateBudgets: EvaluateBudgetsDeps = {

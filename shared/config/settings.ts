@@ -56,6 +56,8 @@ export interface Settings {
   readonly artifactsDir: string;
   /** Days after the 1st before the previous month is closed, so late-arriving usage is in it. */
   readonly monthlyClose: { readonly graceDays: number };
+  /** Where the close takes the month's usage from (docs/close-from-daily.md). */
+  readonly closeUsageFrom: CloseUsageFrom;
   /** The checks a close runs before anything is mailed, who hears of a held or refused close, and its lease. */
   readonly closeControls: CloseControlSettings;
   /** The team cost lookup API: who may call it (Entra tokens) and how long reads are cached. */
@@ -277,7 +279,13 @@ export const SETTING = {
   // Budget actions at the gateway (docs/gateway.md); off unless both are set.
   budgetBlockAtPercent: 'BUDGET_BLOCK_AT_PERCENT',
   gatewayBlockedOidsNamedValueId: 'GATEWAY_BLOCKED_OIDS_NAMED_VALUE_ID',
+  // Where the close reads the month (docs/close-from-daily.md): the stored daily rollups or the usage source.
+  closeUsageFrom: 'CLOSE_USAGE_FROM',
 } as const;
+
+/** daily-rollups: the close builds the month from the days the ingest stored (the ingest is the only reader of the source). */
+export type CloseUsageFrom = 'daily-rollups' | 'usage-source';
+export const CLOSE_USAGE_FROM_CHOICES: readonly CloseUsageFrom[] = ['daily-rollups', 'usage-source'];
 
 /**
  * The connection the close's queue triggers name (`connection: 'WorkQueues'`): a connection string locally,
@@ -339,6 +347,7 @@ function sections(projectRoot: string, mapping: MetricMapping | null) {
       [S.priceBookFile]: filePath(projectRoot, 'data/price-book.json'),
       [S.artifactsDir]: filePath(projectRoot, 'out/reports'),
       [S.monthlyCloseGraceDays]: integer(2, 0, 27),
+      [S.closeUsageFrom]: oneOf(CLOSE_USAGE_FROM_CHOICES, 'daily-rollups'),
     }),
     metricMapping: z
       .object({
@@ -668,6 +677,7 @@ export function loadSettings(source: SettingsSource, options: { projectRoot: str
     mail: mailOf(mail, mailTransport),
     artifactsDir: general[S.artifactsDir],
     monthlyClose: Object.freeze({ graceDays: general[S.monthlyCloseGraceDays] }),
+    closeUsageFrom: general[S.closeUsageFrom],
     closeControls: Object.freeze({
       limits: Object.freeze({
         maxRejectRatio: closeControls[S.closeMaxRejectPercent] / 100,

@@ -4,7 +4,11 @@ import { isTokenKind, zeroTokens, type TokenCounts, type TokenKind } from './tok
 import { SeenSamplePairs } from './sample-repeats.js';
 import {
   MAX_REJECT_SAMPLES,
+  rawValueForReport,
   RejectCollector,
+  type RejectedRow,
+  type RejectSummary,
+  type SourceDayTotal,
   type DuplicateSummary,
   type UsageInput,
   type UsageReadResult,
@@ -114,6 +118,53 @@ export interface UsageAggregatorOptions {
 export interface UsageResultExtras {
   readonly inputs?: readonly UsageInput[];
   readonly duplicateFiles?: readonly string[];
+  readonly dayTotals?: readonly SourceDayTotal[];
+}
+
+interface DayFiguresBuilder {
+  readonly rejects: DayRejects;
+  reportedTotalTokens: number | null;
+  duplicates: number;
+}
+
+/** A day's rejects: the count and reasons in full, only the first few rows (the read keeps them all). */
+class DayRejects {
+  private count = 0;
+  private readonly samples: RejectedRow[] = [];
+  private readonly byReason: Record<string, number> = {};
+
+  add(location: string, reason: string, raw?: string): void {
+    this.count += 1;
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
+    if (this.samples.length < MAX_REJECT_SAMPLES) this.samples.push(raw === undefined ? { location, reason } : { location, reason, raw: rawValueForReport(raw) });
+  }
+
+  summary(): RejectSummary {
+    return { count: this.count, samples: [...this.samples], byReason: { ...this.byReason } };
+  }
+}
+
+/**
+ * Sums what a source holds per calendar day and metric, before any validation (UsageSource.dayTotals): a
+ * value that is not a number adds nothing but its presence is still counted in `valueCount`'s day entry.
+ */
+export class SourceDayTotalsCollector {
+  private readonly sums = new Map<string, { day: string; metric: string; valueSum: number; valueCount: number }>();
+
+  add(day: string, metric: string, valueSum: unknown, valueCount: unknown): void {
+    const key = `${day}\u0000${metric}`;
+    let sum = this.sums.get(key);
+    if (sum === undefined) {
+      sum = { day, metric, valueSum: 0, valueCount: 0 };
+      this.sums.set(key, sum);
+    }
+    if (typeof valueSum === 'number' && Number.isFinite(valueSum)) sum.valueSum += valueSum;
+    if (typeof valueCount === 'number' && Number.isFinite(valueCount)) sum.valueCount += valueCount;
+  }
+
+  result(): SourceDayTotal[] {
+    return [...this.sums.values()].sort((a, b) => compareText(a.day, b.day) || compareText(a.metric, b.metric));
+  }
 }
 
 /**
@@ -180,6 +231,8 @@ export class UsageAggregator {
   private readonly days = new Map<string, string>();
   private finished = false;
   private readonly rejects = new RejectCollector();
+  /** The same figures per day, for the days a sample's time placed it in (rare: rejects, totals, repeats). */
+  private readonly dayFigures = new Map<string, DayFiguresBuilder>();
   private readonly skipped: Record<string, number> = {};
   private reportedTotal: number | null = null;
   /** All tokens and all requests summed so far: every total built from the rows is at most these. */
@@ -213,8 +266,9 @@ export class UsageAggregator {
     const countsRequests = sample.name === this.requestMetric;
     if (kind === undefined && !isTotal && !countsRequests) return this.skip(skippedMetricReason(sample.name));
 
+    const day = this.dayOf(sample.timestamp);
     const problem = valueProblem(sample.valueSum, 'valueSum') ?? valueProblem(sample.valueCount, 'valueCount');
-    if (problem !== null) return this.reject(location, problem.reason, problem.raw);
+    if (problem !== null) return this.reject(location, problem.reason, problem.raw, day);
     const valueSum = sample.valueSum as number;
     const valueCount = sample.valueCount as number;
 
@@ -225,18 +279,23 @@ export class UsageAggregator {
     if (userId !== this.lastGoodUserId || model !== this.lastGoodModel || tier !== this.lastGoodTier) {
       const names = this.dimensionNames;
       const badDimension = dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier);
-      if (badDimension !== null) return this.reject(location, badDimension.reason, badDimension.raw);
+      if (badDimension !== null) return this.reject(location, badDimension.reason, badDimension.raw, day);
       this.lastGoodUserId = userId;
       this.lastGoodModel = model;
       this.lastGoodTier = tier;
     }
 
-    if (this.repeats !== null && this.repeats.isRepeat(sample.name, instant, userId, model, tier, location)) return;
+    if (this.repeats !== null && this.repeats.isRepeat(sample.name, instant, userId, model, tier, location)) {
+      this.figuresOf(day).duplicates += 1;
+      return;
+    }
 
     if (isTotal) {
       const total = (this.reportedTotal ?? 0) + valueSum;
-      if (!Number.isSafeInteger(total)) return this.reject(location, 'the Total Tokens sum would exceed the safe integer range', String(valueSum));
+      if (!Number.isSafeInteger(total)) return this.reject(location, 'the Total Tokens sum would exceed the safe integer range', String(valueSum), day);
       this.reportedTotal = total;
+      const figures = this.figuresOf(day);
+      figures.reportedTotalTokens = (figures.reportedTotalTokens ?? 0) + valueSum;
       if (kind === undefined && !countsRequests) return;
     }
 
@@ -248,9 +307,8 @@ export class UsageAggregator {
     const tokensRead = this.tokensRead + addedTokens;
     const requestsRead = this.requestsRead + addedRequests;
     if (!Number.isSafeInteger(tokensRead) || !Number.isSafeInteger(requestsRead)) {
-      return this.reject(location, 'the total of everything read would exceed the safe integer range', raw);
+      return this.reject(location, 'the total of everything read would exceed the safe integer range', raw, day);
     }
-    const day = this.dayOf(sample.timestamp);
     const builder = this.builderFor(day, userId, model, tier);
     const tokens = kind === undefined ? 0 : builder.tokens[kind] + addedTokens;
     const requests = builder.requests + addedRequests;
@@ -260,9 +318,11 @@ export class UsageAggregator {
     builder.requests = requests;
   }
 
-  reject(location: string, reason: string, raw?: string): void {
+  /** `day`: the calendar day the rejected row belongs to, when the source knows it. */
+  reject(location: string, reason: string, raw?: string, day?: string): void {
     this.assertOpen();
     this.rejects.add(location, reason, raw);
+    if (day !== undefined) this.figuresOf(day).rejects.add(location, reason, raw);
   }
 
   /**
@@ -284,7 +344,20 @@ export class UsageAggregator {
       sourceDescription,
       ...(duplicates === undefined ? {} : { duplicates }),
       ...(extras.inputs === undefined ? {} : { inputs: [...extras.inputs] }),
+      days: new Map(
+        [...this.dayFigures.entries()].map(([day, figures]) => [day, { rejects: figures.rejects.summary(), reportedTotalTokens: figures.reportedTotalTokens, duplicates: figures.duplicates }]),
+      ),
+      ...(extras.dayTotals === undefined ? {} : { dayTotals: extras.dayTotals }),
     };
+  }
+
+  private figuresOf(day: string): DayFiguresBuilder {
+    let figures = this.dayFigures.get(day);
+    if (figures === undefined) {
+      figures = { rejects: new DayRejects(), reportedTotalTokens: null, duplicates: 0 };
+      this.dayFigures.set(day, figures);
+    }
+    return figures;
   }
 
   private builderFor(day: string, userId: string, model: string, tier: string): RowBuilder {

@@ -66,6 +66,35 @@ export interface UsageReadResult {
   /** Repeated data found and left out of the sums; absent when the source cannot repeat (a summarized query). */
   readonly duplicates?: DuplicateSummary;
   readonly inputs?: readonly UsageInput[];
+  /**
+   * The rejects, the gateway total and the repeats of each calendar day of the window whose day was known
+   * (a row whose time cannot be read has none: it stays in the read's figures only). Absent when the source
+   * does not break its figures down by day.
+   */
+  readonly days?: ReadonlyMap<string, DayReadFigures>;
+  /** What the source held per day and metric for this window, as UsageSource.dayTotals reports it. */
+  readonly dayTotals?: readonly SourceDayTotal[];
+}
+
+/** One calendar day's share of a read's figures. */
+export interface DayReadFigures {
+  /** The rejects dated to this day: count and reasons in full, the first few samples. */
+  readonly rejects: RejectSummary;
+  readonly reportedTotalTokens: number | null;
+  /** Repeated samples of this day left out. */
+  readonly duplicates: number;
+}
+
+/**
+ * What the source holds of one metric on one calendar day, summed as the source stores it (before any row is
+ * validated): equal sums on two reads mean the day did not change between them. Every sample adds at least 1
+ * to valueCount, so a late sample always shows.
+ */
+export interface SourceDayTotal {
+  readonly day: string;
+  readonly metric: string;
+  readonly valueSum: number;
+  readonly valueCount: number;
 }
 
 export const MAX_REJECT_SAMPLES = 20;

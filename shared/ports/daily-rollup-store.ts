@@ -1,5 +1,6 @@
 import type { CallOptions } from './directory.js';
 import type { DayLine, TeamDayTotal } from '../domain/daily.js';
+import type { DayIngestSummary } from '../domain/day-ingest.js';
 
 export interface ReplaceDayResult {
   readonly lines: number;
@@ -13,7 +14,9 @@ export interface DailyRollupStore {
   /**
    * Makes the stored day exactly `lines`, and its per-team totals exactly summarizeTeamDays(day, lines):
    * upserts both under deterministic keys, then deletes what that day no longer has. Replaces, never adds
-   * to, so reingesting a day with late data gives the new totals; safe to repeat after a crash.
+   * to, so reingesting a day with late data gives the new totals; safe to repeat after a crash. The day's
+   * ingest summary is removed before any line is written: until putDaySummary records the new one (or after a
+   * crash half-way), the day reads as not completely ingested.
    */
   replaceDay(day: string, lines: readonly DayLine[]): Promise<ReplaceDayResult>;
   /** Every line of one day. */
@@ -28,4 +31,8 @@ export interface DailyRollupStore {
   readTeamDailySeries(month: string, teamId: string): Promise<TeamDayTotal[]>;
   /** Every team's daily totals of a month, by team then day. */
   readMonthDailySeries(month: string, options?: CallOptions): Promise<TeamDayTotal[]>;
+  /** Records what the ingest read for a day, after its lines were replaced (it replaces an earlier summary). */
+  putDaySummary(summary: DayIngestSummary): Promise<void>;
+  /** The ingest summaries of a month's days, in day order: one small query. */
+  readDaySummaries(month: string): Promise<DayIngestSummary[]>;
 }

@@ -1,5 +1,5 @@
 import type { TimeWindow } from '../domain/periods.js';
-import type { UsageReadResult } from '../domain/usage.js';
+import type { SourceDayTotal, UsageReadResult } from '../domain/usage.js';
 
 export interface ReadUsageOptions {
   /** Calendar days are cut in this IANA zone. */
@@ -11,4 +11,10 @@ export interface ReadUsageOptions {
 export interface UsageSource {
   /** Reads and aggregates usage per day x user x model x tier for the instants in [start, end). */
   read(window: TimeWindow, options: ReadUsageOptions): Promise<UsageReadResult>;
+  /**
+   * Cheap: what the source holds per calendar day (in options.timeZone) and metric for the window, summed
+   * before any validation, exactly as read() returns it in `dayTotals`. A close compares these with what the
+   * ingest stored to find the days that changed late. Absent when the source cannot tell.
+   */
+  dayTotals?(window: TimeWindow, options: ReadUsageOptions): Promise<SourceDayTotal[]>;
 }

@@ -56,6 +56,7 @@ import {
 } from './close-artifacts.js';
 
 export { financeDeliveryKey, focusName, heldWorkbookName, rejectsName, teamDeliveryKey, teamWorkbookName, workbookName, type ArtifactMailSettings } from './close-artifacts.js';
+import type { MonthUsageReader } from './month-from-daily.js';
 
 export interface CloseMonthDeps {
   readonly usageSource: UsageSource;
@@ -94,6 +95,8 @@ export interface CloseMonthDeps {
    * queue-triggered functions, or a local drain) instead of steps of this run. See close-work.ts.
    */
   readonly fanOut?: Pick<CloseWorkDeps, 'queues' | 'progress'>;
+  /** Where the month's usage comes from (the stored daily rollups); without it the close reads usageSource itself. */
+  readonly monthUsage?: MonthUsageReader;
 }
 
 export interface CloseMonthRequest {
@@ -339,7 +342,7 @@ async function figureTheMonth(deps: CloseMonthDeps, month: string): Promise<Figu
   logger.progress('prices', 'loading the price book');
   const priceBook = await deps.priceBooks.load();
 
-  const { lines, usage, directory } = await rollUpUsage(deps, month, window, priceBook);
+  const { lines, usage, directory } = deps.monthUsage ? await deps.monthUsage.rollUpMonth({ month, window, priceBook, directory: deps.directory }) : await rollUpUsage(deps, month, window, priceBook);
   // A step of its own, so that the pricing step times the roll-up alone.
   logger.progress('figures', 'reconciling, fingerprinting the lines and building the report');
   const bill = await reconcileWithBill(deps, { month, lines, priceBook });

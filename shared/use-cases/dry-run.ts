@@ -12,8 +12,11 @@ import type { CloseMonthDeps } from './close-month.js';
  * behaves exactly as the real close would up to the point of storing.
  */
 export function dryRunDeps(deps: CloseMonthDeps, preview: { artifacts: ArtifactStore; mailer: Mailer }): CloseMonthDeps {
+  // Without monthUsage: building the month from the daily rollups would ingest missing days into them, and a
+  // dry run stores nothing. It reads the usage source itself, which gives the same lines.
+  const { monthUsage: _ingestsDays, ...readsTheSource } = deps;
   return {
-    ...deps,
+    ...readsTheSource,
     rollups: readOnlyRollups(deps.rollups),
     closes: readOnlyCloses(deps.closes),
     deliveries: deliveriesInMemoryOver(deps.deliveries),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { addDays, buildDayLines, daysBetween } from '../domain/daily.js';
+import { summarizeIngestedDays } from '../domain/day-ingest.js';
 import { describeError, AppError } from '../domain/errors.js';
 import { dayInZone, monthOfDay, nextDay, parseDay, startOfDayInZone, type TimeWindow } from '../domain/periods.js';
 import type { UsageReadResult, UsageRow } from '../domain/usage.js';
@@ -151,9 +152,14 @@ export async function ingestDaily(deps: IngestDailyDeps, request: IngestDailyReq
     logger.progress('directory', 'resolving users to teams');
     const directory = await deps.directory.resolve([...new Set(usage.rows.map((row) => row.userId).filter((id) => id !== ''))].sort());
 
+    // Each day's summary is written after its lines: a day a crash left half-written has none, so a close
+    // built from the daily rollups ingests it again.
+    const rowsPerDay = new Map([...rowsByDay].map(([day, rows]) => [day, rows.length]));
+    const summaries = new Map(summarizeIngestedDays(usage, days, rowsPerDay, { id: base.id, at: startedAt }).map((summary) => [summary.day, summary]));
     for (const day of days) {
       const lines = buildDayLines(day, rowsByDay.get(day) ?? [], directory, priceBook);
       const result = await deps.dailyRollups.replaceDay(day, lines);
+      await deps.dailyRollups.putDaySummary(summaries.get(day)!);
       progress.lines += result.lines;
       stored.lines += result.lines;
       stored.deletedLines += result.deletedLines;

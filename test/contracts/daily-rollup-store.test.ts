@@ -3,6 +3,7 @@ import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { TableDailyRollupStore } from '../../shared/adapters/azure/table-daily-rollup-store.js';
 import { TableIngestRunLog } from '../../shared/adapters/azure/table-ingest-runs.js';
 import { buildDayLines, type DayLine } from '../../shared/domain/daily.js';
+import type { DayIngestSummary } from '../../shared/domain/day-ingest.js';
 import type { DailyRollupStore } from '../../shared/ports/daily-rollup-store.js';
 import type { IngestRun, IngestRunLog } from '../../shared/ports/ingest-runs.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
@@ -93,7 +94,53 @@ describe.each(stores)('%s', (_name, create) => {
     const store = await create();
     await expect(store.replaceDay('2026-10-03', dayLines('2026-10-04', ['u1']))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
+
+  it('keeps one ingest summary per day, apart from the team totals, and forgets it when the day is replaced', async () => {
+    const store = await create();
+    for (const day of ['2026-10-30', '2026-10-31', '2026-11-01']) {
+      await store.replaceDay(day, dayLines(day, ['u1', 'u2']));
+      await store.putDaySummary(summary(day));
+    }
+    const restated = { ...summary('2026-10-31'), runId: 'run-2', rows: 7 };
+    await store.putDaySummary(restated);
+    expect(await store.readDaySummaries('2026-10')).toEqual([summary('2026-10-30'), restated]);
+    expect(await store.readDaySummaries('2026-09')).toEqual([]);
+    // The summaries are not team totals: the month's series still lists only teams.
+    expect((await store.readMonthDailySeries('2026-10')).map((total) => `${total.teamId} ${total.day}`)).toEqual(['pay 2026-10-30', 'pay 2026-10-31', 'pay-ops 2026-10-30', 'pay-ops 2026-10-31']);
+    expect((await store.readTeamDailySeries('2026-10', 'pay')).map((total) => total.day)).toEqual(['2026-10-30', '2026-10-31']);
+
+    // Replacing a day's lines drops its summary until the ingest records the new one, even with the same lines.
+    await store.replaceDay('2026-10-31', dayLines('2026-10-31', ['u1', 'u2']));
+    expect((await store.readDaySummaries('2026-10')).map((entry) => entry.day)).toEqual(['2026-10-30']);
+    await store.replaceDay('2026-10-30', []);
+    expect(await store.readDaySummaries('2026-10')).toEqual([]);
+    expect((await store.readDaySummaries('2026-11')).map((entry) => entry.day)).toEqual(['2026-11-01']);
+  });
 });
+
+/** A day's ingest summary with every kind of figure filled in, so a store that drops one fails the comparison. */
+function summary(day: string): DayIngestSummary {
+  return {
+    day,
+    runId: 'run-1',
+    ingestedAt: new Date('2026-11-02T05:30:00.123Z'),
+    sourceDescription: 'file export: usage-2026-10.ndjson',
+    rows: 42,
+    rejects: { count: 3, samples: [{ location: 'usage.ndjson:17', reason: 'valueSum is negative', raw: '-5' }, { location: 'usage.ndjson:18', reason: 'UserId contains a control character' }], byReason: { 'valueSum is negative': 2, 'UserId contains a control character': 1 } },
+    reportedTotalTokens: 123_456_789,
+    duplicates: 2,
+    sourceFingerprint: 'f00dfeed',
+    read: {
+      key: 'read-key',
+      rejects: { count: 1, samples: [{ location: 'usage.ndjson:1', reason: 'line is not JSON', raw: 'not json' }], byReason: { 'line is not JSON': 1 } },
+      reportedTotalTokens: null,
+      duplicates: 0,
+      duplicateFiles: ['b.ndjson is the same file as a.ndjson (sha256 1a2b…)'],
+      skipped: { 'outside window': 12, 'metric not used: Requests': 3 },
+      inputs: [{ name: 'usage-2026-10.ndjson', sha256: 'ab'.repeat(32), rows: 999 }],
+    },
+  };
+}
 
 describe.each(runLogs)('%s', (_name, create) => {
   const run = (id: string, startedAt: string, status: IngestRun['status']): IngestRun => ({

@@ -23,6 +23,16 @@ describe.each(leases)('%s', (_name, create) => {
     expect((await store.acquire('close~2026-10', 'run 2')).acquired).toBe(true);
   });
 
+  it('renews as often as asked, even twice at once, and is then released', async () => {
+    const store = await create(() => new Date('2026-11-03T06:00:00Z'));
+    const taken = await store.acquire('close~2026-10', 'run 1');
+    if (!taken.acquired) throw new Error('not acquired');
+    await Promise.all([taken.lease.renew(), taken.lease.renew(), taken.lease.renew()]);
+    await taken.lease.renew();
+    await taken.lease.release();
+    expect((await store.acquire('close~2026-10', 'run 2')).acquired).toBe(true);
+  });
+
   it('passes to another run once it lapses; the old holder can neither renew nor release it', async () => {
     let now = new Date('2026-11-03T06:00:00Z');
     const store = await create(() => now);

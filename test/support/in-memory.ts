@@ -19,6 +19,7 @@ import type { UsageSource } from '../../shared/ports/usage-source.js';
 import { summarizeTeamDays, type DayLine, type TeamDayTotal } from '../../shared/domain/daily.js';
 import { createDayResolver, type TimeWindow } from '../../shared/domain/periods.js';
 import type { DailyRollupStore } from '../../shared/ports/daily-rollup-store.js';
+import type { DayIngestSummary } from '../../shared/domain/day-ingest.js';
 import type { IngestRun, IngestRunLog } from '../../shared/ports/ingest-runs.js';
 import type { ReadUsageOptions } from '../../shared/ports/usage-source.js';
 import type { MailPacer, PoisonedMessage, WorkMessage, WorkQueueName, WorkQueues } from '../../shared/ports/work-queues.js';
@@ -262,10 +263,14 @@ export class InMemoryDailyRollupStore implements DailyRollupStore {
   /** Fails the replace of these days (once each), to simulate a crash half-way through a run. */
   readonly failOnce = new Set<string>();
   readonly replaced: string[] = [];
+  /** What the ingest read per day; a replaced day loses its summary until the ingest records the new one. */
+  readonly summaries = new Map<string, DayIngestSummary>();
 
   async replaceDay(day: string, lines: readonly DayLine[]) {
     const other = lines.find((line) => line.day !== day);
     if (other) throw new AppError('INVALID_ARGUMENT', `a line of ${other.day} is not a line of ${day}`);
+    // The summary goes first, as in the Table adapter: a day whose replace failed reads as not ingested.
+    this.summaries.delete(day);
     if (this.failOnce.delete(day)) throw new AppError('STORAGE_FAILED', `storage went away while writing ${day}`, { retryable: true });
     const previous = this.days.get(day);
     const totals = summarizeTeamDays(day, lines);
@@ -300,6 +305,14 @@ export class InMemoryDailyRollupStore implements DailyRollupStore {
       .filter(([day]) => day.startsWith(`${month}-`))
       .flatMap(([, stored]) => stored.totals)
       .sort((a, b) => a.teamId.localeCompare(b.teamId) || a.day.localeCompare(b.day));
+  }
+
+  async putDaySummary(summary: DayIngestSummary) {
+    this.summaries.set(summary.day, structuredClone(summary));
+  }
+
+  async readDaySummaries(month: string) {
+    return [...this.summaries.values()].filter((summary) => summary.day.startsWith(`${month}-`)).sort((a, b) => a.day.localeCompare(b.day)).map((summary) => structuredClone(summary));
   }
 }
 

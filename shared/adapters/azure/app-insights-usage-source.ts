@@ -9,12 +9,12 @@ import {
   type QueryTimeInterval,
 } from '@azure/monitor-query-logs';
 import { AppError, isAppError, type ErrorCode } from '../../domain/errors.js';
-import { UsageAggregator, type SampleValue } from '../../domain/metric-mapping.js';
+import { SourceDayTotalsCollector, UsageAggregator, type SampleValue } from '../../domain/metric-mapping.js';
 import { dayInZone, dayWindow, nextDay, startOfDayInZone, type TimeWindow } from '../../domain/periods.js';
-import type { UsageReadResult } from '../../domain/usage.js';
+import type { SourceDayTotal, UsageReadResult } from '../../domain/usage.js';
 import type { ReadUsageOptions, UsageSource } from '../../ports/usage-source.js';
 import type { AppInsightsQuerySettings, LogsQueryTarget } from '../../config/usage-query.js';
-import { buildUsageQuery, USAGE_RESULT_COLUMNS, usageQuerySettingsProblems, type HashSplit, type UsageQuerySettings } from './kql.js';
+import { buildDayTotalsQuery, buildUsageQuery, DAY_TOTALS_RESULT_COLUMNS, USAGE_RESULT_COLUMNS, usageQuerySettingsProblems, type HashSplit, type UsageQuerySettings } from './kql.js';
 
 /** The two LogsQueryClient calls this adapter makes; tests pass the real client pointed at a stub. */
 export interface LogsQueryPort {
@@ -173,6 +173,7 @@ export class AppInsightsUsageSource implements UsageSource {
     const zone = options.timeZone;
     const units = planDays(window, zone);
     const aggregator = new UsageAggregator(this.settings, window, zone);
+    const totals = new SourceDayTotalsCollector();
     const run = { failed: false };
     const readUnit = async (unit: QueryUnit): Promise<void> => {
       try {
@@ -186,7 +187,7 @@ export class AppInsightsUsageSource implements UsageSource {
       if (run.failed) return;
       let table: LogsTable | null;
       try {
-        table = await this.queryUnit(unit, zone, run, options.onProgress);
+        table = await this.queryUnit(unit, buildUsageQuery({ ...this.settings, timeZone: zone }, unit.window, unit.split), run, options.onProgress);
       } catch (error) {
         if (!(error instanceof ResultTooLarge)) throw error;
         if (unit.split.buckets * 2 > this.maxBuckets) {
@@ -205,10 +206,35 @@ export class AppInsightsUsageSource implements UsageSource {
         ]);
         return;
       }
-      if (table !== null) this.addRows(table, unit, zone, aggregator);
+      if (table !== null) this.addRows(table, unit, zone, aggregator, totals);
     };
     await settleAll(units.map((unit) => readUnit(unit)));
-    return aggregator.result(this.describeSource());
+    return aggregator.result(this.describeSource(), { dayTotals: totals.result() });
+  }
+
+  /** One small query for the whole window: per day and metric, the sums read() would read. */
+  async dayTotals(window: TimeWindow, options: ReadUsageOptions): Promise<SourceDayTotal[]> {
+    const zone = options.timeZone;
+    const first = dayInZone(window.start, zone);
+    const unit: QueryUnit = { day: `${first} to ${dayInZone(new Date(window.end.getTime() - 1), zone)} (day totals)`, window, split: { buckets: 1, bucket: 0 } };
+    let table: LogsTable | null;
+    try {
+      table = await this.queryUnit(unit, buildDayTotalsQuery({ ...this.settings, timeZone: zone }, window), { failed: false }, options.onProgress);
+    } catch (error) {
+      if (error instanceof ResultTooLarge) throw new AppError('USAGE_PARTIAL_RESULT', `${describeUnit(unit)} exceeded the query result limit`, { cause: error });
+      throw error;
+    }
+    const totals = new SourceDayTotalsCollector();
+    if (table === null) return totals.result();
+    const names = table.columnDescriptors.map((c) => c.name);
+    const index = { day: names.indexOf(DAY_TOTALS_RESULT_COLUMNS.day), metric: names.indexOf(DAY_TOTALS_RESULT_COLUMNS.metric), valueSum: names.indexOf(DAY_TOTALS_RESULT_COLUMNS.valueSum), valueCount: names.indexOf(DAY_TOTALS_RESULT_COLUMNS.valueCount) };
+    if (Object.values(index).some((at) => at < 0)) throw new AppError('USAGE_SOURCE_UNAVAILABLE', `${describeUnit(unit)} returned a table without the columns ${Object.values(DAY_TOTALS_RESULT_COLUMNS).join(', ')}`);
+    for (const row of table.rows) {
+      const day = row[index.day];
+      if (typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day)) continue;
+      totals.add(day, text(row[index.metric]), row[index.valueSum], row[index.valueCount]);
+    }
+    return totals.result();
   }
 
   private describeSource(): string {
@@ -217,8 +243,7 @@ export class AppInsightsUsageSource implements UsageSource {
   }
 
   /** The complete result table of one unit, or ResultTooLarge; retries transient failures. */
-  private async queryUnit(unit: QueryUnit, zone: string, run: { failed: boolean }, onProgress?: (message: string) => void): Promise<LogsTable | null> {
-    const query = buildUsageQuery({ ...this.settings, timeZone: zone }, unit.window, unit.split);
+  private async queryUnit(unit: QueryUnit, query: string, run: { failed: boolean }, onProgress?: (message: string) => void): Promise<LogsTable | null> {
     const timespan = { startTime: unit.window.start, endTime: unit.window.end };
     const queryOptions: LogsQueryOptions = {
       serverTimeoutInSeconds: this.serverTimeoutSeconds,
@@ -266,21 +291,22 @@ export class AppInsightsUsageSource implements UsageSource {
     }
   }
 
-  private addRows(table: LogsTable, unit: QueryUnit, zone: string, aggregator: UsageAggregator): void {
+  private addRows(table: LogsTable, unit: QueryUnit, zone: string, aggregator: UsageAggregator, totals: SourceDayTotalsCollector): void {
     const index = columnIndexes(table, unit);
     const location = rejectLocation(unit);
     for (const row of table.rows) {
       const day = row[index.day];
       if (typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
-        aggregator.reject(location, 'the Day column is not a YYYY-MM-DD date', text(day));
+        aggregator.reject(location, 'the Day column is not a YYYY-MM-DD date', text(day), unit.day);
         continue;
       }
+      totals.add(day, text(row[index.metric]), row[index.valueSum], row[index.valueCount]);
       let timestamp: Date;
       try {
         // Local midnight of the day the server cut: the aggregator maps it back to the same day in `zone`.
         timestamp = startOfDayInZone(day, zone);
       } catch {
-        aggregator.reject(location, 'the Day column is not a calendar day', day);
+        aggregator.reject(location, 'the Day column is not a calendar day', day, unit.day);
         continue;
       }
       aggregator.add(

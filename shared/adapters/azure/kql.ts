@@ -137,6 +137,32 @@ export function buildUsageQuery(settings: UsageQuerySettings, window: TimeWindow
   return lines.join('\n');
 }
 
+/** Column names of the day totals query: one row per calendar day x metric name. */
+export const DAY_TOTALS_RESULT_COLUMNS = { day: 'Day', metric: 'MetricName', valueSum: 'ValueSum', valueCount: 'ValueCount' } as const;
+
+/**
+ * What the usage query reads, summed per calendar day (in settings.timeZone) and metric name only: a few
+ * rows per day, cheap for a whole month. Summed over its users, models and tiers, the usage query of the same
+ * window gives the same sums, so a close compares the two to see which days changed since they were ingested.
+ */
+export function buildDayTotalsQuery(settings: UsageQuerySettings, window: TimeWindow): string {
+  const problems = usageQuerySettingsProblems(settings);
+  if (problems.length > 0) throw new AppError('CONFIG_INVALID', 'the usage query settings are not usable', { details: problems });
+  const zone = checkTimeZone(settings.timeZone);
+  const shape = shapeFor(settings.mode);
+  const column = DAY_TOTALS_RESULT_COLUMNS;
+  const localTime = zone === 'UTC' ? shape.time : `datetime_utc_to_local(${shape.time}, ${kqlString(zone)})`;
+  const lines = [shape.table, windowFilter(shape, window), `| where ${shape.name} in (${queriedMetricNames(settings).map(kqlString).join(', ')})`];
+  if (settings.metricNamespace !== null) {
+    lines.push(`| where tostring(${shape.bag}[${kqlString(settings.namespaceProperty ?? DEFAULT_NAMESPACE_PROPERTY)}]) == ${kqlString(settings.metricNamespace)}`);
+  }
+  lines.push(
+    `| summarize ${column.valueSum} = sum(${shape.sum}), ${column.valueCount} = sum(${shape.count}) ` +
+      `by ${column.day} = format_datetime(startofday(${localTime}), 'yyyy-MM-dd'), ${column.metric} = ${shape.name}`,
+  );
+  return lines.join('\n');
+}
+
 /** Column names of the metric-name discovery query: one row per metric name x namespace. */
 export const METRIC_NAMES_RESULT_COLUMNS = { metric: 'MetricName', namespace: 'Namespace', samples: 'Samples', valueSum: 'ValueSum' } as const;
 

@@ -20,6 +20,16 @@
  * - Properties: schemaVersion Int32; month, day, teamId, currency String; tokens* and unpriced* (as in the
  *   monthly rollups) and requests Int64; cost String (exact decimal of the priced lines); lines Int32.
  *
+ * Ingest summaries (what the ingest read for a day: rows, rejects, the gateway total, repeats, a fingerprint of
+ * what the source held) share the team totals table, one entity per day:
+ * - PartitionKey = `${month}`; RowKey = `~ingest~${day}`: `~` sorts above every encoded team id, so the
+ *   summaries are the RowKey range [`~ingest~`, `~ingest~~`) of the month and never fall in a team's range.
+ * - Properties: schemaVersion Int32; day, runId, sourceDescription String; ingestedAt DateTime; rows Int64;
+ *   figures String (JSON: rejects, reportedTotalTokens, duplicates, sourceFingerprint, read).
+ * A summary carries the property `day` like the team totals of its day, and replaceDay deletes it before it
+ * writes any line: a day being replaced (or left half replaced by a crash) reads as not completely ingested
+ * until the ingest writes its new summary (putDaySummary), after the lines.
+ *
  * replaceDay lists the day's stored keys in both tables, upserts the new entities (Replace mode, entity
  * group transactions of at most 100 entities of one partition, several partitions at a time), then deletes
  * the stored keys of that day that the new set lacks. Nothing is ever added to a stored count, so ingesting a
@@ -28,6 +38,8 @@
  */
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { summarizeTeamDays, type DayLine, type TeamDayTotal } from '../../domain/daily.js';
+import type { DayIngestSummary } from '../../domain/day-ingest.js';
+import type { RejectSummary } from '../../domain/usage.js';
 import { AppError } from '../../domain/errors.js';
 import { daysOfMonth, monthOfDay } from '../../domain/periods.js';
 import { TOKEN_KINDS } from '../../domain/tokens.js';
@@ -83,7 +95,11 @@ export class TableDailyRollupStore implements DailyRollupStore {
       listKeys(this.totals, odata`PartitionKey eq ${month} and day eq ${day}`, `list the stored team totals of ${day}`),
     ]);
     const staleLines = staleKeys(storedLines, lineEntities);
-    const staleTotals = staleKeys(storedTotals, totalEntities);
+    // The day's ingest summary goes first, on its own: a crash while the lines are half replaced must leave
+    // the day reading as not completely ingested, never as the old summary over a mix of lines.
+    const summaryKeys = storedTotals.filter((key) => key.rowKey.startsWith(SUMMARY_ROW_PREFIX));
+    const staleTotals = staleKeys(storedTotals.filter((key) => !summaryKeys.includes(key)), totalEntities);
+    for (const key of summaryKeys) await this.deleteIfPresent(this.totals, key, `delete the ingest summary of ${day}`);
 
     const upsert = (entity: TableEntity): TransactionAction => ['upsert', entity, 'Replace'];
     const remove = (key: EntityKey): TransactionAction => ['delete', key];
@@ -126,8 +142,34 @@ export class TableDailyRollupStore implements DailyRollupStore {
 
   async readMonthDailySeries(month: string, options: CallOptions = {}): Promise<TeamDayTotal[]> {
     assertCanonicalMonth(month);
-    const entities = await this.list(this.totals, odata`PartitionKey eq ${month}`, `read the daily series of ${month}`, options.signal);
+    const entities = await this.list(this.totals, odata`PartitionKey eq ${month} and RowKey lt ${KEY_PART_SEPARATOR}`, `read the daily series of ${month}`, options.signal);
     return entities.map(totalFromEntity).sort(compareTotals);
+  }
+
+  private async deleteIfPresent(client: TableClient, key: EntityKey, action: string): Promise<void> {
+    try {
+      await client.deleteEntity(key.partitionKey, key.rowKey);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return;
+      throw storageError(action, error);
+    }
+  }
+
+  async putDaySummary(summary: DayIngestSummary): Promise<void> {
+    assertCanonicalDay(summary.day);
+    try {
+      await this.totals.upsertEntity(summaryEntity(summary), 'Replace');
+    } catch (error) {
+      throw storageError(`write the ingest summary of ${summary.day}`, error);
+    }
+  }
+
+  async readDaySummaries(month: string): Promise<DayIngestSummary[]> {
+    assertCanonicalMonth(month);
+    const from = SUMMARY_ROW_PREFIX;
+    const to = `${SUMMARY_ROW_PREFIX}${KEY_PART_SEPARATOR}`;
+    const entities = await this.list(this.totals, odata`PartitionKey eq ${month} and RowKey ge ${from} and RowKey lt ${to}`, `read the ingest summaries of ${month}`);
+    return entities.map(summaryFromEntity).sort((a, b) => compareText(a.day, b.day));
   }
 
   private async list(client: TableClient, filter: string, action: string, signal?: AbortSignal): Promise<Record<string, unknown>[]> {
@@ -230,6 +272,62 @@ function totalFromEntity(entity: Record<string, unknown>): TeamDayTotal {
     unpricedTokens: read.tokens('unpriced'),
     currency: read.text('currency'),
     lines: read.count('lines'),
+  };
+}
+
+const SUMMARY_ROW_PREFIX = `${KEY_PART_SEPARATOR}ingest${KEY_PART_SEPARATOR}`;
+/** Table Storage holds at most 64 KiB in a string property; the figures stay well below by dropping sample rows. */
+const MAX_FIGURES_CHARS = 30_000;
+
+function summaryEntity(summary: DayIngestSummary): TableEntity & EntityKey {
+  const owner = `Ingest summary ${summary.day}`;
+  let figures = summaryFigures(summary);
+  if (figures.length > MAX_FIGURES_CHARS) {
+    const withoutRows = (rejects: RejectSummary): RejectSummary => ({ ...rejects, samples: [] });
+    figures = summaryFigures({ ...summary, rejects: withoutRows(summary.rejects), read: { ...summary.read, rejects: withoutRows(summary.read.rejects), duplicateFiles: summary.read.duplicateFiles.slice(0, 20) } });
+  }
+  if (figures.length > MAX_FIGURES_CHARS) throw new AppError('INVALID_ARGUMENT', `${owner} is too large to store (${figures.length} characters of figures)`);
+  return {
+    partitionKey: encodeKeyPart(monthOfDay(summary.day)),
+    rowKey: `${SUMMARY_ROW_PREFIX}${encodeKeyPart(summary.day)}`,
+    schemaVersion: DAILY_SCHEMA_VERSION,
+    day: summary.day,
+    runId: summary.runId,
+    ingestedAt: summary.ingestedAt,
+    sourceDescription: summary.sourceDescription,
+    rows: int64(summary.rows, 'rows', owner),
+    figures,
+  };
+}
+
+function summaryFigures(summary: DayIngestSummary): string {
+  const { rejects, reportedTotalTokens, duplicates, sourceFingerprint, read } = summary;
+  return JSON.stringify({ rejects, reportedTotalTokens, duplicates, sourceFingerprint, read });
+}
+
+function summaryFromEntity(entity: Record<string, unknown>): DayIngestSummary {
+  const read = entityReader(entity, 'ingest summary', DAILY_SCHEMA_VERSION);
+  const ingestedAt = entity['ingestedAt'];
+  const at = ingestedAt instanceof Date ? ingestedAt : new Date(typeof ingestedAt === 'string' ? ingestedAt : Number.NaN);
+  if (Number.isNaN(at.getTime())) throw read.corrupt('ingestedAt is not a date');
+  let figures: Pick<DayIngestSummary, 'rejects' | 'reportedTotalTokens' | 'duplicates' | 'sourceFingerprint' | 'read'>;
+  try {
+    figures = JSON.parse(read.text('figures')) as typeof figures;
+  } catch {
+    throw read.corrupt('figures is not JSON');
+  }
+  if (typeof figures !== 'object' || figures === null || typeof figures.read?.key !== 'string' || typeof figures.rejects?.count !== 'number') throw read.corrupt('figures lack rejects or read');
+  return {
+    day: read.text('day'),
+    runId: read.text('runId'),
+    ingestedAt: at,
+    sourceDescription: read.text('sourceDescription'),
+    rows: read.count('rows'),
+    rejects: figures.rejects,
+    reportedTotalTokens: figures.reportedTotalTokens ?? null,
+    duplicates: figures.duplicates ?? 0,
+    sourceFingerprint: figures.sourceFingerprint ?? null,
+    read: figures.read,
   };
 }
 

@@ -85,7 +85,10 @@ export class TableLeases implements Leases {
     let etag = firstEtag;
     let lost: AppError | undefined;
     let released = false;
-    const renew = async (): Promise<void> => {
+    // Renewals run one after another: two in flight with one ETag (the background timer and a caller, on a
+    // slow store) would make the later one fail with 412 and the lease look lost while this run holds it.
+    let inFlight: Promise<void> = Promise.resolve();
+    const renewOnce = async (): Promise<void> => {
       if (lost) throw lost;
       if (released) return;
       try {
@@ -104,6 +107,11 @@ export class TableLeases implements Leases {
         throw storageError(`renew the lease ${name}`, error);
       }
     };
+    const renew = (): Promise<void> => {
+      const next = inFlight.then(renewOnce, renewOnce);
+      inFlight = next.catch(() => undefined);
+      return next;
+    };
     const timer = setInterval(() => {
       renew().catch(() => undefined);
     }, Math.max(500, Math.floor(this.durationMs / 3)));
@@ -114,6 +122,7 @@ export class TableLeases implements Leases {
       renew,
       release: async () => {
         clearInterval(timer);
+        await inFlight;
         if (released || lost) return;
         released = true;
         try {

@@ -4,9 +4,9 @@ import { stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppError } from '../../domain/errors.js';
-import { DEFAULT_METRIC_MAPPING, readCount, UsageAggregator, type MetricMapping, type SampleValue } from '../../domain/metric-mapping.js';
-import type { TimeWindow } from '../../domain/periods.js';
-import { rawValueForReport, type UsageInput, type UsageReadResult } from '../../domain/usage.js';
+import { DEFAULT_METRIC_MAPPING, readCount, SourceDayTotalsCollector, UsageAggregator, type MetricMapping, type MetricSample, type SampleValue } from '../../domain/metric-mapping.js';
+import { createDayResolver, type TimeWindow } from '../../domain/periods.js';
+import { rawValueForReport, type SourceDayTotal, type UsageInput, type UsageReadResult } from '../../domain/usage.js';
 import type { ReadUsageOptions, UsageSource } from '../../ports/usage-source.js';
 
 export interface FileUsageSourceOptions {
@@ -55,13 +55,26 @@ export class FileUsageSource implements UsageSource {
    * bytes equal an earlier one's is named in `duplicates.files`.
    */
   async read(window: TimeWindow, options: ReadUsageOptions): Promise<UsageReadResult> {
-    const plan = await this.checkFiles();
     const aggregator = new UsageAggregator(this.mapping, window, options.timeZone, { detectRepeats: true });
+    const sink = new DayTotalsSink(this.mapping, window, options.timeZone, aggregator);
+    const { inputs, duplicateFiles } = await this.readInto(sink, options);
+    return aggregator.result(`file export: ${this.files.map((file) => basename(file)).join(', ')}`, { inputs, duplicateFiles, dayTotals: sink.totals.result() });
+  }
+
+  /** The same parse as read(), keeping only the sums per day and metric (read() returns them too). */
+  async dayTotals(window: TimeWindow, options: ReadUsageOptions): Promise<SourceDayTotal[]> {
+    const sink = new DayTotalsSink(this.mapping, window, options.timeZone, null);
+    await this.readInto(sink, options);
+    return sink.totals.result();
+  }
+
+  private async readInto(sink: SampleSink, options: ReadUsageOptions): Promise<{ inputs: UsageInput[]; duplicateFiles: string[] }> {
+    const plan = await this.checkFiles();
     const inputs: UsageInput[] = [];
     const duplicateFiles: string[] = [];
     const firstByHash = new Map<string, { name: string; fullPath: string }>();
     for (const { path, format } of plan) {
-      const reader = format === 'csv' ? new CsvExportReader(path, this.mapping, aggregator) : new NdjsonExportReader(path, this.mapping, aggregator);
+      const reader = format === 'csv' ? new CsvExportReader(path, this.mapping, sink) : new NdjsonExportReader(path, this.mapping, sink);
       const sha256 = await streamLines(path, reader, options.onProgress);
       const name = basename(path);
       inputs.push({ name, sha256, rows: reader.dataRows });
@@ -70,7 +83,7 @@ export class FileUsageSource implements UsageSource {
       else if (first.fullPath === resolve(path)) duplicateFiles.push(`${name} was given twice (sha256 ${sha256.slice(0, 16)}…)`);
       else duplicateFiles.push(`${name} is the same file as ${first.name} (sha256 ${sha256.slice(0, 16)}…)`);
     }
-    return aggregator.result(`file export: ${this.files.map((file) => basename(file)).join(', ')}`, { inputs, duplicateFiles });
+    return { inputs, duplicateFiles };
   }
 
   /** Every unusable file is named at once, before anything is read. */
@@ -97,6 +110,45 @@ export class FileUsageSource implements UsageSource {
       throw new AppError('USAGE_INPUT_INVALID', `cannot read the usage export: ${problems.join('; ')}`, { details: problems });
     }
     return plan;
+  }
+}
+
+/** Where the export readers put each sample and each row they could not read. */
+type SampleSink = Pick<UsageAggregator, 'add' | 'reject'>;
+
+/**
+ * Sums every sample of a queried metric inside the window per calendar day and metric, as the App Insights
+ * day totals query does, then hands it on to the aggregator (when there is one) unchanged.
+ */
+class DayTotalsSink implements SampleSink {
+  readonly totals = new SourceDayTotalsCollector();
+  private readonly metrics: Set<string>;
+  private readonly dayOf: (instant: Date) => string;
+  private readonly startMs: number;
+  private readonly endMs: number;
+
+  constructor(
+    mapping: MetricMapping,
+    window: TimeWindow,
+    timeZone: string,
+    private readonly aggregator: UsageAggregator | null,
+  ) {
+    this.metrics = new Set([...Object.keys(mapping.tokenKinds), mapping.requestCountMetric, ...(mapping.totalTokensMetric === null ? [] : [mapping.totalTokensMetric])]);
+    this.dayOf = createDayResolver(timeZone);
+    this.startMs = window.start.getTime();
+    this.endMs = window.end.getTime();
+  }
+
+  add(sample: MetricSample, location: string): void {
+    const instant = sample.timestamp.getTime();
+    if (instant >= this.startMs && instant < this.endMs && this.metrics.has(sample.name)) {
+      this.totals.add(this.dayOf(sample.timestamp), sample.name, sample.valueSum, sample.valueCount);
+    }
+    this.aggregator?.add(sample, location);
+  }
+
+  reject(location: string, reason: string, raw?: string, day?: string): void {
+    this.aggregator?.reject(location, reason, raw, day);
   }
 }
 
@@ -247,7 +299,7 @@ class CsvExportReader implements LineReader {
   constructor(
     private readonly path: string,
     private readonly mapping: MetricMapping,
-    private readonly aggregator: UsageAggregator,
+    private readonly aggregator: SampleSink,
   ) {
     this.name = basename(path);
     this.dimensions = new DimensionReader(mapping);
@@ -421,7 +473,7 @@ class NdjsonExportReader implements LineReader {
   constructor(
     private readonly path: string,
     mapping: MetricMapping,
-    private readonly aggregator: UsageAggregator,
+    private readonly aggregator: SampleSink,
   ) {
     this.name = basename(path);
     this.dimensions = new DimensionReader(mapping);
