@@ -33,8 +33,10 @@ export function priceTokens(tokens: number, pricePerMillion: Money): Money {
  */
 export const FIXED_POINT_DIGITS = 18;
 
-export function fromFixedPoint(units: bigint): Money {
-  return units === 0n ? ZERO : new Money(`${units}e-${FIXED_POINT_DIGITS}`);
+/** Whole 10^-digits units (10^-18 by default) as a decimal. */
+export function fromFixedPoint(units: bigint | number, digits = FIXED_POINT_DIGITS): Money {
+  // `${units}` is every digit of a bigint or of a safe integer number (never an exponent below 10^21).
+  return units === 0n || units === 0 ? ZERO : new Money(`${units}e-${digits}`);
 }
 
 /** The value times 10^digits as an integer, or null when that is not a whole number. */
