@@ -1,7 +1,7 @@
 import { allocate, type Allocation, type DirectoryResolution } from './directory.js';
 import { AppError } from './errors.js';
 import { FIXED_POINT_DIGITS, fromFixedPoint, ZERO, type Money } from './money.js';
-import { costOf, fixedPointCostOf, perTokenFixedPoint, perTokenScaled, scaledCostOf, type PriceBook, type PriceEntry } from './price-book.js';
+import { costOf, fixedPointCostOf, perTokenFixedPoint, perTokenScaled, scaledCostOf, type PriceBook, type PriceEntry, type ScaledPrices } from './price-book.js';
 import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
 
@@ -226,21 +226,29 @@ function dayNamesOf(month: string): string[] {
   return Array.from({ length: 32 }, (_, day) => `${month}-${String(day).padStart(2, '0')}`);
 }
 
-type PriceLookup = (model: string, day: string) => PriceEntry | undefined;
+/** The price in force for a model on a day, with its per-token prices worked out; null when unpriced. */
+type DayPrice = { readonly entry: PriceEntry; readonly scaled: ScaledPrices | null; readonly perToken: readonly bigint[] | null } | null;
+type PriceLookup = (model: string) => (day: string) => DayPrice;
 
 /** The price book asked once per (model, day): a month has a few models and 31 days, and many lines. */
 function priceLookup(priceBook: PriceBook): PriceLookup {
-  const byModel = new Map<string, Map<string, PriceEntry | undefined>>();
-  return (model, day) => {
-    let byDay = byModel.get(model);
-    if (!byDay) {
-      byDay = new Map();
-      byModel.set(model, byDay);
+  const byModel = new Map<string, (day: string) => DayPrice>();
+  return (model) => {
+    let ofDay = byModel.get(model);
+    if (!ofDay) {
+      const byDay = new Map<string, DayPrice>();
+      ofDay = (day) => {
+        let price = byDay.get(day);
+        if (price === undefined) {
+          const entry = priceBook.priceFor(model, day);
+          price = entry ? { entry, scaled: perTokenScaled(entry), perToken: perTokenFixedPoint(entry) } : null;
+          byDay.set(day, price);
+        }
+        return price;
+      };
+      byModel.set(model, ofDay);
     }
-    if (byDay.has(day)) return byDay.get(day);
-    const entry = priceBook.priceFor(model, day);
-    byDay.set(day, entry);
-    return entry;
+    return ofDay;
   };
 }
 
@@ -320,20 +328,20 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
   // Days priced by an entry whose prices do not fit the fixed point (only a hand-built entry can have those).
   let decimalCost = ZERO;
   const days: DayUsage[] = [];
+  const priceOfDay = priceOf(builder.model);
   for (const { day, sums, at } of daysInOrder(builder, dayNames)) {
     const dayTokens: TokenCounts = { input: sums[at]!, output: sums[at + 1]!, cacheRead: sums[at + 2]!, cacheWrite5m: sums[at + 3]!, cacheWrite1h: sums[at + 4]! };
     const dayRequests = sums[at + 5]!;
-    const entry = priceOf(builder.model, day);
+    const price = priceOfDay(day);
     tokens.input += dayTokens.input;
     tokens.output += dayTokens.output;
     tokens.cacheRead += dayTokens.cacheRead;
     tokens.cacheWrite5m += dayTokens.cacheWrite5m;
     tokens.cacheWrite1h += dayTokens.cacheWrite1h;
     requests += dayRequests;
-    if (entry) {
-      const scaled = perTokenScaled(entry);
+    if (price) {
+      const { entry, scaled, perToken } = price;
       const scaledUnits = scaled ? scaledCostOf(dayTokens, scaled) : undefined;
-      const perToken = scaledUnits === undefined ? perTokenFixedPoint(entry) : null;
       let dayCost: Money;
       if (scaledUnits !== undefined) {
         lineCost.add(scaledUnits, scaled!.digits);
