@@ -39,6 +39,20 @@ export function fromFixedPoint(units: bigint | number, digits = FIXED_POINT_DIGI
   return units === 0n || units === 0 ? ZERO : new Money(`${units}e-${digits}`);
 }
 
+/**
+ * fromFixedPoint(units, digits).toFixed() without the decimal: the digits of a non-negative safe integer with the
+ * point moved `digits` places left, no trailing zeros after the point (test/unit/money.test.ts compares them).
+ */
+export function fixedPointText(units: number, digits: number): string {
+  if (!Number.isSafeInteger(units) || units < 0) return fromFixedPoint(BigInt(units), digits).toFixed();
+  if (units === 0 || digits === 0) return String(units);
+  const text = String(units).padStart(digits + 1, '0');
+  const point = text.length - digits;
+  let end = text.length;
+  while (end > point && text.charCodeAt(end - 1) === 48) end--;
+  return end === point ? text.slice(0, point) : `${text.slice(0, point)}.${text.slice(point, end)}`;
+}
+
 /** The value times 10^digits as an integer, or null when that is not a whole number. */
 export function scaledInteger(value: Money, digits: number): bigint | null {
   const scaled = value.times(new Money(10).pow(digits));
