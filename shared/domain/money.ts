@@ -76,6 +76,12 @@ export function formatMinorUnits(units: bigint, decimals = 2): string {
   return `${negative ? '-' : ''}${whole}${decimals > 0 ? `.${fraction}` : ''}`;
 }
 
+const minorUnitScales: Money[] = [];
+/** 10^decimals as a decimal, made once per number of decimals (a report shares out thousands of amounts). */
+function minorUnitScale(decimals: number): Money {
+  return (minorUnitScales[decimals] ??= new Money(10).pow(decimals));
+}
+
 /**
  * Largest-remainder rounding: splits `targetUnits` minor units across `parts` in proportion to their exact
  * values, so that the rounded parts add up to the target exactly. With the target the exact total rounded,
@@ -84,15 +90,16 @@ export function formatMinorUnits(units: bigint, decimals = 2): string {
  */
 export function allocateMinorUnits(parts: readonly Money[], targetUnits: bigint, decimals = 2): bigint[] {
   if (parts.length === 0) return [];
-  const scale = new Money(10).pow(decimals);
+  const scale = minorUnitScale(decimals);
   const floors: bigint[] = [];
   const remainders: { index: number; remainder: Money }[] = [];
   let allocated = 0n;
   parts.forEach((part, index) => {
     const scaled = part.times(scale);
     const floor = scaled.floor();
-    floors.push(BigInt(floor.toFixed(0)));
-    allocated += BigInt(floor.toFixed(0));
+    const units = BigInt(floor.toFixed(0));
+    floors.push(units);
+    allocated += units;
     remainders.push({ index, remainder: scaled.minus(floor) });
   });
   let leftover = targetUnits - allocated;
