@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MonthlyLine } from './rollup.js';
-import type { TokenCounts } from './tokens.js';
+import { TOKEN_KINDS, type TokenCounts } from './tokens.js';
 
 /**
  * What makes two monthly lines the same line, said once. Two questions use it with two field lists:
@@ -48,44 +48,27 @@ export const SHOWN_FIELDS: readonly LineField[] = [
   'days',
 ];
 
-/** A number as JSON.stringify writes it. */
-const jsonNumber = (value: number): string => (Number.isFinite(value) ? `${value}` : 'null');
-const jsonString = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
-const counts = (tokens: TokenCounts): string =>
-  `[${jsonNumber(tokens.input)},${jsonNumber(tokens.output)},${jsonNumber(tokens.cacheRead)},${jsonNumber(tokens.cacheWrite5m)},${jsonNumber(tokens.cacheWrite1h)}]`;
+const counts = (tokens: TokenCounts) => TOKEN_KINDS.map((kind) => tokens[kind]);
 
-/**
- * Each field as the JSON text JSON.stringify gives its value (written directly: a month's days are hundreds of
- * thousands of small arrays, which the close built and serialized twice). TOKEN_KINDS order for counts.
- */
-const FIELD_JSON: Readonly<Record<LineField, (line: MonthlyLine) => string>> = {
-  teamId: (line) => jsonString(line.teamId),
-  userId: (line) => jsonString(line.userId),
-  model: (line) => jsonString(line.model),
-  tier: (line) => jsonString(line.tier),
-  allocation: (line) => jsonString(line.allocation),
-  userName: (line) => jsonString(line.userName),
-  pricedModel: (line) => jsonString(line.pricedModel),
+const FIELD_VALUE: Readonly<Record<LineField, (line: MonthlyLine) => unknown>> = {
+  teamId: (line) => line.teamId,
+  userId: (line) => line.userId,
+  model: (line) => line.model,
+  tier: (line) => line.tier,
+  allocation: (line) => line.allocation,
+  userName: (line) => line.userName,
+  pricedModel: (line) => line.pricedModel,
   tokens: (line) => counts(line.tokens),
   unpricedTokens: (line) => counts(line.unpricedTokens),
-  requests: (line) => jsonNumber(line.requests),
-  cost: (line) => jsonString(line.cost.toFixed()),
-  priceEntryIds: (line) => JSON.stringify(line.priceEntryIds),
-  days: (line) => {
-    let json = '[';
-    for (const day of line.days) {
-      if (json.length > 1) json += ',';
-      json += `[${jsonString(day.day)},${counts(day.tokens)},${jsonNumber(day.requests)},${day.cost === null ? 'null' : `"${day.cost.toFixed()}"`},${jsonString(day.priceEntryId)}]`;
-    }
-    return `${json}]`;
-  },
+  requests: (line) => line.requests,
+  cost: (line) => line.cost.toFixed(),
+  priceEntryIds: (line) => line.priceEntryIds,
+  days: (line) => line.days.map((day) => [day.day, counts(day.tokens), day.requests, day.cost?.toFixed() ?? null, day.priceEntryId]),
 };
 
 /** A line as text, through the given fields in their order: equal texts, equal lines in those fields. */
 export function lineIdentity(line: MonthlyLine, fields: readonly LineField[]): string {
-  let text = '[';
-  for (let index = 0; index < fields.length; index++) text += (index === 0 ? '' : ',') + FIELD_JSON[fields[index]!](line);
-  return `${text}]`;
+  return JSON.stringify(fields.map((field) => FIELD_VALUE[field](line)));
 }
 
 /** The fingerprint a close records: the money fields of its lines, in the order they were stored. */
