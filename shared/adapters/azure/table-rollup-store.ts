@@ -359,17 +359,16 @@ function entityOf(line: MonthlyLine, partitionKey: string, rowKey: string): Tabl
 
 /**
  * The days as the JSON array of [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, priceEntryId]
- * tuples that JSON.stringify gives (test/adapters/table-rollup-store.test.ts compares them), written directly:
- * every count is a checked safe integer, which String() writes as JSON does, and a cost is a plain decimal.
+ * tuples (test/adapters/table-rollup-store.test.ts pins the text). Plain tuples through JSON.stringify: faster than
+ * writing the text by hand, and a flat string for the SDK's own serialization.
  */
 function daysJson(days: readonly DayUsage[]): string {
-  let json = '[';
-  for (let index = 0; index < days.length; index++) {
-    const day = days[index]!;
-    const { input, output, cacheRead, cacheWrite5m, cacheWrite1h } = day.tokens;
-    json += `${index === 0 ? '' : ','}[${JSON.stringify(day.day)},${input},${output},${cacheRead},${cacheWrite5m},${cacheWrite1h},${day.requests},${day.cost === null ? 'null' : `"${day.cost.toFixed()}"`},${day.priceEntryId === null ? 'null' : JSON.stringify(day.priceEntryId)}]`;
-  }
-  return `${json}]`;
+  return JSON.stringify(
+    days.map((day): DayTuple => {
+      const { input, output, cacheRead, cacheWrite5m, cacheWrite1h } = day.tokens;
+      return [day.day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, day.requests, day.cost === null ? null : day.cost.toFixed(), day.priceEntryId];
+    }),
+  );
 }
 
 /** Property names, the schema version, the numbers and JSON punctuation of an entity: well under this. */
