@@ -264,9 +264,6 @@ function groupBy<K>(lines: readonly MonthlyLine[], keyOf: (line: MonthlyLine) =>
   return [...groups.values()];
 }
 
-/** The order String.prototype.localeCompare gives, from one collator rather than one per comparison (far faster). */
-const collate = new Intl.Collator().compare;
-
 /** Splits `target` across groups by their exact totals (largest remainder) and pairs each with its share. */
 function shareOut<K>(groups: readonly Group<K>[], target: bigint, decimals: number): bigint[] {
   return allocateMinorUnits(groups.map((group) => sumMoney(group.exact)), target, decimals);
@@ -307,7 +304,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
   const linesOfTeam = bucketBy(lines, (line) => line.teamId);
   teamGroups.forEach((teamGroup, teamIndex) => {
     const teamLines = linesOfTeam.get(teamGroup.key) ?? [];
-    const userGroups = groupBy(teamLines, (line) => line.userId, (key) => key).sort((a, b) => collate(a.key, b.key));
+    const userGroups = groupBy(teamLines, (line) => line.userId, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
     const userAmounts = shareOut(userGroups, teamAmounts[teamIndex]!, decimals);
     const linesOfUser = bucketBy(teamLines, (line) => line.userId);
     userGroups.forEach((userGroup, userIndex) => {
@@ -329,7 +326,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
     });
   });
 
-  const modelGroups = groupBy(lines, (line) => line.model, (key) => key).sort((a, b) => collate(a.key, b.key));
+  const modelGroups = groupBy(lines, (line) => line.model, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
   const modelAmounts = shareOut(modelGroups, grandTotal, decimals);
   const pricedModelOf = new Map(lines.map((line) => [line.model, line.pricedModel]));
   const models: ModelSummary[] = modelGroups.map((group, index) => ({
@@ -341,7 +338,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
     unpricedTokens: group.unpriced,
   }));
 
-  const tierGroups = groupBy(lines, (line) => line.tier, (key) => key).sort((a, b) => collate(a.key, b.key));
+  const tierGroups = groupBy(lines, (line) => line.tier, (key) => key).sort((a, b) => a.key.localeCompare(b.key));
   const tierAmounts = shareOut(tierGroups, grandTotal, decimals);
   const tiers: TierSummary[] = tierGroups.map((group, index) => ({
     tier: group.key,
