@@ -66,9 +66,18 @@ let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 25);
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
 
+/**
+ * CPU time of this process (all its threads, garbage collection included), in seconds. Beside wall time because
+ * the machine is shared: wall time also counts the time other processes had the cores (Azurite's CPU is its own).
+ */
+function cpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
+
 /** Turns the use case's progress steps into phase timings: a phase lasts until the next one starts. */
 function phaseRecorder() {
-  const phases: { step: string; start: number; end: number; peakAtEnd: number }[] = [];
+  const phases: { step: string; start: number; end: number; cpuStart: number; cpuEnd: number; peakAtEnd: number }[] = [];
   const logger: Logger = {
     info: () => undefined,
     warn: (message) => process.stderr.write(`warning: ${message}\n`),
@@ -85,17 +94,20 @@ function phaseRecorder() {
       const now = performance.now();
       const last = phases[phases.length - 1];
       if (last?.step === step) return;
+      const cpu = cpuSeconds();
       if (last) {
         last.end = now;
+        last.cpuEnd = cpu;
         last.peakAtEnd = peakRss;
       }
-      phases.push({ step, start: now, end: now, peakAtEnd: 0 });
+      phases.push({ step, start: now, end: now, cpuStart: cpu, cpuEnd: cpu, peakAtEnd: 0 });
     },
   };
   const finish = () => {
     const last = phases[phases.length - 1];
     if (last) {
       last.end = performance.now();
+      last.cpuEnd = cpuSeconds();
       last.peakAtEnd = peakRss;
     }
   };
@@ -202,24 +214,24 @@ try {
     'team workbooks': result.report.lines.length,
   };
   const unitOf: Record<string, string> = { usage: 'metric rows', pricing: 'usage rows', figures: 'lines', store: 'lines', publish: 'lines', workbook: 'lines', export: 'FOCUS rows', 'team workbooks': 'lines' };
-  process.stdout.write('phase            seconds    rows/s  peak RSS      (rows)\n');
+  process.stdout.write('phase            seconds    rows/s  CPU s  peak RSS      (rows)\n');
   for (const phase of recorder.phases) {
     const seconds = (phase.end - phase.start) / 1000;
     const rows = rowsOf[phase.step];
     const rate = rows !== undefined && seconds > 0 ? Math.round(rows / seconds).toLocaleString('en-US') : '';
     process.stdout.write(
-      `${phase.step.padEnd(16)} ${seconds.toFixed(2).padStart(7)} ${rate.padStart(10)} ${`${mb(phase.peakAtEnd)} MB`.padStart(9)}      ${rows === undefined ? '' : `${rows.toLocaleString('en-US')} ${unitOf[phase.step]}`}\n`,
+      `${phase.step.padEnd(16)} ${seconds.toFixed(2).padStart(7)} ${rate.padStart(10)} ${(phase.cpuEnd - phase.cpuStart).toFixed(2).padStart(6)} ${`${mb(phase.peakAtEnd)} MB`.padStart(9)}      ${rows === undefined ? '' : `${rows.toLocaleString('en-US')} ${unitOf[phase.step]}`}\n`,
     );    if (phase.step === 'store') {
       const share = rows !== undefined && seconds > 0 ? rows / seconds / ceiling.perSecond : NaN;
       process.stdout.write(
-        `  raw ceiling    ${ceiling.seconds.toFixed(2).padStart(7)} ${Math.round(ceiling.perSecond).toLocaleString('en-US').padStart(10)}              ${ceiling.entities.toLocaleString('en-US')} entities of ~${(ceiling.meanBytes / 1024).toFixed(1)} KB, 100 a batch, ${DEFAULT_BATCH_CONCURRENCY} in flight: store at ${share.toFixed(2)} of it (target >= ${STORE_SHARE_TARGET}: ${share >= STORE_SHARE_TARGET ? 'met' : 'MISSED'})\n`,
+        `  raw ceiling    ${ceiling.seconds.toFixed(2).padStart(7)} ${Math.round(ceiling.perSecond).toLocaleString('en-US').padStart(10)}                     ${ceiling.entities.toLocaleString('en-US')} entities of ~${(ceiling.meanBytes / 1024).toFixed(1)} KB, 100 a batch, ${DEFAULT_BATCH_CONCURRENCY} in flight: store at ${share.toFixed(2)} of it (target >= ${STORE_SHARE_TARGET}: ${share >= STORE_SHARE_TARGET ? 'met' : 'MISSED'})\n`,
       );
     }
   }
   const wallOk = wallSeconds <= TARGET_SECONDS;
   const rssOk = peakRss / 1024 / 1024 <= TARGET_RSS_MB;
   process.stdout.write(
-    `\nclose wall time: ${wallSeconds.toFixed(2)} s (target <= ${TARGET_SECONDS} s: ${wallOk ? 'met' : 'MISSED'})\n` +
+    `\nclose wall time: ${wallSeconds.toFixed(2)} s (target <= ${TARGET_SECONDS} s: ${wallOk ? 'met' : 'MISSED'}), load average ${os.loadavg()[0]!.toFixed(1)} at the end\n` +
       `peak RSS:        ${mb(peakRss)} MB, ${mb(rssBefore)} MB before the close (target <= ${TARGET_RSS_MB} MB: ${rssOk ? 'met' : 'MISSED'}; Azurite runs in its own process)\n` +
       `V8 heap limit:   ${mb(v8.getHeapStatistics().heap_size_limit)} MB (--max-old-space-size=${heapMb}; --heap-mb changes it)\n` +
       `teams: ${result.report.teams.length}, lines: ${result.stored.written}, grand total ${result.report.currency} ${(Number(result.report.grandTotal) / 100).toFixed(2)}\n` +

@@ -33,8 +33,24 @@ export function priceTokens(tokens: number, pricePerMillion: Money): Money {
  */
 export const FIXED_POINT_DIGITS = 18;
 
-export function fromFixedPoint(units: bigint): Money {
-  return units === 0n ? ZERO : new Money(`${units}e-${FIXED_POINT_DIGITS}`);
+/** Whole 10^-digits units (10^-18 by default) as a decimal. */
+export function fromFixedPoint(units: bigint | number, digits = FIXED_POINT_DIGITS): Money {
+  // `${units}` is every digit of a bigint or of a safe integer number (never an exponent below 10^21).
+  return units === 0n || units === 0 ? ZERO : new Money(`${units}e-${digits}`);
+}
+
+/**
+ * fromFixedPoint(units, digits).toFixed() without the decimal: the digits of a non-negative safe integer with the
+ * point moved `digits` places left, no trailing zeros after the point (test/unit/money.test.ts compares them).
+ */
+export function fixedPointText(units: number, digits: number): string {
+  if (!Number.isSafeInteger(units) || units < 0) return fromFixedPoint(BigInt(units), digits).toFixed();
+  if (units === 0 || digits === 0) return String(units);
+  const text = String(units).padStart(digits + 1, '0');
+  const point = text.length - digits;
+  let end = text.length;
+  while (end > point && text.charCodeAt(end - 1) === 48) end--;
+  return end === point ? text.slice(0, point) : `${text.slice(0, point)}.${text.slice(point, end)}`;
 }
 
 /** The value times 10^digits as an integer, or null when that is not a whole number. */
@@ -60,6 +76,12 @@ export function formatMinorUnits(units: bigint, decimals = 2): string {
   return `${negative ? '-' : ''}${whole}${decimals > 0 ? `.${fraction}` : ''}`;
 }
 
+const minorUnitScales: Money[] = [];
+/** 10^decimals as a decimal, made once per number of decimals (a report shares out thousands of amounts). */
+function minorUnitScale(decimals: number): Money {
+  return (minorUnitScales[decimals] ??= new Money(10).pow(decimals));
+}
+
 /**
  * Largest-remainder rounding: splits `targetUnits` minor units across `parts` in proportion to their exact
  * values, so that the rounded parts add up to the target exactly. With the target the exact total rounded,
@@ -68,15 +90,16 @@ export function formatMinorUnits(units: bigint, decimals = 2): string {
  */
 export function allocateMinorUnits(parts: readonly Money[], targetUnits: bigint, decimals = 2): bigint[] {
   if (parts.length === 0) return [];
-  const scale = new Money(10).pow(decimals);
+  const scale = minorUnitScale(decimals);
   const floors: bigint[] = [];
   const remainders: { index: number; remainder: Money }[] = [];
   let allocated = 0n;
   parts.forEach((part, index) => {
     const scaled = part.times(scale);
     const floor = scaled.floor();
-    floors.push(BigInt(floor.toFixed(0)));
-    allocated += BigInt(floor.toFixed(0));
+    const units = BigInt(floor.toFixed(0));
+    floors.push(units);
+    allocated += units;
     remainders.push({ index, remainder: scaled.minus(floor) });
   });
   let leftover = targetUnits - allocated;

@@ -58,6 +58,51 @@ export function perTokenFixedPoint(entry: PriceEntry): readonly bigint[] | null 
   return prices;
 }
 
+/**
+ * The entry's prices per token as whole 10^-digits currency units in plain numbers, with `digits` as few as the
+ * prices allow (a price of 3.75 per million tokens is 375 units of 10^-8 per token), so that a day's tokens x
+ * prices usually stays below 2^53 and is priced without BigInt. Null when a price is not a safe integer at 18
+ * digits (then perTokenFixedPoint, or costOf, prices it).
+ */
+export interface ScaledPrices {
+  readonly digits: number;
+  /** In TOKEN_KINDS order. */
+  readonly perToken: readonly number[];
+}
+
+const scaledCache = new WeakMap<PriceEntry, ScaledPrices | null>();
+
+export function perTokenScaled(entry: PriceEntry): ScaledPrices | null {
+  let scaled = scaledCache.get(entry);
+  if (scaled === undefined) {
+    scaled = null;
+    for (let digits = 0; digits <= FIXED_POINT_DIGITS; digits++) {
+      const prices = TOKEN_KINDS.map((kind) => scaledInteger(entry.perMillion[kind], digits - PER_MILLION_DIGITS));
+      if (prices.every((price) => price !== null)) {
+        if (prices.every((price) => price! <= BigInt(Number.MAX_SAFE_INTEGER))) scaled = { digits, perToken: prices.map(Number) };
+        break;
+      }
+    }
+    scaledCache.set(entry, scaled);
+  }
+  return scaled;
+}
+
+/**
+ * costOf in whole 10^-scaled.digits units, or undefined when the exact result might not be a safe integer
+ * (then the caller prices in BigInt). Exact when defined: a floating-point product or sum of non-negative
+ * integers that comes out below 2^53 is the exact one (rounding is monotonic and 2^53 is representable, so an
+ * exact value at or above it never rounds below it, and every partial result is at most the final one).
+ */
+export function scaledCostOf(tokens: TokenCounts, scaled: ScaledPrices): number | undefined {
+  const { input, output, cacheRead, cacheWrite5m, cacheWrite1h } = tokens;
+  // The argument holds for non-negative counts only (a negative one could cancel a rounded product).
+  if (input < 0 || output < 0 || cacheRead < 0 || cacheWrite5m < 0 || cacheWrite1h < 0) return undefined;
+  const prices = scaled.perToken;
+  const units = input * prices[0]! + output * prices[1]! + cacheRead * prices[2]! + cacheWrite5m * prices[3]! + cacheWrite1h * prices[4]!;
+  return Number.isSafeInteger(units) ? units : undefined;
+}
+
 /** costOf in fixed point (10^-18 currency units), exact: see perTokenFixedPoint. */
 export function fixedPointCostOf(tokens: TokenCounts, perToken: readonly bigint[]): bigint {
   let units = 0n;

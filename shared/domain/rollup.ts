@@ -1,7 +1,7 @@
 import { allocate, type Allocation, type DirectoryResolution } from './directory.js';
 import { AppError } from './errors.js';
-import { fromFixedPoint, ZERO, type Money } from './money.js';
-import { costOf, fixedPointCostOf, perTokenFixedPoint, type PriceBook, type PriceEntry } from './price-book.js';
+import { FIXED_POINT_DIGITS, fromFixedPoint, ZERO, type Money } from './money.js';
+import { costOf, fixedPointCostOf, perTokenFixedPoint, perTokenScaled, scaledCostOf, type PriceBook, type PriceEntry, type ScaledPrices } from './price-book.js';
 import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
 
@@ -49,6 +49,9 @@ export function lineKey(line: Pick<MonthlyLine, 'teamId' | 'userId' | 'model' | 
   return `${line.teamId}\u0000${line.userId}\u0000${line.model}\u0000${line.tier}`;
 }
 
+/** The numbers summed per line and day, in this order: the token kinds (TOKEN_KINDS order), then requests. */
+const SUMS_PER_DAY = 6;
+
 interface LineBuilder {
   month: string;
   teamId: string;
@@ -58,7 +61,12 @@ interface LineBuilder {
   allocation: Allocation;
   userName: string;
   upn: string;
-  days: Map<string, { tokens: TokenCounts; requests: number }>;
+  /** Bit d-1 is set when day d of the month has usage; `sums` holds those days in day order. */
+  daysOfMonth: number;
+  /** SUMS_PER_DAY numbers per day of `daysOfMonth`: one flat array of numbers rather than two objects per day. */
+  sums: number[];
+  /** Days that are not a YYYY-MM-DD day of `month`, by day (never in a close, which reads only its month). */
+  otherDays: Map<string, number[]> | undefined;
 }
 
 /**
@@ -80,15 +88,15 @@ export function buildMonthlyLines(
  * caller that wants to let go of the usage rows before the lines are priced. It is priced once.
  */
 export class MonthlyUsage {
-  private builders: Map<string, LineBuilder> | undefined;
+  private builders: LineBuilder[] | undefined;
 
   /** @internal built by groupMonthlyUsage */
-  constructor(builders: Map<string, LineBuilder>) {
+  constructor(builders: LineBuilder[]) {
     this.builders = builders;
   }
 
   /** Hands the line builders over, once. */
-  take(): Map<string, LineBuilder> {
+  take(): LineBuilder[] {
     const builders = this.builders;
     if (!builders) throw new AppError('INTERNAL', 'this month of usage was already priced');
     this.builders = undefined;
@@ -96,15 +104,52 @@ export class MonthlyUsage {
   }
 }
 
+/** The day of the month (1-31) of a YYYY-MM-DD `day` that starts with `monthPrefix` ("2026-10-"), or 0. */
+function dayOfMonth(day: string, monthPrefix: string): number {
+  if (day.length !== 10 || !day.startsWith(monthPrefix)) return 0;
+  const tens = day.charCodeAt(8) - 48;
+  const units = day.charCodeAt(9) - 48;
+  if (tens < 0 || tens > 3 || units < 0 || units > 9) return 0;
+  const dayNumber = tens * 10 + units;
+  return dayNumber >= 1 && dayNumber <= 31 ? dayNumber : 0;
+}
+
+/** Set bits of a 32-bit mask. */
+function bitCount(mask: number): number {
+  let bits = mask - ((mask >>> 1) & 0x55555555);
+  bits = (bits & 0x33333333) + ((bits >>> 2) & 0x33333333);
+  return (((bits + (bits >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** Adds a row's counts into `sums` at `at`, or inserts them there (`insert`). */
+function addRowInto(sums: number[], at: number, row: UsageRow, insert: boolean): void {
+  // Spelled out rather than a loop over TOKEN_KINDS (measurably faster per row).
+  const from = row.tokens;
+  if (insert) {
+    // Appending is the usual case (a month's rows come in day order); pushed directly, without a temporary array.
+    if (at === sums.length) sums.push(from.input, from.output, from.cacheRead, from.cacheWrite5m, from.cacheWrite1h, row.requests);
+    else sums.splice(at, 0, from.input, from.output, from.cacheRead, from.cacheWrite5m, from.cacheWrite1h, row.requests);
+    return;
+  }
+  sums[at] = sums[at]! + from.input;
+  sums[at + 1] = sums[at + 1]! + from.output;
+  sums[at + 2] = sums[at + 2]! + from.cacheRead;
+  sums[at + 3] = sums[at + 3]! + from.cacheWrite5m;
+  sums[at + 4] = sums[at + 4]! + from.cacheWrite1h;
+  sums[at + 5] = sums[at + 5]! + row.requests;
+}
+
 /**
  * Resolves each row's team and sums its tokens into its line's day, as integers. Nothing is filtered. This is
  * the per-row hot path (a month is millions of rows): a row finds its line among its user's few lines (one per
- * model and tier used), without building a key string per row, and the team is resolved once per line.
+ * model and tier used), without building a key string per row, and its day by the day of the month (a bit of
+ * the line's day mask and a slot of its flat array of sums), so a row allocates nothing once its line-day exists.
  */
 export function groupMonthlyUsage(month: string, rows: Iterable<UsageRow>, directory: DirectoryResolution): MonthlyUsage {
-  const builders = new Map<string, LineBuilder>();
+  const builders: LineBuilder[] = [];
   // A short array per user rather than a map per user and model: a Map is far larger than a few-slot array.
   const linesOfUser = new Map<string, LineBuilder[]>();
+  const monthPrefix = `${month}-`;
   for (const row of rows) {
     let userLines = linesOfUser.get(row.userId);
     if (!userLines) {
@@ -129,28 +174,29 @@ export function groupMonthlyUsage(month: string, rows: Iterable<UsageRow>, direc
         allocation: placed.allocation,
         userName: placed.user?.displayName ?? '',
         upn: placed.user?.upn ?? '',
-        days: new Map(),
+        daysOfMonth: 0,
+        sums: [],
+        otherDays: undefined,
       };
       userLines.push(builder);
-      builders.set(lineKey(builder), builder);
+      builders.push(builder);
     }
-    const day = builder.days.get(row.day);
-    if (day) {
-      // Spelled out rather than a loop over TOKEN_KINDS (measurably faster per row); the literal below makes
-      // the type checker name any kind added to TokenCounts and missing here.
-      const into = day.tokens;
-      const from = row.tokens;
-      into.input += from.input;
-      into.output += from.output;
-      into.cacheRead += from.cacheRead;
-      into.cacheWrite5m += from.cacheWrite5m;
-      into.cacheWrite1h += from.cacheWrite1h;
-      day.requests += row.requests;
-    } else {
-      const from = row.tokens;
-      const tokens: TokenCounts = { input: from.input, output: from.output, cacheRead: from.cacheRead, cacheWrite5m: from.cacheWrite5m, cacheWrite1h: from.cacheWrite1h };
-      builder.days.set(row.day, { tokens, requests: row.requests });
+    const dayNumber = dayOfMonth(row.day, monthPrefix);
+    if (dayNumber === 0) {
+      builder.otherDays ??= new Map();
+      const sums = builder.otherDays.get(row.day);
+      if (sums) addRowInto(sums, 0, row, false);
+      else {
+        const fresh: number[] = [];
+        addRowInto(fresh, 0, row, true);
+        builder.otherDays.set(row.day, fresh);
+      }
+      continue;
     }
+    const bit = 1 << (dayNumber - 1);
+    const at = bitCount(builder.daysOfMonth & (bit - 1)) * SUMS_PER_DAY;
+    addRowInto(builder.sums, at, row, (builder.daysOfMonth & bit) === 0);
+    builder.daysOfMonth |= bit;
   }
   return new MonthlyUsage(builders);
 }
@@ -160,71 +206,162 @@ export function priceMonthlyUsage(usage: MonthlyUsage, priceBook: PriceBook): Mo
   const builders = usage.take();
   const lines: MonthlyLine[] = [];
   const prices = priceLookup(priceBook);
-  for (const [key, builder] of builders) {
-    lines.push(priceLine(builder, priceBook, prices));
-    builders.delete(key);
+  const dayNames = new Map<string, readonly string[]>();
+  for (let index = 0; index < builders.length; index++) {
+    const builder = builders[index]!;
+    let names = dayNames.get(builder.month);
+    if (!names) {
+      names = dayNamesOf(builder.month);
+      dayNames.set(builder.month, names);
+    }
+    lines.push(priceLine(builder, names, priceBook, prices));
+    // Let go of the builder (its sums) as soon as its line exists.
+    builders[index] = undefined as unknown as LineBuilder;
   }
   return lines.sort(compareLines);
 }
 
-type PriceLookup = (model: string, day: string) => PriceEntry | undefined;
+/** Index d (1-31) holds day d of the month as YYYY-MM-DD: one string per day shared by every line. */
+function dayNamesOf(month: string): string[] {
+  return Array.from({ length: 32 }, (_, day) => `${month}-${String(day).padStart(2, '0')}`);
+}
+
+/** The price in force for a model on a day, with its per-token prices worked out; null when unpriced. */
+type DayPrice = { readonly entry: PriceEntry; readonly scaled: ScaledPrices | null; readonly perToken: readonly bigint[] | null } | null;
+type PriceLookup = (model: string) => (day: string) => DayPrice;
 
 /** The price book asked once per (model, day): a month has a few models and 31 days, and many lines. */
 function priceLookup(priceBook: PriceBook): PriceLookup {
-  const byModel = new Map<string, Map<string, PriceEntry | undefined>>();
-  return (model, day) => {
-    let byDay = byModel.get(model);
-    if (!byDay) {
-      byDay = new Map();
-      byModel.set(model, byDay);
+  const byModel = new Map<string, (day: string) => DayPrice>();
+  return (model) => {
+    let ofDay = byModel.get(model);
+    if (!ofDay) {
+      const byDay = new Map<string, DayPrice>();
+      ofDay = (day) => {
+        let price = byDay.get(day);
+        if (price === undefined) {
+          const entry = priceBook.priceFor(model, day);
+          price = entry ? { entry, scaled: perTokenScaled(entry), perToken: perTokenFixedPoint(entry) } : null;
+          byDay.set(day, price);
+        }
+        return price;
+      };
+      byModel.set(model, ofDay);
     }
-    if (byDay.has(day)) return byDay.get(day);
-    const entry = priceBook.priceFor(model, day);
-    byDay.set(day, entry);
-    return entry;
+    return ofDay;
   };
 }
 
-const byDay = ([a]: [string, unknown], [b]: [string, unknown]): number => (a < b ? -1 : a > b ? 1 : 0);
+type DaySums = { day: string; sums: number[]; at: number };
+
+/** The line's days in day order, each as its slot in a flat array of sums. */
+function daysInOrder(builder: LineBuilder, dayNames: readonly string[]): DaySums[] {
+  const days: DaySums[] = [];
+  let at = 0;
+  for (let rest = builder.daysOfMonth, dayNumber = 1; rest !== 0; rest >>>= 1, dayNumber++) {
+    if ((rest & 1) === 0) continue;
+    days.push({ day: dayNames[dayNumber]!, sums: builder.sums, at });
+    at += SUMS_PER_DAY;
+  }
+  if (builder.otherDays) {
+    for (const [day, sums] of builder.otherDays) days.push({ day, sums, at: 0 });
+    days.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  }
+  return days;
+}
+
+/** 10^n as a BigInt, n from 0 to 18. */
+const POWERS_OF_TEN = Array.from({ length: FIXED_POINT_DIGITS + 1 }, (_, n) => 10n ** BigInt(n));
 
 /**
- * Prices a line day by day. Each day is priced in fixed point (BigInt tokens x price per token) and turned into
- * a decimal once; the line's cost is the fixed-point sum turned into a decimal once. Both are exactly what
- * costOf and Money addition give (test/unit/rollup.test.ts checks it on random input): a price book price has
- * at most 12 decimals per million tokens, so every product is a whole number of 10^-18 units.
+ * A line's cost summed day by day: plain-number units of one scale while the sum stays a safe integer (a line's
+ * days are usually priced by one entry), moved into a BigInt of 10^-18 units when the scale changes or the sum
+ * would pass 2^53.
  */
-function priceLine(builder: LineBuilder, priceBook: PriceBook, priceOf: PriceLookup): MonthlyLine {
+class CostSum {
+  private units = 0;
+  private digits = FIXED_POINT_DIGITS;
+  private fixedPoint = 0n;
+
+  add(units: number, digits: number): void {
+    if (digits === this.digits) {
+      const next = this.units + units;
+      if (Number.isSafeInteger(next)) {
+        this.units = next;
+        return;
+      }
+    }
+    this.flush();
+    this.units = units;
+    this.digits = digits;
+  }
+
+  addFixedPoint(units: bigint): void {
+    this.fixedPoint += units;
+  }
+
+  total(): Money {
+    if (this.fixedPoint === 0n) return fromFixedPoint(this.units, this.digits);
+    this.flush();
+    return fromFixedPoint(this.fixedPoint);
+  }
+
+  private flush(): void {
+    if (this.units !== 0) this.fixedPoint += BigInt(this.units) * POWERS_OF_TEN[FIXED_POINT_DIGITS - this.digits]!;
+    this.units = 0;
+  }
+}
+
+/**
+ * Prices a line day by day, in integers, and turns each day's cost and the line's into a decimal once. A day
+ * is priced in plain numbers at the entry's own scale (perTokenScaled) while that is exact, else in BigInt
+ * 10^-18 units; both are exactly what costOf and Money addition give (test/unit/rollup.test.ts checks it on
+ * random input): a price book price has at most 12 decimals per million tokens, so every product is a whole
+ * number of 10^-18 units.
+ */
+function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook: PriceBook, priceOf: PriceLookup): MonthlyLine {
   const tokens = zeroTokens();
   const unpricedTokens = zeroTokens();
   const priceEntryIds: string[] = [];
   let requests = 0;
-  let fixedPointCost = 0n;
+  const lineCost = new CostSum();
   // Days priced by an entry whose prices do not fit the fixed point (only a hand-built entry can have those).
   let decimalCost = ZERO;
   const days: DayUsage[] = [];
-  for (const [day, usage] of [...builder.days.entries()].sort(byDay)) {
-    const entry = priceOf(builder.model, day);
-    addTokensInto(tokens, usage.tokens);
-    requests += usage.requests;
-    if (entry) {
-      const perToken = perTokenFixedPoint(entry);
+  const priceOfDay = priceOf(builder.model);
+  for (const { day, sums, at } of daysInOrder(builder, dayNames)) {
+    const dayTokens: TokenCounts = { input: sums[at]!, output: sums[at + 1]!, cacheRead: sums[at + 2]!, cacheWrite5m: sums[at + 3]!, cacheWrite1h: sums[at + 4]! };
+    const dayRequests = sums[at + 5]!;
+    const price = priceOfDay(day);
+    tokens.input += dayTokens.input;
+    tokens.output += dayTokens.output;
+    tokens.cacheRead += dayTokens.cacheRead;
+    tokens.cacheWrite5m += dayTokens.cacheWrite5m;
+    tokens.cacheWrite1h += dayTokens.cacheWrite1h;
+    requests += dayRequests;
+    if (price) {
+      const { entry, scaled, perToken } = price;
+      const scaledUnits = scaled ? scaledCostOf(dayTokens, scaled) : undefined;
       let dayCost: Money;
-      if (perToken) {
-        const units = fixedPointCostOf(usage.tokens, perToken);
-        fixedPointCost += units;
+      if (scaledUnits !== undefined) {
+        lineCost.add(scaledUnits, scaled!.digits);
+        dayCost = fromFixedPoint(scaledUnits, scaled!.digits);
+      } else if (perToken) {
+        const units = fixedPointCostOf(dayTokens, perToken);
+        lineCost.addFixedPoint(units);
         dayCost = fromFixedPoint(units);
       } else {
-        dayCost = costOf(usage.tokens, entry);
+        dayCost = costOf(dayTokens, entry);
         decimalCost = decimalCost.plus(dayCost);
       }
       if (!priceEntryIds.includes(entry.id)) priceEntryIds.push(entry.id);
-      days.push({ day, tokens: usage.tokens, requests: usage.requests, cost: dayCost, priceEntryId: entry.id });
+      days.push({ day, tokens: dayTokens, requests: dayRequests, cost: dayCost, priceEntryId: entry.id });
     } else {
-      addTokensInto(unpricedTokens, usage.tokens);
-      days.push({ day, tokens: usage.tokens, requests: usage.requests, cost: null, priceEntryId: null });
+      addTokensInto(unpricedTokens, dayTokens);
+      days.push({ day, tokens: dayTokens, requests: dayRequests, cost: null, priceEntryId: null });
     }
   }
-  const cost = decimalCost.isZero() ? fromFixedPoint(fixedPointCost) : fromFixedPoint(fixedPointCost).plus(decimalCost);
+  const cost = decimalCost.isZero() ? lineCost.total() : lineCost.total().plus(decimalCost);
   return {
     month: builder.month,
     teamId: builder.teamId,
@@ -245,11 +382,16 @@ function priceLine(builder: LineBuilder, priceBook: PriceBook, priceOf: PriceLoo
   };
 }
 
-/** The order String.prototype.localeCompare gives, from one collator rather than one per comparison (far faster). */
-const collate = new Intl.Collator().compare;
-
 export function compareLines(a: MonthlyLine, b: MonthlyLine): number {
-  return collate(a.teamId, b.teamId) || collate(a.userId, b.userId) || collate(a.model, b.model) || collate(a.tier, b.tier);
+  return compareField(a.teamId, b.teamId) || compareField(a.userId, b.userId) || compareField(a.model, b.model) || compareField(a.tier, b.tier);
+}
+
+/**
+ * localeCompare, skipped for equal texts (most teams, models and tiers of two lines compared). On Node 20 it
+ * sorted the 10k month's lines in half the time of one shared Intl.Collator, in the same order.
+ */
+function compareField(a: string, b: string): number {
+  return a === b ? 0 : a.localeCompare(b);
 }
 
 export function hasUnpricedTokens(line: Pick<MonthlyLine, 'unpricedTokens'>): boolean {

@@ -80,6 +80,9 @@ describe('the FOCUS cost export', () => {
     expect(input['PricingQuantity']).toBe('1.234567');
     expect(input['ListUnitPrice']).toBe('3');
     expect(money(input['PricingQuantity']!).times(money(input['ListUnitPrice']!)).toFixed()).toBe(input['ListCost']);
+    for (const record of records.filter((row) => row['ListUnitPrice'] !== '')) {
+      expect(record['ListCost']).toBe(money(record['PricingQuantity']!).times(money(record['ListUnitPrice']!)).toFixed());
+    }
   });
 
   it('writes instants in UTC: the month and each day cut in the reporting zone', () => {

@@ -143,6 +143,25 @@ describe('TableRollupStore on Azurite', () => {
     ]);
   });
 
+  it('writes the days as the same JSON text it always did, escapes included', async () => {
+    const client = freshClient();
+    const store = await TableRollupStore.create(client);
+    const quoted = line({
+      teamId: 'platform',
+      userId: 'u-quoted',
+      model: 'claude-sonnet-4-5',
+      days: [
+        { day: '2026-10-01', tokens: tokens(1, 2, 3, 4, 5), requests: 6, cost: money('0.000003'), priceEntryId: 'say "hi"\\ é@2026-10-01' },
+        { day: '2026-10-02', tokens: tokens(9_007_199_254_740_991), requests: 0, cost: null, priceEntryId: null },
+      ],
+    });
+    await store.replaceMonth(MONTH, [quoted]);
+    const entity = await client.getEntity<Record<string, unknown>>(rollupPartitionKey(MONTH, 'platform'), rollupRowKey(quoted), { disableTypeConversion: true });
+    expect((entity.days as { value: string }).value).toBe(
+      '[["2026-10-01",1,2,3,4,5,6,"0.000003","say \\"hi\\"\\\\ é@2026-10-01"],["2026-10-02",9007199254740991,0,0,0,0,0,null,null]]',
+    );
+  });
+
   it('leaves identical entities when the same month is replaced twice', async () => {
     const client = freshClient();
     const store = await TableRollupStore.create(client);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allocateMinorUnits, formatMinorUnits, money, priceTokens, roundForDisplay, sumMoney, toMinorUnits } from '../../shared/domain/money.js';
+import { allocateMinorUnits, fixedPointText, formatMinorUnits, money, priceTokens, roundForDisplay, sumMoney, toMinorUnits } from '../../shared/domain/money.js';
 
 const exactAmount = fc
   .tuple(fc.integer({ min: 0, max: 10_000_000 }), fc.integer({ min: 0, max: 999_999 }))
@@ -11,6 +11,18 @@ describe('money', () => {
     expect(priceTokens(1, money('3')).toFixed()).toBe('0.000003');
     expect(priceTokens(3, money('0.1')).toFixed()).toBe('0.0000003');
     expect(sumMoney([money('0.1'), money('0.2')]).toFixed()).toBe('0.3');
+  });
+
+  it('writes whole units of 10^-digits as decimal.js writes the same value', () => {
+    expect(fixedPointText(375, 8)).toBe('0.00000375');
+    expect(fixedPointText(1_500, 3)).toBe('1.5');
+    expect(fixedPointText(42_000, 3)).toBe('42');
+    expect(fixedPointText(0, 12)).toBe('0');
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 10_000 }), fc.maxSafeNat()), fc.integer({ min: 0, max: 18 }), (units, digits) => {
+        expect(fixedPointText(units, digits)).toBe(money(`${units}e-${digits}`).toFixed());
+      }),
+    );
   });
 
   it('rounds half away from zero to minor units', () => {

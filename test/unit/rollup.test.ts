@@ -159,6 +159,26 @@ describe('grouping and pricing a month in two steps', () => {
     expect(priceMonthlyUsage(grouped, priceBook)).toEqual(buildMonthlyLines('2026-10', rows, directory, priceBook));
     expect(() => priceMonthlyUsage(grouped, priceBook)).toThrow(/already priced/);
   });
+
+  it('keeps days outside the month as they are, summed, in day order with the days of the month', () => {
+    const directory = testDirectory([{ userId: 'u1', teamId: 'payments' }], teams);
+    const rows = [
+      usageRow({ day: '2026-11-01', userId: 'u1', tokens: tokens({ input: 5 }) }),
+      usageRow({ day: '2026-10-20', userId: 'u1', tokens: tokens({ input: 3 }) }),
+      usageRow({ day: '2026-09-30', userId: 'u1', tokens: tokens({ input: 1 }) }),
+      usageRow({ day: '2026-10-05', userId: 'u1', tokens: tokens({ input: 2 }) }),
+      usageRow({ day: '2026-11-01', userId: 'u1', tokens: tokens({ input: 10 }) }),
+      usageRow({ day: '2026-10-05', userId: 'u1', tokens: tokens({ input: 20 }) }),
+    ];
+    const [line] = buildMonthlyLines('2026-10', rows, directory, testPriceBook());
+    expect(line!.days.map((day) => [day.day, day.tokens.input, day.requests])).toEqual([
+      ['2026-09-30', 1, 1],
+      ['2026-10-05', 22, 2],
+      ['2026-10-20', 3, 1],
+      ['2026-11-01', 15, 2],
+    ]);
+    expect(line!.tokens.input).toBe(41);
+  });
 });
 
 /** A price as a price book writes it: up to 9 whole digits and up to 12 decimals. */
@@ -211,6 +231,43 @@ describe('pricing in fixed point (property-based)', () => {
         },
       ),
     );
+  });
+
+  it('sums a line past 2^53 units, across price scales and through BigInt days, exactly', () => {
+    // 3 per million is 3 units of 10^-6 per token; 3.75 per million is 375 units of 10^-8.
+    const book = parsePriceBook(
+      {
+        currency: 'USD',
+        models: [
+          {
+            model: 'm',
+            prices: [
+              { effectiveFrom: '2026-10-01', perMillionTokens: { input: '3', output: '15', cacheRead: '0.3', cacheWrite5m: '3.75', cacheWrite1h: '6' } },
+              { effectiveFrom: '2026-10-10', perMillionTokens: { input: '3.75', output: '15', cacheRead: '0.3', cacheWrite5m: '3.75', cacheWrite1h: '6' } },
+            ],
+          },
+        ],
+      },
+      'scales.json',
+    );
+    const row = (day: string, input: number): UsageRow => ({ day, userId: 'u1', model: 'm', tier: 't', tokens: { input, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, requests: 1 });
+    const [line] = buildMonthlyLines(
+      '2026-10',
+      [
+        // 6 * 10^15 units each: their sum passes 2^53.
+        row('2026-10-01', 2_000_000_000_000_000),
+        row('2026-10-02', 2_000_000_000_000_000),
+        // Another scale.
+        row('2026-10-10', 1_000_000),
+        // 2^52 tokens at 375 units: past 2^53, priced in BigInt.
+        row('2026-10-11', 4_503_599_627_370_496),
+        row('2026-10-12', 7),
+      ],
+      directory,
+      book,
+    );
+    expect(line!.days.map((day) => day.cost!.toFixed())).toEqual(['6000000000', '6000000000', '3.75', '16888498602.63936', '0.00002625']);
+    expect(line!.cost.toFixed()).toBe('28888498606.38938625');
   });
 
   it('prices an entry with more decimals than the fixed point holds with decimal.js, exactly', () => {

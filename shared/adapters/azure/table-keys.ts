@@ -25,6 +25,7 @@ export const MAX_KEY_BYTES = 1024;
 
 const EMPTY_MARKER = '!';
 const PLAIN = /^[A-Za-z0-9._-]$/;
+const ALL_PLAIN = /^[A-Za-z0-9._-]+$/;
 const HEX = '0123456789ABCDEF';
 const utf8 = new TextEncoder();
 
@@ -34,6 +35,8 @@ function hexByte(byte: number): string {
 
 export function encodeKeyPart(value: string): string {
   if (value === '') return EMPTY_MARKER;
+  // Most ids (oids, model ids, tiers) need no escaping: one test rather than one per character.
+  if (ALL_PLAIN.test(value)) return value;
   let out = '';
   for (let index = 0; index < value.length; index++) {
     const unit = value.charCodeAt(index);

@@ -43,8 +43,8 @@ import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
 import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
-import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith } from './table-keys.js';
-import { assertCanonicalMonth, entityReader, int64, safeCount, subjectProperties, TOKEN_PROPERTY } from './table-usage-properties.js';
+import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith, MAX_KEY_BYTES } from './table-keys.js';
+import { assertCanonicalMonth, entityReader, safeCount } from './table-usage-properties.js';
 import type { CallOptions } from '../../ports/directory.js';
 
 const ROLLUP_SCHEMA_VERSION = 1;
@@ -171,12 +171,18 @@ export class TableRollupStore implements RollupStore {
   async writeRevision(month: string, revision: number, lines: readonly MonthlyLine[], onProgress?: (done: number, total: number) => void): Promise<ReplaceMonthResult> {
     assertCanonicalMonth(month);
     const prefix = revisionPrefix(month, revision);
-    // Every line is checked, and its entity sized, before anything is written; the entities themselves (a
-    // month of daily grain is tens of MB of JSON) are built again batch by batch, so only the batches in
-    // flight are held.
+    // Every line is checked, and its entity's size bounded, before anything is written; the entities themselves
+    // (a month of daily grain is tens of MB of JSON) are built batch by batch, so only the batches in flight
+    // are held.
+    const partitionKeys = new Map<string, string>();
     const planned = lines.map((line): PlannedEntity => {
-      const { entity, daysChars } = buildEntity(month, line, revision, false);
-      return { partitionKey: entity.partitionKey, rowKey: entity.rowKey, line, size: entitySizeEstimate(entity) + daysChars };
+      let partitionKey = partitionKeys.get(line.teamId);
+      if (partitionKey === undefined) {
+        partitionKey = rollupPartitionKey(month, line.teamId, revision);
+        partitionKeys.set(line.teamId, partitionKey);
+      }
+      const rowKey = rollupRowKey(line);
+      return { partitionKey, rowKey, line, size: planLine(month, line, partitionKey, rowKey) };
     });
     const byPartition = groupByPartition(planned, 'Two lines of the month share a key (team, user, model, tier)');
 
@@ -201,7 +207,7 @@ export class TableRollupStore implements RollupStore {
       done += 1;
       onProgress?.(done, total);
     };
-    await runPool(upserts, this.batchConcurrency, (batch) => submit(batch.map((item): TransactionAction => ['upsert', toEntity(month, item.line, revision), 'Replace'])));
+    await runPool(upserts, this.batchConcurrency, (batch) => submit(batch.map((item): TransactionAction => ['upsert', entityOf(item.line, item.partitionKey, item.rowKey), 'Replace'])));
     await runPool(deletes, this.batchConcurrency, (batch) => submit(batch.map((key): TransactionAction => ['delete', key])));
     return { written: planned.length, deleted: stale.length };
   }
@@ -255,74 +261,139 @@ function describeLine(line: Pick<MonthlyLine, 'month' | 'teamId' | 'userId' | 'm
   return `Rollup line ${line.month} team "${short(line.teamId)}" user "${short(line.userId)}" model "${short(line.model)}" tier "${short(line.tier)}"`;
 }
 
-function toEntity(month: string, line: MonthlyLine, revision: number): TableEntity {
-  return buildEntity(month, line, revision, true).entity;
-}
-
 /**
- * The line's entity, every value checked. With serializeDays false (the plan pass, which checks and sizes every
- * line before anything is written) the days are checked but not serialized when an upper bound on their JSON
- * already fits the property limit: serializing them was a third of the store's own CPU time, and the write pass
- * serializes them anyway. `daysChars` is then that bound, which sizes the batches on the safe side.
+ * Checks everything about a line that its entity could be refused for, and bounds the entity's size, without
+ * building it (the plan pass, over every line before anything is written: building entities here, days and
+ * all, was half of the store's own CPU time). `entityOf` builds the entity of a line that passed.
  */
-function buildEntity(month: string, line: MonthlyLine, revision: number, serializeDays: boolean): { entity: TableEntity; daysChars: number } {
+function planLine(month: string, line: MonthlyLine, partitionKey: string, rowKey: string): number {
   if (line.month !== month) {
     throw new AppError('INVALID_ARGUMENT', `${describeLine(line)} belongs to ${line.month}, not to the month being replaced (${month})`);
   }
-  const owner = describeLine(line);
-  const partitionKey = rollupPartitionKey(month, line.teamId, revision);
-  const rowKey = rollupRowKey(line);
-  assertKeySize(partitionKey, 'PartitionKey', owner);
-  assertKeySize(rowKey, 'RowKey', owner);
+  if (partitionKey.length > MAX_KEY_BYTES) assertKeySize(partitionKey, 'PartitionKey', describeLine(line));
+  if (rowKey.length > MAX_KEY_BYTES) assertKeySize(rowKey, 'RowKey', describeLine(line));
+  checkCount(line, line.requests, 'requests');
+  for (const kind of TOKEN_KINDS) {
+    checkCount(line, line.tokens[kind], `tokens.${kind}`);
+    checkCount(line, line.unpricedTokens[kind], `unpricedTokens.${kind}`);
+  }
+  const texts: [string, string][] = [
+    ['month', line.month],
+    ['teamId', line.teamId],
+    ['userId', line.userId],
+    ['model', line.model],
+    ['tier', line.tier],
+    ['allocation', line.allocation],
+    ['userName', line.userName],
+    ['upn', line.upn],
+    ['pricedModel', line.pricedModel ?? ''],
+    ['currency', line.currency],
+  ];
+  let bytes = PER_OPERATION_OVERHEAD_BYTES + ENTITY_FRAME_BYTES + jsonTextBound(partitionKey) + jsonTextBound(rowKey);
+  for (const [name, text] of texts) {
+    checkTextLength(line, text.length, name);
+    bytes += jsonTextBound(text);
+  }
+  const cost = line.cost.toFixed();
+  const priceEntryIds = JSON.stringify(line.priceEntryIds);
+  checkTextLength(line, priceEntryIds.length, 'priceEntryIds');
+  bytes += jsonTextBound(cost) + jsonTextBound(priceEntryIds);
 
-  const entity: TableEntity = {
+  let daysChars = 2;
+  for (const day of line.days) {
+    checkCount(line, day.tokens.input, `${day.day} tokens.input`);
+    checkCount(line, day.tokens.output, `${day.day} tokens.output`);
+    checkCount(line, day.tokens.cacheRead, `${day.day} tokens.cacheRead`);
+    checkCount(line, day.tokens.cacheWrite5m, `${day.day} tokens.cacheWrite5m`);
+    checkCount(line, day.tokens.cacheWrite1h, `${day.day} tokens.cacheWrite1h`);
+    checkCount(line, day.requests, `${day.day} requests`);
+    // Brackets and commas, six safe integers of at most 16 digits, the day, the cost and the price entry id.
+    daysChars += 11 + 6 * 16 + jsonTextBound(day.day) + (day.cost === null ? 4 : decimalTextBound(day.cost) + 2) + (day.priceEntryId === null ? 4 : jsonTextBound(day.priceEntryId));
+  }
+  // The bound is far above the usual JSON (escaping every character, 16 digits a count); only past the limit is
+  // the exact length needed, to refuse a line whose days do not fit.
+  if (daysChars > MAX_STRING_PROPERTY_CHARS) {
+    daysChars = daysJson(line.days).length;
+    checkTextLength(line, daysChars, 'days');
+  }
+  // The days property's own quotes, and its text (escaped again in the request body: the batch limit's margin
+  // covers the backslashes before its quotes, as it always did).
+  return bytes + 2 + daysChars;
+}
+
+/**
+ * The entity of a line that planLine passed: one object literal of a fixed shape (the same properties in the
+ * same order as ever) rather than a spread, computed property names and a scan of every property.
+ */
+function entityOf(line: MonthlyLine, partitionKey: string, rowKey: string): TableEntity {
+  const { tokens, unpricedTokens } = line;
+  return {
     partitionKey,
     rowKey,
     schemaVersion: ROLLUP_SCHEMA_VERSION,
     month: line.month,
-    ...subjectProperties(line),
-    requests: int64(line.requests, 'requests', owner),
+    teamId: line.teamId,
+    userId: line.userId,
+    model: line.model,
+    tier: line.tier,
+    allocation: line.allocation,
+    userName: line.userName,
+    upn: line.upn,
+    pricedModel: line.pricedModel ?? '',
+    requests: BigInt(line.requests),
     cost: line.cost.toFixed(),
     currency: line.currency,
     priceEntryIds: JSON.stringify(line.priceEntryIds),
-    days: '',
+    days: daysJson(line.days),
+    // Counts go out as Edm.Int64: a month of cache reads can pass 2^31, where an untyped number would become a Double.
+    tokensInput: BigInt(tokens.input),
+    unpricedInput: BigInt(unpricedTokens.input),
+    tokensOutput: BigInt(tokens.output),
+    unpricedOutput: BigInt(unpricedTokens.output),
+    tokensCacheRead: BigInt(tokens.cacheRead),
+    unpricedCacheRead: BigInt(unpricedTokens.cacheRead),
+    tokensCacheWrite5m: BigInt(tokens.cacheWrite5m),
+    unpricedCacheWrite5m: BigInt(unpricedTokens.cacheWrite5m),
+    tokensCacheWrite1h: BigInt(tokens.cacheWrite1h),
+    unpricedCacheWrite1h: BigInt(unpricedTokens.cacheWrite1h),
   };
-  const tuples = line.days.map((day) => dayTuple(day, owner));
-  let daysChars = serializeDays ? Infinity : daysJsonBound(tuples);
-  if (daysChars > MAX_STRING_PROPERTY_CHARS) {
-    entity['days'] = JSON.stringify(tuples);
-    daysChars = (entity['days'] as string).length;
-  }
-  for (const kind of TOKEN_KINDS) {
-    entity[`tokens${TOKEN_PROPERTY[kind]}`] = int64(line.tokens[kind], `tokens.${kind}`, owner);
-    entity[`unpriced${TOKEN_PROPERTY[kind]}`] = int64(line.unpricedTokens[kind], `unpricedTokens.${kind}`, owner);
-  }
-  for (const [name, value] of Object.entries(entity)) {
-    if (typeof value === 'string' && value.length > MAX_STRING_PROPERTY_CHARS) {
-      throw new AppError('STORAGE_FAILED', `${owner}: property ${name} is ${value.length} characters, over Table Storage's 64 KiB string limit`);
-    }
-  }
-  return { entity, daysChars };
 }
 
-/** At most as many characters as JSON.stringify(tuples): every count a safe integer (16 digits), every string fully escaped. */
-function daysJsonBound(tuples: readonly DayTuple[]): number {
-  const SAFE_INTEGER_DIGITS = 16;
-  const escapedString = (text: string | null) => (text === null ? 4 : text.length * 6 + 2);
-  let chars = 2;
-  for (const [day, , , , , , , cost, priceEntryId] of tuples) {
-    chars += 2 + 9 + 6 * SAFE_INTEGER_DIGITS + escapedString(day) + escapedString(cost) + escapedString(priceEntryId);
+/**
+ * The days as the JSON array of [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, priceEntryId]
+ * tuples (test/adapters/table-rollup-store.test.ts pins the text). Plain tuples through JSON.stringify: faster than
+ * writing the text by hand, and a flat string for the SDK's own serialization.
+ */
+function daysJson(days: readonly DayUsage[]): string {
+  return JSON.stringify(
+    days.map((day): DayTuple => {
+      const { input, output, cacheRead, cacheWrite5m, cacheWrite1h } = day.tokens;
+      return [day.day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, day.requests, day.cost === null ? null : day.cost.toFixed(), day.priceEntryId];
+    }),
+  );
+}
+
+/** Property names, the schema version, the numbers and JSON punctuation of an entity: well under this. */
+const ENTITY_FRAME_BYTES = 2048;
+
+/** At least the characters and the UTF-8 bytes of `text` as a JSON string: every character escaped (6), quotes. */
+function jsonTextBound(text: string): number {
+  return text.length * 6 + 2;
+}
+
+/** At least the length of value.toFixed(): sign, point, leading or trailing zeros up to the exponent, 7 digits per word. */
+function decimalTextBound(value: Money): number {
+  return 3 + Math.abs(value.e) + 7 * value.d.length;
+}
+
+function checkCount(line: MonthlyLine, value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) safeCount(value, what, describeLine(line));
+}
+
+function checkTextLength(line: MonthlyLine, chars: number, name: string): void {
+  if (chars > MAX_STRING_PROPERTY_CHARS) {
+    throw new AppError('STORAGE_FAILED', `${describeLine(line)}: property ${name} is ${chars} characters, over Table Storage's 64 KiB string limit`);
   }
-  return chars;
-}
-
-function dayTuple(day: DayUsage, owner: string): DayTuple {
-  const counts = TOKEN_KINDS.map((kind) => safeCount(day.tokens[kind], `${day.day} tokens.${kind}`, owner));
-  return [day.day, ...(counts as [number, number, number, number, number]), safeCount(day.requests, `${day.day} requests`, owner), day.cost === null ? null : day.cost.toFixed(), day.priceEntryId];
-}
-
-function entitySizeEstimate(entity: TableEntity): number {
-  return PER_OPERATION_OVERHEAD_BYTES + Buffer.byteLength(JSON.stringify(entity, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
 }
 
 function fromEntity(entity: Record<string, unknown>): MonthlyLine {

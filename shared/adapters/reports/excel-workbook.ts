@@ -1,5 +1,5 @@
 import ExcelJS from 'exceljs';
-import type { AutoFilter, Cell, HeaderFooter, PageSetup, Worksheet, WorksheetView } from 'exceljs';
+import type { AutoFilter, Cell, HeaderFooter, PageSetup, Style, Worksheet, WorksheetView } from 'exceljs';
 import { Writable } from 'node:stream';
 import { currencyMinorUnits } from '../../domain/currency.js';
 import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
@@ -74,7 +74,25 @@ function minorUnitsToAmount(units: bigint, currency: string): number {
 }
 
 /** The parts of a cell the sheets set. */
-type CellSlot = Pick<Cell, 'value' | 'font' | 'fill' | 'border' | 'alignment' | 'numFmt'>;
+type CellSlot = Pick<Cell, 'value' | 'font' | 'fill' | 'border' | 'alignment' | 'numFmt' | 'style'>;
+
+/**
+ * One style object per number format (and one for text cells), shared by every cell written with it: exceljs
+ * recognizes a style object it has seen by identity, while a cell's own style object is rendered to XML to be
+ * looked up, once per cell. A cell styled after `write` gets a style object of its own (see `table`), never a
+ * change to a shared one.
+ */
+const TEXT_STYLE: Partial<Style> = {};
+const RIGHT_ALIGNED_TEXT_STYLE: Partial<Style> = { alignment: { horizontal: 'right' } };
+const numberStyles = new Map<string, Partial<Style>>();
+function numberStyle(numFmt: string): Partial<Style> {
+  let style = numberStyles.get(numFmt);
+  if (style === undefined) {
+    style = { numFmt };
+    numberStyles.set(numFmt, style);
+  }
+  return style;
+}
 
 /** Where a sheet's cells go. Cells are asked for in row order, never going back to an earlier row. */
 interface SheetTarget {
@@ -188,8 +206,8 @@ export class MeasuringSheetWriter implements SheetWriter {
         const value = spec.totals![column.header];
         const cell = this.target.cell(this.nextRow, index + 1);
         if (value !== undefined) this.write(cell, index + 1, value, column.kind, this.currency);
-        cell.font = { bold: true };
-        cell.border = { top: { style: 'thin' }, bottom: { style: 'double' } };
+        // A style of its own: the one `write` set may be shared.
+        cell.style = { ...cell.style, font: { bold: true }, border: { top: { style: 'thin' }, bottom: { style: 'double' } } };
       });
       this.nextRow += 1;
     }
@@ -212,27 +230,28 @@ export class MeasuringSheetWriter implements SheetWriter {
     }
     switch (kind) {
       case 'text':
+        cell.style = TEXT_STYLE;
         cell.value = String(value);
         this.measure(column, String(value).length);
         return;
       case 'tokens':
       case 'integer':
         cell.value = Number(value);
-        cell.numFmt = kind === 'tokens' ? TOKEN_FORMAT : INTEGER_FORMAT;
+        cell.style = numberStyle(kind === 'tokens' ? TOKEN_FORMAT : INTEGER_FORMAT);
         this.measure(column, groupedLength(Math.trunc(Number(value)).toString()));
         return;
       case 'amount': {
         const units = typeof value === 'bigint' ? value : BigInt(value);
         const decimals = currencyMinorUnits(currency);
         cell.value = minorUnitsToAmount(units, currency);
-        cell.numFmt = currencyNumberFormat(currency);
+        cell.style = numberStyle(currencyNumberFormat(currency));
         this.measure(column, groupedLength((units / 10n ** BigInt(decimals)).toString()) + decimals + 1 + currencyAffixLength(currency));
         return;
       }
       case 'share':
       case 'change':
         cell.value = Number(value);
-        cell.numFmt = kind === 'share' ? SHARE_FORMAT : CHANGE_FORMAT;
+        cell.style = numberStyle(kind === 'share' ? SHARE_FORMAT : CHANGE_FORMAT);
         this.measure(column, kind === 'share' ? 6 : Math.min(12, Math.abs(Math.trunc(Number(value) * 100)).toString().length + 4));
         return;
       case 'price': {
@@ -242,10 +261,10 @@ export class MeasuringSheetWriter implements SheetWriter {
         if (significantDigits(text) <= 15) {
           cell.value = Number(text);
           const decimals = (text.split('.')[1] ?? '').length;
-          cell.numFmt = currencyNumberFormat(currency, Math.max(0, decimals - currencyMinorUnits(currency)));
+          cell.style = numberStyle(currencyNumberFormat(currency, Math.max(0, decimals - currencyMinorUnits(currency))));
         } else {
           cell.value = text;
-          cell.alignment = { horizontal: 'right' };
+          cell.style = RIGHT_ALIGNED_TEXT_STYLE;
         }
         this.measure(column, text.length + 4 + currencyAffixLength(currency));
         return;

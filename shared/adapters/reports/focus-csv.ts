@@ -1,8 +1,8 @@
 import { UNALLOCATED_TEAM, UNALLOCATED_TEAM_NAME } from '../../domain/directory.js';
 import { AppError } from '../../domain/errors.js';
-import { money, priceTokens, ZERO, type Money } from '../../domain/money.js';
+import { fixedPointText, money, priceTokens, ZERO, type Money } from '../../domain/money.js';
 import { dayWindow } from '../../domain/periods.js';
-import type { PriceEntry } from '../../domain/price-book.js';
+import { perTokenScaled, type PriceEntry } from '../../domain/price-book.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, type TokenKind } from '../../domain/tokens.js';
 import type { CostExporter, CostExportMonth } from '../../ports/cost-export.js';
 import type { RejectedRow } from '../../domain/usage.js';
@@ -102,22 +102,34 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
     }
     return fields;
   };
-  const pricings = new Map<string, KindPricing>();
-  const pricing = (model: string, kind: TokenKind, day: string, entry: PriceEntry | null): KindPricing => {
-    const key = `${model}\u0000${kind}\u0000${day}\u0000${entry?.id ?? ''}`;
-    let found = pricings.get(key);
-    if (found === undefined) {
-      const unitPrice = entry ? entry.perMillion[kind] : null;
-      found = {
-        unitPrice,
-        description: csvField(describe(model, kind, day, entry, month.currency)),
-        category: csvField(entry ? 'Standard' : ''),
-        unitPriceText: unitPrice === null ? '' : csvNumber(unitPrice),
-        skuPriceId: csvField(entry?.id ?? ''),
-      };
-      pricings.set(key, found);
+  // Per model and day (the same day strings for every line), the pricing of each token kind.
+  const pricings = new Map<string, Map<string, { entry: PriceEntry | null; kinds: KindPricing[] }>>();
+  const pricingOf = (model: string, day: string, entry: PriceEntry | null): KindPricing[] => {
+    let byDay = pricings.get(model);
+    if (byDay === undefined) {
+      byDay = new Map();
+      pricings.set(model, byDay);
     }
-    return found;
+    let found = byDay.get(day);
+    if (found === undefined || found.entry !== entry) {
+      const scaled = entry ? perTokenScaled(entry) : null;
+      const kinds = TOKEN_KINDS.map((kind, index): KindPricing => {
+        const unitPrice = entry ? entry.perMillion[kind] : null;
+        return {
+          unitPrice,
+          // An unpriced kind costs 0 (0 units at 10^0); a price that is not a safe integer per token has no scale.
+          perTokenUnits: entry === null ? 0 : scaled ? scaled.perToken[index]! : null,
+          digits: scaled ? scaled.digits : 0,
+          description: csvField(describe(model, kind, day, entry, month.currency)),
+          category: csvField(entry ? 'Standard' : ''),
+          unitPriceText: unitPrice === null ? '' : csvNumber(unitPrice),
+          skuPriceId: csvField(entry?.id ?? ''),
+        };
+      });
+      found = { entry, kinds };
+      byDay.set(day, found);
+    }
+    return found.kinds;
   };
 
   yield headerRecord(FOCUS_COLUMNS);
@@ -132,17 +144,21 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
         throw new AppError('INTERNAL', `price entry ${day.priceEntryId} of ${line.model} on ${day.day} is not in price book ${month.priceBook.version}`);
       }
       const period = chargePeriod(day.day);
-      for (const kind of TOKEN_KINDS) {
+      const kinds = pricingOf(line.model, day.day, entry);
+      for (let index = 0; index < TOKEN_KINDS.length; index++) {
+        const kind = TOKEN_KINDS[index]!;
         const tokens = day.tokens[kind];
         if (tokens === 0) continue;
-        const price = pricing(line.model, kind, day.day, entry);
+        const price = kinds[index]!;
         // Figures we computed are number cells: checked to be plain decimals, never guarded, so a negative
-        // amount (a credit) stays a number a spreadsheet adds up.
-        const listCost = price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO;
-        const cost = csvNumber(listCost);
+        // amount (a credit) stays a number a spreadsheet adds up. The list cost is tokens x the price per token
+        // in whole units of the entry's scale while that is a safe integer (exact), else in decimal.js.
+        const units = price.perTokenUnits === null ? NaN : tokens * price.perTokenUnits;
+        const exactUnits = Number.isSafeInteger(units) && units >= 0;
+        const cost = exactUnits ? fixedPointText(units, price.digits) : csvNumber(price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO);
         // Trued up: the day's bill shared by list cost, to 10 decimals (rates of a division do not end).
         const rate = month.billedRates?.get(day.day);
-        const billed = rate === undefined ? cost : csvNumber(listCost.times(rate).toDecimalPlaces(10));
+        const billed = rate === undefined ? cost : csvNumber(money(cost).times(rate).toDecimalPlaces(10));
         yield (
           `${period},${billed},${billed},${cost},${cost},${USAGE_CHARGE},${price.description},${csvNumber(tokens)},${TOKENS_UNIT},` +
           `${price.category},${csvNumber(perMillion(tokens))},${PRICING_UNIT},${price.unitPriceText},${price.unitPriceText},${SERVICE_FIELDS},` +
@@ -155,6 +171,9 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
 
 interface KindPricing {
   readonly unitPrice: Money | null;
+  /** The price per token in whole 10^-digits units, when it is a safe integer (perTokenScaled). */
+  readonly perTokenUnits: number | null;
+  readonly digits: number;
   readonly description: string;
   readonly category: string;
   readonly unitPriceText: string;
