@@ -9,18 +9,10 @@ import { loadSettings } from '../shared/config/settings.js';
 import type { WorkHandler, WorkQueueName } from '../shared/ports/work-queues.js';
 import { silentLogger } from '../shared/ports/runtime.js';
 import { closeWorkHandlers } from '../shared/use-cases/close-work.js';
-import { ingestDaily } from '../shared/use-cases/ingest-daily.js';
+import { benchSettings } from './support.js';
 
-const { FANOUT_BENCH_INGEST: ingestMonth, ...environment } = JSON.parse(process.env.FANOUT_BENCH_SETTINGS ?? '{}') as Record<string, string>;
 const started = performance.now();
-const services = await createServices(loadSettings(environment, { projectRoot: PROJECT_ROOT }), { logger: silentLogger });
-if (ingestMonth !== undefined) {
-  // Asked to be the daily ingest instead: store every day of the month, then stop.
-  const [year, month] = ingestMonth.split('-').map(Number) as [number, number];
-  const lastDay = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  await ingestDaily(services.ingestDaily, { trigger: 'bench', range: { from: `${ingestMonth}-01`, to: `${ingestMonth}-${String(lastDay).padStart(2, '0')}` } });
-  process.exit(0);
-}
+const services = await createServices(loadSettings(benchSettings(), { projectRoot: PROJECT_ROOT }), { logger: silentLogger });
 if (!services.closeWork || !services.drainWorkQueues) throw new Error('the bench worker has no work queues');
 const handlers = closeWorkHandlers(services.closeWork);
 const byQueue: Partial<Record<WorkQueueName, { items: number; ms: number; longestMs: number }>> = {};

@@ -10,7 +10,6 @@
  * Mail pacing is set far above Exchange's 30 a minute (--mails-per-minute, default 6000) so that the run
  * measures the work, not the wait; the pacing itself is proved on a test clock (test/use-cases/close-fan-out.test.ts).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +19,7 @@ import { createServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING } from '../shared/config/settings.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
-import { generateMonth, mb, phaseRecorder, rssSampler, runWithHeapCap } from './support.js';
+import { generateMonth, ingestMonthInAChildProcess, mb, phaseRecorder, rssSampler, runBenchProcess, runWithHeapCap } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,20 +51,7 @@ interface WorkerReport {
 }
 
 async function runWorker(environment: Record<string, string>): Promise<WorkerReport> {
-  return JSON.parse((await runProcess('close-fanout-worker.js', environment)).trim().split('\n').at(-1)!) as WorkerReport;
-}
-
-function runProcess(script: string, environment: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, path.join(PROJECT_ROOT, 'dist', 'bench', script)], {
-      env: { ...process.env, FANOUT_BENCH_SETTINGS: JSON.stringify(environment) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}`))));
-  });
+  return JSON.parse((await runBenchProcess('close-fanout-worker.js', environment, heapMb)).trim().split('\n').at(-1)!) as WorkerReport;
 }
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'fanout-bench-'));
@@ -88,9 +74,8 @@ try {
 
   // The daily ingest is the only reader of the usage (issue 15): it stores the month's days before the close,
   // in a process of its own, as the daily timer would have across the month.
-  const ingestStart = performance.now();
-  await runProcess('close-fanout-worker.js', { ...environment, FANOUT_BENCH_INGEST: month });
-  process.stdout.write(`  the daily ingest stored the month's days in ${((performance.now() - ingestStart) / 1000).toFixed(1)} s (not part of the close)\n\n`);
+  const ingestSeconds = await ingestMonthInAChildProcess(month, environment, heapMb);
+  process.stdout.write(`  the daily ingest stored the month's days in ${ingestSeconds.toFixed(1)} s (not part of the close)\n\n`);
 
   sampler.reset();
   const recorder = phaseRecorder(() => sampler.peak);

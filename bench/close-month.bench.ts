@@ -5,11 +5,11 @@
  *
  *   npm run bench                                  (10,000 users, 50 teams)
  *   npm run bench -- --users 100000 --teams 500    (the scale of issue 15; several minutes)
+ *   npm run bench -- --usage-from daily-rollups    (the ingest stores the month first; the close reads it back)
  *
  * Compiled, as the Functions host runs it, with V8's old space capped (see heapMb). Beside the store phase it
  * prints the raw Azurite batch-upsert ceiling measured in the same run.
  */
-import { spawnSync } from 'node:child_process';
 import v8 from 'node:v8';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -23,8 +23,8 @@ import { startAzurite } from '../shared/adapters/local/azurite.js';
 import { createServices, tableFactory } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING } from '../shared/config/settings.js';
-import type { Logger } from '../shared/ports/runtime.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
+import { BENCH_MODELS, generateMonth, ingestMonthInAChildProcess, mb, phaseRecorder, rssSampler, runWithHeapCap } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +33,8 @@ const { values } = parseArgs({
     month: { type: 'string', default: '2026-10' },
     keep: { type: 'boolean', default: false },
     'heap-mb': { type: 'string' },
+    /** usage-source: the close reads the generated export itself; daily-rollups: the ingest stores the month first, the close reads it back. */
+    'usage-from': { type: 'string', default: 'usage-source' },
   },
 });
 const users = Number(values.users);
@@ -45,15 +47,9 @@ const teams = Number(values.teams);
  * The cap is a node flag, so the bench starts itself again with it (`--heap-mb` overrides).
  */
 const heapMb = Number(values['heap-mb'] ?? (users <= 10_000 ? 384 : 1536));
-if (process.env.CLOSE_BENCH_HEAP_MB !== String(heapMb)) {
-  const child = spawnSync(process.execPath, [`--max-old-space-size=${heapMb}`, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, CLOSE_BENCH_HEAP_MB: String(heapMb) },
-  });
-  process.exit(child.status ?? 1);
-}
+runWithHeapCap(heapMb, 'CLOSE_BENCH_HEAP_MB');
 const month = values.month!;
-const models = ['claude-sonnet-4-6', 'claude-haiku-4-5', 'claude-opus-4-6', 'claude-opus-4-8'];
+const usageFrom = values['usage-from'] === 'daily-rollups' ? 'daily-rollups' : 'usage-source';
 
 // Issue 15's targets: S10k <= 10 s and 500 MB; S100k <= 180 s and 1 GB.
 const TARGET_SECONDS = users <= 10_000 ? 10 : 180;
@@ -62,57 +58,7 @@ const STORE_SHARE_TARGET = 0.8;
 /** Entities written for the raw ceiling (at most the lines stored): enough for a steady rate, few enough to be quick. */
 const CEILING_ENTITIES = 25_000;
 
-let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 25);
-const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
-
-/**
- * CPU time of this process (all its threads, garbage collection included), in seconds. Beside wall time because
- * the machine is shared: wall time also counts the time other processes had the cores (Azurite's CPU is its own).
- */
-function cpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
-}
-
-/** Turns the use case's progress steps into phase timings: a phase lasts until the next one starts. */
-function phaseRecorder() {
-  const phases: { step: string; start: number; end: number; cpuStart: number; cpuEnd: number; peakAtEnd: number }[] = [];
-  const logger: Logger = {
-    info: () => undefined,
-    warn: (message) => process.stderr.write(`warning: ${message}\n`),
-    error: (message) => process.stderr.write(`error: ${message}\n`),
-    progress: (step) => {
-      if (process.env.BENCH_HEAP) {
-        // With --expose-gc the live heap is measured after a full collection; without it, what V8 holds on to.
-        (globalThis as { gc?: () => void }).gc?.();
-        const memory = process.memoryUsage();
-        process.stderr.write(
-          `[heap] before ${step}: ${mb(memory.heapUsed)} MB used of ${mb(memory.heapTotal)} MB, external ${mb(memory.external)} MB, rss ${mb(memory.rss)} MB\n`,
-        );
-      }
-      const now = performance.now();
-      const last = phases[phases.length - 1];
-      if (last?.step === step) return;
-      const cpu = cpuSeconds();
-      if (last) {
-        last.end = now;
-        last.cpuEnd = cpu;
-        last.peakAtEnd = peakRss;
-      }
-      phases.push({ step, start: now, end: now, cpuStart: cpu, cpuEnd: cpu, peakAtEnd: 0 });
-    },
-  };
-  const finish = () => {
-    const last = phases[phases.length - 1];
-    if (last) {
-      last.end = performance.now();
-      last.cpuEnd = cpuSeconds();
-      last.peakAtEnd = peakRss;
-    }
-  };
-  return { logger, phases, finish };
-}
+const sampler = rssSampler();
 
 /**
  * The raw Azurite ceiling beside the store phase: 100-entity batch upserts of entities shaped like the stored
@@ -162,44 +108,35 @@ async function countRecords(file: string): Promise<number> {
 const work = await mkdtemp(path.join(os.tmpdir(), 'close-bench-'));
 const azurite = await startAzurite();
 try {
-  process.stdout.write(`Generating ${users} users in ${teams} teams, ${models.length} models, 2 tiers, ${month} ...\n`);
-  const generateStart = performance.now();
-  // Generated by the CLI in a child process, so the memory measured below is the close's alone.
-  const generated = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', path.join(PROJECT_ROOT, 'cli', 'main.ts'), '--quiet', 'generate', '--month', month, '--users', String(users), '--teams', String(teams), '--seed', '7', '--models', models.join(','), '--out', work],
-    { encoding: 'utf8' },
-  );
-  if (generated.status !== 0) throw new Error(`generating the bench data failed: ${generated.stderr}`);
-  const directoryFile = path.join(work, 'directory.json');
-  const usageFile = path.join(work, `usage-${month}.ndjson`);
-  const metricRows = Number(/([0-9]+) metric rows/.exec(generated.stdout)?.[1] ?? NaN);
-  const generateSeconds = (performance.now() - generateStart) / 1000;
-  process.stdout.write(
-    `  ${metricRows.toLocaleString('en-US')} metric rows (${mb((await stat(usageFile)).size)} MB) in ${generateSeconds.toFixed(1)} s (not part of the close)\n\n`,
-  );
+  process.stdout.write(`Generating ${users} users in ${teams} teams, ${BENCH_MODELS.length} models, 2 tiers, ${month} ...\n`);
+  const { usageFile, directoryFile, metricRows, megabytes, seconds: generateSeconds } = await generateMonth({ month, users, teams, out: work });
+  process.stdout.write(`  ${metricRows.toLocaleString('en-US')} metric rows (${megabytes} MB) in ${generateSeconds.toFixed(1)} s (not part of the close)\n`);
 
-  const settings = loadSettings(
-    {
-      [SETTING.usageFiles]: usageFile,
+  const environment = {
+    [SETTING.usageFiles]: usageFile,
       [SETTING.directoryFile]: directoryFile,
       [SETTING.storageConnection]: azurite.connectionString,
       [SETTING.financeRecipients]: 'finance@contoso.example',
       [SETTING.outboxDir]: path.join(work, 'outbox'),
       [SETTING.artifactsDir]: path.join(work, 'reports'),
-    },
-    { projectRoot: PROJECT_ROOT },
-  );
-  const recorder = phaseRecorder();
-  peakRss = process.memoryUsage.rss();
-  const rssBefore = peakRss;
+    [SETTING.closeUsageFrom]: usageFrom,
+  };
+  if (usageFrom === 'daily-rollups') {
+    const ingestSeconds = await ingestMonthInAChildProcess(month, environment, heapMb);
+    process.stdout.write(`  the daily ingest stored the month's days in ${ingestSeconds.toFixed(1)} s (not part of the close, which reads them back)\n`);
+  }
+  process.stdout.write('\n');
+  const settings = loadSettings(environment, { projectRoot: PROJECT_ROOT });
+  sampler.reset();
+  const recorder = phaseRecorder(() => sampler.peak);
+  const rssBefore = sampler.peak;
   const started = performance.now();
   const services = await createServices(settings, { logger: recorder.logger });
   const result = await closeMonth(services.closeMonth, { month });
   recorder.finish();
   const wallSeconds = (performance.now() - started) / 1000;
-  clearInterval(sampler);
-  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  const peakRss = sampler.peak;
+  sampler.stop();
 
   const ceiling = await rawUpsertCeiling(tableFactory(settings.storage), Math.min(result.stored.written, CEILING_ENTITIES));
   const focusRows = (await countRecords(result.focusLocation ?? "")) - 1;
@@ -238,7 +175,7 @@ try {
       `finance workbook ${((await stat(result.workbookLocation)).size / 1024 / 1024).toFixed(1)} MB, FOCUS export ${mb((await stat(result.focusLocation ?? "")).size)} MB\n`,
   );
 } finally {
-  clearInterval(sampler);
+  sampler.stop();
   await azurite.stop();
   if (!values.keep) await rm(work, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 /** What the benchmarks share: the generated month, phase timings from the use cases' progress, and peak RSS. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
@@ -58,7 +58,18 @@ export interface Phase {
   readonly step: string;
   readonly start: number;
   end: number;
+  readonly cpuStart: number;
+  cpuEnd: number;
   peakAtEnd: number;
+}
+
+/**
+ * CPU time of this process (all its threads, garbage collection included), in seconds. Beside wall time because
+ * the machine is shared: wall time also counts the time other processes had the cores (Azurite's CPU is its own).
+ */
+export function cpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
 }
 
 /** Turns a use case's progress steps into phase timings: a phase lasts until the next one starts. */
@@ -78,19 +89,54 @@ export function phaseRecorder(peakRss: () => number) {
       const now = performance.now();
       const last = phases[phases.length - 1];
       if (last?.step === step) return;
+      const cpu = cpuSeconds();
       if (last) {
         last.end = now;
+        last.cpuEnd = cpu;
         last.peakAtEnd = peakRss();
       }
-      phases.push({ step, start: now, end: now, peakAtEnd: 0 });
+      phases.push({ step, start: now, end: now, cpuStart: cpu, cpuEnd: cpu, peakAtEnd: 0 });
     },
   };
   const finish = () => {
     const last = phases[phases.length - 1];
     if (last) {
       last.end = performance.now();
+      last.cpuEnd = cpuSeconds();
       last.peakAtEnd = peakRss();
     }
   };
   return { logger, phases, finish };
+}
+
+/**
+ * Runs a compiled bench script (dist/bench/<script>) with the app settings `environment`, V8's old space capped
+ * as the bench's own, and answers what it printed.
+ */
+export function runBenchProcess(script: string, environment: Record<string, string>, heapMb: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, path.join(PROJECT_ROOT, 'dist', 'bench', script)], {
+      env: { ...process.env, BENCH_SETTINGS: JSON.stringify(environment) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}`))));
+  });
+}
+
+/** The app settings a bench script was started with (runBenchProcess). */
+export function benchSettings(): Record<string, string> {
+  return JSON.parse(process.env.BENCH_SETTINGS ?? '{}') as Record<string, string>;
+}
+
+/**
+ * Stores the month's days in the daily rollups in a process of its own, as the daily ingest timer would have
+ * across the month: what a close from the daily rollups reads. Answers the seconds it took.
+ */
+export async function ingestMonthInAChildProcess(month: string, environment: Record<string, string>, heapMb: number): Promise<number> {
+  const started = performance.now();
+  await runBenchProcess('ingest-month.js', { ...environment, BENCH_INGEST_MONTH: month }, heapMb);
+  return (performance.now() - started) / 1000;
 }
