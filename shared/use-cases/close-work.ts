@@ -9,7 +9,7 @@ import type { CloseProgress, PlannedWorkItem, WorkItemState, WorkOutcome } from 
 import type { CostExporter } from '../ports/cost-export.js';
 import type { HeldLease, Leases } from '../ports/lease.js';
 import type { DeliveryLedger } from '../ports/ledger.js';
-import type { Mailer, OutgoingMail } from '../ports/mailer.js';
+import type { MailAttachment, Mailer, OutgoingMail } from '../ports/mailer.js';
 import type { PriceBookSource } from '../ports/price-book-source.js';
 import type { ReportMails } from '../ports/report-mails.js';
 import type { ReportRenderer } from '../ports/report-renderer.js';
@@ -232,9 +232,7 @@ async function runMailItem(deps: CloseWorkDeps, item: MailItem, meta: WorkMessag
   await underItemLease(deps, item, itemId, meta, async (lease) => {
     if (await alreadyDone(deps, item, itemId)) return;
     if (await supersede(deps, item, itemId)) return;
-    const stored = await deps.artifacts.read(mailFileName(item.month, item.revision, item.key));
-    if (!stored) throw new AppError('INTERNAL', `the mail ${item.key} has no stored message (${mailFileName(item.month, item.revision, item.key)})`);
-    const mail = fromTaggedJson<Omit<OutgoingMail, 'idempotencyKey'>>(stored.toString('utf8'), `the stored mail ${item.key}`);
+    const mail = await storedMail(deps, item);
 
     const now = deps.clock.now();
     const slot = item.slot ? new Date(item.slot) : await deps.pacer.reserve(mailboxOf(mail.from), now);
@@ -254,11 +252,41 @@ async function runMailItem(deps: CloseWorkDeps, item: MailItem, meta: WorkMessag
   });
 }
 
-/** Stores the composed mail and queues it: a queue message is too small for a workbook attachment. */
+/**
+ * Stores the composed mail and queues it: a queue message is too small for a workbook attachment. Each
+ * attachment is an artifact of its own beside the mail's text, so that no process holds a workbook as JSON.
+ */
 async function queueMail(deps: Pick<CloseWorkDeps, 'artifacts' | 'progress' | 'queues'>, item: ItemAddress, key: string, mail: Omit<OutgoingMail, 'idempotencyKey'>): Promise<void> {
-  await deps.artifacts.save(mailFileName(item.month, item.revision, key), Buffer.from(toTaggedJson(mail), 'utf8'), 'application/json');
+  const base = mailFileName(item.month, item.revision, key);
+  const attachments: StoredAttachment[] = [];
+  for (const [index, attachment] of mail.attachments.entries()) {
+    const artifact = `${base}-attachment-${index + 1}`;
+    await deps.artifacts.save(artifact, attachment.content, attachment.contentType);
+    const { content: _content, ...described } = attachment;
+    attachments.push({ ...described, artifact });
+  }
+  const stored: StoredMail = { ...mail, attachments };
+  await deps.artifacts.save(`${base}.json`, Buffer.from(toTaggedJson(stored), 'utf8'), 'application/json');
   await deps.progress.plan(item.month, item.revision, [{ id: `${MAIL_ITEM}${key}`, kind: 'mail' }]);
   await deps.queues.send('close-mail', mailMessage(item.month, item.revision, key));
+}
+
+type StoredAttachment = Omit<MailAttachment, 'content'> & { readonly artifact: string };
+type StoredMail = Omit<OutgoingMail, 'idempotencyKey' | 'attachments'> & { readonly attachments: readonly StoredAttachment[] };
+
+/** A queued mail as queueMail stored it, with its attachments read back. */
+async function storedMail(deps: Pick<CloseWorkDeps, 'artifacts'>, item: MailItem): Promise<Omit<OutgoingMail, 'idempotencyKey'>> {
+  const name = `${mailFileName(item.month, item.revision, item.key)}.json`;
+  const text = await deps.artifacts.read(name);
+  if (!text) throw new AppError('INTERNAL', `the mail ${item.key} has no stored message (${name})`);
+  const stored = fromTaggedJson<StoredMail>(text.toString('utf8'), `the stored mail ${item.key}`);
+  const attachments: MailAttachment[] = [];
+  for (const { artifact, ...attachment } of stored.attachments) {
+    const content = await deps.artifacts.read(artifact);
+    if (!content) throw new AppError('INTERNAL', `the mail ${item.key} lost its attachment ${artifact}`);
+    attachments.push({ ...attachment, content });
+  }
+  return { ...stored, attachments };
 }
 
 /**
@@ -331,7 +359,7 @@ export function workContextName(month: string, revision: number): string {
 
 function mailFileName(month: string, revision: number, key: string): string {
   const recipient = key.slice(`${month}|r${revision}|`.length).replace(/[^A-Za-z0-9._-]/g, '_');
-  return `work-${month}-r${revision}-mail-${recipient}.json`;
+  return `work-${month}-r${revision}-mail-${recipient}`;
 }
 
 function mailMessage(month: string, revision: number, key: string): Record<string, unknown> {
