@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withStorage } from '../../cli/storage.js';
+import { canConnect } from '../../shared/adapters/local/azurite.js';
 import { createWorkQueues } from '../../shared/composition-root.js';
 import { loadSettings, SETTING } from '../../shared/config/settings.js';
 import { WORK_QUEUE_SETTING } from '../../shared/config/work-queue-settings.js';
@@ -13,17 +13,6 @@ import { azuriteConnectionString, azuriteQueueConnectionString } from '../suppor
 
 const settingsWith = (extra: Record<string, string> = {}) =>
   loadSettings({ [SETTING.usageFiles]: 'usage.ndjson', [SETTING.directoryFile]: 'directory.json', [SETTING.storageConnection]: azuriteConnectionString(), ...extra }, { projectRoot: '/app' });
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** The command line's local queue service: started on the first send only, kept with the tables, stopped with the run. */
 describe('withStorage and the local work queues', () => {
@@ -43,7 +32,7 @@ describe('withStorage and the local work queues', () => {
     });
     const port = Number(/QueueEndpoint=http:\/\/127\.0\.0\.1:(\d+)\//.exec(connection)?.[1]);
     expect(port).toBeGreaterThan(0);
-    expect(await accepts(port)).toBe(false);
+    expect(await canConnect(port)).toBe(false);
 
     const pending = await withStorage(settingsWith(), out, silentLogger, async (settings, local) => createWorkQueues(settings, { local: local.localWorkQueues! })!.pending('close-team'));
     expect(pending).toBe(2);
