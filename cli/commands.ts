@@ -70,8 +70,10 @@ export async function runClose(options: CloseOptions): Promise<number> {
   if (options.releaseHold && !options.reason?.trim()) throw new AppError('INVALID_ARGUMENT', '--release-hold needs --reason "<why the held figures are right>" (it is recorded on the Run sheet)');
   const settings = settingsFor(options);
   return withStorage(settings, options.out, options.logger, async (settings, local) => {
-    const fanOut = options.workers !== undefined && !dryRun;
-    const services = await createServices(settings, { logger: options.logger, ...local, ...(fanOut ? { fanOutClose: true } : {}) });
+    // --workers fans out; resending is a step of the inline close, so --force and --resend-uncertain run
+    // inline even where work queues are configured; otherwise the settings decide (docs/fan-out.md).
+    const fanOutClose = options.workers !== undefined && !dryRun ? true : options.force || options.resendUncertain ? false : undefined;
+    const services = await createServices(settings, { logger: options.logger, ...local, ...(fanOutClose === undefined ? {} : { fanOutClose }) });
     const previewDir = path.join(options.out, 'preview', options.month);
     const deps = dryRun ? dryRunCloseDeps(services.closeMonth, previewDir) : services.closeMonth;
     const since = services.clock.now();

@@ -14,7 +14,9 @@ import type { CloseMonthDeps } from './close-month.js';
 export function dryRunDeps(deps: CloseMonthDeps, preview: { artifacts: ArtifactStore; mailer: Mailer }): CloseMonthDeps {
   // Without monthUsage: building the month from the daily rollups would ingest missing days into them, and a
   // dry run stores nothing. It reads the usage source itself, which gives the same lines.
-  const { monthUsage: _ingestsDays, ...readsTheSource } = deps;
+  // Without fanOut: a dry run's workbooks and mails are steps of the run, written to the preview; queued work
+  // items would be real messages that real workers act on.
+  const { monthUsage: _ingestsDays, fanOut: _queuesRealWork, ...readsTheSource } = deps;
   return {
     ...readsTheSource,
     rollups: readOnlyRollups(deps.rollups),

@@ -3,6 +3,7 @@ import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workboo
 import { AppError } from '../../shared/domain/errors.js';
 import type { OutgoingMail } from '../../shared/ports/mailer.js';
 import { closeMonth, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
+import { dryRunDeps } from '../../shared/use-cases/dry-run.js';
 import { closeWorkHandlers, dispatchRevision, workContextName, type CloseWorkDeps } from '../../shared/use-cases/close-work.js';
 import { fromTaggedJson } from '../../shared/domain/tagged-json.js';
 import { testCloseDeps } from '../support/close-deps.js';
@@ -310,6 +311,16 @@ describe('a fanned-out close', () => {
     await expect(handlers['close-team']({ month: '2026-13', revision: 1, teamId: 'x' }, { id: 'a', dequeueCount: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(handlers['close-mail']({ month: '2026-10', revision: 1, key: '2026-09|r1|finance' }, { id: 'b', dequeueCount: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(handlers['close-team']({ month: '2026-10', revision: 1, teamId: 'nobody' }, { id: 'c', dequeueCount: 1 })).rejects.toThrow(/no team nobody/);
+  });
+
+  it('queues nothing on a dry run: its workbooks and mails go to the preview, as an inline close', async () => {
+    const { close, queues, mailer } = fanOutSetup();
+    const previewMailer = new RecordingMailer();
+    const result = await closeMonth(dryRunDeps(close, { artifacts: new InMemoryArtifacts(), mailer: previewMailer }), { month: '2026-10' });
+    expect(result.dispatched).toBeUndefined();
+    expect(queues.sent).toEqual([]);
+    expect(previewMailer.sent).toHaveLength(4);
+    expect(mailer.sent).toEqual([]);
   });
 
   it('dispatches the finance item at once for a month without teams', async () => {
