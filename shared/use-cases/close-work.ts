@@ -2,7 +2,7 @@ import type { ControlResult } from '../domain/controls.js';
 import { AppError, describeError } from '../domain/errors.js';
 import type { TimeWindow } from '../domain/periods.js';
 import { buildMonthReport, buildTeamReportFrom, type MonthReport, type PreviousMonthFigures, type ReportContext, type RevisionChanges, type TeamShare } from '../domain/report.js';
-import { compareLines } from '../domain/rollup.js';
+import { compareLines, type MonthlyLine } from '../domain/rollup.js';
 import { fromTaggedJson, toTaggedJson } from '../domain/tagged-json.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { CloseProgress, PlannedWorkItem, WorkItemState, WorkOutcome } from '../ports/close-progress.js';
@@ -189,26 +189,30 @@ async function runFinanceItem(deps: CloseWorkDeps, item: ItemAddress, meta: Work
       return;
     }
     const work = await loadWork(deps, item);
-    const lines = (await deps.rollups.readMonth(item.month)).sort(compareLines);
+    const priceBook = await deps.priceBooks.load();
+    if (priceBook.version !== work.context.priceBook.version) {
+      throw new AppError('INTERNAL', `the price book is now ${priceBook.version}, but ${item.month} revision ${item.revision} was closed with ${work.context.priceBook.version}: close the month again, which makes a new revision`);
+    }
+    let lines: MonthlyLine[] | undefined = (await deps.rollups.readMonth(item.month)).sort(compareLines);
     if (await supersede(deps, item, FINANCE_ITEM)) return;
+
+    // The export first: it is the one step that needs the lines' days, so they can go before the workbook.
+    deps.logger.progress('export', 'writing the FOCUS cost export');
+    await writeFocusExport(deps, { month: item.month, window: work.window, revision: item.revision, lines, priceBook, teams: work.context.teams, billedRates: billedRatesOf(work.bill) });
+    await lease.renew();
     const report: MonthReport = {
       ...withBilling(buildMonthReport(lines, { ...work.context, ...(work.previousMonth ? { previousMonth: work.previousMonth } : {}) }), work.bill),
       controls: work.controls,
       ...(work.changes ? { changes: work.changes } : {}),
       ...(work.release ? { release: work.release } : {}),
     };
+    // The month's lines with their days are the largest thing this item holds; the workbook needs only the report.
+    lines = undefined;
+
     deps.logger.progress('workbook', `building the finance workbook of ${item.month} revision ${item.revision}`);
     const workbook = await deps.renderer.financeWorkbook(report);
     const filename = workbookName(item.month, item.revision);
     const location = await deps.artifacts.save(filename, workbook, XLSX_TYPE);
-    await lease.renew();
-
-    deps.logger.progress('export', 'writing the FOCUS cost export');
-    const priceBook = await deps.priceBooks.load();
-    if (priceBook.version !== work.context.priceBook.version) {
-      throw new AppError('INTERNAL', `the price book is now ${priceBook.version}, but ${item.month} revision ${item.revision} was closed with ${work.context.priceBook.version}: close the month again, which makes a new revision`);
-    }
-    await writeFocusExport(deps, { month: item.month, window: work.window, revision: item.revision, lines, priceBook, teams: work.context.teams, billedRates: billedRatesOf(work.bill) });
     await lease.renew();
 
     const mail = deps.reportMails.financeMail(report, {
