@@ -229,7 +229,7 @@ export async function createServices(
   const workQueues = createWorkQueues(settings, { ...(credential ? { credential } : {}), ...(runtime.localWorkQueues ? { local: runtime.localWorkQueues } : {}) });
   const drain = workQueues === undefined ? undefined : localDrain(workQueues, settings.workQueues.closeWorkers);
   const mailPacer = new TableMailPacer(table('MailSlots'), { messagesPerMinute: settings.mail.messagesPerMinute });
-  const closeWork = workQueues === undefined ? undefined : await closeWorkDeps(closeMonth, { queues: workQueues, pacer: mailPacer, progress: table('CloseProgress') });
+  const closeWork = workQueues === undefined ? undefined : closeWorkDeps(closeMonth, { queues: workQueues, pacer: mailPacer, progress: table('CloseProgress') });
   const fanOut = closeWork !== undefined && (runtime.fanOutClose ?? settings.workQueues.location.kind !== 'none');
   return {
     settings,
@@ -268,7 +268,7 @@ export function createWorkQueues(settings: Pick<Settings, 'workQueues'>, runtime
 }
 
 /** The close's work items run on the close's own adapters, with the queues, the shared mail pacer and their progress table. */
-async function closeWorkDeps(close: CloseMonthDeps, work: { queues: WorkQueues; pacer: MailPacer; progress: TableClient }): Promise<CloseWorkDeps> {
+function closeWorkDeps(close: CloseMonthDeps, work: { queues: WorkQueues; pacer: MailPacer; progress: TableClient }): CloseWorkDeps {
   return {
     rollups: close.rollups,
     deliveries: close.deliveries,
@@ -280,7 +280,7 @@ async function closeWorkDeps(close: CloseMonthDeps, work: { queues: WorkQueues; 
     mailer: close.mailer,
     priceBooks: close.priceBooks,
     queues: work.queues,
-    progress: await TableCloseProgress.create(work.progress),
+    progress: new TableCloseProgress(work.progress),
     pacer: work.pacer,
     clock: close.clock,
     logger: close.logger,

@@ -7,7 +7,7 @@ import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
 /** The CloseProgress contract (which work items of a revision's delivery are done): Azurite and the fake. */
 const stores: [string, () => Promise<CloseProgress>][] = [
-  ['TableCloseProgress (Azurite)', () => TableCloseProgress.create(tableClientFor(azuriteConnectionString(), uniqueTableName('progresscontract')), { now: () => new Date('2026-12-03T06:00:00Z') })],
+  ['TableCloseProgress (Azurite)', async () => new TableCloseProgress(tableClientFor(azuriteConnectionString(), uniqueTableName('progresscontract')), { now: () => new Date('2026-12-03T06:00:00Z') })],
   ['InMemoryCloseProgress', async () => new InMemoryCloseProgress(() => new Date('2026-12-03T06:00:00Z'))],
 ];
 

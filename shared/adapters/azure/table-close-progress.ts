@@ -21,17 +21,19 @@ interface ProgressEntity {
 }
 
 export class TableCloseProgress implements CloseProgress {
-  private constructor(
-    private readonly client: TableClient,
-    private readonly now: () => Date,
-  ) {}
+  private readonly now: () => Date;
+  private tableReady: Promise<void> | undefined;
 
-  static async create(client: TableClient, options: { now?: () => Date } = {}): Promise<TableCloseProgress> {
-    await ensureTable(client);
-    return new TableCloseProgress(client, options.now ?? (() => new Date()));
+  /** The table is created on first use: a process that never fans a close out (an HTTP function) never asks for it. */
+  constructor(
+    private readonly client: TableClient,
+    options: { now?: () => Date } = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
   }
 
   async plan(month: string, revision: number, items: readonly PlannedWorkItem[]): Promise<void> {
+    await this.ready();
     const partitionKey = partitionOf(month, revision);
     const known = new Set((await this.items(month, revision)).map((item) => item.id));
     // Inserts only: an item a worker already completed must not be set back to pending by a rerun's plan.
@@ -46,6 +48,7 @@ export class TableCloseProgress implements CloseProgress {
   }
 
   async complete(month: string, revision: number, itemId: string, outcome: WorkOutcome): Promise<void> {
+    await this.ready();
     const kind = kindOf(itemId);
     try {
       await this.client.upsertEntity(
@@ -67,6 +70,7 @@ export class TableCloseProgress implements CloseProgress {
   }
 
   async items(month: string, revision: number): Promise<WorkItemState[]> {
+    await this.ready();
     const partitionKey = partitionOf(month, revision);
     const items: WorkItemState[] = [];
     try {
@@ -76,6 +80,14 @@ export class TableCloseProgress implements CloseProgress {
       throw storageError(`read the delivery progress of ${month} revision ${revision}`, error);
     }
     return items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private ready(): Promise<void> {
+    this.tableReady ??= ensureTable(this.client).catch((error: unknown) => {
+      this.tableReady = undefined;
+      throw error;
+    });
+    return this.tableReady;
   }
 }
 
