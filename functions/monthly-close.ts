@@ -42,6 +42,14 @@ export function monthlyCloseHandler(getServices: () => Promise<MonthlyCloseServi
       }
       const uncertain = [result.mail, ...result.teams.map((team) => team.mail)].filter((mail) => mail.status === 'uncertain').length;
       if (uncertain > 0) logger.error(`${uncertain} mail(s) of ${month} are uncertain: a run stopped between sending and recording them; check and run close --resend-uncertain`);
+      if (result.dispatched) {
+        const { teamsQueued, financeQueued, mailsQueued, done } = result.dispatched;
+        logger.info(
+          `closed ${month}: revision ${result.revision}${result.changed ? '' : ' (unchanged)'}, ${result.report.teams.length} teams; queued ${teamsQueued} team item(s), ${financeQueued ? 'the finance item' : 'no finance item'} and ${mailsQueued} mail(s) (${done} item(s) already done)`,
+          { month, revision: result.revision, changed: result.changed, grandTotalMinorUnits: result.report.grandTotal.toString(), teamsQueued, mailsQueued, done, stuckWork: result.stuckWork?.length ?? 0 },
+        );
+        return;
+      }
       const teamMails = result.teams.filter((team) => team.mail.status === 'sent').length;
       logger.info(
         `closed ${month}: revision ${result.revision}${result.changed ? '' : ' (unchanged)'}, ${result.report.teams.length} teams, finance mail ${result.mail.status}, ${teamMails} team mail(s) sent`,

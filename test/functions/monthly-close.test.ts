@@ -5,6 +5,8 @@ import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
 import { fixedClock, InMemoryCloseRegistry, RecordingMailer, StaticDirectory, StaticUsageSource } from '../support/in-memory.js';
 import { testCloseDeps } from '../support/close-deps.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
+import { InMemoryCloseProgress } from '../support/in-memory-close-progress.js';
+import { ClockedWorkQueues } from '../support/in-memory-work-queues.js';
 
 function services(now: string, usage: UsageSource = new StaticUsageSource([usageRow({ day: '2026-10-07', userId: 'u1', tokens: tokens({ input: 1_000_000 }) })])) {
   const clock = fixedClock(now);
@@ -81,6 +83,18 @@ describe('the monthly close timer', () => {
     }
     expect(mailer.sent.map((mail) => mail.subject)).toEqual(['Chargeback 2026-10 refused: usage.empty']);
     expect((await closes.attempts('2026-10')).map((attempt) => attempt.outcome)).toEqual(['refused', 'refused']);
+  });
+
+  it('logs what a fanned-out close queued instead of mails it did not send', async () => {
+    const { built, mailer } = services('2026-11-03T06:00:00Z');
+    const clock = built.clock as ReturnType<typeof fixedClock>;
+    const queues = new ClockedWorkQueues(clock);
+    const fannedOut: MonthlyCloseServices = { ...built, closeMonth: { ...built.closeMonth, fanOut: { queues, progress: new InMemoryCloseProgress(() => clock.now()) } } };
+    const { context, logs } = invocation();
+    await monthlyCloseHandler(async () => fannedOut)(timer(), context);
+    expect(mailer.sent).toEqual([]);
+    expect(logs.some((line) => line.startsWith('information') && line.includes('closed 2026-10: revision 1, 1 teams; queued 1 team item(s), no finance item and 0 mail(s) (0 item(s) already done)'))).toBe(true);
+    expect(queues.waiting.map((message) => message.queue)).toEqual(['close-team']);
   });
 
   it('logs and rethrows a failure so that the host records it', async () => {
