@@ -73,11 +73,6 @@ export function nodemailerMessage(mail: OutgoingMail): SendMailOptions {
 }
 
 /** "Name <address>" or "address" -> "address". */
-export function bareAddress(address: string): string {
-  const angle = /<([^<>]+)>\s*$/.exec(address);
-  return (angle?.[1] ?? address).trim();
-}
-
 export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }

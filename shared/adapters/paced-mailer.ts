@@ -1,5 +1,5 @@
 import type { Mailer, OutgoingMail, SentMail } from '../ports/mailer.js';
-import { bareAddress } from './mail-composition.js';
+import { bareAddress } from '../domain/mail-address.js';
 
 /** Exchange Online's sending limit: 30 messages a minute per mailbox. */
 export const DEFAULT_MESSAGES_PER_MINUTE = 30;

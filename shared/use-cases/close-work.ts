@@ -1,5 +1,6 @@
 import type { ControlResult } from '../domain/controls.js';
 import { AppError, describeError } from '../domain/errors.js';
+import { bareAddress } from '../domain/mail-address.js';
 import type { TimeWindow } from '../domain/periods.js';
 import { buildMonthReport, buildTeamReportFrom, type MonthReport, type PreviousMonthFigures, type ReportContext, type RevisionChanges, type TeamShare } from '../domain/report.js';
 import { compareLines, type MonthlyLine } from '../domain/rollup.js';
@@ -239,7 +240,7 @@ async function runMailItem(deps: CloseWorkDeps, item: MailItem, meta: WorkMessag
     const mail = await storedMail(deps, item);
 
     const now = deps.clock.now();
-    const slot = item.slot ? new Date(item.slot) : await deps.pacer.reserve(mailboxOf(mail.from), now);
+    const slot = item.slot ? new Date(item.slot) : await deps.pacer.reserve(bareAddress(mail.from), now);
     const wait = slot.getTime() - now.getTime();
     if (wait > (deps.settings.maxPacingWaitMs ?? DEFAULT_MAX_PACING_WAIT_MS)) {
       await deps.queues.send('close-mail', { ...mailMessage(item.month, item.revision, item.key), slot: slot.toISOString() }, { delaySeconds: Math.ceil(wait / 1000) });
@@ -412,12 +413,6 @@ function parseMailItem(message: unknown): MailItem {
   }
   const slot = typeof body.slot === 'string' && !Number.isNaN(Date.parse(body.slot)) ? body.slot : undefined;
   return { ...address, key: body.key, ...(slot ? { slot } : {}) };
-}
-
-/** The mailbox a "Name <address>" sender counts against, as Exchange counts it. */
-function mailboxOf(from: string): string {
-  const angle = /<([^>]+)>\s*$/.exec(from);
-  return (angle?.[1] ?? from).trim().toLowerCase();
 }
 
 function sleep(ms: number): Promise<void> {

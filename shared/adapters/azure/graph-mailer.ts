@@ -1,7 +1,8 @@
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import { AppError } from '../../domain/errors.js';
 import type { MailAttachment, Mailer, OutgoingMail, SentMail } from '../../ports/mailer.js';
-import { bareAddress, errorText, IDEMPOTENCY_HEADER, messageIdFor, validateOutgoingMail } from '../mail-composition.js';
+import { bareAddress } from '../../domain/mail-address.js';
+import { errorText, IDEMPOTENCY_HEADER, messageIdFor, validateOutgoingMail } from '../mail-composition.js';
 import { graphHeaderOf, graphStatusOf, MAX_RETRY_DELAY_MS, retryDelayMs } from './graph-retry.js';
 
 /** Upload-session chunks must be multiples of 320 KiB; Graph advises at most 4 MB per PUT. */
