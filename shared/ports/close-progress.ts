@@ -7,6 +7,8 @@ export interface CloseProgress {
   plan(month: string, revision: number, items: readonly PlannedWorkItem[]): Promise<void>;
   /** Marks one item done with what it did (shown as it is); repeating it overwrites the outcome. */
   complete(month: string, revision: number, itemId: string, outcome: WorkOutcome): Promise<void>;
+  /** One item of the revision (a point read), or undefined when it was never planned. */
+  item(month: string, revision: number, itemId: string): Promise<WorkItemState | undefined>;
   /** Every item of the revision, by id. */
   items(month: string, revision: number): Promise<WorkItemState[]>;
 }

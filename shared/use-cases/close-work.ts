@@ -335,7 +335,7 @@ async function underItemLease(
 }
 
 async function alreadyDone(deps: Pick<CloseWorkDeps, 'progress' | 'logger'>, item: ItemAddress, itemId: string): Promise<boolean> {
-  const state = (await deps.progress.items(item.month, item.revision)).find((candidate) => candidate.id === itemId);
+  const state = await deps.progress.item(item.month, item.revision, itemId);
   if (state === undefined || state.state === 'pending') return false;
   deps.logger.info(`${itemId} of ${item.month} revision ${item.revision} is already ${state.state}; nothing to do`);
   return true;

@@ -33,6 +33,10 @@ describe.each(stores)('%s', (_name, create) => {
       ['team~platform', 'team', 'done'],
     ]);
     expect(items.find((item) => item.id === 'team~platform')?.outcome).toEqual({ status: 'done', summary: 'workbook written, mail queued', location: 'memory:x.xlsx' });
+    expect(await progress.item('2026-11', 1, 'team~platform')).toMatchObject({ id: 'team~platform', kind: 'team', state: 'done', outcome: { location: 'memory:x.xlsx' } });
+    expect(await progress.item('2026-11', 1, 'finance')).toMatchObject({ id: 'finance', kind: 'finance', state: 'pending' });
+    expect(await progress.item('2026-11', 1, 'team~nobody')).toBeUndefined();
+    expect(await progress.item('2026-11', 2, 'team~platform')).toBeUndefined();
   });
 
   it('keeps revisions and months apart, and ids with any characters (a mail key) round-trip', async () => {

@@ -15,6 +15,11 @@ export class InMemoryCloseProgress implements CloseProgress {
     this.revision(month, revision).set(itemId, { id: itemId, kind, state: outcome.status, outcome: { ...outcome }, updatedAt: this.now() });
   }
 
+  async item(month: string, revision: number, itemId: string): Promise<WorkItemState | undefined> {
+    const state = this.revision(month, revision).get(itemId);
+    return state ? { ...state } : undefined;
+  }
+
   async items(month: string, revision: number): Promise<WorkItemState[]> {
     return [...this.revision(month, revision).values()].map((item) => ({ ...item })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

@@ -69,6 +69,16 @@ export class TableCloseProgress implements CloseProgress {
     }
   }
 
+  async item(month: string, revision: number, itemId: string): Promise<WorkItemState | undefined> {
+    await this.ready();
+    try {
+      return fromEntity(await this.client.getEntity<ProgressEntity>(partitionOf(month, revision), encodeKeyPart(itemId)));
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw storageError(`read ${itemId} of ${month} revision ${revision}`, error);
+    }
+  }
+
   async items(month: string, revision: number): Promise<WorkItemState[]> {
     await this.ready();
     const partitionKey = partitionOf(month, revision);
