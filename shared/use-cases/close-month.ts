@@ -270,8 +270,7 @@ async function dispatchPublished(
   const teams: TeamWork[] = [];
   for (const team of report.teams) {
     if (team.teamId === UNALLOCATED_TEAM) continue;
-    const key = teamDeliveryKey(month, close.revision, team.teamId);
-    const owed = input.owedTeams ? input.owedTeams.includes(team.teamId) : await teamMailOwed(deps, { revision: close.revision, changes: input.changes, teamId: team.teamId, key });
+    const owed = await teamMailOwed(deps, { owedTeams: input.owedTeams, revision: close.revision, changes: input.changes, teamId: team.teamId, key: teamDeliveryKey(month, close.revision, team.teamId) });
     teams.push({ ...teamShareOf(report, team.teamId, team.teamName), owed });
   }
   const { previousMonth, ...context } = input.context;
@@ -755,7 +754,7 @@ async function mailTeamLeads(
   const teams: TeamCloseResult[] = [];
   for (const file of input.teamFiles) {
     const key = teamDeliveryKey(input.month, input.revision, file.teamId);
-    const owed = input.owedTeams ? input.owedTeams.includes(file.teamId) : await teamMailOwed(deps, { revision: input.revision, changes: input.changes, teamId: file.teamId, key });
+    const owed = await teamMailOwed(deps, { owedTeams: input.owedTeams, revision: input.revision, changes: input.changes, teamId: file.teamId, key });
     // Every send checks that this run still holds the month: a run that lost its lease stops before mailing.
     if (owed) await input.lease.renew();
     const outcome: TeamMailOutcome = !owed
@@ -794,14 +793,16 @@ async function attempt<T>(failures: string[], what: string, send: () => Promise<
 }
 
 /**
- * For closes recorded before owed teams were kept. A team's leads get the first revision, and a later one only
+ * Whether this revision owes a team's leads its mail: the close's record of owed teams says so. For closes
+ * recorded before owed teams were kept: a team's leads get the first revision, and a later one only
  * if their team's numbers changed. When nothing is known of the previous revision (a rerun of a revision recorded before summaries were kept), the run that
  * made the revision already decided: it tried every owed mail, so a delivery record exists exactly for those.
  */
 async function teamMailOwed(
   deps: Pick<CloseMonthDeps, 'deliveries'>,
-  input: { revision: number; changes: RevisionChanges | undefined; teamId: string; key: string },
+  input: { owedTeams: readonly string[] | undefined; revision: number; changes: RevisionChanges | undefined; teamId: string; key: string },
 ): Promise<boolean> {
+  if (input.owedTeams) return input.owedTeams.includes(input.teamId);
   if (input.revision === 1 || !input.changes) return true;
   if (input.changes.detailAvailable) return input.changes.changedTeams.includes(input.teamId);
   return (await deps.deliveries.get(input.key)) !== undefined;
