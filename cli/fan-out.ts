@@ -10,7 +10,6 @@ import type { DeliveryOutcome } from '../shared/use-cases/deliver-once.js';
 export interface DrainedClose {
   /** The close's result with its workbooks' places and its mails' outcomes as the work items left them. */
   readonly result: CloseMonthResult;
-  readonly items: readonly WorkItemState[];
   readonly stuck: readonly StuckWorkItem[];
   readonly summary: string;
 }
@@ -41,7 +40,7 @@ export async function drainClose(services: Services, result: CloseMonthResult, o
     `Work items:      ${counts.done} done, ${counts.superseded} superseded, ${counts.pending} pending, by ${options.workers} worker(s) in ${((Date.now() - started) / 1000).toFixed(1)} s` +
     ` (${drained.totals.completed} messages completed, ${drained.totals.retried} retried, ${drained.totals.poisoned} poisoned)` +
     (stuck.length > 0 ? `\nSTUCK:           ${stuck.length} work item(s) in the poison queues (${stuck.map((item) => `${item.queue} ${JSON.stringify(item.body)}`).join('; ')}); fix the cause and close again` : '');
-  return { result: withDelivery(result, items, services, options.since), items, stuck, summary };
+  return { result: withDelivery(result, items, services, options.since), stuck, summary };
 }
 
 /** The close's result as its work items finished it: where the workbooks are and what became of each mail. */
