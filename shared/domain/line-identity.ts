@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MonthlyLine } from './rollup.js';
+import { dayTuplesOf, type MonthlyLine } from './rollup.js';
 import { TOKEN_KINDS, type TokenCounts } from './tokens.js';
 
 /**
@@ -63,7 +63,7 @@ const FIELD_VALUE: Readonly<Record<LineField, (line: MonthlyLine) => unknown>> =
   requests: (line) => line.requests,
   cost: (line) => line.cost.toFixed(),
   priceEntryIds: (line) => line.priceEntryIds,
-  days: (line) => line.days.map((day) => [day.day, counts(day.tokens), day.requests, day.cost?.toFixed() ?? null, day.priceEntryId]),
+  days: (line) => dayTuplesOf(line).map((day) => [day[0], [day[1], day[2], day[3], day[4], day[5]], day[6], day[7], day[8]]),
 };
 
 /** A line as text, through the given fields in their order: equal texts, equal lines in those fields. */

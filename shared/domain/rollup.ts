@@ -4,16 +4,9 @@ import { FIXED_POINT_DIGITS, fromFixedPoint, ZERO, type Money } from './money.js
 import { costOf, fixedPointCostOf, perTokenFixedPoint, perTokenScaled, scaledCostOf, type PriceBook, type PriceEntry, type ScaledPrices } from './price-book.js';
 import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
+import { dayTuple, DayColumnsBuilder, SUMS_PER_DAY, type DayColumns, type DayTuple, type DayUsage } from './line-days.js';
 
-/** One day inside a monthly line: the daily rollup, priced by the price in force that day. */
-export interface DayUsage {
-  readonly day: string;
-  readonly tokens: TokenCounts;
-  readonly requests: number;
-  /** Exact cost; null when no price was in force for the model that day (an unpriced day). */
-  readonly cost: Money | null;
-  readonly priceEntryId: string | null;
-}
+export { DayColumnsBuilder, type DayTuple, type DayUsage } from './line-days.js';
 
 /** What a rollup line (monthly or daily) is about: its team x user x model x tier, and who the user is. */
 export interface LineSubject {
@@ -48,9 +41,6 @@ export interface MonthlyLine extends LineSubject {
 export function lineKey(line: Pick<MonthlyLine, 'teamId' | 'userId' | 'model' | 'tier'>): string {
   return `${line.teamId}\u0000${line.userId}\u0000${line.model}\u0000${line.tier}`;
 }
-
-/** The numbers summed per line and day, in this order: the token kinds (TOKEN_KINDS order), then requests. */
-const SUMS_PER_DAY = 6;
 
 interface LineBuilder {
   month: string;
@@ -102,6 +92,79 @@ export class MonthlyUsage {
     this.builders = undefined;
     return builders;
   }
+}
+
+/**
+ * A monthly line whose days are kept as DayColumns (see there): what pricing and the stored rollups' reader
+ * build, so that a month of lines holds its days compactly. `days` makes the DayUsage objects on each read:
+ * a reader takes it once per line. JSON gives the line as a plain MonthlyLine.
+ */
+class ColumnarLine implements MonthlyLine {
+  readonly month: string;
+  readonly teamId: string;
+  readonly userId: string;
+  readonly model: string;
+  readonly tier: string;
+  readonly allocation: Allocation;
+  readonly userName: string;
+  readonly upn: string;
+  readonly pricedModel: string | null;
+  readonly tokens: TokenCounts;
+  readonly requests: number;
+  readonly cost: Money;
+  readonly unpricedTokens: TokenCounts;
+  readonly currency: string;
+  readonly priceEntryIds: readonly string[];
+  private readonly dayColumns: DayColumns;
+
+  constructor(line: Omit<MonthlyLine, 'days'>, dayColumns: DayColumns) {
+    this.month = line.month;
+    this.teamId = line.teamId;
+    this.userId = line.userId;
+    this.model = line.model;
+    this.tier = line.tier;
+    this.allocation = line.allocation;
+    this.userName = line.userName;
+    this.upn = line.upn;
+    this.pricedModel = line.pricedModel;
+    this.tokens = line.tokens;
+    this.requests = line.requests;
+    this.cost = line.cost;
+    this.unpricedTokens = line.unpricedTokens;
+    this.currency = line.currency;
+    this.priceEntryIds = line.priceEntryIds;
+    this.dayColumns = dayColumns;
+  }
+
+  get days(): DayUsage[] {
+    return this.dayColumns.toDays();
+  }
+
+  dayTuples(): DayTuple[] {
+    return this.dayColumns.toTuples();
+  }
+
+  toJSON(): MonthlyLine {
+    return { ...plainFields(this), days: this.days };
+  }
+}
+
+function plainFields(line: Omit<MonthlyLine, 'days'>): Omit<MonthlyLine, 'days'> {
+  const { month, teamId, userId, model, tier, allocation, userName, upn, pricedModel, tokens, requests, cost, unpricedTokens, currency, priceEntryIds } = line;
+  return { month, teamId, userId, model, tier, allocation, userName, upn, pricedModel, tokens, requests, cost, unpricedTokens, currency, priceEntryIds };
+}
+
+/**
+ * A line's days as tuples (the cost as its text): what the store writes and the fingerprints hash. For a line
+ * with its days in columns, made without a decimal per day.
+ */
+export function dayTuplesOf(line: MonthlyLine): DayTuple[] {
+  return line instanceof ColumnarLine ? line.dayTuples() : line.days.map(dayTuple);
+}
+
+/** A monthly line with its days as columns (DayColumnsBuilder): how a month of lines fits a bounded heap. */
+export function lineWithDayColumns(line: Omit<MonthlyLine, 'days'>, days: DayColumns): MonthlyLine {
+  return new ColumnarLine(line, days);
 }
 
 /** The day of the month (1-31) of a YYYY-MM-DD `day` that starts with `monthPrefix` ("2026-10-"), or 0. */
@@ -327,11 +390,13 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
   const lineCost = new CostSum();
   // Days priced by an entry whose prices do not fit the fixed point (only a hand-built entry can have those).
   let decimalCost = ZERO;
-  const days: DayUsage[] = [];
+  // Without days outside the month, the grouped sums are already the days' counts in day order.
+  const columns = new DayColumnsBuilder(builder.otherDays ? undefined : builder.sums);
   const priceOfDay = priceOf(builder.model);
   for (const { day, sums, at } of daysInOrder(builder, dayNames)) {
     const dayTokens: TokenCounts = { input: sums[at]!, output: sums[at + 1]!, cacheRead: sums[at + 2]!, cacheWrite5m: sums[at + 3]!, cacheWrite1h: sums[at + 4]! };
     const dayRequests = sums[at + 5]!;
+    if (builder.otherDays) columns.addCounts(dayTokens, dayRequests);
     const price = priceOfDay(day);
     tokens.input += dayTokens.input;
     tokens.output += dayTokens.output;
@@ -342,44 +407,45 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
     if (price) {
       const { entry, scaled, perToken } = price;
       const scaledUnits = scaled ? scaledCostOf(dayTokens, scaled) : undefined;
-      let dayCost: Money;
       if (scaledUnits !== undefined) {
         lineCost.add(scaledUnits, scaled!.digits);
-        dayCost = fromFixedPoint(scaledUnits, scaled!.digits);
+        columns.priced(day, { units: scaledUnits, digits: scaled!.digits }, entry.id);
       } else if (perToken) {
         const units = fixedPointCostOf(dayTokens, perToken);
         lineCost.addFixedPoint(units);
-        dayCost = fromFixedPoint(units);
+        columns.priced(day, units, entry.id);
       } else {
-        dayCost = costOf(dayTokens, entry);
+        const dayCost = costOf(dayTokens, entry);
         decimalCost = decimalCost.plus(dayCost);
+        columns.priced(day, dayCost, entry.id);
       }
       if (!priceEntryIds.includes(entry.id)) priceEntryIds.push(entry.id);
-      days.push({ day, tokens: dayTokens, requests: dayRequests, cost: dayCost, priceEntryId: entry.id });
     } else {
       addTokensInto(unpricedTokens, dayTokens);
-      days.push({ day, tokens: dayTokens, requests: dayRequests, cost: null, priceEntryId: null });
+      columns.unpriced(day);
     }
   }
   const cost = decimalCost.isZero() ? lineCost.total() : lineCost.total().plus(decimalCost);
-  return {
-    month: builder.month,
-    teamId: builder.teamId,
-    userId: builder.userId,
-    model: builder.model,
-    tier: builder.tier,
-    allocation: builder.allocation,
-    userName: builder.userName,
-    upn: builder.upn,
-    pricedModel: priceBook.resolveModel(builder.model)?.model ?? null,
-    tokens,
-    requests,
-    cost,
-    unpricedTokens,
-    currency: priceBook.currency,
-    priceEntryIds,
-    days,
-  };
+  return lineWithDayColumns(
+    {
+      month: builder.month,
+      teamId: builder.teamId,
+      userId: builder.userId,
+      model: builder.model,
+      tier: builder.tier,
+      allocation: builder.allocation,
+      userName: builder.userName,
+      upn: builder.upn,
+      pricedModel: priceBook.resolveModel(builder.model)?.model ?? null,
+      tokens,
+      requests,
+      cost,
+      unpricedTokens,
+      currency: priceBook.currency,
+      priceEntryIds,
+    },
+    columns.build(),
+  );
 }
 
 export function compareLines(a: MonthlyLine, b: MonthlyLine): number {

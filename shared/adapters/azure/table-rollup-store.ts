@@ -38,7 +38,7 @@
 import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
-import { compareLines, type DayUsage, type MonthlyLine } from '../../domain/rollup.js';
+import { compareLines, DayColumnsBuilder, dayTuplesOf, lineWithDayColumns, type DayTuple, type MonthlyLine } from '../../domain/rollup.js';
 import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
 import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
@@ -58,7 +58,6 @@ const MAX_STRING_PROPERTY_CHARS = 32 * 1024;
  */
 export const DEFAULT_BATCH_CONCURRENCY = 2;
 
-type DayTuple = [string, number, number, number, number, number, number, string | null, string | null];
 /** A line to be written: its keys and the size its entity was estimated at, not the entity. */
 type PlannedEntity = EntityKey & { line: MonthlyLine; size: number };
 
@@ -300,20 +299,21 @@ function planLine(month: string, line: MonthlyLine, partitionKey: string, rowKey
   bytes += jsonTextBound(cost) + jsonTextBound(priceEntryIds);
 
   let daysChars = 2;
-  for (const day of line.days) {
-    checkCount(line, day.tokens.input, `${day.day} tokens.input`);
-    checkCount(line, day.tokens.output, `${day.day} tokens.output`);
-    checkCount(line, day.tokens.cacheRead, `${day.day} tokens.cacheRead`);
-    checkCount(line, day.tokens.cacheWrite5m, `${day.day} tokens.cacheWrite5m`);
-    checkCount(line, day.tokens.cacheWrite1h, `${day.day} tokens.cacheWrite1h`);
-    checkCount(line, day.requests, `${day.day} requests`);
+  const days = dayTuplesOf(line);
+  for (const [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, priceEntryId] of days) {
+    checkCount(line, input, `${day} tokens.input`);
+    checkCount(line, output, `${day} tokens.output`);
+    checkCount(line, cacheRead, `${day} tokens.cacheRead`);
+    checkCount(line, cacheWrite5m, `${day} tokens.cacheWrite5m`);
+    checkCount(line, cacheWrite1h, `${day} tokens.cacheWrite1h`);
+    checkCount(line, requests, `${day} requests`);
     // Brackets and commas, six safe integers of at most 16 digits, the day, the cost and the price entry id.
-    daysChars += 11 + 6 * 16 + jsonTextBound(day.day) + (day.cost === null ? 4 : decimalTextBound(day.cost) + 2) + (day.priceEntryId === null ? 4 : jsonTextBound(day.priceEntryId));
+    daysChars += 11 + 6 * 16 + jsonTextBound(day) + (cost === null ? 4 : cost.length + 2) + (priceEntryId === null ? 4 : jsonTextBound(priceEntryId));
   }
   // The bound is far above the usual JSON (escaping every character, 16 digits a count); only past the limit is
   // the exact length needed, to refuse a line whose days do not fit.
   if (daysChars > MAX_STRING_PROPERTY_CHARS) {
-    daysChars = daysJson(line.days).length;
+    daysChars = JSON.stringify(days).length;
     checkTextLength(line, daysChars, 'days');
   }
   // The days property's own quotes, and its text (escaped again in the request body: the batch limit's margin
@@ -344,7 +344,7 @@ function entityOf(line: MonthlyLine, partitionKey: string, rowKey: string): Tabl
     cost: line.cost.toFixed(),
     currency: line.currency,
     priceEntryIds: JSON.stringify(line.priceEntryIds),
-    days: daysJson(line.days),
+    days: JSON.stringify(dayTuplesOf(line)),
     // Counts go out as Edm.Int64: a month of cache reads can pass 2^31, where an untyped number would become a Double.
     tokensInput: BigInt(tokens.input),
     unpricedInput: BigInt(unpricedTokens.input),
@@ -359,20 +359,6 @@ function entityOf(line: MonthlyLine, partitionKey: string, rowKey: string): Tabl
   };
 }
 
-/**
- * The days as the JSON array of [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, priceEntryId]
- * tuples (test/adapters/table-rollup-store.test.ts pins the text). Plain tuples through JSON.stringify: faster than
- * writing the text by hand, and a flat string for the SDK's own serialization.
- */
-function daysJson(days: readonly DayUsage[]): string {
-  return JSON.stringify(
-    days.map((day): DayTuple => {
-      const { input, output, cacheRead, cacheWrite5m, cacheWrite1h } = day.tokens;
-      return [day.day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, day.requests, day.cost === null ? null : day.cost.toFixed(), day.priceEntryId];
-    }),
-  );
-}
-
 /** Property names, the schema version, the numbers and JSON punctuation of an entity: well under this. */
 const ENTITY_FRAME_BYTES = 2048;
 
@@ -381,10 +367,6 @@ function jsonTextBound(text: string): number {
   return text.length * 6 + 2;
 }
 
-/** At least the length of value.toFixed(): sign, point, leading or trailing zeros up to the exponent, 7 digits per word. */
-function decimalTextBound(value: Money): number {
-  return 3 + Math.abs(value.e) + 7 * value.d.length;
-}
 
 function checkCount(line: MonthlyLine, value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) safeCount(value, what, describeLine(line));
@@ -394,6 +376,23 @@ function checkTextLength(line: MonthlyLine, chars: number, name: string): void {
   if (chars > MAX_STRING_PROPERTY_CHARS) {
     throw new AppError('STORAGE_FAILED', `${describeLine(line)}: property ${name} is ${chars} characters, over Table Storage's 64 KiB string limit`);
   }
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * One string per distinct day and price entry id across the lines read, instead of one per stored day: a month
+ * has 31 days and a few entries, and millions of line-days. Bounded, so a long-lived host never grows it.
+ */
+const internedTexts = new Map<string, string>();
+function interned(text: string): string {
+  const known = internedTexts.get(text);
+  if (known !== undefined) return known;
+  if (internedTexts.size >= 4096) internedTexts.clear();
+  internedTexts.set(text, text);
+  return text;
 }
 
 function fromEntity(entity: Record<string, unknown>): MonthlyLine {
@@ -422,35 +421,41 @@ function fromEntity(entity: Record<string, unknown>): MonthlyLine {
   const days = json('days');
   if (!Array.isArray(days)) throw corrupt('days is not a list');
 
-  return {
-    month: text('month'),
-    ...subject,
-    tokens,
-    requests: count('requests'),
-    cost: amount(entity.cost, 'cost'),
-    unpricedTokens,
-    currency: text('currency'),
-    priceEntryIds: priceEntryIds as string[],
-    days: days.map((tuple: unknown, index) => {
-      const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-      if (
-        !Array.isArray(tuple) ||
-        tuple.length !== 9 ||
-        typeof tuple[0] !== 'string' ||
-        !tuple.slice(1, 7).every(isCount) ||
-        !(tuple[7] === null || typeof tuple[7] === 'string') ||
-        !(tuple[8] === null || typeof tuple[8] === 'string')
-      ) {
-        throw corrupt(`days[${index}] is not a day tuple`);
+  const columns = new DayColumnsBuilder();
+  for (const [index, tuple] of days.entries()) {
+    if (
+      !Array.isArray(tuple) ||
+      tuple.length !== 9 ||
+      typeof tuple[0] !== 'string' ||
+      !tuple.slice(1, 7).every(isCount) ||
+      !(tuple[7] === null || typeof tuple[7] === 'string') ||
+      !(tuple[8] === null || typeof tuple[8] === 'string')
+    ) {
+      throw corrupt(`days[${index}] is not a day tuple`);
+    }
+    const [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, priceEntryId] = tuple as DayTuple;
+    columns.addCounts({ input, output, cacheRead, cacheWrite5m, cacheWrite1h }, requests);
+    if (cost === null) columns.unpriced(interned(day), priceEntryId === null ? null : interned(priceEntryId));
+    else {
+      try {
+        columns.pricedText(interned(day), cost, priceEntryId === null ? null : interned(priceEntryId));
+      } catch {
+        throw corrupt(`days[${index}].cost "${cost}" is not a decimal`);
       }
-      const [day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, priceEntryId] = tuple as DayTuple;
-      return {
-        day,
-        tokens: { input, output, cacheRead, cacheWrite5m, cacheWrite1h },
-        requests,
-        cost: cost === null ? null : amount(cost, `days[${index}].cost`),
-        priceEntryId,
-      };
-    }),
-  };
+    }
+  }
+
+  return lineWithDayColumns(
+    {
+      month: text('month'),
+      ...subject,
+      tokens,
+      requests: count('requests'),
+      cost: amount(entity.cost, 'cost'),
+      unpricedTokens,
+      currency: text('currency'),
+      priceEntryIds: priceEntryIds as string[],
+    },
+    columns.build(),
+  );
 }

@@ -3,6 +3,7 @@ import { AppError } from '../../domain/errors.js';
 import { fixedPointText, money, priceTokens, ZERO, type Money } from '../../domain/money.js';
 import { dayWindow } from '../../domain/periods.js';
 import { perTokenScaled, type PriceEntry } from '../../domain/price-book.js';
+import { dayTuplesOf } from '../../domain/rollup.js';
 import { TOKEN_KINDS, TOKEN_KIND_LABELS, type TokenKind } from '../../domain/tokens.js';
 import type { CostExporter, CostExportMonth } from '../../ports/cost-export.js';
 import type { RejectedRow } from '../../domain/usage.js';
@@ -138,16 +139,19 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
     const resource = csvField(line.model);
     const tags = JSON.stringify({ team: line.teamId, user: line.userId, tier: line.tier, allocation: line.allocation, ...costCenterTag(line.teamId) });
     const lineFields = `${resource},${resource},${csvField(line.teamId)},${csvField(teamName(line.teamId))},${csvField(tags)}`;
-    for (const day of line.days) {
-      const entry = day.priceEntryId === null ? null : entries.get(day.priceEntryId);
+    // Tuples: a day's counts without a decimal of its cost, which the export works out per token kind.
+    for (const day of dayTuplesOf(line)) {
+      const [dayName, , , , , , , , priceEntryId] = day;
+      const entry = priceEntryId === null ? null : entries.get(priceEntryId);
       if (entry === undefined) {
-        throw new AppError('INTERNAL', `price entry ${day.priceEntryId} of ${line.model} on ${day.day} is not in price book ${month.priceBook.version}`);
+        throw new AppError('INTERNAL', `price entry ${priceEntryId} of ${line.model} on ${dayName} is not in price book ${month.priceBook.version}`);
       }
-      const period = chargePeriod(day.day);
-      const kinds = pricingOf(line.model, day.day, entry);
+      const period = chargePeriod(dayName);
+      const kinds = pricingOf(line.model, dayName, entry);
       for (let index = 0; index < TOKEN_KINDS.length; index++) {
         const kind = TOKEN_KINDS[index]!;
-        const tokens = day.tokens[kind];
+        // Tuple slots 1 to 5 are the counts in TOKEN_KINDS order.
+        const tokens = day[index + 1] as number;
         if (tokens === 0) continue;
         const price = kinds[index]!;
         // Figures we computed are number cells: checked to be plain decimals, never guarded, so a negative
@@ -157,7 +161,7 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
         const exactUnits = Number.isSafeInteger(units) && units >= 0;
         const cost = exactUnits ? fixedPointText(units, price.digits) : csvNumber(price.unitPrice ? priceTokens(tokens, price.unitPrice) : ZERO);
         // Trued up: the day's bill shared by list cost, to 10 decimals (rates of a division do not end).
-        const rate = month.billedRates?.get(day.day);
+        const rate = month.billedRates?.get(dayName);
         const billed = rate === undefined ? cost : csvNumber(money(cost).times(rate).toDecimalPlaces(10));
         yield (
           `${period},${billed},${billed},${cost},${cost},${USAGE_CHARGE},${price.description},${csvNumber(tokens)},${TOKENS_UNIT},` +
