@@ -122,13 +122,18 @@ export class DayColumnsBuilder {
     return this;
   }
 
-  /** A priced day whose cost is `units` whole 10^-digits currency units (a bigint or a decimal when not a safe integer). */
-  priced(day: string, cost: { readonly units: number; readonly digits: number } | bigint | Money, entryId: string): void {
+  /** A priced day whose cost is `units` whole 10^-digits currency units, a safe integer. */
+  pricedUnits(day: string, units: number, digits: number, entryId: string): void {
     this.names.push(day);
     this.noteEntry(entryId, false);
-    if (typeof cost === 'bigint') this.addExact(fromFixedPoint(cost));
-    else if ('units' in cost) this.addUnits(cost.units, cost.digits);
-    else this.addExact(cost);
+    this.addUnits(units, digits);
+  }
+
+  /** A priced day whose cost is a count of 10^-18 currency units (bigint) or a decimal. */
+  priced(day: string, cost: bigint | Money, entryId: string): void {
+    this.names.push(day);
+    this.noteEntry(entryId, false);
+    this.addExact(typeof cost === 'bigint' ? fromFixedPoint(cost) : cost);
   }
 
   /**

@@ -95,7 +95,11 @@ export function perTokenScaled(entry: PriceEntry): ScaledPrices | null {
  * exact value at or above it never rounds below it, and every partial result is at most the final one).
  */
 export function scaledCostOf(tokens: TokenCounts, scaled: ScaledPrices): number | undefined {
-  const { input, output, cacheRead, cacheWrite5m, cacheWrite1h } = tokens;
+  return scaledCostOfCounts(tokens.input, tokens.output, tokens.cacheRead, tokens.cacheWrite5m, tokens.cacheWrite1h, scaled);
+}
+
+/** scaledCostOf of the counts in TOKEN_KINDS order, for a caller that holds them without a TokenCounts object. */
+export function scaledCostOfCounts(input: number, output: number, cacheRead: number, cacheWrite5m: number, cacheWrite1h: number, scaled: ScaledPrices): number | undefined {
   // The argument holds for non-negative counts only (a negative one could cancel a rounded product).
   if (input < 0 || output < 0 || cacheRead < 0 || cacheWrite5m < 0 || cacheWrite1h < 0) return undefined;
   const prices = scaled.perToken;

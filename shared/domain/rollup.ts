@@ -1,8 +1,8 @@
 import { allocate, type Allocation, type DirectoryResolution } from './directory.js';
 import { AppError } from './errors.js';
 import { FIXED_POINT_DIGITS, fromFixedPoint, ZERO, type Money } from './money.js';
-import { costOf, fixedPointCostOf, perTokenFixedPoint, perTokenScaled, scaledCostOf, type PriceBook, type PriceEntry, type ScaledPrices } from './price-book.js';
-import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
+import { costOf, fixedPointCostOf, perTokenFixedPoint, perTokenScaled, scaledCostOfCounts, type PriceBook, type PriceEntry, type ScaledPrices } from './price-book.js';
+import { zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
 import { dayTuple, DayColumnsBuilder, SUMS_PER_DAY, type DayColumns, type DayTuple, type DayUsage } from './line-days.js';
 
@@ -315,22 +315,22 @@ function priceLookup(priceBook: PriceBook): PriceLookup {
   };
 }
 
-type DaySums = { day: string; sums: number[]; at: number };
-
-/** The line's days in day order, each as its slot in a flat array of sums. */
-function daysInOrder(builder: LineBuilder, dayNames: readonly string[]): DaySums[] {
-  const days: DaySums[] = [];
-  let at = 0;
+/**
+ * The line's days in day order: their names and their sums, SUMS_PER_DAY a day. Without days outside the month
+ * (a close never has them) the grouped sums are already in day order and are handed over as they are.
+ */
+function daysInOrder(builder: LineBuilder, dayNames: readonly string[]): { names: string[]; sums: number[] } {
+  const names: string[] = [];
   for (let rest = builder.daysOfMonth, dayNumber = 1; rest !== 0; rest >>>= 1, dayNumber++) {
-    if ((rest & 1) === 0) continue;
-    days.push({ day: dayNames[dayNumber]!, sums: builder.sums, at });
-    at += SUMS_PER_DAY;
+    if ((rest & 1) !== 0) names.push(dayNames[dayNumber]!);
   }
-  if (builder.otherDays) {
-    for (const [day, sums] of builder.otherDays) days.push({ day, sums, at: 0 });
-    days.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
-  }
-  return days;
+  if (!builder.otherDays) return { names, sums: builder.sums };
+  const days = names.map((day, index) => ({ day, sums: builder.sums, at: index * SUMS_PER_DAY }));
+  for (const [day, sums] of builder.otherDays) days.push({ day, sums, at: 0 });
+  days.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  const sums: number[] = [];
+  for (const day of days) for (let offset = 0; offset < SUMS_PER_DAY; offset++) sums.push(day.sums[day.at + offset]!);
+  return { names: days.map((day) => day.day), sums };
 }
 
 /** 10^n as a BigInt, n from 0 to 18. */
@@ -376,7 +376,8 @@ class CostSum {
 }
 
 /**
- * Prices a line day by day, in integers, and turns each day's cost and the line's into a decimal once. A day
+ * Prices a line day by day, in integers: each day's cost stays whole units in the line's day columns and only
+ * the line's cost becomes a decimal. A day
  * is priced in plain numbers at the entry's own scale (perTokenScaled) while that is exact, else in BigInt
  * 10^-18 units; both are exactly what costOf and Money addition give (test/unit/rollup.test.ts checks it on
  * random input): a price book price has at most 12 decimals per million tokens, so every product is a whole
@@ -390,27 +391,41 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
   const lineCost = new CostSum();
   // Days priced by an entry whose prices do not fit the fixed point (only a hand-built entry can have those).
   let decimalCost = ZERO;
-  // Without days outside the month, the grouped sums are already the days' counts in day order.
-  const columns = new DayColumnsBuilder(builder.otherDays ? undefined : builder.sums);
+  const { names, sums } = daysInOrder(builder, dayNames);
+  const columns = new DayColumnsBuilder(sums);
   const priceOfDay = priceOf(builder.model);
-  for (const { day, sums, at } of daysInOrder(builder, dayNames)) {
-    const dayTokens: TokenCounts = { input: sums[at]!, output: sums[at + 1]!, cacheRead: sums[at + 2]!, cacheWrite5m: sums[at + 3]!, cacheWrite1h: sums[at + 4]! };
-    const dayRequests = sums[at + 5]!;
-    if (builder.otherDays) columns.addCounts(dayTokens, dayRequests);
+  // Counts read straight from the flat sums: a day allocates nothing unless its price needs BigInt or decimals.
+  for (let index = 0, at = 0; index < names.length; index++, at += SUMS_PER_DAY) {
+    const day = names[index]!;
+    const input = sums[at]!;
+    const output = sums[at + 1]!;
+    const cacheRead = sums[at + 2]!;
+    const cacheWrite5m = sums[at + 3]!;
+    const cacheWrite1h = sums[at + 4]!;
+    tokens.input += input;
+    tokens.output += output;
+    tokens.cacheRead += cacheRead;
+    tokens.cacheWrite5m += cacheWrite5m;
+    tokens.cacheWrite1h += cacheWrite1h;
+    requests += sums[at + 5]!;
     const price = priceOfDay(day);
-    tokens.input += dayTokens.input;
-    tokens.output += dayTokens.output;
-    tokens.cacheRead += dayTokens.cacheRead;
-    tokens.cacheWrite5m += dayTokens.cacheWrite5m;
-    tokens.cacheWrite1h += dayTokens.cacheWrite1h;
-    requests += dayRequests;
-    if (price) {
-      const { entry, scaled, perToken } = price;
-      const scaledUnits = scaled ? scaledCostOf(dayTokens, scaled) : undefined;
-      if (scaledUnits !== undefined) {
-        lineCost.add(scaledUnits, scaled!.digits);
-        columns.priced(day, { units: scaledUnits, digits: scaled!.digits }, entry.id);
-      } else if (perToken) {
+    if (!price) {
+      unpricedTokens.input += input;
+      unpricedTokens.output += output;
+      unpricedTokens.cacheRead += cacheRead;
+      unpricedTokens.cacheWrite5m += cacheWrite5m;
+      unpricedTokens.cacheWrite1h += cacheWrite1h;
+      columns.unpriced(day);
+      continue;
+    }
+    const { entry, scaled, perToken } = price;
+    const scaledUnits = scaled ? scaledCostOfCounts(input, output, cacheRead, cacheWrite5m, cacheWrite1h, scaled) : undefined;
+    if (scaledUnits !== undefined) {
+      lineCost.add(scaledUnits, scaled!.digits);
+      columns.pricedUnits(day, scaledUnits, scaled!.digits, entry.id);
+    } else {
+      const dayTokens: TokenCounts = { input, output, cacheRead, cacheWrite5m, cacheWrite1h };
+      if (perToken) {
         const units = fixedPointCostOf(dayTokens, perToken);
         lineCost.addFixedPoint(units);
         columns.priced(day, units, entry.id);
@@ -419,11 +434,8 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
         decimalCost = decimalCost.plus(dayCost);
         columns.priced(day, dayCost, entry.id);
       }
-      if (!priceEntryIds.includes(entry.id)) priceEntryIds.push(entry.id);
-    } else {
-      addTokensInto(unpricedTokens, dayTokens);
-      columns.unpriced(day);
     }
+    if (priceEntryIds.length === 0 || (priceEntryIds[priceEntryIds.length - 1] !== entry.id && !priceEntryIds.includes(entry.id))) priceEntryIds.push(entry.id);
   }
   const cost = decimalCost.isZero() ? lineCost.total() : lineCost.total().plus(decimalCost);
   return lineWithDayColumns(

@@ -51,7 +51,8 @@ function build(days: readonly DayInput[]) {
     const cost = input.cost;
     if (cost === null) builder.unpriced(day, input.entryId);
     else if (cost.kind === 'text') builder.pricedText(day, cost.text, input.entryId);
-    else builder.priced(day, cost.kind === 'units' ? { units: cost.units, digits: cost.digits } : cost.kind === 'bigint' ? cost.units : money(cost.text), input.entryId ?? 'sonnet@2026-01-01');
+    else if (cost.kind === 'units') builder.pricedUnits(day, cost.units, cost.digits, input.entryId ?? 'sonnet@2026-01-01');
+    else builder.priced(day, cost.kind === 'bigint' ? cost.units : money(cost.text), input.entryId ?? 'sonnet@2026-01-01');
   });
   return builder.build();
 }
@@ -80,14 +81,14 @@ describe('a line kept as day columns', () => {
 
   it('keeps a line of one scale in whole units and a line whose units would pass 2^53 as decimals, both exact', () => {
     const fine = new DayColumnsBuilder();
-    fine.addCounts({ input: 1, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, 1).priced('2026-10-01', { units: 375, digits: 8 }, 'a');
-    fine.addCounts({ input: 1, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, 1).priced('2026-10-02', { units: 3, digits: 6 }, 'a');
+    fine.addCounts({ input: 1, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, 1).pricedUnits('2026-10-01', 375, 8, 'a');
+    fine.addCounts({ input: 1, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, 1).pricedUnits('2026-10-02', 3, 6, 'a');
     expect(fine.build().toTuples().map((day) => day[7])).toEqual(['0.00000375', '0.000003']);
 
     const coarse = new DayColumnsBuilder();
-    coarse.addCounts({ input: 1, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, 1).priced('2026-10-01', { units: Number.MAX_SAFE_INTEGER, digits: 2 }, 'a');
+    coarse.addCounts({ input: 1, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, 1).pricedUnits('2026-10-01', Number.MAX_SAFE_INTEGER, 2, 'a');
     // Moving the first day to 18 digits would pass 2^53: the line goes to decimals, still exact.
-    coarse.addCounts({ input: 1, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, 1).priced('2026-10-02', { units: 1, digits: 18 }, 'a');
+    coarse.addCounts({ input: 1, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, 1).pricedUnits('2026-10-02', 1, 18, 'a');
     expect(coarse.build().toTuples().map((day) => day[7])).toEqual(['90071992547409.91', '0.000000000000000001']);
   });
 
