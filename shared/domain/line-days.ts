@@ -1,4 +1,4 @@
-import { fixedPointText, fromFixedPoint, money, type Money } from './money.js';
+import { fixedPointText, fromFixedPoint, money, type ExactSum, type Money } from './money.js';
 import type { TokenCounts } from './tokens.js';
 
 /** One day inside a monthly line: the daily rollup, priced by the price in force that day. */
@@ -44,6 +44,30 @@ export class DayColumns {
     private readonly entryIds: readonly (string | null)[] | null,
     private readonly entryId: string | null,
   ) {}
+
+  /** Day `index`'s name (YYYY-MM-DD). */
+  dayName(index: number): string {
+    return this.names[index]!;
+  }
+
+  /** Every day's counts, SUMS_PER_DAY a day from index × SUMS_PER_DAY: the token kinds in TOKEN_KINDS order, then requests. */
+  get counts(): readonly number[] {
+    return this.sums;
+  }
+
+  /** Adds day `index`'s cost into `sum`, exactly and without a decimal per day; false for an unpriced day. */
+  addCostInto(index: number, sum: ExactSum): boolean {
+    if (this.exact !== null) {
+      const cost = this.exact[index]!;
+      if (cost === null) return false;
+      sum.addMoney(cost);
+      return true;
+    }
+    const units = this.units![index]!;
+    if (units === UNPRICED) return false;
+    sum.add(units, this.digits);
+    return true;
+  }
 
   toDays(): DayUsage[] {
     const { names, sums, units, digits, exact, entryIds, entryId } = this;

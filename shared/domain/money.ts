@@ -39,6 +39,60 @@ export function fromFixedPoint(units: bigint | number, digits = FIXED_POINT_DIGI
   return units === 0n || units === 0 ? ZERO : new Money(`${units}e-${digits}`);
 }
 
+/** 10^n as a BigInt, n from 0 to 18. */
+const POWERS_OF_TEN = Array.from({ length: FIXED_POINT_DIGITS + 1 }, (_, n) => 10n ** BigInt(n));
+
+/**
+ * An exact sum of amounts handed over as whole units of a scale (the pricing's and the day columns' costs):
+ * plain-number units of one scale while the sum stays a safe integer (usually every amount has the same
+ * scale), moved into a BigInt of 10^-18 units when the scale changes or the sum would pass 2^53; decimals
+ * kept apart. One decimal is made at the end instead of one per amount.
+ */
+export class ExactSum {
+  private units = 0;
+  private digits = FIXED_POINT_DIGITS;
+  private fixedPoint = 0n;
+  private decimal: Money = ZERO;
+
+  /** Adds `units` whole 10^-digits units (a safe integer, digits 0 to 18). */
+  add(units: number, digits: number): void {
+    if (digits === this.digits) {
+      const next = this.units + units;
+      if (Number.isSafeInteger(next)) {
+        this.units = next;
+        return;
+      }
+    }
+    this.flush();
+    this.units = units;
+    this.digits = digits;
+  }
+
+  /** Adds whole 10^-18 units. */
+  addFixedPoint(units: bigint): void {
+    this.fixedPoint += units;
+  }
+
+  addMoney(amount: Money): void {
+    this.decimal = this.decimal.plus(amount);
+  }
+
+  total(): Money {
+    let total: Money;
+    if (this.fixedPoint === 0n) total = fromFixedPoint(this.units, this.digits);
+    else {
+      this.flush();
+      total = fromFixedPoint(this.fixedPoint);
+    }
+    return this.decimal.isZero() ? total : total.plus(this.decimal);
+  }
+
+  private flush(): void {
+    if (this.units !== 0) this.fixedPoint += BigInt(this.units) * POWERS_OF_TEN[FIXED_POINT_DIGITS - this.digits]!;
+    this.units = 0;
+  }
+}
+
 /**
  * fromFixedPoint(units, digits).toFixed() without the decimal: the digits of a non-negative safe integer with the
  * point moved `digits` places left, no trailing zeros after the point (test/unit/money.test.ts compares them).

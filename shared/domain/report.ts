@@ -1,9 +1,9 @@
 import type { ControlResult } from './controls.js';
 import { currencyMinorUnits } from './currency.js';
 import { UNALLOCATED_TEAM, UNALLOCATED_TEAM_NAME, type Allocation, type Team } from './directory.js';
-import { allocateMinorUnits, sumMoney, toMinorUnits, type Money } from './money.js';
+import { allocateMinorUnits, ExactSum, sumMoney, toMinorUnits, type Money } from './money.js';
 import type { PriceBook, PriceEntry } from './price-book.js';
-import { hasUnpricedTokens, type MonthlyLine } from './rollup.js';
+import { dayColumnsOf, hasUnpricedTokens, SUMS_PER_DAY, type MonthlyLine } from './rollup.js';
 import { addTokensInto, sumTokens, totalTokens, zeroTokens, TOKEN_KINDS, type TokenCounts, type TokenKind } from './tokens.js';
 import type { RejectSummary } from './usage.js';
 import type { TimeWindow } from './periods.js';
@@ -419,22 +419,30 @@ function sortedTeamGroups(lines: readonly MonthlyLine[]): Group<string>[] {
 
 /** Days in order; each day's exact cost is the sum of its priced daily rollups, the amounts share out `target`. */
 function dailySummaries(lines: readonly MonthlyLine[], target: bigint, decimals: number): DaySummary[] {
-  const days = new Map<string, { tokens: TokenCounts; requests: number; unpriced: number; exact: Money[] }>();
+  const days = new Map<string, { tokens: TokenCounts; requests: number; unpriced: number; exact: ExactSum }>();
   for (const line of lines) {
-    for (const usage of line.days) {
-      let day = days.get(usage.day);
+    // The line's day columns: each day's cost is added in whole units, without a decimal per line-day.
+    const columns = dayColumnsOf(line);
+    const counts = columns.counts;
+    for (let index = 0, at = 0; index < columns.length; index++, at += SUMS_PER_DAY) {
+      const name = columns.dayName(index);
+      let day = days.get(name);
       if (!day) {
-        day = { tokens: zeroTokens(), requests: 0, unpriced: 0, exact: [] };
-        days.set(usage.day, day);
+        day = { tokens: zeroTokens(), requests: 0, unpriced: 0, exact: new ExactSum() };
+        days.set(name, day);
       }
-      addTokensInto(day.tokens, usage.tokens);
-      day.requests += usage.requests;
-      if (usage.cost === null) day.unpriced += totalTokens(usage.tokens);
-      else day.exact.push(usage.cost);
+      const { tokens } = day;
+      tokens.input += counts[at]!;
+      tokens.output += counts[at + 1]!;
+      tokens.cacheRead += counts[at + 2]!;
+      tokens.cacheWrite5m += counts[at + 3]!;
+      tokens.cacheWrite1h += counts[at + 4]!;
+      day.requests += counts[at + 5]!;
+      if (!columns.addCostInto(index, day.exact)) day.unpriced += counts[at]! + counts[at + 1]! + counts[at + 2]! + counts[at + 3]! + counts[at + 4]!;
     }
   }
   const ordered = [...days.entries()].sort(([a], [b]) => a.localeCompare(b));
-  const exacts = ordered.map(([, day]) => sumMoney(day.exact));
+  const exacts = ordered.map(([, day]) => day.exact.total());
   const amounts = allocateMinorUnits(exacts, target, decimals);
   return ordered.map(([day, usage], index) => ({
     day,

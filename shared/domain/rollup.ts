@@ -1,12 +1,12 @@
 import { allocate, type Allocation, type DirectoryResolution } from './directory.js';
 import { AppError } from './errors.js';
-import { FIXED_POINT_DIGITS, fromFixedPoint, ZERO, type Money } from './money.js';
+import { ExactSum, type Money } from './money.js';
 import { costOf, fixedPointCostOf, perTokenFixedPoint, perTokenScaled, scaledCostOfCounts, type PriceBook, type PriceEntry, type ScaledPrices } from './price-book.js';
 import { zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
 import { dayTuple, DayColumnsBuilder, SUMS_PER_DAY, type DayColumns, type DayTuple, type DayUsage } from './line-days.js';
 
-export { DayColumnsBuilder, type DayTuple, type DayUsage } from './line-days.js';
+export { DayColumnsBuilder, SUMS_PER_DAY, type DayColumns, type DayTuple, type DayUsage } from './line-days.js';
 
 /** What a rollup line (monthly or daily) is about: its team x user x model x tier, and who the user is. */
 export interface LineSubject {
@@ -140,6 +140,10 @@ class ColumnarLine implements MonthlyLine {
     return this.dayColumns.toDays();
   }
 
+  get columns(): DayColumns {
+    return this.dayColumns;
+  }
+
   dayTuples(): DayTuple[] {
     return this.dayColumns.toTuples();
   }
@@ -160,6 +164,19 @@ function plainFields(line: Omit<MonthlyLine, 'days'>): Omit<MonthlyLine, 'days'>
  */
 export function dayTuplesOf(line: MonthlyLine): DayTuple[] {
   return line instanceof ColumnarLine ? line.dayTuples() : line.days.map(dayTuple);
+}
+
+/** A line's days as columns: a columnar line's own, or made from a plain line's days. */
+export function dayColumnsOf(line: MonthlyLine): DayColumns {
+  if (line instanceof ColumnarLine) return line.columns;
+  const columns = new DayColumnsBuilder();
+  for (const day of line.days) {
+    columns.addCounts(day.tokens, day.requests);
+    if (day.cost === null) columns.unpriced(day.day, day.priceEntryId);
+    else if (day.priceEntryId === null) columns.pricedText(day.day, day.cost.toFixed(), null);
+    else columns.priced(day.day, day.cost, day.priceEntryId);
+  }
+  return columns.build();
 }
 
 /** A monthly line with its days as columns (DayColumnsBuilder): how a month of lines fits a bounded heap. */
@@ -333,48 +350,6 @@ function daysInOrder(builder: LineBuilder, dayNames: readonly string[]): { names
   return { names: days.map((day) => day.day), sums };
 }
 
-/** 10^n as a BigInt, n from 0 to 18. */
-const POWERS_OF_TEN = Array.from({ length: FIXED_POINT_DIGITS + 1 }, (_, n) => 10n ** BigInt(n));
-
-/**
- * A line's cost summed day by day: plain-number units of one scale while the sum stays a safe integer (a line's
- * days are usually priced by one entry), moved into a BigInt of 10^-18 units when the scale changes or the sum
- * would pass 2^53.
- */
-class CostSum {
-  private units = 0;
-  private digits = FIXED_POINT_DIGITS;
-  private fixedPoint = 0n;
-
-  add(units: number, digits: number): void {
-    if (digits === this.digits) {
-      const next = this.units + units;
-      if (Number.isSafeInteger(next)) {
-        this.units = next;
-        return;
-      }
-    }
-    this.flush();
-    this.units = units;
-    this.digits = digits;
-  }
-
-  addFixedPoint(units: bigint): void {
-    this.fixedPoint += units;
-  }
-
-  total(): Money {
-    if (this.fixedPoint === 0n) return fromFixedPoint(this.units, this.digits);
-    this.flush();
-    return fromFixedPoint(this.fixedPoint);
-  }
-
-  private flush(): void {
-    if (this.units !== 0) this.fixedPoint += BigInt(this.units) * POWERS_OF_TEN[FIXED_POINT_DIGITS - this.digits]!;
-    this.units = 0;
-  }
-}
-
 /**
  * Prices a line day by day, in integers: each day's cost stays whole units in the line's day columns and only
  * the line's cost becomes a decimal. A day
@@ -388,9 +363,7 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
   const unpricedTokens = zeroTokens();
   const priceEntryIds: string[] = [];
   let requests = 0;
-  const lineCost = new CostSum();
-  // Days priced by an entry whose prices do not fit the fixed point (only a hand-built entry can have those).
-  let decimalCost = ZERO;
+  const lineCost = new ExactSum();
   const { names, sums } = daysInOrder(builder, dayNames);
   const columns = new DayColumnsBuilder(sums);
   const priceOfDay = priceOf(builder.model);
@@ -430,14 +403,15 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
         lineCost.addFixedPoint(units);
         columns.priced(day, units, entry.id);
       } else {
+        // Prices that do not fit the fixed point (only a hand-built entry can have those).
         const dayCost = costOf(dayTokens, entry);
-        decimalCost = decimalCost.plus(dayCost);
+        lineCost.addMoney(dayCost);
         columns.priced(day, dayCost, entry.id);
       }
     }
     if (priceEntryIds.length === 0 || (priceEntryIds[priceEntryIds.length - 1] !== entry.id && !priceEntryIds.includes(entry.id))) priceEntryIds.push(entry.id);
   }
-  const cost = decimalCost.isZero() ? lineCost.total() : lineCost.total().plus(decimalCost);
+  const cost = lineCost.total();
   return lineWithDayColumns(
     {
       month: builder.month,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allocateMinorUnits, fixedPointText, formatMinorUnits, money, priceTokens, roundForDisplay, sumMoney, toMinorUnits } from '../../shared/domain/money.js';
+import { allocateMinorUnits, ExactSum, fixedPointText, formatMinorUnits, money, priceTokens, roundForDisplay, sumMoney, toMinorUnits } from '../../shared/domain/money.js';
 
 const exactAmount = fc
   .tuple(fc.integer({ min: 0, max: 10_000_000 }), fc.integer({ min: 0, max: 999_999 }))
@@ -62,6 +62,36 @@ describe('money', () => {
         const lines = allocateMinorUnits(parts, target);
         expect(lines.reduce((a, b) => a + b, 0n)).toBe(target);
       }),
+    );
+  });
+});
+
+describe('ExactSum', () => {
+  it('sums amounts of any mix of scales, 10^-18 units and decimals exactly, past 2^53 included', () => {
+    const amount = fc.oneof(
+      fc.record({ kind: fc.constant('units' as const), units: fc.oneof(fc.integer({ min: 0, max: 10 ** 6 }), fc.constant(Number.MAX_SAFE_INTEGER)), digits: fc.integer({ min: 0, max: 18 }) }),
+      fc.record({ kind: fc.constant('fixed' as const), units: fc.bigInt({ min: 0n, max: 10n ** 30n }) }),
+      fc.record({ kind: fc.constant('decimal' as const), text: fc.tuple(fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), fc.integer({ min: 0, max: 25 })).map(([digits, scale]) => `${digits}e-${scale}`) }),
+    );
+    fc.assert(
+      fc.property(fc.array(amount, { maxLength: 40 }), (amounts) => {
+        const sum = new ExactSum();
+        let reference = money(0);
+        for (const item of amounts) {
+          if (item.kind === 'units') {
+            sum.add(item.units, item.digits);
+            reference = reference.plus(money(`${item.units}e-${item.digits}`));
+          } else if (item.kind === 'fixed') {
+            sum.addFixedPoint(item.units);
+            reference = reference.plus(money(`${item.units}e-18`));
+          } else {
+            sum.addMoney(money(item.text));
+            reference = reference.plus(money(item.text));
+          }
+        }
+        expect(sum.total().toFixed()).toBe(reference.toFixed());
+      }),
+      { numRuns: 300 },
     );
   });
 });
