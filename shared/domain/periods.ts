@@ -82,13 +82,26 @@ export function dayWindow(day: string, zone: string): TimeWindow {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const QUARTER_HOUR = 15 * 60 * 1000;
+const UTC_DAY = 24 * 60 * 60 * 1000;
 
 /**
  * The calendar day (YYYY-MM-DD) an instant falls on in `zone`. Every real zone offset is a multiple of 15
  * minutes, so the answer is cached per quarter hour: a month of rows costs a few thousand Intl calls.
  */
 export function createDayResolver(zone: string): (instant: Date) => string {
-  if (zone === 'UTC') return (instant) => instant.toISOString().slice(0, 10);
+  if (zone === 'UTC') {
+    // Rows come mostly in time order: the day of the last instant is usually the answer, without formatting a date.
+    let lastDayNumber = NaN;
+    let lastDay = '';
+    return (instant) => {
+      const dayNumber = Math.floor(instant.getTime() / UTC_DAY);
+      if (dayNumber !== lastDayNumber) {
+        lastDay = instant.toISOString().slice(0, 10);
+        lastDayNumber = dayNumber;
+      }
+      return lastDay;
+    };
+  }
   let formatter = formatters.get(zone);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });

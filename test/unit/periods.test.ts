@@ -38,6 +38,12 @@ describe('periods', () => {
     expect(kolkata(new Date('2026-10-31T18:30:00Z'))).toBe('2026-11-01');
   });
 
+  it('puts UTC instants on their day in any order, across midnight and before 1970', () => {
+    const utc = createDayResolver('UTC');
+    const instants = ['2026-10-31T23:59:59.999Z', '2026-11-01T00:00:00Z', '2026-10-31T12:00:00Z', '2026-10-31T12:00:01Z', '1969-12-31T23:59:59Z', '1970-01-01T00:00:00Z', '2026-11-01T00:00:00Z'];
+    expect(instants.map((text) => utc(new Date(text)))).toEqual(['2026-10-31', '2026-11-01', '2026-10-31', '2026-10-31', '1969-12-31', '1970-01-01', '2026-11-01']);
+  });
+
   it('knows which month a close on a given day closes', () => {
     expect(previousMonth(new Date('2026-11-03T06:00:00Z'), 'UTC')).toBe('2026-10');
     expect(previousMonth(new Date('2027-01-01T00:30:00Z'), 'Europe/Paris')).toBe('2026-12');
