@@ -1,4 +1,5 @@
 import { AppError } from './errors.js';
+import type { TokenCounts } from './tokens.js';
 import type { UsageRow, UsageRows } from './usage.js';
 
 /**
@@ -85,6 +86,19 @@ export class UsageSeriesSet {
     }
     this.rowCount += 1;
     return at * SUMS_PER_DAY;
+  }
+
+  /** Adds a day's usage of a user, model and tier (a stored day line, or rows read elsewhere). */
+  add(userId: string, model: string, tier: string, day: string, tokens: TokenCounts, requests: number): void {
+    const series = this.seriesOf(userId, model, tier);
+    const at = this.daySlot(series, day);
+    const sums = series.sums;
+    sums[at] = sums[at]! + tokens.input;
+    sums[at + 1] = sums[at + 1]! + tokens.output;
+    sums[at + 2] = sums[at + 2]! + tokens.cacheRead;
+    sums[at + 3] = sums[at + 3]! + tokens.cacheWrite5m;
+    sums[at + 4] = sums[at + 4]! + tokens.cacheWrite1h;
+    sums[at + REQUESTS_SLOT] = sums[at + REQUESTS_SLOT]! + requests;
   }
 
   /** Every user with usage, sorted; the empty UserId (no user) is not one. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageAggregator, type MetricMapping, type MetricSample } from '../../shared/domain/metric-mapping.js';
 import { monthWindow } from '../../shared/domain/periods.js';
 import { usageRowsOf, type UsageRow } from '../../shared/domain/usage.js';
+import { UsageSeriesSet } from '../../shared/domain/usage-series.js';
 
 const MAPPING: MetricMapping = {
   tokenKinds: {
@@ -125,5 +126,33 @@ describe('usageRowsOf', () => {
     expect([...rows]).toEqual(list);
     expect([...rows]).toEqual(list);
     expect([...rows.drain()]).toEqual(list);
+  });
+});
+
+describe('UsageSeriesSet', () => {
+  it('sums a day added twice and keeps a series in day order when its days come out of order', () => {
+    const usage = new UsageSeriesSet();
+    const tokens = (input: number) => ({ input, output: 2 * input, cacheRead: 3, cacheWrite5m: 4, cacheWrite1h: 5 });
+    usage.add('u', 'm', 't', '2026-10-03', tokens(10), 1);
+    usage.add('u', 'm', 't', '2026-10-01', tokens(20), 2);
+    usage.add('v', 'm', 't', '2026-10-02', tokens(30), 3);
+    usage.add('u', 'm', 't', '2026-10-02', tokens(40), 4);
+    usage.add('u', 'm', 't', '2026-10-01', tokens(50), 5);
+    expect(usage.count).toBe(4);
+    expect(usage.users()).toEqual(['u', 'v']);
+    const rows = usage.rows();
+    expect([...rows].map((row) => [row.day, row.userId, row.tokens.input, row.tokens.output, row.tokens.cacheRead, row.requests])).toEqual([
+      ['2026-10-01', 'u', 70, 140, 6, 7],
+      ['2026-10-02', 'u', 40, 80, 3, 4],
+      ['2026-10-02', 'v', 30, 60, 3, 3],
+      ['2026-10-03', 'u', 10, 20, 3, 1],
+    ]);
+    expect([...rows.drain()].map((row) => [row.userId, row.day])).toEqual([
+      ['u', '2026-10-01'],
+      ['u', '2026-10-02'],
+      ['u', '2026-10-03'],
+      ['v', '2026-10-02'],
+    ]);
+    expect(() => usage.add('u', 'm', 't', '2026-10-04', tokens(1), 1)).toThrow(/after its rows were taken/);
   });
 });
