@@ -191,6 +191,18 @@ class CompactUsageRows implements UsageRows {
     return drainSeries(series);
   }
 
+  /** The series are sorted by user: each user is where its first series is. */
+  users(): string[] {
+    const users: string[] = [];
+    let previous = '';
+    for (const one of this.undrained()) {
+      const userId = one!.userId;
+      if (userId !== previous) users.push(userId);
+      previous = userId;
+    }
+    return users;
+  }
+
   private undrained(): (UsageSeries | undefined)[] {
     if (this.series === null) throw new AppError('INTERNAL', 'the usage rows were read after they were drained');
     return this.series;

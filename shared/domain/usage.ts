@@ -65,6 +65,8 @@ export interface UsageRows extends Iterable<UsageRow> {
    * are never both whole. The rows cannot be iterated again afterwards.
    */
   drain(): Iterable<UsageRow>;
+  /** Every user with usage, sorted; the empty UserId (no user) is not one. */
+  users(): string[];
 }
 
 /** Rows already in an array (a small window, a test, a source that builds them in order) as UsageRows. */
@@ -73,6 +75,7 @@ export function usageRowsOf(rows: readonly UsageRow[]): UsageRows {
     count: rows.length,
     [Symbol.iterator]: () => rows[Symbol.iterator](),
     drain: () => rows,
+    users: () => [...new Set(rows.map((row) => row.userId).filter((userId) => userId !== ''))].sort(),
   };
 }
 

@@ -22,7 +22,7 @@ import {
 import { linesFingerprint } from '../domain/line-identity.js';
 import { revisionChanges, revisionChangesFromSummaries, summarizeRevision, type RevisionSummary } from '../domain/revisions.js';
 import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
-import type { UsageReadResult, UsageRow, UsageRows } from '../domain/usage.js';
+import type { UsageReadResult, UsageRows } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { BudgetSource } from '../ports/budget-source.js';
 import type { CostExporter } from '../ports/cost-export.js';
@@ -842,7 +842,7 @@ async function rollUpUsage(
   if (figures.duplicates && figures.duplicates.count > 0) logger.warn(`${figures.duplicates.count} repeated metric row(s) left out`, { files: figures.duplicates.files });
 
   logger.progress('directory', 'resolving users to teams');
-  const directory = await deps.directory.resolve(distinctUsers(rows));
+  const directory = await deps.directory.resolve(rows.users());
 
   const rowCount = rows.count;
   logger.progress('pricing', `rolling up ${rowCount} usage rows`);
@@ -909,12 +909,6 @@ function everyTenth(report: (done: number, total: number) => void): (done: numbe
       next = done + Math.max(1, Math.ceil(total / 10));
     }
   };
-}
-
-function distinctUsers(rows: Iterable<UsageRow>): string[] {
-  const users = new Set<string>();
-  for (const row of rows) if (row.userId !== '') users.add(row.userId);
-  return [...users].sort();
 }
 
 /**

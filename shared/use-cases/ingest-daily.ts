@@ -150,7 +150,7 @@ export async function ingestDaily(deps: IngestDailyDeps, request: IngestDailyReq
 
     const rowsByDay = groupByDay(usage.rows, days, logger);
     logger.progress('directory', 'resolving users to teams');
-    const directory = await deps.directory.resolve(distinctUsers(usage.rows));
+    const directory = await deps.directory.resolve(usage.rows.users());
 
     // Each day's summary is written after its lines: a day a crash left half-written has none, so a close
     // built from the daily rollups ingests it again.
@@ -223,13 +223,6 @@ function advanceCoverage(coveredBefore: string | null, plan: IngestPlan, yesterd
   if (coveredBefore === null) return lastComplete;
   if (plan.firstDay > nextDay(coveredBefore)) return coveredBefore;
   return lastComplete > coveredBefore ? lastComplete : coveredBefore;
-}
-
-/** Every user with usage, sorted; the empty UserId (no user) is not one. */
-function distinctUsers(rows: Iterable<UsageRow>): string[] {
-  const users = new Set<string>();
-  for (const row of rows) if (row.userId !== '') users.add(row.userId);
-  return [...users].sort();
 }
 
 function groupByDay(rows: Iterable<UsageRow>, days: readonly string[], logger: Logger): Map<string, UsageRow[]> {

@@ -85,6 +85,7 @@ describe('UsageRows of an aggregated read', () => {
     expect(expected.length).toBeLessThan(samples.length);
     expect(rows.count).toBe(expected.length);
     expect([...rows]).toEqual(expected);
+    expect(rows.users()).toEqual([...new Set(expected.map((row) => row.userId))].filter((userId) => userId !== '').sort());
   });
 
   it('gives the same rows when iterated twice, each a fresh object', () => {
@@ -109,6 +110,7 @@ describe('UsageRows of an aggregated read', () => {
     expect(new Map(drained.map((row) => [key(row), row]))).toEqual(new Map(expected.map((row) => [key(row), row])));
     expect(() => [...rows]).toThrow(/after they were drained/);
     expect(() => rows.drain()).toThrow(/after they were drained/);
+    expect(() => rows.users()).toThrow(/after they were drained/);
   });
 
   it('is empty for a read with no usage', () => {
@@ -125,6 +127,7 @@ describe('usageRowsOf', () => {
     expect(rows.count).toBe(list.length);
     expect([...rows]).toEqual(list);
     expect([...rows]).toEqual(list);
+    expect(rows.users()).toEqual([...new Set(list.map((row) => row.userId))].filter((userId) => userId !== '').sort());
     expect([...rows.drain()]).toEqual(list);
   });
 });
