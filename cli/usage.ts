@@ -67,12 +67,13 @@ export async function runUsage(options: UsageCommandOptions, out: Out = process.
   out.write(options.format === 'csv' ? toCsv(table) : toAligned(table));
   if (options.format === 'csv') return;
 
-  const priced = result.rows.reduce((sum, row) => sum + totalTokens(row.tokens), 0);
+  let priced = 0;
+  for (const row of result.rows) priced += totalTokens(row.tokens);
   const lines = [
     '',
     `Source:        ${result.sourceDescription}`,
     `Window:        ${window.start.toISOString()} to ${window.end.toISOString()} (${settings.timeZone})`,
-    `Rows:          ${result.rows.length} (day x user x model x tier)`,
+    `Rows:          ${result.rows.count} (day x user x model x tier)`,
     `Tokens:        ${priced} in the mapped kinds` +
       (result.reportedTotalTokens === null ? '' : `; the gateway's total metric says ${result.reportedTotalTokens}${result.reportedTotalTokens === priced ? ' (equal)' : ` (differs by ${result.reportedTotalTokens - priced})`}`),
     `Rejected:      ${result.rejects.count}${Object.entries(result.rejects.byReason).map(([reason, n]) => `\n  ${n} x ${reason}`).join('')}`,
@@ -91,7 +92,7 @@ function tokenColumns(tokens: TokenCounts): number[] {
   return [...TOKEN_KINDS.map((kind) => tokens[kind]), totalTokens(tokens)];
 }
 
-function byDayModelTierTable(rows: readonly UsageRow[]): TextTable {
+function byDayModelTierTable(rows: Iterable<UsageRow>): TextTable {
   const groups = new Map<string, Totals & { day: string; model: string; tier: string }>();
   for (const row of rows) {
     const key = `${row.day}\u0000${row.model}\u0000${row.tier}`;
@@ -112,7 +113,7 @@ function byDayModelTierTable(rows: readonly UsageRow[]): TextTable {
   };
 }
 
-function byUserTable(rows: readonly UsageRow[], top: number): TextTable {
+function byUserTable(rows: Iterable<UsageRow>, top: number): TextTable {
   const users = new Map<string, { userId: string; models: Set<string>; tokens: TokenCounts; requests: number }>();
   for (const row of rows) {
     let user = users.get(row.userId);

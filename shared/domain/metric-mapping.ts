@@ -1,6 +1,7 @@
 import { AppError } from './errors.js';
 import { createDayResolver, type TimeWindow } from './periods.js';
-import { isTokenKind, zeroTokens, type TokenCounts, type TokenKind } from './tokens.js';
+import { isTokenKind, TOKEN_KINDS, type TokenKind } from './tokens.js';
+import { REQUESTS_SLOT, UsageSeriesSet } from './usage-series.js';
 import { SeenSamplePairs } from './sample-repeats.js';
 import {
   MAX_REJECT_SAMPLES,
@@ -12,7 +13,6 @@ import {
   type DuplicateSummary,
   type UsageInput,
   type UsageReadResult,
-  type UsageRow,
 } from './usage.js';
 
 /**
@@ -94,15 +94,6 @@ export function metricMappingProblems(mapping: MetricMapping): string[] {
     if (name.trim() === '') problems.push(`the ${role} dimension name is empty`);
   }
   return problems;
-}
-
-interface RowBuilder {
-  readonly day: string;
-  readonly userId: string;
-  readonly model: string;
-  readonly tier: string;
-  readonly tokens: TokenCounts;
-  requests: number;
 }
 
 export interface UsageAggregatorOptions {
@@ -214,21 +205,16 @@ function countTextProblem(text: string, decimalSeparator: '.' | ','): string {
  * by reason, with a location), so a run report can account for all of them.
  */
 export class UsageAggregator {
-  private readonly kindByMetric: Map<string, TokenKind>;
+  /** A metric's token kind as its place in TOKEN_KINDS, the slot of its sums in a day of a series. */
+  private readonly kindByMetric: Map<string, number>;
   private readonly totalMetric: string | null;
   private readonly requestMetric: string;
   private readonly dimensionNames: MetricMapping['dimensions'];
   private readonly startMs: number;
   private readonly endMs: number;
   private readonly dayOf: (instant: Date) => string;
-  /**
-   * One flat map keyed by day, user, model and tier. A month holds hundreds of thousands of rows; maps nested
-   * per dimension cost a small Map per day x user and per day x user x model, several times the rows' own
-   * size, while building one key per sample is cheap.
-   */
-  private readonly builders = new Map<string, RowBuilder>();
-  /** One string per day for all of its rows, rather than one per row. */
-  private readonly days = new Map<string, string>();
+  /** The sums per user, model, tier and day: one series per user, model and tier with a flat array of sums. */
+  private readonly usage = new UsageSeriesSet();
   private finished = false;
   private readonly rejects = new RejectCollector();
   /** The same figures per day, for the days a sample's time placed it in (rare: rejects, totals, repeats). */
@@ -245,7 +231,12 @@ export class UsageAggregator {
 
   constructor(mapping: MetricMapping, window: TimeWindow, timeZone: string, options: UsageAggregatorOptions = {}) {
     // A Map, not the record: a metric named "constructor" must not hit Object.prototype.
-    this.kindByMetric = new Map(Object.entries(mapping.tokenKinds));
+    this.kindByMetric = new Map();
+    for (const [name, kind] of Object.entries(mapping.tokenKinds)) {
+      const slot = TOKEN_KINDS.indexOf(kind);
+      if (slot === -1) throw new AppError('CONFIG_INVALID', `metric "${name}" maps to "${kind}", which is not a token kind`);
+      this.kindByMetric.set(name, slot);
+    }
     this.totalMetric = mapping.totalTokensMetric;
     this.requestMetric = mapping.requestCountMetric;
     this.dimensionNames = mapping.dimensions;
@@ -309,13 +300,13 @@ export class UsageAggregator {
     if (!Number.isSafeInteger(tokensRead) || !Number.isSafeInteger(requestsRead)) {
       return this.reject(location, 'the total of everything read would exceed the safe integer range', raw, day);
     }
-    const builder = this.builderFor(day, userId, model, tier);
-    const tokens = kind === undefined ? 0 : builder.tokens[kind] + addedTokens;
-    const requests = builder.requests + addedRequests;
+    const series = this.usage.seriesOf(userId, model, tier);
+    const at = this.usage.daySlot(series, day);
+    const sums = series.sums;
     this.tokensRead = tokensRead;
     this.requestsRead = requestsRead;
-    if (kind !== undefined) builder.tokens[kind] = tokens;
-    builder.requests = requests;
+    if (kind !== undefined) sums[at + kind] = sums[at + kind]! + addedTokens;
+    sums[at + REQUESTS_SLOT] = sums[at + REQUESTS_SLOT]! + addedRequests;
   }
 
   /** `day`: the calendar day the rejected row belongs to, when the source knows it. */
@@ -327,14 +318,13 @@ export class UsageAggregator {
 
   /**
    * The rows in a stable order (day, user, model, tier) so reruns produce identical output. Taking the result
-   * ends the aggregation: the rows are the sums themselves, handed over rather than copied, so a month's rows
+   * ends the aggregation: the rows are the sums themselves, handed over rather than copied, so a month's sums
    * exist once.
    */
   result(sourceDescription: string, extras: UsageResultExtras = {}): UsageReadResult {
     this.assertOpen();
     this.finished = true;
-    const rows: UsageRow[] = [...this.builders.values()].sort(compareRows);
-    this.builders.clear();
+    const rows = this.usage.rows();
     const duplicates = this.repeats?.summary(extras.duplicateFiles ?? []);
     return {
       rows,
@@ -360,21 +350,6 @@ export class UsageAggregator {
     return figures;
   }
 
-  private builderFor(day: string, userId: string, model: string, tier: string): RowBuilder {
-    const key = rowKey(day, userId, model, tier);
-    let builder = this.builders.get(key);
-    if (builder === undefined) {
-      let sharedDay = this.days.get(day);
-      if (sharedDay === undefined) {
-        sharedDay = day;
-        this.days.set(day, day);
-      }
-      builder = { day: sharedDay, userId, model, tier, tokens: zeroTokens(), requests: 0 };
-      this.builders.set(key, builder);
-    }
-    return builder;
-  }
-
   private assertOpen(): void {
     if (this.finished) throw new AppError('INTERNAL', 'usage samples were added after the aggregation result was taken');
   }
@@ -382,15 +357,6 @@ export class UsageAggregator {
   private skip(reason: string): void {
     this.skipped[reason] = (this.skipped[reason] ?? 0) + 1;
   }
-}
-
-/**
- * The separator cannot occur in a day (YYYY-MM-DD); a dimension holding it is keyed by its JSON form instead,
- * which starts with "[" where a plain key starts with a digit, so two different rows never share a key.
- */
-function rowKey(day: string, userId: string, model: string, tier: string): string {
-  if (userId.includes('\u0000') || model.includes('\u0000') || tier.includes('\u0000')) return JSON.stringify([day, userId, model, tier]);
-  return `${day}\u0000${userId}\u0000${model}\u0000${tier}`;
 }
 
 function valueProblem(value: SampleValue, field: 'valueSum' | 'valueCount'): { reason: string; raw: string } | null {
@@ -526,8 +492,4 @@ class RepeatCheck {
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function compareRows(a: RowBuilder, b: RowBuilder): number {
-  return compareText(a.day, b.day) || compareText(a.userId, b.userId) || compareText(a.model, b.model) || compareText(a.tier, b.tier);
 }

@@ -51,9 +51,37 @@ export interface UsageInput {
   readonly rows: number;
 }
 
+/**
+ * A read's usage rows, in day, user, model, tier order (code unit order, so reruns give identical output).
+ * Not an array: a month at 100,000 users is millions of rows, kept by the reader in a compact form and handed
+ * out one fresh row object at a time. Iterating twice gives the same rows.
+ */
+export interface UsageRows extends Iterable<UsageRow> {
+  readonly count: number;
+  [Symbol.iterator](): Iterator<UsageRow>;
+  /**
+   * Every row once, in no promised order, for a reader that needs them only once and regroups them (the
+   * close): a compact form lets go of its rows as they are handed out, so they and what is built from them
+   * are never both whole. The rows cannot be iterated again afterwards.
+   */
+  drain(): Iterable<UsageRow>;
+  /** Every user with usage, sorted; the empty UserId (no user) is not one. */
+  users(): string[];
+}
+
+/** Rows already in an array (a small window, a test, a source that builds them in order) as UsageRows. */
+export function usageRowsOf(rows: readonly UsageRow[]): UsageRows {
+  return {
+    count: rows.length,
+    [Symbol.iterator]: () => rows[Symbol.iterator](),
+    drain: () => rows,
+    users: () => [...new Set(rows.map((row) => row.userId).filter((userId) => userId !== ''))].sort(),
+  };
+}
+
 /** What a usage source read for a window: the rows, what it rejected, and its own cross-check figures. */
 export interface UsageReadResult {
-  readonly rows: readonly UsageRow[];
+  readonly rows: UsageRows;
   readonly rejects: RejectSummary;
   /** Rows outside the requested window, or metrics not mapped to a token kind: counted, not used. */
   readonly skipped: Readonly<Record<string, number>>;

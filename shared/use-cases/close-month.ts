@@ -22,7 +22,7 @@ import {
 import { linesFingerprint } from '../domain/line-identity.js';
 import { revisionChanges, revisionChangesFromSummaries, summarizeRevision, type RevisionSummary } from '../domain/revisions.js';
 import { compareLines, groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
-import type { UsageReadResult, UsageRow } from '../domain/usage.js';
+import type { UsageReadResult, UsageRows } from '../domain/usage.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { BudgetSource } from '../ports/budget-source.js';
 import type { CostExporter } from '../ports/cost-export.js';
@@ -832,8 +832,8 @@ async function rollUpUsage(
     ...(read.duplicates ? { duplicates: read.duplicates } : {}),
     ...(read.inputs ? { inputs: read.inputs } : {}),
   };
-  // Only `rows` refers to the usage rows from here, so that dropping it below frees them.
-  let rows: readonly UsageRow[] | undefined = read.rows;
+  // Only `rows` refers to the usage rows from here, so that draining it below frees them.
+  const rows: UsageRows = read.rows;
   read = undefined;
   if (figures.rejects.count > 0) {
     logger.warn(`${figures.rejects.count} usage row(s) rejected`, { byReason: figures.rejects.byReason });
@@ -842,13 +842,13 @@ async function rollUpUsage(
   if (figures.duplicates && figures.duplicates.count > 0) logger.warn(`${figures.duplicates.count} repeated metric row(s) left out`, { files: figures.duplicates.files });
 
   logger.progress('directory', 'resolving users to teams');
-  const directory = await deps.directory.resolve(distinctUsers(rows));
+  const directory = await deps.directory.resolve(rows.users());
 
-  const rowCount = rows.length;
+  const rowCount = rows.count;
   logger.progress('pricing', `rolling up ${rowCount} usage rows`);
-  const grouped = groupMonthlyUsage(month, rows, directory);
-  // Dropped before pricing, which builds as much again: the rows and the priced lines never coexist here.
-  rows = undefined;
+  // Drained: the rows are let go of line by line as they are grouped, so the rows and the grouped month are
+  // never both whole, and neither is left when pricing builds as much again.
+  const grouped = groupMonthlyUsage(month, rows.drain(), directory);
   logger.progress('pricing', 'pricing each line by day');
   const lines = priceMonthlyUsage(grouped, priceBook);
   return { lines, usage: { ...figures, rows: rowCount }, directory };
@@ -909,12 +909,6 @@ function everyTenth(report: (done: number, total: number) => void): (done: numbe
       next = done + Math.max(1, Math.ceil(total / 10));
     }
   };
-}
-
-function distinctUsers(rows: readonly UsageRow[]): string[] {
-  const users = new Set<string>();
-  for (const row of rows) if (row.userId !== '') users.add(row.userId);
-  return [...users].sort();
 }
 
 /**

@@ -144,13 +144,13 @@ export async function ingestDaily(deps: IngestDailyDeps, request: IngestDailyReq
 
     logger.progress('usage', `reading usage for ${plan.firstDay} to ${plan.lastDay} (${days.length} day(s))`);
     const usage = await deps.usageSource.read(window, { timeZone: settings.timeZone, onProgress: (m) => logger.progress('usage', m) });
-    progress.rows = usage.rows.length;
+    progress.rows = usage.rows.count;
     progress.rejects = usage.rejects.count;
     if (usage.rejects.count > 0) logger.warn(`${usage.rejects.count} usage row(s) rejected`, { byReason: usage.rejects.byReason });
 
     const rowsByDay = groupByDay(usage.rows, days, logger);
     logger.progress('directory', 'resolving users to teams');
-    const directory = await deps.directory.resolve([...new Set(usage.rows.map((row) => row.userId).filter((id) => id !== ''))].sort());
+    const directory = await deps.directory.resolve(usage.rows.users());
 
     // Each day's summary is written after its lines: a day a crash left half-written has none, so a close
     // built from the daily rollups ingests it again.
@@ -185,7 +185,7 @@ export async function ingestDaily(deps: IngestDailyDeps, request: IngestDailyReq
       days,
       months: [...new Set(days.map(monthOfDay))],
       usage: {
-        rows: usage.rows.length,
+        rows: usage.rows.count,
         rejects: usage.rejects,
         skipped: usage.skipped,
         sourceDescription: usage.sourceDescription,
@@ -225,7 +225,7 @@ function advanceCoverage(coveredBefore: string | null, plan: IngestPlan, yesterd
   return lastComplete > coveredBefore ? lastComplete : coveredBefore;
 }
 
-function groupByDay(rows: readonly UsageRow[], days: readonly string[], logger: Logger): Map<string, UsageRow[]> {
+function groupByDay(rows: Iterable<UsageRow>, days: readonly string[], logger: Logger): Map<string, UsageRow[]> {
   const wanted = new Set(days);
   const byDay = new Map<string, UsageRow[]>();
   let outside = 0;

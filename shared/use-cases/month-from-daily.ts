@@ -4,9 +4,9 @@ import { AppError } from '../domain/errors.js';
 import { dayInZone, daysOfMonth, nextDay, type TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
 import { groupMonthlyUsage, priceMonthlyUsage, type MonthlyLine } from '../domain/rollup.js';
-import { addTokensInto, type TokenCounts } from '../domain/tokens.js';
 import type { DayLine } from '../domain/daily.js';
 import type { UsageRow } from '../domain/usage.js';
+import { UsageSeriesSet } from '../domain/usage-series.js';
 import type { Directory } from '../ports/directory.js';
 import { ingestDaily, type IngestDailyDeps } from './ingest-daily.js';
 
@@ -170,55 +170,30 @@ async function storedUsage(deps: Pick<IngestDailyDeps, 'dailyRollups'>, days: re
   return usage;
 }
 
-interface UsageDay {
-  readonly tokens: TokenCounts;
-  requests: number;
-}
-
 /**
  * A month's stored usage per user, model and tier, each with its days: what the day lines say without their
  * team, names or costs. A day's lines give each user one team, so a user, model and tier has one line a day.
+ * Kept as one series per user, model and tier with a flat array of sums (UsageSeriesSet), not an object per
+ * line-day.
  */
 class StoredUsage {
-  private readonly lines = new Map<string, { readonly userId: string; readonly model: string; readonly tier: string; readonly days: Map<string, UsageDay> }>();
-  private lineDays = 0;
+  private readonly usage = new UsageSeriesSet();
 
   get size(): number {
-    return this.lineDays;
+    return this.usage.count;
   }
 
   add(day: string, dayLines: readonly DayLine[]): void {
-    for (const line of dayLines) {
-      const key = JSON.stringify([line.userId, line.model, line.tier]);
-      let entry = this.lines.get(key);
-      if (entry === undefined) {
-        entry = { userId: line.userId, model: line.model, tier: line.tier, days: new Map() };
-        this.lines.set(key, entry);
-      }
-      const known = entry.days.get(day);
-      if (known === undefined) {
-        entry.days.set(day, { tokens: { ...line.tokens }, requests: line.requests });
-        this.lineDays += 1;
-      } else {
-        addTokensInto(known.tokens, line.tokens);
-        known.requests += line.requests;
-      }
-    }
+    for (const line of dayLines) this.usage.add(line.userId, line.model, line.tier, day, line.tokens, line.requests);
   }
 
   /** Every user with usage, sorted; the empty UserId (no user) is not one. */
   users(): string[] {
-    const users = new Set<string>();
-    for (const entry of this.lines.values()) if (entry.userId !== '') users.add(entry.userId);
-    return [...users].sort();
+    return this.usage.users();
   }
 
-  /** The usage as rows, each line forgotten once its rows were handed out. */
-  *drain(): Generator<UsageRow> {
-    for (const [key, entry] of this.lines) {
-      this.lines.delete(key);
-      for (const [day, usage] of entry.days) yield { day, userId: entry.userId, model: entry.model, tier: entry.tier, tokens: usage.tokens, requests: usage.requests };
-    }
-    this.lineDays = 0;
+  /** The usage as rows, line by line, each line let go of once its rows were handed out. */
+  drain(): Iterable<UsageRow> {
+    return this.usage.rows().drain();
   }
 }

@@ -152,7 +152,7 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
     );
     const read = await source().read(OCTOBER_3, { timeZone: ZONE });
 
-    expect(read.rows).toEqual([
+    expect([...read.rows]).toEqual([
       { day: '2026-10-03', userId: '', model: 'claude-haiku-4-5', tier: 'Claude.Standard', tokens: tokens(10, 0), requests: 1 },
       { day: '2026-10-03', userId: 'oid-a', model: 'claude-sonnet-4-6', tier: 'Claude.Standard', tokens: tokens(1200, 300), requests: 3 },
     ]);
@@ -183,13 +183,13 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
       '2026-10-02T22:00:00.000Z/2026-10-03T22:00:00.000Z',
       '2026-10-03T22:00:00.000Z/2026-10-04T22:00:00.000Z',
     ]);
-    expect(read.rows.map((r) => r.day)).toEqual(['2026-10-03', '2026-10-04']);
+    expect([...read.rows].map((r) => r.day)).toEqual(['2026-10-03', '2026-10-04']);
   });
 
   it('returns nothing for an empty result', async () => {
     serveQueries(() => HttpResponse.json(result([])));
     const read = await source().read(OCTOBER_3, { timeZone: ZONE });
-    expect(read.rows).toEqual([]);
+    expect([...read.rows]).toEqual([]);
     expect(read.rejects.count).toBe(0);
     expect(read.reportedTotalTokens).toBeNull();
   });
@@ -210,7 +210,7 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
     );
     const read = await source().read(OCTOBER_3, { timeZone: ZONE });
 
-    expect(read.rows.map((r) => r.userId)).toEqual(['oid-a']);
+    expect([...read.rows].map((r) => r.userId)).toEqual(['oid-a']);
     expect(read.rejects.count).toBe(6);
     expect(read.rejects.byReason).toEqual({
       'valueSum is negative': 1,
@@ -272,7 +272,7 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
 
     expect(clock.sleeps).toEqual([7000]);
     expect(seen).toHaveLength(2);
-    expect(read.rows).toHaveLength(1);
+    expect([...read.rows]).toHaveLength(1);
     expect(progress.join('\n')).toContain('HTTP 429');
   });
 
@@ -332,7 +332,7 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
     });
     const read = await source().read(OCTOBER_3, { timeZone: ZONE });
 
-    expect(read.rows.map((r) => [r.userId, r.tokens.input, r.requests])).toEqual([
+    expect([...read.rows].map((r) => [r.userId, r.tokens.input, r.requests])).toEqual([
       ['oid-a', 100, 1],
       ['oid-b', 200, 2],
       ['oid-c', 300, 3],
@@ -389,7 +389,7 @@ describe('AppInsightsUsageSource on the Logs query API', () => {
     );
     const read = await source({ target: { kind: 'resource', resourceId } }).read(OCTOBER_3, { timeZone: ZONE });
 
-    expect(read.rows).toHaveLength(1);
+    expect([...read.rows]).toHaveLength(1);
     expect(urls).toHaveLength(1);
     expect(urls[0]).toBe(`/v1${resourceId}/query`);
   });

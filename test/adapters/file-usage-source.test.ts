@@ -70,7 +70,7 @@ describe('FileUsageSource reading a portal CSV export', () => {
     expect(result.skipped).toEqual({ 'outside window': 1 });
     expect(result.reportedTotalTokens).toBe(1020);
     expect(result.sourceDescription).toBe('file export: portal.csv');
-    expect(result.rows).toEqual([
+    expect([...result.rows]).toEqual([
       { day: '2026-10-25', userId: ALICE, model: 'claude-sonnet-4-5', tier: 'Claude.Standard', tokens: { ...zeroTokens(), input: 905, output: 120 }, requests: 4 },
       { day: '2026-10-25', userId: BOB, model: 'claude-opus-4-1', tier: 'Claude.Premium', tokens: { ...zeroTokens(), input: 10 }, requests: 1 },
     ]);
@@ -86,7 +86,7 @@ describe('FileUsageSource reading a portal CSV export', () => {
       ].join('\n'),
     );
     const result = await new FileUsageSource({ files: [path] }).read(monthWindow('2026-10', 'Europe/Paris'), { timeZone: 'Europe/Paris' });
-    expect(result.rows.map((row) => row.day)).toEqual(['2026-10-25']);
+    expect([...result.rows].map((row) => row.day)).toEqual(['2026-10-25']);
   });
 
   it('rejects unparseable rows with file:line and a reason, without stopping', async () => {
@@ -122,7 +122,7 @@ describe('FileUsageSource reading a portal CSV export', () => {
       'valueSum is negative': 1,
       'valueSum is empty': 1,
     });
-    expect(result.rows[0]!.tokens.input).toBe(20);
+    expect([...result.rows][0]!.tokens.input).toBe(20);
   });
 
   it('rejects only the line of a quote that never closes and reads the lines after it', async () => {
@@ -132,7 +132,7 @@ describe('FileUsageSource reading a portal CSV export', () => {
     const path = await fixture('unclosed.csv', lines.join('\n'));
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
     expect(result.rejects.samples).toEqual([{ location: 'unclosed.csv:2', reason: 'unclosed quote in a CSV field', raw: lines[1] }]);
-    expect(result.rows[0]!.tokens.input).toBe(30);
+    expect([...result.rows][0]!.tokens.input).toBe(30);
   });
 
   it('reads an AppMetrics export with its own column names and projected dimension columns', async () => {
@@ -146,7 +146,7 @@ describe('FileUsageSource reading a portal CSV export', () => {
       ].join('\n'),
     );
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
-    expect(result.rows).toEqual([
+    expect([...result.rows]).toEqual([
       { day: '2026-10-03', userId: '', model: 'unknown', tier: 'unknown', tokens: { ...zeroTokens(), input: 8 }, requests: 1 },
       { day: '2026-10-03', userId: ALICE, model: 'claude-haiku-4-5', tier: 'Claude.Standard', tokens: { ...zeroTokens(), input: 64, output: 16 }, requests: 2 },
     ]);
@@ -184,7 +184,7 @@ describe('FileUsageSource reading NDJSON', () => {
       { location: 'usage.ndjson:4', reason: 'valueSum is missing', raw: lines[3] },
     ]);
     expect(result.inputs).toEqual([{ name: 'usage.ndjson', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: 5 }]);
-    expect(result.rows).toEqual([
+    expect([...result.rows]).toEqual([
       { day: '2026-10-05', userId: '', model: 'unknown', tier: 'unknown', tokens: { ...zeroTokens(), input: 7 }, requests: 1 },
       { day: '2026-10-05', userId: ALICE, model: 'claude-sonnet-4-5', tier: 'Claude.Standard', tokens: { ...zeroTokens(), input: 120, output: 30 }, requests: 2 },
     ]);
@@ -241,9 +241,9 @@ describe('FileUsageSource inputs', () => {
     const progress: string[] = [];
     const result = await new FileUsageSource({ files }).read(OCTOBER_UTC, { timeZone: 'Europe/Paris', onProgress: (m) => progress.push(m) });
 
-    const totals = sumTokens(result.rows.map((row) => row.tokens));
+    const totals = sumTokens([...result.rows].map((row) => row.tokens));
     expect(totals).toEqual({ ...zeroTokens(), input: expectedInput, output: expectedOutput });
-    expect(result.rows.reduce((sum, row) => sum + row.requests, 0)).toBe(expectedRequests);
+    expect([...result.rows].reduce((sum, row) => sum + row.requests, 0)).toBe(expectedRequests);
     expect(result.rejects.count).toBe(0);
     expect(result.skipped['outside window'] ?? 0).toBe(0);
     expect(totalTokens(totals)).toBeGreaterThan(0);
@@ -261,7 +261,7 @@ describe('FileUsageSource inputs', () => {
     const progress: string[] = [];
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC', onProgress: (m) => progress.push(m) });
     expect(progress).toEqual(['long.ndjson: 250,000 lines read']);
-    expect(sumTokens(result.rows.map((row) => row.tokens)).input).toBe(250_001);
+    expect(sumTokens([...result.rows].map((row) => row.tokens)).input).toBe(250_001);
     expect(result.duplicates?.count).toBe(0);
   });
 });
@@ -305,7 +305,7 @@ describe('FileUsageSource: strict counts, findable rejects and unkeyable dimensi
     const path = await fixture('numbers.csv', lines.join('\n'));
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
 
-    expect(result.rows.map((row) => [row.tokens.input, row.requests])).toEqual([[2234, 3]]);
+    expect([...result.rows].map((row) => [row.tokens.input, row.requests])).toEqual([[2234, 3]]);
     expect(result.rejects.all).toEqual([
       { location: 'numbers.csv:4', reason: 'valueSum is hexadecimal', raw: '0x10' },
       { location: 'numbers.csv:5', reason: 'valueSum is binary', raw: '0b11' },
@@ -329,7 +329,7 @@ describe('FileUsageSource: strict counts, findable rejects and unkeyable dimensi
     const path = await fixture('numbers.ndjson', lines.join('\n'));
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
 
-    expect(result.rows.map((r) => [r.tokens.input, r.requests])).toEqual([[1334, 2]]);
+    expect([...result.rows].map((r) => [r.tokens.input, r.requests])).toEqual([[1334, 2]]);
     expect(result.rejects.all).toEqual([
       { location: 'numbers.ndjson:3', reason: 'valueSum is not an integer', raw: '12.5' },
       { location: 'numbers.ndjson:4', reason: 'valueSum is negative', raw: '-7' },
@@ -356,7 +356,7 @@ describe('FileUsageSource: strict counts, findable rejects and unkeyable dimensi
       ].join('\n'),
     );
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
-    expect(result.rows.map((row) => [row.model, row.tokens.input])).toEqual([['claude-sonnet-4-5', 50]]);
+    expect([...result.rows].map((row) => [row.model, row.tokens.input])).toEqual([['claude-sonnet-4-5', 50]]);
     expect(result.rejects.count).toBe(2);
     expect(result.rejects.all).toEqual([
       { location: 'dimensions.csv:3', reason: 'Model is longer than 100 bytes, more than a storage key can hold', raw: `${longModel.slice(0, 120)}… (1,107 characters)` },
@@ -380,7 +380,7 @@ describe('FileUsageSource: European exports', () => {
       ].join('\r\n'),
     );
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
-    expect(result.rows.map((row) => [row.day, row.tokens.input, row.tokens.output])).toEqual([
+    expect([...result.rows].map((row) => [row.day, row.tokens.input, row.tokens.output])).toEqual([
       ['2026-10-03', 100, 7],
       ['2026-10-25', 1234, 0],
     ]);
@@ -420,13 +420,13 @@ describe('FileUsageSource: European exports', () => {
     );
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
     expect(result.rejects.all).toEqual([{ location: 'one-bad-date.csv:3', reason: 'timestamp is neither ISO 8601 nor M/D/YYYY, h:mm:ss AM', raw: '25/10/2026, 1:31:00.000 AM' }]);
-    expect(result.rows[0]!.tokens.input).toBe(100);
+    expect([...result.rows][0]!.tokens.input).toBe(100);
   });
 
   it('reads dotted dates day first', async () => {
     const path = await fixture('dotted.csv', ['timestamp [UTC],name,valueSum,valueCount,customDimensions', `03.10.2026 01:30:00,Prompt Tokens,5,1,${quoted(bag('m'))}`].join('\n'));
     const result = await new FileUsageSource({ files: [path] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
-    expect(result.rows.map((row) => [row.day, row.tokens.input])).toEqual([['2026-10-03', 5]]);
+    expect([...result.rows].map((row) => [row.day, row.tokens.input])).toEqual([['2026-10-03', 5]]);
   });
 
   it('names another delimiter instead of listing missing columns', async () => {
@@ -456,8 +456,8 @@ describe('FileUsageSource: the same data twice', () => {
     const b = await fixture('b.csv', content);
     const result = await new FileUsageSource({ files: [a, b] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
 
-    expect(sumTokens(result.rows.map((row) => row.tokens)).input).toBe(inputOf([1, 2, 3]));
-    expect(result.rows.reduce((sum, row) => sum + row.requests, 0)).toBe(9);
+    expect(sumTokens([...result.rows].map((row) => row.tokens)).input).toBe(inputOf([1, 2, 3]));
+    expect([...result.rows].reduce((sum, row) => sum + row.requests, 0)).toBe(9);
     const sha = result.inputs![0]!.sha256!;
     expect(result.inputs).toEqual([
       { name: 'a.csv', sha256: sha, rows: 9 },
@@ -471,7 +471,7 @@ describe('FileUsageSource: the same data twice', () => {
   it('says so when one path is given twice', async () => {
     const a = await fixture('twice.csv', exportOf([4]));
     const result = await new FileUsageSource({ files: [a, a] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
-    expect(sumTokens(result.rows.map((row) => row.tokens)).input).toBe(inputOf([4]));
+    expect(sumTokens([...result.rows].map((row) => row.tokens)).input).toBe(inputOf([4]));
     expect(result.duplicates!.files).toEqual([expect.stringMatching(/^twice\.csv was given twice \(sha256 [0-9a-f]{16}…\)$/)]);
   });
 
@@ -490,7 +490,7 @@ describe('FileUsageSource: the same data twice', () => {
     const result = await new FileUsageSource({ files: [first, second] }).read(OCTOBER_UTC, { timeZone: 'UTC' });
 
     const days = Array.from({ length: 15 }, (_, i) => i + 1);
-    expect(sumTokens(result.rows.map((row) => row.tokens))).toEqual({ ...zeroTokens(), input: inputOf(days), output: days.reduce((a, b) => a + b, 0) });
+    expect(sumTokens([...result.rows].map((row) => row.tokens))).toEqual({ ...zeroTokens(), input: inputOf(days), output: days.reduce((a, b) => a + b, 0) });
     expect(result.duplicates!.count).toBe(9);
     expect(result.duplicates!.files).toEqual([]);
     expect(result.duplicates!.samples.slice(0, 3)).toEqual([

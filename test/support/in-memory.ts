@@ -4,7 +4,7 @@ import type { PriceBook } from '../../shared/domain/price-book.js';
 import type { MonthReport } from '../../shared/domain/report.js';
 import type { RevisionSummary } from '../../shared/domain/revisions.js';
 import { compareLines, lineKey, type MonthlyLine } from '../../shared/domain/rollup.js';
-import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
+import { usageRowsOf, type UsageReadResult, type UsageRow } from '../../shared/domain/usage.js';
 import type { AlertChannel, AlertClaim, AlertLedger, AlertRecord, AlertSettlement, ClaimOutcome } from '../../shared/ports/alert-ledger.js';
 import type { ArtifactStore } from '../../shared/ports/artifacts.js';
 import type { Directory } from '../../shared/ports/directory.js';
@@ -212,7 +212,7 @@ export class StaticUsageSource implements UsageSource {
   constructor(public rows: UsageRow[]) {}
   async read(): Promise<UsageReadResult> {
     return {
-      rows: this.rows,
+      rows: usageRowsOf(this.rows),
       rejects: { count: 0, samples: [], byReason: {} },
       skipped: {},
       reportedTotalTokens: null,
@@ -349,7 +349,7 @@ export class WindowedUsageSource implements UsageSource {
     const first = dayOf(window.start);
     const last = dayOf(new Date(window.end.getTime() - 1));
     return {
-      rows: this.rows.filter((row) => row.day >= first && row.day <= last),
+      rows: usageRowsOf(this.rows.filter((row) => row.day >= first && row.day <= last)),
       rejects: { count: 0, samples: [], byReason: {} },
       skipped: {},
       reportedTotalTokens: null,

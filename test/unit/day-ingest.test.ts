@@ -8,7 +8,7 @@ import {
   type DayIngestSummary,
 } from '../../shared/domain/day-ingest.js';
 import { nextDay } from '../../shared/domain/periods.js';
-import type { UsageReadResult } from '../../shared/domain/usage.js';
+import { usageRowsOf, type UsageReadResult } from '../../shared/domain/usage.js';
 
 const RUN = { id: 'run-1', at: new Date('2026-10-20T05:30:00Z') };
 const NO_REJECTS = { count: 0, samples: [], byReason: {} };
@@ -16,7 +16,7 @@ const NO_REJECTS = { count: 0, samples: [], byReason: {} };
 /** A read of three days of one file: two rejects dated to the 18th, one line that could not be dated. */
 function fileRead(): UsageReadResult {
   return {
-    rows: [],
+    rows: usageRowsOf([]),
     rejects: {
       count: 3,
       samples: [
@@ -117,7 +117,7 @@ describe('monthUsageFromSummaries', () => {
   });
 
   it('has no gateway total when no day and no read had one, and no duplicates when nothing repeated', () => {
-    const read: UsageReadResult = { rows: [], rejects: NO_REJECTS, skipped: {}, reportedTotalTokens: null, sourceDescription: 'rows' };
+    const read: UsageReadResult = { rows: usageRowsOf([]), rejects: NO_REJECTS, skipped: {}, reportedTotalTokens: null, sourceDescription: 'rows' };
     const month = monthUsageFromSummaries(summarizeIngestedDays(read, DAYS, ROWS, RUN));
     expect(month.reportedTotalTokens).toBeNull();
     expect(month).not.toHaveProperty('duplicates');

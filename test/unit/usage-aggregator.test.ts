@@ -50,7 +50,7 @@ describe('UsageAggregator', () => {
       sample({ at: '2026-10-05T22:00:00Z', valueSum: 20 }),
       sample({ at: '2026-10-06T08:00:00Z', valueSum: 30 }),
     ]);
-    expect(result.rows.map((row) => [row.day, row.tokens.input, row.requests])).toEqual([
+    expect([...result.rows].map((row) => [row.day, row.tokens.input, row.requests])).toEqual([
       ['2026-10-05', 10, 1],
       ['2026-10-06', 50, 2],
     ]);
@@ -66,8 +66,8 @@ describe('UsageAggregator', () => {
     ];
     const forward = aggregate(samples);
     const backward = aggregate([...samples].reverse());
-    expect(backward.rows).toEqual(forward.rows);
-    expect(forward.rows.map((row) => [row.day, row.userId, row.model, row.tier, row.tokens.input, row.tokens.output])).toEqual([
+    expect([...backward.rows]).toEqual([...forward.rows]);
+    expect([...forward.rows].map((row) => [row.day, row.userId, row.model, row.tier, row.tokens.input, row.tokens.output])).toEqual([
       ['2026-10-03', BOB, 'claude-opus-4-1', 'Claude.Standard', 9, 0],
       ['2026-10-07', ALICE, 'claude-sonnet-4-5', 'Claude.Premium', 7, 0],
       ['2026-10-07', ALICE, 'claude-sonnet-4-5', 'Claude.Standard', 3, 40],
@@ -82,9 +82,9 @@ describe('UsageAggregator', () => {
       sample({ at: '2026-10-10T10:00:00Z', name: 'Total Tokens', valueSum: 1500, valueCount: 4 }),
       sample({ at: '2026-10-10T10:01:00Z', name: 'Prompt Tokens', valueSum: 100, valueCount: 3 }),
     ]);
-    expect(result.rows).toHaveLength(1);
-    expect(result.rows[0]!.requests).toBe(7);
-    expect(result.rows[0]!.tokens).toEqual({ ...zeroTokens(), input: 1300, output: 300 });
+    expect([...result.rows]).toHaveLength(1);
+    expect([...result.rows][0]!.requests).toBe(7);
+    expect([...result.rows][0]!.tokens).toEqual({ ...zeroTokens(), input: 1300, output: 300 });
   });
 
   it('keeps Total Tokens apart as a cross-check and never prices it', () => {
@@ -96,8 +96,8 @@ describe('UsageAggregator', () => {
     ]);
     expect(result.reportedTotalTokens).toBe(1327);
     // BOB only reported a total: no priced row appears for him.
-    expect(result.rows.map((row) => row.userId)).toEqual([ALICE]);
-    expect(result.rows[0]!.tokens).toEqual({ ...zeroTokens(), input: 1000, output: 250 });
+    expect([...result.rows].map((row) => row.userId)).toEqual([ALICE]);
+    expect([...result.rows][0]!.tokens).toEqual({ ...zeroTokens(), input: 1000, output: 250 });
   });
 
   it('reports no total when the source emitted none', () => {
@@ -125,7 +125,7 @@ describe('UsageAggregator', () => {
       'metric not used: Reasoning Tokens': 2,
       'metric not used: constructor': 1,
     });
-    expect(result.rows.map((row) => row.tokens.input)).toEqual([3]);
+    expect([...result.rows].map((row) => row.tokens.input)).toEqual([3]);
     expect(result.rejects.count).toBe(0);
   });
 
@@ -159,7 +159,7 @@ describe('UsageAggregator', () => {
     expect(result.rejects.samples[0]).toEqual({ location: 'a.csv:2', reason: 'valueSum is negative', raw: '-5' });
     expect(result.rejects.all?.map((reject) => reject.raw)).toEqual(['-5', 'NaN', 'Infinity', '12.5', '1000000000001', '-1', '1.5', '-1', undefined, undefined]);
     // A sample of exactly the maximum is plausible and kept.
-    expect(result.rows.map((row) => row.tokens.input)).toEqual([MAX_TOKENS_PER_SAMPLE]);
+    expect([...result.rows].map((row) => row.tokens.input)).toEqual([MAX_TOKENS_PER_SAMPLE]);
     expect(result.reportedTotalTokens).toBeNull();
   });
 
@@ -170,8 +170,8 @@ describe('UsageAggregator', () => {
     const fits = Math.floor(Number.MAX_SAFE_INTEGER / perSample);
     for (let i = 0; i < fits + 1; i += 1) aggregator.add(sample({ at, valueSum: perSample, valueCount: 0 }), `big:${i}`);
     const result = aggregator.result('test');
-    expect(result.rows[0]!.tokens.input).toBe(fits * perSample);
-    expect(Number.isSafeInteger(result.rows[0]!.tokens.input)).toBe(true);
+    expect([...result.rows][0]!.tokens.input).toBe(fits * perSample);
+    expect(Number.isSafeInteger([...result.rows][0]!.tokens.input)).toBe(true);
     expect(result.rejects.byReason).toEqual({ 'the total of everything read would exceed the safe integer range': 1 });
   });
 
@@ -181,7 +181,7 @@ describe('UsageAggregator', () => {
       sample({ at: '2026-10-10T11:00:00Z', userId: '  ', model: ' ', tier: '', valueSum: 4 }),
     ]);
     expect(result.rejects.count).toBe(0);
-    expect(result.rows).toEqual([
+    expect([...result.rows]).toEqual([
       { day: '2026-10-10', userId: '', model: 'unknown', tier: 'unknown', tokens: { ...zeroTokens(), input: 15 }, requests: 2 },
     ]);
   });
@@ -202,8 +202,8 @@ describe('UsageAggregator', () => {
       ],
       mapping,
     );
-    expect(result.rows[0]!.tokens).toEqual({ ...zeroTokens(), input: 10, cacheRead: 500 });
-    expect(result.rows[0]!.requests).toBe(2);
+    expect([...result.rows][0]!.tokens).toEqual({ ...zeroTokens(), input: 10, cacheRead: 500 });
+    expect([...result.rows][0]!.requests).toBe(2);
     expect(result.reportedTotalTokens).toBeNull();
     expect(result.skipped).toEqual({ 'metric not used: Total Tokens': 1 });
   });
@@ -231,7 +231,7 @@ describe('UsageAggregator keys and hand-over', () => {
       sample({ at: '2026-10-05T10:00:00Z', userId: 'a', model: 'm', tier: 'Claude.\u0085Standard' }),
       sample({ at: '2026-10-05T10:00:00Z', userId: 'a', model: 'm' }),
     ]);
-    expect(result.rows.map((row) => [row.userId, row.model, row.tokens.input])).toEqual([['a', 'm', 100]]);
+    expect([...result.rows].map((row) => [row.userId, row.model, row.tokens.input])).toEqual([['a', 'm', 100]]);
     expect(result.rejects.all).toEqual([
       { location: 'test:1', reason: 'UserId contains a control character', raw: 'a\\u0000b' },
       { location: 'test:2', reason: 'Model contains a control character', raw: 'b\\u0000m' },
@@ -244,7 +244,7 @@ describe('UsageAggregator keys and hand-over', () => {
     aggregator.add(sample({ at: '2026-10-05T10:00:00Z' }), 'test:1');
     const { rows } = aggregator.result('test');
     expect(() => aggregator.add(sample({ at: '2026-10-05T10:00:00Z' }), 'test:2')).toThrow(/after the aggregation result/);
-    expect(rows[0]!.tokens.input).toBe(100);
+    expect([...rows][0]!.tokens.input).toBe(100);
   });
 });
 
@@ -298,7 +298,7 @@ describe('strict counts', () => {
       { location: 'test:2', reason: 'valueCount has a sign', raw: '+1' },
     ]);
     expect(result.skipped).toEqual({ 'outside window': 1, 'metric not used: Other': 1 });
-    expect(result.rows[0]!.tokens.input).toBe(1234);
+    expect([...result.rows][0]!.tokens.input).toBe(1234);
   });
 
   it('keeps the sum of everything read a safe integer, so no total built from the rows can lose precision', () => {
@@ -308,8 +308,8 @@ describe('strict counts', () => {
     // Every sample on a row of its own (a user each): no row comes near the limit, only their total does.
     for (let i = 0; i < fits + 1; i += 1) aggregator.add(sample({ at: '2026-10-10T10:00:00Z', userId: `user-${i}`, valueSum: perSample, valueCount: 0 }), `big:${i}`);
     const result = aggregator.result('test');
-    const total = result.rows.reduce((sum, row) => sum + row.tokens.input, 0);
-    expect(result.rows).toHaveLength(fits);
+    const total = [...result.rows].reduce((sum, row) => sum + row.tokens.input, 0);
+    expect([...result.rows]).toHaveLength(fits);
     expect(total).toBe(fits * perSample);
     expect(total).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
     expect(result.rejects.all).toEqual([{ location: `big:${fits}`, reason: 'the total of everything read would exceed the safe integer range', raw: String(perSample) }]);
@@ -334,7 +334,7 @@ describe('dimensions a store cannot key', () => {
       sample({ at: '2026-10-10T10:00:00Z', model: longModel, valueSum: 1000 }),
       sample({ at: '2026-10-10T10:01:00Z', valueSum: 5 }),
     ]);
-    expect(result.rows.map((row) => [row.model, row.tokens.input])).toEqual([['claude-sonnet-4-5', 15]]);
+    expect([...result.rows].map((row) => [row.model, row.tokens.input])).toEqual([['claude-sonnet-4-5', 15]]);
     expect(result.rejects.count).toBe(1);
     expect(result.rejects.all).toEqual([
       { location: 'test:2', reason: `Model is longer than ${MAX_DIMENSION_BYTES} bytes, more than a storage key can hold`, raw: `${longModel.slice(0, 120)}… (1,107 characters)` },
@@ -384,7 +384,7 @@ describe('repeated samples (overlapping exports)', () => {
     aggregator.add(sample({ at, valueSum: 999 }), 'b.csv:11');
     const result = aggregator.result('test');
 
-    const alice = result.rows.find((row) => row.userId === ALICE)!;
+    const alice = [...result.rows].find((row) => row.userId === ALICE)!;
     expect(alice.tokens).toEqual({ ...zeroTokens(), input: 107, output: 40 });
     expect(alice.requests).toBe(3);
     expect(result.reportedTotalTokens).toBe(100);
@@ -401,7 +401,7 @@ describe('repeated samples (overlapping exports)', () => {
 
   it('sums every sample when the source summarized on the server (no repeat check, no duplicates field)', () => {
     const result = aggregate([sample({ at, valueSum: 100 }), sample({ at, valueSum: 100 })]);
-    expect(result.rows[0]!.tokens.input).toBe(200);
+    expect([...result.rows][0]!.tokens.input).toBe(200);
     expect(result.duplicates).toBeUndefined();
   });
 

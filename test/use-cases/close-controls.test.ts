@@ -4,7 +4,7 @@ import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workboo
 import { DEFAULT_CLOSE_CONTROL_LIMITS } from '../../shared/domain/close-controls.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { TimeWindow } from '../../shared/domain/periods.js';
-import type { DuplicateSummary, RejectSummary, UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
+import { usageRowsOf, type DuplicateSummary, type RejectSummary, type UsageReadResult, type UsageRow } from '../../shared/domain/usage.js';
 import type { DeliveryRecord } from '../../shared/ports/ledger.js';
 import type { OutgoingMail, SentMail } from '../../shared/ports/mailer.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
@@ -29,7 +29,7 @@ class ScriptedUsage implements UsageSource {
     const start = window.start.toISOString().slice(0, 10);
     const end = window.end.toISOString().slice(0, 10);
     return {
-      rows: this.rows.filter((row) => row.day >= start && row.day < end),
+      rows: usageRowsOf(this.rows.filter((row) => row.day >= start && row.day < end)),
       rejects: this.rejects,
       skipped: this.skipped,
       reportedTotalTokens: this.reportedTotalTokens,

@@ -6,7 +6,7 @@ import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workboo
 import { AppError } from '../../shared/domain/errors.js';
 import { money, sumMoney } from '../../shared/domain/money.js';
 import type { TimeWindow } from '../../shared/domain/periods.js';
-import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
+import { usageRowsOf, type UsageReadResult, type UsageRow } from '../../shared/domain/usage.js';
 import type { MonthClose } from '../../shared/ports/ledger.js';
 import type { OutgoingMail } from '../../shared/ports/mailer.js';
 import type { UsageSource } from '../../shared/ports/usage-source.js';
@@ -22,7 +22,7 @@ class MonthlyUsageSource implements UsageSource {
     const start = window.start.toISOString().slice(0, 10);
     const end = window.end.toISOString().slice(0, 10);
     return {
-      rows: this.rows.filter((row) => row.day >= start && row.day < end),
+      rows: usageRowsOf(this.rows.filter((row) => row.day >= start && row.day < end)),
       rejects: { count: 0, samples: [], byReason: {} },
       skipped: {},
       reportedTotalTokens: null,

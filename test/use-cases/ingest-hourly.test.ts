@@ -8,7 +8,7 @@ import { DailyStoreTeamSpendSource } from '../../shared/adapters/daily-store-spe
 import type { Services } from '../../shared/composition-root.js';
 import { parseBudgetDocument } from '../../shared/domain/budgets.js';
 import { createDayResolver, type TimeWindow } from '../../shared/domain/periods.js';
-import type { UsageReadResult, UsageRow } from '../../shared/domain/usage.js';
+import { usageRowsOf, type UsageReadResult, type UsageRow } from '../../shared/domain/usage.js';
 import { silentLogger, type Clock } from '../../shared/ports/runtime.js';
 import type { ReadUsageOptions, UsageSource } from '../../shared/ports/usage-source.js';
 import type { EvaluateBudgetsDeps } from '../../shared/use-cases/evaluate-budgets.js';
@@ -40,7 +40,7 @@ class DelayedUsageSource implements UsageSource {
     const rows = this.samples
       .filter((s) => s.emittedAt.getTime() <= visibleUntil && s.emittedAt >= window.start && s.emittedAt < window.end)
       .map((s) => ({ ...s.row, day: dayOf(s.emittedAt) }));
-    return { rows, rejects: { count: 0, samples: [], byReason: {} }, skipped: {}, reportedTotalTokens: null, sourceDescription: 'delayed samples' };
+    return { rows: usageRowsOf(rows), rejects: { count: 0, samples: [], byReason: {} }, skipped: {}, reportedTotalTokens: null, sourceDescription: 'delayed samples' };
   }
 }
 
