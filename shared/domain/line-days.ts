@@ -183,8 +183,21 @@ export class DayColumnsBuilder {
     else this.units!.push(UNPRICED);
   }
 
+  /**
+   * The columns, each copied to its exact length: arrays that grew by pushing keep up to half again their length
+   * in spare slots, which a month of lines would hold for as long as it lives.
+   */
   build(): DayColumns {
-    return new DayColumns(this.names.length, this.names, this.sums, this.units, this.digits, this.exact, this.uniformEntries ? null : this.entryIds, this.entryId);
+    return new DayColumns(
+      this.names.length,
+      this.names.slice(),
+      this.sums.slice(),
+      this.units?.slice() ?? null,
+      this.digits,
+      this.exact?.slice() ?? null,
+      this.uniformEntries ? null : this.entryIds.slice(),
+      this.entryId,
+    );
   }
 
   private noteEntry(entryId: string | null, unpriced: boolean): void {
