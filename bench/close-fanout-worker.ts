@@ -7,12 +7,21 @@ import { createServices } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings } from '../shared/config/settings.js';
 import type { WorkHandler, WorkQueueName } from '../shared/ports/work-queues.js';
-import { silentLogger } from '../shared/ports/runtime.js';
+import { silentLogger, type Logger } from '../shared/ports/runtime.js';
 import { closeWorkHandlers } from '../shared/use-cases/close-work.js';
-import { benchSettings } from './support.js';
+import { benchSettings, mb } from './support.js';
 
 const started = performance.now();
-const services = await createServices(loadSettings(benchSettings(), { projectRoot: PROJECT_ROOT }), { logger: silentLogger });
+/** With BENCH_HEAP set (and --expose-gc), each progress step prints this worker's live heap, as the close bench does. */
+const heapLogger: Logger = {
+  ...silentLogger,
+  progress: (step, message) => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const memory = process.memoryUsage();
+    process.stderr.write(`[heap ${process.pid}] ${step} (${message}): ${mb(memory.heapUsed)} MB used, external ${mb(memory.external)} MB, rss ${mb(memory.rss)} MB\n`);
+  },
+};
+const services = await createServices(loadSettings(benchSettings(), { projectRoot: PROJECT_ROOT }), { logger: process.env.BENCH_HEAP ? heapLogger : silentLogger });
 if (!services.closeWork || !services.drainWorkQueues) throw new Error('the bench worker has no work queues');
 const handlers = closeWorkHandlers(services.closeWork);
 const byQueue: Partial<Record<WorkQueueName, { items: number; ms: number; longestMs: number }>> = {};

@@ -41,7 +41,7 @@ const teams = Number(values.teams);
 const workers = Number(values.workers);
 const month = values.month!;
 // As deployed: 1,536 MB of old space on a 2,048 MB instance (docs/scale.md); 384 MB for the 10k month.
-const heapMb = Number(values['heap-mb'] ?? (users <= 10_000 ? 384 : 1536));
+const heapMb = Number(values['heap-mb'] ?? (users <= 10_000 ? 384 : 1024));
 runWithHeapCap(heapMb, 'FANOUT_BENCH_HEAP_MB');
 const TARGET_SECONDS = users <= 10_000 ? 10 : 180;
 const TARGET_RSS_MB = users <= 10_000 ? 500 : 1024;

@@ -41,12 +41,12 @@ const users = Number(values.users);
 const teams = Number(values.teams);
 
 /**
- * V8's old space is capped as the deployed app caps it (infra/app/function-app.bicep sets 1,536 MB for a
+ * V8's old space is capped as the deployed app caps it (infra/app/function-app.bicep sets 1,024 MB for a
  * 2,048 MB Flex Consumption instance), or at 384 MB for the default 10k-user month: the close's live heap
  * stays near 125 MB there, and without a cap V8 lets garbage pile up to several times that before collecting.
  * The cap is a node flag, so the bench starts itself again with it (`--heap-mb` overrides).
  */
-const heapMb = Number(values['heap-mb'] ?? (users <= 10_000 ? 384 : 1536));
+const heapMb = Number(values['heap-mb'] ?? (users <= 10_000 ? 384 : 1024));
 runWithHeapCap(heapMb, 'CLOSE_BENCH_HEAP_MB');
 const month = values.month!;
 const usageFrom = values['usage-from'] === 'daily-rollups' ? 'daily-rollups' : 'usage-source';

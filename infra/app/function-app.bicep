@@ -35,12 +35,13 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-// V8's old space for the instance size (docs/scale.md): Node's default (about 1 GB on a 64-bit machine) is too
-// small for a 100,000-user close and ignores the instance's memory. Three quarters of the instance leaves room
-// for the Functions host, V8's young generation and code, and the SDKs' buffers outside the heap.
+// V8's old space for the instance size (docs/scale.md): Node's default (about 1 GB on a 64-bit machine) ignores the
+// instance's memory. V8 lets garbage pile up to whatever cap it has, so the cap is what bounds a worker's RSS: at
+// 100,000 users the close's live heap peaks near 620 MB, and a 1,024 MB cap keeps every invocation under 1 GB of
+// RSS on the 2,048 MB instance, leaving the rest to the Functions host and the buffers outside the heap.
 var nodeHeapMBByInstance = {
   '512': 384
-  '2048': 1536
+  '2048': 1024
   '4096': 3072
 }
 var nodeHeapMB = nodeHeapMBByInstance[string(instanceMemoryMB)]

@@ -194,6 +194,7 @@ async function runFinanceItem(deps: CloseWorkDeps, item: ItemAddress, meta: Work
     if (priceBook.version !== work.context.priceBook.version) {
       throw new AppError('INTERNAL', `the price book is now ${priceBook.version}, but ${item.month} revision ${item.revision} was closed with ${work.context.priceBook.version}: close the month again, which makes a new revision`);
     }
+    deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision}`);
     let lines: MonthlyLine[] | undefined = (await deps.rollups.readMonth(item.month)).sort(compareLines);
     if (await supersede(deps, item, FINANCE_ITEM)) return;
 
