@@ -18,7 +18,7 @@ const heapLogger: Logger = {
   progress: (step, message) => {
     (globalThis as { gc?: () => void }).gc?.();
     const memory = process.memoryUsage();
-    process.stderr.write(`[heap ${process.pid}] ${step} (${message}): ${mb(memory.heapUsed)} MB used, external ${mb(memory.external)} MB, rss ${mb(memory.rss)} MB\n`);
+    process.stderr.write(`[heap ${process.pid} at ${((performance.now() - started) / 1000).toFixed(1)} s] ${step} (${message}): ${mb(memory.heapUsed)} MB used, external ${mb(memory.external)} MB, rss ${mb(memory.rss)} MB\n`);
   },
 };
 const services = await createServices(loadSettings(benchSettings(), { projectRoot: PROJECT_ROOT }), { logger: process.env.BENCH_HEAP ? heapLogger : silentLogger });
