@@ -343,6 +343,29 @@ describe('ExcelReportRenderer.financeWorkbook', () => {
   });
 });
 
+describe('a finance workbook of many lines', () => {
+  it('writes every line and user of tables longer than one slice, in order, under the header and above the Total', async () => {
+    // 2,600 users in two teams, one line each: the Lines and Users tables are written a slice of rows at a time.
+    const users = Array.from({ length: 2_600 }, (_, index) => ({ userId: `u${String(index).padStart(5, '0')}`, teamId: index % 2 === 0 ? 'alpha' : 'beta' }));
+    const directory = testDirectory(users, [
+      { id: 'alpha', name: 'Alpha', leads: [] },
+      { id: 'beta', name: 'Beta', leads: [] },
+    ]);
+    const priceBook = testPriceBook();
+    const rows = users.map((user, index) => usageRow({ day: '2026-10-02', userId: user.userId, tokens: tokens({ input: 1_000 + index }) }));
+    const report = buildMonthReport(buildMonthlyLines('2026-10', rows, directory, priceBook), octoberReportContext(priceBook, directory.teams));
+
+    const workbook = await render(report);
+    const lines = table(sheet(workbook, 'Lines'), 'Team');
+    expect(lines.rows.map((row) => lines.cell(row, 'User id (oid)').value)).toEqual(report.lines.map((line) => line.userId));
+    expect(lines.rows.map((row) => lines.number(row, 'Input tokens'))).toEqual(report.lines.map((line) => line.tokens.input));
+    expect(lines.number(lines.total!, 'Input tokens')).toBe(report.tokens.input);
+    const userTable = table(sheet(workbook, 'Users'), 'Team');
+    expect(userTable.rows).toHaveLength(2_600);
+    expect(userTable.rows.map((row) => userTable.cell(row, 'User id (oid)').value)).toEqual(report.users.map((user) => user.userId));
+  });
+});
+
 /** A month built the way the close builds it, with days, last month and teams whose rounding can differ by a cent. */
 function builtMonth(options: { budgets?: ReportContext['budgets'] } = {}) {
   const directory = testDirectory(
