@@ -1,5 +1,5 @@
 import { fixedPointText, fromFixedPoint, money, type ExactSum, type Money } from './money.js';
-import type { TokenCounts } from './tokens.js';
+import { SUMS_PER_DAY, type TokenCounts } from './tokens.js';
 
 /** One day inside a monthly line: the daily rollup, priced by the price in force that day. */
 export interface DayUsage {
@@ -16,9 +16,6 @@ export interface DayUsage {
  * cacheWrite1h, requests, cost as cost.toFixed() or null, price entry id or null].
  */
 export type DayTuple = [string, number, number, number, number, number, number, string | null, string | null];
-
-/** Numbers kept per day: the token kinds in TOKEN_KINDS order, then requests. */
-export const SUMS_PER_DAY = 6;
 
 /** A day's place in `units` when the day has no price. Costs are never negative. */
 const UNPRICED = -1;
@@ -70,21 +67,16 @@ export class DayColumns {
   }
 
   toDays(): DayUsage[] {
-    const { names, sums, units, digits, exact, entryIds, entryId } = this;
+    const { names, sums } = this;
     const days: DayUsage[] = new Array<DayUsage>(this.length);
     for (let index = 0, at = 0; index < this.length; index++, at += SUMS_PER_DAY) {
-      let cost: Money | null;
-      if (exact !== null) cost = exact[index]!;
-      else {
-        const dayUnits = units![index]!;
-        cost = dayUnits === UNPRICED ? null : fromFixedPoint(dayUnits, digits);
-      }
+      const cost = this.costAt(index);
       days[index] = {
         day: names[index]!,
         tokens: { input: sums[at]!, output: sums[at + 1]!, cacheRead: sums[at + 2]!, cacheWrite5m: sums[at + 3]!, cacheWrite1h: sums[at + 4]! },
         requests: sums[at + 5]!,
         cost,
-        priceEntryId: entryIds !== null ? entryIds[index]! : cost === null ? null : entryId,
+        priceEntryId: this.entryIdAt(index, cost !== null),
       };
     }
     return days;
@@ -92,19 +84,31 @@ export class DayColumns {
 
   /** The days as tuples, the cost's text made from its units directly (fixedPointText), without a decimal. */
   toTuples(): DayTuple[] {
-    const { names, sums, units, digits, exact, entryIds, entryId } = this;
+    const { names, sums } = this;
     const tuples: DayTuple[] = new Array<DayTuple>(this.length);
     for (let index = 0, at = 0; index < this.length; index++, at += SUMS_PER_DAY) {
-      let cost: string | null;
-      if (exact !== null) cost = exact[index]?.toFixed() ?? null;
-      else {
-        const dayUnits = units![index]!;
-        cost = dayUnits === UNPRICED ? null : fixedPointText(dayUnits, digits);
-      }
-      const priceEntryId = entryIds !== null ? entryIds[index]! : cost === null ? null : entryId;
-      tuples[index] = [names[index]!, sums[at]!, sums[at + 1]!, sums[at + 2]!, sums[at + 3]!, sums[at + 4]!, sums[at + 5]!, cost, priceEntryId];
+      const cost = this.costTextAt(index);
+      tuples[index] = [names[index]!, sums[at]!, sums[at + 1]!, sums[at + 2]!, sums[at + 3]!, sums[at + 4]!, sums[at + 5]!, cost, this.entryIdAt(index, cost !== null)];
     }
     return tuples;
+  }
+
+  private costAt(index: number): Money | null {
+    if (this.exact !== null) return this.exact[index]!;
+    const units = this.units![index]!;
+    return units === UNPRICED ? null : fromFixedPoint(units, this.digits);
+  }
+
+  /** costAt(index)?.toFixed(), without making the decimal when the cost is in units. */
+  private costTextAt(index: number): string | null {
+    if (this.exact !== null) return this.exact[index]?.toFixed() ?? null;
+    const units = this.units![index]!;
+    return units === UNPRICED ? null : fixedPointText(units, this.digits);
+  }
+
+  private entryIdAt(index: number, priced: boolean): string | null {
+    if (this.entryIds !== null) return this.entryIds[index]!;
+    return priced ? this.entryId : null;
   }
 }
 
@@ -154,7 +158,7 @@ export class DayColumnsBuilder {
   }
 
   /** A priced day whose cost is a count of 10^-18 currency units (bigint) or a decimal. */
-  priced(day: string, cost: bigint | Money, entryId: string): void {
+  priced(day: string, cost: bigint | Money, entryId: string | null): void {
     this.names.push(day);
     this.noteEntry(entryId, false);
     this.addExact(typeof cost === 'bigint' ? fromFixedPoint(cost) : cost);

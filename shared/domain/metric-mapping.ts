@@ -1,7 +1,7 @@
 import { AppError } from './errors.js';
 import { createDayResolver, type TimeWindow } from './periods.js';
-import { isTokenKind, TOKEN_KINDS, type TokenKind } from './tokens.js';
-import { REQUESTS_SLOT, UsageSeriesSet } from './usage-series.js';
+import { isTokenKind, REQUESTS_SLOT, TOKEN_KINDS, type TokenKind } from './tokens.js';
+import { UsageSeriesSet } from './usage-series.js';
 import { SeenSamplePairs } from './sample-repeats.js';
 import {
   MAX_REJECT_SAMPLES,

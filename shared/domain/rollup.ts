@@ -2,11 +2,11 @@ import { allocate, type Allocation, type DirectoryResolution } from './directory
 import { AppError } from './errors.js';
 import { ExactSum, type Money } from './money.js';
 import { costOf, fixedPointCostOf, perTokenFixedPoint, perTokenScaled, scaledCostOfCounts, type PriceBook, type PriceEntry, type ScaledPrices } from './price-book.js';
-import { zeroTokens, type TokenCounts } from './tokens.js';
+import { SUMS_PER_DAY, zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
-import { dayTuple, DayColumnsBuilder, SUMS_PER_DAY, type DayColumns, type DayTuple, type DayUsage } from './line-days.js';
+import { dayTuple, DayColumnsBuilder, type DayColumns, type DayTuple, type DayUsage } from './line-days.js';
 
-export { DayColumnsBuilder, SUMS_PER_DAY, type DayColumns, type DayTuple, type DayUsage } from './line-days.js';
+export { DayColumnsBuilder, type DayColumns, type DayTuple, type DayUsage } from './line-days.js';
 
 /** What a rollup line (monthly or daily) is about: its team x user x model x tier, and who the user is. */
 export interface LineSubject {
@@ -149,13 +149,9 @@ class ColumnarLine implements MonthlyLine {
   }
 
   toJSON(): MonthlyLine {
-    return { ...plainFields(this), days: this.days };
+    const { dayColumns: _columns, ...fields } = this;
+    return { ...fields, days: this.days };
   }
-}
-
-function plainFields(line: Omit<MonthlyLine, 'days'>): Omit<MonthlyLine, 'days'> {
-  const { month, teamId, userId, model, tier, allocation, userName, upn, pricedModel, tokens, requests, cost, unpricedTokens, currency, priceEntryIds } = line;
-  return { month, teamId, userId, model, tier, allocation, userName, upn, pricedModel, tokens, requests, cost, unpricedTokens, currency, priceEntryIds };
 }
 
 /**
@@ -173,7 +169,6 @@ export function dayColumnsOf(line: MonthlyLine): DayColumns {
   for (const day of line.days) {
     columns.addCounts(day.tokens, day.requests);
     if (day.cost === null) columns.unpriced(day.day, day.priceEntryId);
-    else if (day.priceEntryId === null) columns.pricedText(day.day, day.cost.toFixed(), null);
     else columns.priced(day.day, day.cost, day.priceEntryId);
   }
   return columns.build();
@@ -409,7 +404,7 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
         columns.priced(day, dayCost, entry.id);
       }
     }
-    if (priceEntryIds.length === 0 || (priceEntryIds[priceEntryIds.length - 1] !== entry.id && !priceEntryIds.includes(entry.id))) priceEntryIds.push(entry.id);
+    if (!priceEntryIds.includes(entry.id)) priceEntryIds.push(entry.id);
   }
   const cost = lineCost.total();
   return lineWithDayColumns(

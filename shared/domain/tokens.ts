@@ -5,6 +5,13 @@ export type TokenKind = (typeof TOKEN_KINDS)[number];
 /** Integer token counts by kind. Plain numbers: every count is kept a safe integer (checked on the way in). */
 export type TokenCounts = Record<TokenKind, number>;
 
+/**
+ * Numbers kept per day wherever a day's counts sit in one flat array (usage series, line-day columns): the
+ * token kinds in TOKEN_KINDS order, then the request count at REQUESTS_SLOT.
+ */
+export const SUMS_PER_DAY = 6;
+export const REQUESTS_SLOT = 5;
+
 export const TOKEN_KIND_LABELS: Record<TokenKind, string> = {
   input: 'Input',
   output: 'Output',

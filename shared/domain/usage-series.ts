@@ -1,13 +1,6 @@
 import { AppError } from './errors.js';
-import type { TokenCounts } from './tokens.js';
+import { REQUESTS_SLOT, SUMS_PER_DAY, type TokenCounts } from './tokens.js';
 import type { UsageRow, UsageRows } from './usage.js';
-
-/**
- * Per day of a series: the five token kinds in TOKEN_KINDS order (input, output, cacheRead, cacheWrite5m,
- * cacheWrite1h), then the request count.
- */
-export const SUMS_PER_DAY = 6;
-export const REQUESTS_SLOT = 5;
 
 /**
  * One user's use of one model in one tier: its days in day order and one flat array of sums, SUMS_PER_DAY
