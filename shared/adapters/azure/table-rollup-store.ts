@@ -35,12 +35,13 @@
  * deletes the revision's entities that are not in the new set. A crash half-way leaves the unpublished
  * revision half written, and rerunning the same write completes it exactly.
  */
-import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
 import { compareLines, DayColumnsBuilder, dayTuplesOf, lineWithDayColumns, type DayTuple, type MonthlyLine } from '../../domain/rollup.js';
 import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
+import { deleteOf, submitEntityTransaction, type EntityProperties, type TransactionOperation } from './entity-transactions.js';
 import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith, MAX_KEY_BYTES } from './table-keys.js';
@@ -127,7 +128,7 @@ export class TableRollupStore implements RollupStore {
     const deletes = batchesOf(groupByPartition(stale, 'Duplicate stored key'), () => PER_OPERATION_OVERHEAD_BYTES);
     await runPool(deletes, this.batchConcurrency, async (batch) => {
       try {
-        await this.client.submitTransaction(batch.map((key): TransactionAction => ['delete', key]));
+        await submitEntityTransaction(this.client, batch.map(deleteOf));
       } catch (error) {
         throw storageError(`remove superseded lines of ${month}`, error);
       }
@@ -195,19 +196,20 @@ export class TableRollupStore implements RollupStore {
 
     const total = upserts.length + deletes.length;
     let done = 0;
-    const submit = async (batch: TransactionAction[]): Promise<void> => {
-      // Only the description outlives the call: the batch's entities are free as soon as the client is done with them.
-      const what = `write a batch of ${batch.length} rollup entities of partition ${batch[0]![1].partitionKey}`;
+    const submit = async (batch: TransactionOperation[]): Promise<void> => {
+      // Only the description outlives the call: the batch's entities are free as soon as the request is sent.
+      const first = batch[0]!;
+      const what = `write a batch of ${batch.length} rollup entities of partition ${first.kind === 'upsert' ? first.entity.partitionKey : first.partitionKey}`;
       try {
-        await this.client.submitTransaction(batch);
+        await submitEntityTransaction(this.client, batch);
       } catch (error) {
         throw storageError(what, error);
       }
       done += 1;
       onProgress?.(done, total);
     };
-    await runPool(upserts, this.batchConcurrency, (batch) => submit(batch.map((item): TransactionAction => ['upsert', entityOf(item.line, item.partitionKey, item.rowKey), 'Replace'])));
-    await runPool(deletes, this.batchConcurrency, (batch) => submit(batch.map((key): TransactionAction => ['delete', key])));
+    await runPool(upserts, this.batchConcurrency, (batch) => submit(batch.map((item): TransactionOperation => ({ kind: 'upsert', entity: entityOf(item.line, item.partitionKey, item.rowKey) }))));
+    await runPool(deletes, this.batchConcurrency, (batch) => submit(batch.map(deleteOf)));
     return { written: planned.length, deleted: stale.length };
   }
 
@@ -325,7 +327,7 @@ function planLine(month: string, line: MonthlyLine, partitionKey: string, rowKey
  * The entity of a line that planLine passed: one object literal of a fixed shape (the same properties in the
  * same order as ever) rather than a spread, computed property names and a scan of every property.
  */
-function entityOf(line: MonthlyLine, partitionKey: string, rowKey: string): TableEntity {
+function entityOf(line: MonthlyLine, partitionKey: string, rowKey: string): EntityProperties {
   const { tokens, unpricedTokens } = line;
   return {
     partitionKey,
