@@ -61,6 +61,8 @@ export interface Phase {
   readonly cpuStart: number;
   cpuEnd: number;
   peakAtEnd: number;
+  /** Ran beside another phase (phaseRecorder's `overlapping`). */
+  overlaps?: boolean;
 }
 
 /**
@@ -72,9 +74,23 @@ export function cpuSeconds(): number {
   return (usage.user + usage.system) / 1e6;
 }
 
-/** Turns a use case's progress steps into phase timings: a phase lasts until the next one starts. */
-export function phaseRecorder(peakRss: () => number) {
+/**
+ * Turns a use case's progress steps into phase timings: a phase lasts until the next one starts. Steps named in
+ * `overlapping.steps` run beside the others (the close builds its reports while the store writes): they form a
+ * second track, each lasting until the next step of its own track, and both tracks end where `overlapping.join`
+ * starts, the last phase of each at its own last message. Such phases print with `overlaps` set; their CPU
+ * seconds are the process's, so they count the other track's work too.
+ */
+export function phaseRecorder(peakRss: () => number, overlapping?: { readonly steps: ReadonlySet<string>; readonly join: string }) {
   const phases: Phase[] = [];
+  const open: { main?: Phase; side?: Phase } = {};
+  const lastMessage = new Map<Phase, { at: number; cpu: number; peak: number }>();
+  const end = (phase: Phase | undefined, at: number, cpu: number, peak: number) => {
+    if (!phase) return;
+    phase.end = at;
+    phase.cpuEnd = cpu;
+    phase.peakAtEnd = peak;
+  };
   const logger: Logger = {
     info: () => undefined,
     warn: (message) => process.stderr.write(`warning: ${message}\n`),
@@ -87,24 +103,34 @@ export function phaseRecorder(peakRss: () => number) {
         process.stderr.write(`[heap] before ${step}: ${mb(memory.heapUsed)} MB used of ${mb(memory.heapTotal)} MB, external ${mb(memory.external)} MB, rss ${mb(memory.rss)} MB\n`);
       }
       const now = performance.now();
-      const last = phases[phases.length - 1];
-      if (last?.step === step) return;
       const cpu = cpuSeconds();
-      if (last) {
-        last.end = now;
-        last.cpuEnd = cpu;
-        last.peakAtEnd = peakRss();
+      const peak = peakRss();
+      const track = overlapping?.steps.has(step) ? 'side' : 'main';
+      const current = open[track];
+      if (current?.step === step) {
+        lastMessage.set(current, { at: now, cpu, peak });
+        return;
       }
-      phases.push({ step, start: now, end: now, cpuStart: cpu, cpuEnd: cpu, peakAtEnd: 0 });
+      if (overlapping && step === overlapping.join) {
+        // Both tracks are done by the join: each last phase ended with its own last message.
+        for (const phase of [open.main, open.side]) {
+          const last = phase && lastMessage.get(phase);
+          if (phase && last) end(phase, last.at, last.cpu, last.peak);
+          else end(phase, now, cpu, peak);
+        }
+        delete open.side;
+      } else {
+        end(current, now, cpu, peak);
+      }
+      const phase: Phase = { step, start: now, end: now, cpuStart: cpu, cpuEnd: cpu, peakAtEnd: 0, overlaps: track === 'side' || (overlapping !== undefined && open.side !== undefined) };
+      if (open.side && track === 'main') open.side.overlaps = true;
+      phases.push(phase);
+      open[track] = phase;
+      lastMessage.set(phase, { at: now, cpu, peak });
     },
   };
   const finish = () => {
-    const last = phases[phases.length - 1];
-    if (last) {
-      last.end = performance.now();
-      last.cpuEnd = cpuSeconds();
-      last.peakAtEnd = peakRss();
-    }
+    for (const phase of [open.main, open.side]) end(phase, performance.now(), cpuSeconds(), peakRss());
   };
   return { logger, phases, finish };
 }

@@ -30,7 +30,7 @@ export interface CostExporter {
    * The same file as `focusCsv`, as UTF-8 text chunks produced as they are read, for writing a large month
    * without holding it whole. Optional: a close falls back to `focusCsv` without it.
    */
-  focusCsvChunks?(month: CostExportMonth): Iterable<string>;
+  focusCsvChunks?(month: CostExportMonth): Iterable<string | Buffer>;
   /** Rejected source rows (location, reason, raw value) as CSV, so a person can find each one. */
   rejectsCsv(rows: readonly RejectedRow[]): Buffer;
 }

@@ -210,9 +210,18 @@ async function closeUnderLease(deps: CloseMonthDeps, request: CloseMonthRequest,
   // Figures already published passed their controls (or a person released them): a rerun only completes delivery.
   if (verdict === 'hold' && figured.close.changed && !release) return hold(deps, request, { ...figured, report: { ...figured.baseReport, controls }, controls, lease });
 
-  const published = await recordAndPublish(deps, { ...figured, controls, release });
-  if (deps.fanOut) return dispatchPublished(deps, deps.fanOut, request, { ...figured, ...published, controls, release });
-  const artifacts = await writeReports(deps, { ...figured, revision: figured.close.revision, report: published.report, variant: 'final' });
+  const decided = await decideRevision(deps, { ...figured, controls, release });
+  if (deps.fanOut) {
+    const stored = await storeAndPublish(deps, { ...figured, ...decided });
+    return dispatchPublished(deps, deps.fanOut, request, { ...figured, ...decided, stored, controls, release });
+  }
+  // The reports are built from the same lines and report while Table Storage writes them: the store waits on the
+  // service, the workbooks on this thread. Nothing is mailed before both are done and the revision is published.
+  const [stored, artifacts] = await bothSettled(
+    storeAndPublish(deps, { ...figured, ...decided }),
+    writeReports(deps, { ...figured, revision: figured.close.revision, report: decided.report, variant: 'final' }),
+  );
+  const published = { ...decided, stored };
   const delivered = await deliverRevision(deps, request, { ...figured, ...published, artifacts, lease });
 
   await recordAttempt(deps, {
@@ -374,13 +383,13 @@ function checkControls(deps: CloseMonthDeps, request: CloseMonthRequest, figured
 }
 
 /**
- * What changed since the last revision, which teams are owed a mail, and the close record; then the lines are
- * stored and published. The report returned is the one every reader of this revision sees.
+ * What changed since the last revision, which teams are owed a mail, and the close record to store with the
+ * lines. The report returned is the one every reader of this revision sees.
  */
-async function recordAndPublish(
+async function decideRevision(
   deps: CloseMonthDeps,
   input: FiguredMonth & { controls: readonly ControlResult[]; release: { by: string; reason: string; at: Date } | undefined },
-): Promise<{ report: MonthReport; changes: RevisionChanges | undefined; owedTeams: readonly string[] | undefined; record: MonthClose; stored: { written: number; deleted: number } }> {
+): Promise<RevisionDecided> {
   const { month, lastClose, close, lines, baseReport, context, bill, controls, release } = input;
   // Read before the lines are replaced: for a month closed before summaries were kept, the stored lines are
   // the only record of the last revision.
@@ -395,9 +404,27 @@ async function recordAndPublish(
     ...(owedTeams ? { owedTeams } : {}),
     ...(release ? { release } : lastClose?.release && !close.changed ? { release: lastClose.release } : {}),
   };
-  const stored = await storeAndPublish(deps, { month, close, lines, record, summary, hadDraft: input.heldDraft !== undefined });
   const report: MonthReport = { ...baseReport, controls: record.controls ?? controls, ...(changes ? { changes } : {}), ...(record.release ? { release: record.release } : {}) };
-  return { report, changes, owedTeams, record, stored };
+  return { report, changes, owedTeams, record, summary };
+}
+
+interface RevisionDecided {
+  readonly report: MonthReport;
+  readonly changes: RevisionChanges | undefined;
+  readonly owedTeams: readonly string[] | undefined;
+  readonly record: MonthClose;
+  readonly summary: RevisionSummary | undefined;
+}
+
+/**
+ * Waits for both, whatever happens to either (neither is left running behind the close's back), then answers
+ * both results or throws the first failure: the store's before the reports', as it is the one a rerun needs.
+ */
+async function bothSettled<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
 }
 
 /** Finance's mail, then each owed team's; a refused mail is noted and the others still go. */
@@ -559,12 +586,13 @@ function releaseOf(
  */
 async function storeAndPublish(
   deps: Pick<CloseMonthDeps, 'rollups' | 'closes' | 'logger'>,
-  input: { month: string; close: MonthClose & { changed: boolean }; lines: readonly MonthlyLine[]; record: MonthClose; summary: RevisionSummary | undefined; hadDraft: boolean },
+  input: { month: string; close: MonthClose & { changed: boolean }; lines: readonly MonthlyLine[]; record: MonthClose; summary: RevisionSummary | undefined; heldDraft: unknown },
 ): Promise<{ written: number; deleted: number }> {
   const { month, close, lines } = input;
+  const hadDraft = input.heldDraft !== undefined;
   const published = await deps.rollups.publishedRevision(month);
   if (!close.changed && published === close.revision) {
-    if (input.hadDraft) await deps.closes.clearDraft(month);
+    if (hadDraft) await deps.closes.clearDraft(month);
     return { written: 0, deleted: 0 };
   }
   deps.logger.progress('store', `storing ${lines.length} monthly lines as revision ${close.revision}`);
@@ -572,8 +600,9 @@ async function storeAndPublish(
   deps.logger.progress('publish', `recording and publishing revision ${close.revision}`);
   // Recorded after the lines and before publishing: a run that fails before this records no revision, so the next run makes it again.
   if (close.changed) await deps.closes.put({ ...input.record, ...(input.summary ? { summary: input.summary } : {}) });
-  if (input.hadDraft) await deps.closes.clearDraft(month);
+  if (hadDraft) await deps.closes.clearDraft(month);
   await deps.rollups.publishRevision(month, close.revision);
+  deps.logger.progress('publish', `revision ${close.revision} published`);
   return stored;
 }
 
@@ -679,12 +708,10 @@ async function writeReports(
 ): Promise<WrittenReports> {
   const { logger } = deps;
   const held = input.variant === 'held';
-  logger.progress('workbook', `building the finance workbook${held ? ' (held draft)' : ''}`);
-  const workbook = await deps.renderer.financeWorkbook(input.report);
-  const workbookLocation = await deps.artifacts.save(held ? heldWorkbookName(input.month, input.revision) : workbookName(input.month, input.revision), workbook, XLSX_TYPE);
-  const rejectsLocation = await writeRejects(deps, input.month, input.revision, input.usage);
   let focusLocation: string | undefined;
   if (!held) {
+    // First: the export goes out in small chunks paced by the file or the container, so while the store writes
+    // the same lines it leaves the thread free for each batch (a workbook holds it for longer stretches).
     logger.progress('export', 'writing the FOCUS cost export');
     focusLocation = await writeFocusExport(deps, {
       month: input.month,
@@ -696,8 +723,13 @@ async function writeReports(
       billedRates: billedRatesOf(input.bill),
     });
   }
+  logger.progress('workbook', `building the finance workbook${held ? ' (held draft)' : ''}`);
+  const workbook = await deps.renderer.financeWorkbook(input.report);
+  const workbookLocation = await deps.artifacts.save(held ? heldWorkbookName(input.month, input.revision) : workbookName(input.month, input.revision), workbook, XLSX_TYPE);
+  const rejectsLocation = await writeRejects(deps, input.month, input.revision, input.usage);
   logger.progress('team workbooks', 'building the team workbooks');
   const teamFiles = await buildTeamWorkbooks(deps, { lines: input.lines, report: input.report, context: input.context, revision: input.revision, held, bill: input.bill });
+  logger.progress('team workbooks', `${teamFiles.length} team workbooks built`);
   return { workbook, workbookLocation, teamFiles, ...(rejectsLocation ? { rejectsLocation } : {}), ...(focusLocation ? { focusLocation } : {}) };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildFocusCsv, csvField, FOCUS_COLUMNS, FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
+import { buildFocusCsv, csvField, FOCUS_COLUMNS, FocusCsvExporter, inChunks } from '../../shared/adapters/reports/focus-csv.js';
 import { money, sumMoney } from '../../shared/domain/money.js';
 import { monthWindow } from '../../shared/domain/periods.js';
 import { buildMonthReport } from '../../shared/domain/report.js';
@@ -131,8 +131,22 @@ describe('the FOCUS cost export', () => {
     const { month } = exportMonth();
     const exporter = new FocusCsvExporter();
     const chunks = [...exporter.focusCsvChunks(month)];
-    expect(Buffer.from(chunks.join(''), 'utf8').equals(exporter.focusCsv(month))).toBe(true);
-    expect(chunks.every((chunk) => chunk.endsWith('\r\n'))).toBe(true);
+    expect(Buffer.concat(chunks).equals(exporter.focusCsv(month))).toBe(true);
+    expect(chunks.every((chunk) => chunk.subarray(-2).toString('latin1') === '\r\n')).toBe(true);
+  });
+
+  it('cuts the chunks between whole records, whatever their characters and whatever the chunk size', () => {
+    const records = ['a,b\r\n', `${'é'.repeat(10)},🚀\r\n`, `${'x'.repeat(50)}\r\n`, 'ünï,ok\r\n', `${'€'.repeat(7)}\r\n`];
+    for (const size of [1, 8, 16, 40, 64, 1024]) {
+      const chunks = [...inChunks(records, size)];
+      expect(Buffer.concat(chunks).toString('utf8')).toBe(records.join(''));
+      // Every chunk decodes on its own into whole records: no character or record is split between two.
+      for (const chunk of chunks) expect(records.join('')).toContain(chunk.toString('utf8'));
+      expect(chunks.every((chunk) => chunk.toString('utf8').endsWith('\r\n'))).toBe(true);
+    }
+    expect([...inChunks(records, 1024)]).toHaveLength(1);
+    // A record longer than a chunk still goes out whole.
+    expect([...inChunks(records, 1)].length).toBeGreaterThan(1);
   });
 
   it('guards hostile team names and model ids, keeps figures as numbers, and tags the cost center', () => {

@@ -443,6 +443,51 @@ describe('closing a month', () => {
     expect(figures.get('Change from last month (%)')).toBe(2.5);
   });
 
+  it('builds the reports while the lines are stored; when the store fails nobody is mailed, and a rerun stores and mails once', async () => {
+    const { deps, mailer, rollups, artifacts } = setup();
+    let workbookBuiltDuringStore = false;
+    let storeFails = true;
+    const original = rollups.writeRevision.bind(rollups);
+    rollups.writeRevision = async (month, revision, lines) => {
+      // The store is slow (Table Storage at 100,000 users): the workbooks go on meanwhile.
+      for (let turn = 0; turn < 400 && !artifacts.files.has('chargeback-2026-10.xlsx'); turn++) await new Promise((resolve) => setTimeout(resolve, 5));
+      workbookBuiltDuringStore = artifacts.files.has('chargeback-2026-10.xlsx');
+      if (storeFails) throw new AppError('STORAGE_FAILED', 'Table Storage could not write a batch: HTTP 503', { retryable: true });
+      return original(month, revision, lines);
+    };
+
+    const failure = await closeMonth(deps, { month: '2026-10' }).catch((error: unknown) => error);
+    expect(workbookBuiltDuringStore).toBe(true);
+    expect(failure).toMatchObject({ code: 'STORAGE_FAILED', retryable: true });
+    expect(mailer.sent).toHaveLength(0);
+    expect(await rollups.publishedRevision('2026-10')).toBeUndefined();
+
+    storeFails = false;
+    const rerun = await closeMonth(deps, { month: '2026-10' });
+    expect(rerun.revision).toBe(1);
+    expect(await rollups.publishedRevision('2026-10')).toBe(1);
+    expect(mailsPerRecipient(mailer.sent)).toEqual({ [FINANCE]: 1, [DATA_LEAD]: 1, [PAY_LEAD]: 1, [PLAT_LEADS[0]!]: 1, [PLAT_LEADS[1]!]: 1 });
+  });
+
+  it('mails nobody when a report cannot be saved although the revision was stored, and a rerun mails once', async () => {
+    const { deps, mailer, rollups, artifacts } = setup();
+    const save = artifacts.save.bind(artifacts);
+    let saveFails = true;
+    artifacts.save = async (name, content) => {
+      if (saveFails && name === 'chargeback-2026-10-team-platform.xlsx') throw new AppError('STORAGE_FAILED', `could not save ${name}`, { retryable: true });
+      return save(name, content);
+    };
+
+    await expect(closeMonth(deps, { month: '2026-10' })).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    expect(mailer.sent).toHaveLength(0);
+    expect(await rollups.publishedRevision('2026-10')).toBe(1);
+
+    saveFails = false;
+    const rerun = await closeMonth(deps, { month: '2026-10' });
+    expect(rerun).toMatchObject({ revision: 1, changed: false });
+    expect(mailsPerRecipient(mailer.sent)).toEqual({ [FINANCE]: 1, [DATA_LEAD]: 1, [PAY_LEAD]: 1, [PLAT_LEADS[0]!]: 1, [PLAT_LEADS[1]!]: 1 });
+  });
+
   it('fails before reading any usage when the price book is invalid', async () => {
     const { deps } = setup();
     let read = false;

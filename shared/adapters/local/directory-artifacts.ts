@@ -19,13 +19,20 @@ export async function writeFileAtomically(directory: string, fileName: string, c
 /**
  * Writes a new file and never replaces one: when `fileName` exists, the next free `name-2.ext`, `name-3.ext`…
  * is used. The file appears whole (hard-linked from a temporary file, which fails rather than overwrites).
+ * A stream is written as it comes, never held whole.
  */
-export async function writeNewFile(directory: string, fileName: string, content: Buffer): Promise<string> {
+export async function writeNewFile(directory: string, fileName: string, content: Buffer | Readable): Promise<string> {
   await mkdir(directory, { recursive: true });
   const temporary = path.resolve(directory, `.${fileName}.${randomUUID()}.tmp`);
   const extension = path.extname(fileName);
   const stem = fileName.slice(0, fileName.length - extension.length);
-  await writeFile(temporary, content, { flag: 'wx' });
+  try {
+    if (Buffer.isBuffer(content)) await writeFile(temporary, content, { flag: 'wx' });
+    else await pipeline(content, createWriteStream(temporary, { flags: 'wx' }));
+  } catch (error) {
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw error;
+  }
   try {
     for (let copy = 1; ; copy++) {
       const target = path.resolve(directory, copy === 1 ? fileName : `${stem}-${copy}${extension}`);

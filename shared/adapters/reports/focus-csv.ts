@@ -198,20 +198,24 @@ export function perMillion(tokens: number): string {
   return fraction === '' ? whole : `${whole}.${fraction}`;
 }
 
-/** Groups records into chunks of about `chunkChars` characters: one write per chunk rather than per record. */
-export function* inChunks(records: Iterable<string>, chunkChars = 64 * 1024): Generator<string> {
-  let pending: string[] = [];
-  let size = 0;
+/**
+ * Encodes records straight into UTF-8 chunks of about `chunkBytes`, whole records each: joining them into a
+ * string first and encoding that on write cost the export a second pass over its 300 MB at 10,000 users.
+ */
+export function* inChunks(records: Iterable<string>, chunkBytes = 256 * 1024): Generator<Buffer> {
+  let chunk = Buffer.allocUnsafe(chunkBytes);
+  let used = 0;
   for (const record of records) {
-    pending.push(record);
-    size += record.length;
-    if (size >= chunkChars) {
-      yield pending.join('');
-      pending = [];
-      size = 0;
+    // Each UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4).
+    const most = record.length * 3;
+    if (used + most > chunk.length) {
+      if (used > 0) yield chunk.subarray(0, used);
+      chunk = Buffer.allocUnsafe(Math.max(chunkBytes, most));
+      used = 0;
     }
+    used += chunk.write(record, used, 'utf8');
   }
-  if (pending.length > 0) yield pending.join('');
+  if (used > 0) yield chunk.subarray(0, used);
 }
 
 function describe(model: string, kind: TokenKind, day: string, entry: PriceEntry | null, currency: string): string {
@@ -225,7 +229,7 @@ export class FocusCsvExporter implements CostExporter {
     return Buffer.from(buildFocusCsv(month), 'utf8');
   }
 
-  focusCsvChunks(month: CostExportMonth): Iterable<string> {
+  focusCsvChunks(month: CostExportMonth): Iterable<Buffer> {
     return inChunks(focusCsvRecords(month));
   }
 
