@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
 import { AppError } from '../domain/errors.js';
@@ -63,13 +64,30 @@ export function nodemailerMessage(mail: OutgoingMail): SendMailOptions {
     attachments: mail.attachments.map((attachment) => ({
       filename: attachment.filename,
       contentType: attachment.contentType,
-      content: attachment.content,
+      content: attachment.content.length > STREAMED_ATTACHMENT_BYTES ? inSlices(attachment.content) : attachment.content,
       ...(attachment.contentId === undefined ? {} : { cid: attachment.contentId, contentDisposition: 'inline' as const }),
     })),
     // Only the bytes we were given go into the message: never a file or URL the content points at.
     disableFileAccess: true,
     disableUrlAccess: true,
   };
+}
+
+/**
+ * Past this size an attachment is handed to nodemailer as a stream of slices: given one Buffer, its encoder
+ * makes the whole base64 text (and then its wrapped lines) at once, 70 MB for a 26 MB finance workbook.
+ */
+const STREAMED_ATTACHMENT_BYTES = 1024 * 1024;
+const ATTACHMENT_SLICE_BYTES = 57 * 1024;
+
+/** A fresh stream per message composed (a retried send composes again), over views of the same bytes. */
+function inSlices(content: Buffer): Readable {
+  return Readable.from(
+    (function* slices() {
+      for (let at = 0; at < content.length; at += ATTACHMENT_SLICE_BYTES) yield content.subarray(at, at + ATTACHMENT_SLICE_BYTES);
+    })(),
+    { objectMode: false },
+  );
 }
 
 /** "Name <address>" or "address" -> "address". */

@@ -43,6 +43,22 @@ async function expectRefused(promise: Promise<unknown>, detail: RegExp): Promise
 }
 
 describe('OutboxMailer', () => {
+  it('carries a large attachment byte for byte, however it is streamed into the message', async () => {
+    // Over the size where the attachment is streamed in slices: a length that is no multiple of a slice or of 3.
+    const workbook = Buffer.alloc(3 * 1024 * 1024 + 7);
+    for (let index = 0; index < workbook.length; index++) workbook[index] = (index * 7919) % 251;
+    const mail = financeMail({ attachments: [{ filename: 'chargeback-2026-10.xlsx', contentType: XLSX, content: workbook }] });
+    const sent = await new OutboxMailer(outbox).send(mail);
+    const raw = await readFile(sent.location);
+    const parsed = await simpleParser(raw);
+    expect(parsed.attachments).toHaveLength(1);
+    expect(Buffer.compare(parsed.attachments[0]!.content, workbook)).toBe(0);
+    // Base64 lines of 76 characters at most, as MIME asks.
+    const longest = Math.max(...raw.toString('latin1').split('\r\n').map((line) => line.length));
+    expect(longest).toBeLessThanOrEqual(998);
+    expect(raw.toString('latin1')).toMatch(/\r\n[A-Za-z0-9+/]{76}\r\n[A-Za-z0-9+/]{76}\r\n/);
+  });
+
   it('writes a real MIME message that a mail parser reads back field for field', async () => {
     const mail = financeMail();
     const sent = await new OutboxMailer(outbox).send(mail);
