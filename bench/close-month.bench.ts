@@ -171,8 +171,15 @@ try {
       );
     }
   }
-  if (recorder.phases.some((phase) => phase.overlaps)) {
-    process.stdout.write('(| ran beside each other on the one thread; their CPU seconds are the whole process\'s in that time)\n');
+  const overlapped = recorder.phases.filter((phase) => phase.overlaps);
+  if (overlapped.length > 0) {
+    const from = Math.min(...overlapped.map((phase) => phase.start));
+    const to = Math.max(...overlapped.map((phase) => phase.end));
+    const cpuFrom = Math.min(...overlapped.map((phase) => phase.cpuStart));
+    const cpuTo = Math.max(...overlapped.map((phase) => phase.cpuEnd));
+    process.stdout.write(
+      `(| ran beside each other, ${((to - from) / 1000).toFixed(2)} s from the first to the last, ${(cpuTo - cpuFrom).toFixed(2)} CPU s in all; each one's CPU seconds are the whole process's while it ran)\n`,
+    );
   }
   const wallOk = wallSeconds <= TARGET_SECONDS;
   const rssOk = peakRss / 1024 / 1024 <= TARGET_RSS_MB;

@@ -79,6 +79,20 @@ describe('entity group transactions on Azurite', () => {
     expect(storageError('write a batch', failure).retryable).toBe(false);
   });
 
+  it('writes JSON any parser reads back as the wire entity: names and texts escaped, bigints typed', () => {
+    const entity: EntityProperties = { partitionKey: 'p"\\', rowKey: 'r\u2028', 'odd "name"': 'ünï\u0000"', n: -1.25e-7, big: -12n, ok: false, days: '[["2026-10-01",1,"0.5"]]' };
+    expect(JSON.parse(entityJson(entity))).toEqual({
+      PartitionKey: 'p"\\',
+      RowKey: 'r\u2028',
+      'odd "name"': 'ünï\u0000"',
+      n: -1.25e-7,
+      big: '-12',
+      'big@odata.type': 'Edm.Int64',
+      ok: false,
+      days: '[["2026-10-01",1,"0.5"]]',
+    });
+  });
+
   it('refuses a number JSON cannot carry instead of storing null', () => {
     expect(() => entityJson({ partitionKey: 'p', rowKey: 'r', broken: Number.NaN })).toThrow(/broken is NaN/);
     expect(() => entityJson({ partitionKey: 'p', rowKey: 'r', broken: Number.POSITIVE_INFINITY })).toThrow(/broken is Infinity/);

@@ -84,19 +84,32 @@ export function transactionBody(client: Pick<TableClient, 'url' | 'tableName'>, 
  * decimal text with an `@odata.type` of Edm.Int64 beside it, everything else as JSON has it.
  */
 export function entityJson(entity: EntityProperties): string {
-  const wire: Record<string, string | number | boolean> = { PartitionKey: entity.partitionKey, RowKey: entity.rowKey };
+  // Written as text rather than through an object of wire names: that object, its keys made per entity, was
+  // slower to build and to stringify than the entity itself (0.6 s of the store's 1.2 CPU s at 10,000 users).
+  let json = `{"PartitionKey":${JSON.stringify(entity.partitionKey)},"RowKey":${JSON.stringify(entity.rowKey)}`;
   for (const name in entity) {
     if (name === 'partitionKey' || name === 'rowKey') continue;
     const value = entity[name]!;
+    const key = jsonName(name);
     if (typeof value === 'bigint') {
-      wire[name] = value.toString();
-      wire[`${name}@odata.type`] = 'Edm.Int64';
+      json += `,${key}:"${value}",${jsonName(`${name}@odata.type`)}:"Edm.Int64"`;
     } else {
       if (typeof value === 'number' && !Number.isFinite(value)) throw new RangeError(`property ${name} is ${value}, which JSON cannot carry`);
-      wire[name] = value;
+      json += `,${key}:${JSON.stringify(value)}`;
     }
   }
-  return JSON.stringify(wire);
+  return `${json}}`;
+}
+
+/** Property names repeat across every entity of a table: each one's JSON text is made once. */
+const jsonNames = new Map<string, string>();
+function jsonName(name: string): string {
+  let text = jsonNames.get(name);
+  if (text === undefined) {
+    text = JSON.stringify(name);
+    if (jsonNames.size < 10_000) jsonNames.set(name, text);
+  }
+  return text;
 }
 
 /** A key inside the entity's URL: OData doubles its quotes, then the whole of it is percent-encoded. */
