@@ -1,10 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { money } from '../../shared/domain/money.js';
-import { linesFingerprint, teamLineDigests } from '../../shared/domain/line-identity.js';
+import { lineIdentity, linesFingerprint, MONEY_FIELDS, SHOWN_FIELDS, teamLineDigests, type LineField } from '../../shared/domain/line-identity.js';
 import { buildMonthReport, type ReportContext } from '../../shared/domain/report.js';
 import { summarizeRevision } from '../../shared/domain/revisions.js';
 import { monthWindow } from '../../shared/domain/periods.js';
-import type { MonthlyLine } from '../../shared/domain/rollup.js';
+import { dayTuplesOf, type MonthlyLine } from '../../shared/domain/rollup.js';
+import { TOKEN_KINDS } from '../../shared/domain/tokens.js';
 import { testPriceBook } from '../support/domain-fixtures.js';
 
 /**
@@ -99,5 +101,55 @@ describe('the identity of a line as stored closes know it', () => {
     const second = { ...lines[0]!, userId: '00000000-0000-4000-8000-000000000002' };
     expect(teamLineDigests([lines[0]!, second])).toEqual(teamLineDigests([second, lines[0]!]));
     expect(linesFingerprint([lines[0]!, second])).not.toBe(linesFingerprint([second, lines[0]!]));
+  });
+
+  it('writes each line as the JSON text of its field values, whatever the texts and numbers hold', () => {
+    // The definition the stored fingerprints were made with: JSON.stringify of these values, field by field.
+    const value: Record<LineField, (line: MonthlyLine) => unknown> = {
+      teamId: (line) => line.teamId,
+      userId: (line) => line.userId,
+      model: (line) => line.model,
+      tier: (line) => line.tier,
+      allocation: (line) => line.allocation,
+      userName: (line) => line.userName,
+      pricedModel: (line) => line.pricedModel,
+      tokens: (line) => TOKEN_KINDS.map((kind) => line.tokens[kind]),
+      unpricedTokens: (line) => TOKEN_KINDS.map((kind) => line.unpricedTokens[kind]),
+      requests: (line) => line.requests,
+      cost: (line) => line.cost.toFixed(),
+      priceEntryIds: (line) => line.priceEntryIds,
+      days: (line) => dayTuplesOf(line).map((day) => [day[0], [day[1], day[2], day[3], day[4], day[5]], day[6], day[7], day[8]]),
+    };
+    const text = fc.string({ unit: 'binary', maxLength: 12 });
+    const count = fc.oneof(fc.nat(), fc.maxSafeNat(), fc.constantFrom(0, 1e21, 5e-7, Number.NaN));
+    const tokens = fc.record({ input: count, output: count, cacheRead: count, cacheWrite5m: count, cacheWrite1h: count });
+    const cost = fc.oneof(fc.constant(null), fc.integer({ min: -10_000_000, max: 10_000_000 }).map((units) => money(units).dividedBy(10_000)));
+    const day = fc.record({ day: text, tokens, requests: count, cost, priceEntryId: fc.option(text, { nil: null }) });
+    const line = fc.record({
+      month: fc.constant('2026-10'),
+      teamId: text,
+      userId: text,
+      model: text,
+      tier: text,
+      allocation: fc.constantFrom('team', 'unknown-user', 'no-user-id'),
+      userName: text,
+      upn: text,
+      pricedModel: fc.option(text, { nil: null }),
+      tokens,
+      requests: count,
+      cost: fc.integer({ min: -10_000_000, max: 10_000_000 }).map((units) => money(units).dividedBy(100)),
+      unpricedTokens: tokens,
+      currency: fc.constant('USD'),
+      priceEntryIds: fc.array(text, { maxLength: 3 }),
+      days: fc.array(day, { maxLength: 4 }),
+    }) as fc.Arbitrary<MonthlyLine>;
+    fc.assert(
+      fc.property(line, (generated) => {
+        for (const fields of [MONEY_FIELDS, SHOWN_FIELDS]) {
+          expect(lineIdentity(generated, fields)).toBe(JSON.stringify(fields.map((field) => value[field](generated))));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
