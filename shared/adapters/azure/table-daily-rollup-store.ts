@@ -36,7 +36,8 @@
  * day again with late data leaves the new totals, and a crash half-way is completed exactly by a rerun.
  * Readers may briefly see a mix of old and new entities of the day being replaced.
  */
-import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
+import { deleteOf, submitEntityTransaction, type EntityProperties, type EntityValue, type TransactionOperation } from './entity-transactions.js';
 import { summarizeTeamDays, type DayLine, type TeamDayTotal } from '../../domain/daily.js';
 import type { DayIngestSummary } from '../../domain/day-ingest.js';
 import type { RejectSummary } from '../../domain/usage.js';
@@ -101,8 +102,8 @@ export class TableDailyRollupStore implements DailyRollupStore {
     const staleTotals = staleKeys(storedTotals.filter((key) => !summaryKeys.includes(key)), totalEntities);
     for (const key of summaryKeys) await this.deleteIfPresent(this.totals, key, `delete the ingest summary of ${day}`);
 
-    const upsert = (entity: TableEntity): TransactionAction => ['upsert', entity, 'Replace'];
-    const remove = (key: EntityKey): TransactionAction => ['delete', key];
+    const upsert = (entity: EntityProperties): TransactionOperation => ({ kind: 'upsert', entity });
+    const remove = deleteOf;
     await this.submitAll(this.lines, batches(lineEntities, upsert), `write day lines of ${day}`);
     await this.submitAll(this.totals, batches(totalEntities, upsert), `write team totals of ${day}`);
     await this.submitAll(this.lines, batches(groupByPartition(staleLines, 'Duplicate stored key'), remove), `delete stale day lines of ${day}`);
@@ -182,19 +183,20 @@ export class TableDailyRollupStore implements DailyRollupStore {
     return entities;
   }
 
-  private async submitAll(client: TableClient, work: TransactionAction[][], action: string): Promise<void> {
+  private async submitAll(client: TableClient, work: TransactionOperation[][], action: string): Promise<void> {
     await runPool(work, this.batchConcurrency, async (batch) => {
       try {
-        await client.submitTransaction(batch);
+        await submitEntityTransaction(client, batch);
       } catch (error) {
-        throw storageError(`${action} (a batch of ${batch.length} in partition ${batch[0]![1].partitionKey})`, error);
+        const first = batch[0]!;
+        throw storageError(`${action} (a batch of ${batch.length} in partition ${first.kind === 'upsert' ? first.entity.partitionKey : first.partitionKey})`, error);
       }
     });
   }
 }
 
 /** Transactions of at most 100 entities of one partition, in key order: a day entity is far below 4 MiB / 100. */
-function batches<T extends EntityKey>(partitions: Map<string, Map<string, T>>, toAction: (item: T) => TransactionAction): TransactionAction[][] {
+function batches<T extends EntityKey>(partitions: Map<string, Map<string, T>>, toAction: (item: T) => TransactionOperation): TransactionOperation[][] {
   return batchesOf(partitions, () => PER_OPERATION_OVERHEAD_BYTES).map((batch) => batch.map(toAction));
 }
 
@@ -202,13 +204,13 @@ function describeLine(line: DayLine): string {
   return `Day line ${line.day} team "${line.teamId}" user "${line.userId.slice(0, 60)}" model "${line.model.slice(0, 60)}" tier "${line.tier.slice(0, 60)}"`;
 }
 
-function lineEntity(line: DayLine): TableEntity & EntityKey {
+function lineEntity(line: DayLine): EntityProperties {
   const owner = describeLine(line);
   const partitionKey = dayLinePartitionKey(line.day, line.teamId);
   const rowKey = dayLineRowKey(line);
   assertKeySize(partitionKey, 'PartitionKey', owner);
   assertKeySize(rowKey, 'RowKey', owner);
-  const entity: TableEntity & EntityKey = {
+  const entity: Record<string, EntityValue> & EntityKey = {
     partitionKey,
     rowKey,
     schemaVersion: DAILY_SCHEMA_VERSION,
@@ -223,9 +225,9 @@ function lineEntity(line: DayLine): TableEntity & EntityKey {
   return entity;
 }
 
-function totalEntity(total: TeamDayTotal): TableEntity & EntityKey {
+function totalEntity(total: TeamDayTotal): EntityProperties {
   const owner = `Team total ${total.day} team "${total.teamId}"`;
-  const entity: TableEntity & EntityKey = {
+  const entity: Record<string, EntityValue> & EntityKey = {
     partitionKey: encodeKeyPart(total.month),
     rowKey: teamDayRowKey(total.teamId, total.day),
     schemaVersion: DAILY_SCHEMA_VERSION,
