@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { AppError } from '../../domain/errors.js';
 import { DEFAULT_METRIC_MAPPING, readCount, SourceDayTotalsCollector, UsageAggregator, type MetricMapping, type MetricSample, type SampleValue } from '../../domain/metric-mapping.js';
 import { createDayResolver, type TimeWindow } from '../../domain/periods.js';
 import { rawValueForReport, type SourceDayTotal, type UsageInput, type UsageReadResult } from '../../domain/usage.js';
 import type { ReadUsageOptions, UsageSource } from '../../ports/usage-source.js';
+import { LineSplitter } from './line-splitter.js';
 
 export interface FileUsageSourceOptions {
   /** Exports of customMetrics (classic) or AppMetrics (workspace-based): .csv, or .ndjson/.jsonl/.json. */
@@ -162,51 +163,36 @@ interface LineReader {
 /** Streams the file's lines into `reader` and returns the sha256 (hex) of its bytes. */
 async function streamLines(path: string, reader: LineReader, onProgress: ((message: string) => void) | undefined): Promise<string> {
   const name = basename(path);
-  const input = createReadStream(path, { highWaterMark: 1 << 20 });
   const hash = createHash('sha256');
-  input.on('data', (chunk) => hash.update(chunk));
-  // readline decodes the byte chunks as UTF-8 itself, sequences split across chunks included.
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  // The decoder keeps a UTF-8 sequence split between two chunks whole, as readline's own decoder did.
+  const decoder = new StringDecoder('utf8');
   let lineNumber = 0;
-  let failed = false;
+  const lines = new LineSplitter((text) => {
+    lineNumber += 1;
+    reader.line(lineNumber === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, lineNumber);
+    if (onProgress !== undefined && lineNumber % PROGRESS_EVERY_LINES === 0) {
+      onProgress(`${name}: ${lineNumber.toLocaleString('en-US')} lines read`);
+    }
+  });
+  const input = createReadStream(path, { highWaterMark: 1 << 20 });
   try {
-    await new Promise<void>((resolve, reject) => {
-      const fail = (error: unknown): void => {
-        if (failed) return;
-        failed = true;
-        lines.close();
-        input.destroy();
-        reject(error);
-      };
-      input.once('error', (error) =>
-        fail(new AppError('USAGE_INPUT_INVALID', `${path}: read failed: ${error.message}`, { cause: error })),
-      );
-      lines.on('line', (text) => {
-        if (failed) return;
-        lineNumber += 1;
-        try {
-          reader.line(lineNumber === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, lineNumber);
-        } catch (error) {
-          fail(error);
-          return;
-        }
-        if (onProgress !== undefined && lineNumber % PROGRESS_EVERY_LINES === 0) {
-          onProgress(`${name}: ${lineNumber.toLocaleString('en-US')} lines read`);
-        }
-      });
-      lines.once('close', () => {
-        if (failed) return;
-        try {
-          reader.end();
-          resolve();
-        } catch (error) {
-          fail(error);
-        }
-      });
-    });
+    const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        throw new AppError('USAGE_INPUT_INVALID', `${path}: read failed: ${(error as Error).message}`, { cause: error });
+      }
+      if (next.done === true) break;
+      hash.update(next.value);
+      lines.push(decoder.write(next.value));
+    }
   } finally {
-    lines.close();
+    input.destroy();
   }
+  lines.end();
+  reader.end();
   return hash.digest('hex');
 }
 
