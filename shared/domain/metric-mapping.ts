@@ -59,6 +59,24 @@ export interface MetricSample {
   tier: string;
 }
 
+/**
+ * Where a sample was read, shown as `source:line`. A source reading millions of rows passes the two apart, so
+ * that the text is only made for the few rows that are rejected or repeated.
+ */
+export class RowLocation {
+  constructor(
+    readonly source: string,
+    readonly line: number,
+  ) {}
+
+  toString(): string {
+    return `${this.source}:${this.line}`;
+  }
+}
+
+/** `file:line`, a query's row, or the same as a RowLocation. */
+export type SampleLocation = string | RowLocation;
+
 /** No single pre-aggregated sample of a gateway metric comes near this; a bigger one is corrupt input. */
 export const MAX_TOKENS_PER_SAMPLE = 1e12;
 export const UNKNOWN_DIMENSION = 'unknown';
@@ -246,7 +264,7 @@ export class UsageAggregator {
     this.repeats = options.detectRepeats === true ? new RepeatCheck(mapping, window) : null;
   }
 
-  add(sample: MetricSample, location: string): void {
+  add(sample: MetricSample, location: SampleLocation): void {
     this.assertOpen();
     const instant = sample.timestamp.getTime();
     if (Number.isNaN(instant)) return this.reject(location, 'timestamp is not a valid date');
@@ -310,10 +328,11 @@ export class UsageAggregator {
   }
 
   /** `day`: the calendar day the rejected row belongs to, when the source knows it. */
-  reject(location: string, reason: string, raw?: string, day?: string): void {
+  reject(location: SampleLocation, reason: string, raw?: string, day?: string): void {
     this.assertOpen();
-    this.rejects.add(location, reason, raw);
-    if (day !== undefined) this.figuresOf(day).rejects.add(location, reason, raw);
+    const text = String(location);
+    this.rejects.add(text, reason, raw);
+    if (day !== undefined) this.figuresOf(day).rejects.add(text, reason, raw);
   }
 
   /**
@@ -431,7 +450,7 @@ class RepeatCheck {
     this.windowMinutes = Math.ceil(window.end.getTime() / 60_000) - this.startMinute + 1;
   }
 
-  isRepeat(metric: string, instant: number, userId: string, model: string, tier: string, location: string): boolean {
+  isRepeat(metric: string, instant: number, userId: string, model: string, tier: string, location: SampleLocation): boolean {
     let seriesId = this.lastSeriesId;
     if (userId !== this.lastUserId || model !== this.lastModel || tier !== this.lastTier) {
       const seriesText = `${userId}\u0000${model}\u0000${tier}`;
@@ -464,14 +483,18 @@ class RepeatCheck {
   }
 
   /** "name:line" packed into 32 bits: the prefix (a file name) interned, the line number as it is. */
-  private origin(location: string): number {
+  private origin(location: SampleLocation): number {
+    if (typeof location !== 'string') return this.originOf(location.source, location.line);
     const colon = location.lastIndexOf(':');
     if (colon <= 0) return UNKNOWN_ORIGIN;
-    const line = Number(location.slice(colon + 1));
-    if (!Number.isInteger(line) || line < 0 || line >= ORIGIN_LINE_BITS) return UNKNOWN_ORIGIN;
     const last = this.lastPrefix;
-    if (last !== null && colon === last.length && location.startsWith(last)) return this.lastPrefixId * ORIGIN_LINE_BITS + line;
-    const prefix = location.slice(0, colon);
+    const prefix = last !== null && colon === last.length && location.startsWith(last) ? last : location.slice(0, colon);
+    return this.originOf(prefix, Number(location.slice(colon + 1)));
+  }
+
+  private originOf(prefix: string, line: number): number {
+    if (prefix === '' || !Number.isInteger(line) || line < 0 || line >= ORIGIN_LINE_BITS) return UNKNOWN_ORIGIN;
+    if (prefix === this.lastPrefix) return this.lastPrefixId * ORIGIN_LINE_BITS + line;
     let prefixId = this.prefixIds.get(prefix);
     if (prefixId === undefined) {
       if (this.prefixes.length >= MAX_ORIGIN_PREFIXES) return UNKNOWN_ORIGIN;

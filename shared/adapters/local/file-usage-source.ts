@@ -4,7 +4,17 @@ import { stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { AppError } from '../../domain/errors.js';
-import { DEFAULT_METRIC_MAPPING, readCount, SourceDayTotalsCollector, UsageAggregator, type MetricMapping, type MetricSample, type SampleValue } from '../../domain/metric-mapping.js';
+import {
+  DEFAULT_METRIC_MAPPING,
+  readCount,
+  RowLocation,
+  SourceDayTotalsCollector,
+  UsageAggregator,
+  type MetricMapping,
+  type MetricSample,
+  type SampleLocation,
+  type SampleValue,
+} from '../../domain/metric-mapping.js';
 import { createDayResolver, type TimeWindow } from '../../domain/periods.js';
 import { rawValueForReport, type SourceDayTotal, type UsageInput, type UsageReadResult } from '../../domain/usage.js';
 import type { ReadUsageOptions, UsageSource } from '../../ports/usage-source.js';
@@ -140,7 +150,7 @@ class DayTotalsSink implements SampleSink {
     this.endMs = window.end.getTime();
   }
 
-  add(sample: MetricSample, location: string): void {
+  add(sample: MetricSample, location: SampleLocation): void {
     const instant = sample.timestamp.getTime();
     if (instant >= this.startMs && instant < this.endMs && this.metrics.has(sample.name)) {
       this.totals.add(this.dayOf(sample.timestamp), sample.name, sample.valueSum, sample.valueCount);
@@ -148,7 +158,7 @@ class DayTotalsSink implements SampleSink {
     this.aggregator?.add(sample, location);
   }
 
-  reject(location: string, reason: string, raw?: string, day?: string): void {
+  reject(location: SampleLocation, reason: string, raw?: string, day?: string): void {
     this.aggregator?.reject(location, reason, raw, day);
   }
 }
@@ -343,7 +353,7 @@ class CsvExportReader implements LineReader {
       this.columns = findCsvColumns(this.path, fields.map(unquoteCsv), this.mapping, this.delimiter);
       return;
     }
-    const location = `${this.name}:${lineNumber}`;
+    const location = new RowLocation(this.name, lineNumber);
     if (fields.length !== columns.count) {
       if (fields.length === 1 && fields[0]!.trim() === '') return;
       this.dataRows += 1;
@@ -474,7 +484,7 @@ class NdjsonExportReader implements LineReader {
       }
     }
     this.dataRows += 1;
-    const location = `${this.name}:${lineNumber}`;
+    const location = new RowLocation(this.name, lineNumber);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
