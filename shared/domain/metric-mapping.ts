@@ -1,7 +1,7 @@
 import { AppError } from './errors.js';
 import { createDayResolver, type TimeWindow } from './periods.js';
 import { isTokenKind, REQUESTS_SLOT, TOKEN_KINDS, type TokenKind } from './tokens.js';
-import { UsageSeriesSet } from './usage-series.js';
+import { UsageSeriesSet, type UsageSeries } from './usage-series.js';
 import { SeenSamplePairs } from './sample-repeats.js';
 import {
   MAX_REJECT_SAMPLES,
@@ -243,9 +243,11 @@ export class UsageAggregator {
   private tokensRead = 0;
   private requestsRead = 0;
   private readonly repeats: RepeatCheck | null;
-  private lastGoodUserId = '';
-  private lastGoodModel = UNKNOWN_DIMENSION;
-  private lastGoodTier = UNKNOWN_DIMENSION;
+  /** Every user, model and tier seen with keyable dimensions, found by user then by model and tier. */
+  private readonly seriesOfUser = new Map<string, KnownSeries[]>();
+  private seriesCount = 0;
+  /** The last series: a series' metrics arrive one after another with the same texts. */
+  private lastSeries: KnownSeries | null = null;
 
   constructor(mapping: MetricMapping, window: TimeWindow, timeZone: string, options: UsageAggregatorOptions = {}) {
     // A Map, not the record: a metric named "constructor" must not hit Object.prototype.
@@ -284,17 +286,18 @@ export class UsageAggregator {
     const userId = sample.userId.trim();
     const model = sample.model.trim() || UNKNOWN_DIMENSION;
     const tier = sample.tier.trim() || UNKNOWN_DIMENSION;
-    // A series' metrics arrive one after another with the same texts: check a set of dimensions once per run.
-    if (userId !== this.lastGoodUserId || model !== this.lastGoodModel || tier !== this.lastGoodTier) {
-      const names = this.dimensionNames;
-      const badDimension = dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier);
-      if (badDimension !== null) return this.reject(location, badDimension.reason, badDimension.raw, day);
-      this.lastGoodUserId = userId;
-      this.lastGoodModel = model;
-      this.lastGoodTier = tier;
+    let known = this.lastSeries;
+    if (known === null || known.userId !== userId || known.model !== model || known.tier !== tier) {
+      known = this.knownSeries(userId, model, tier);
+      if (known === null) {
+        const names = this.dimensionNames;
+        const badDimension = (dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier))!;
+        return this.reject(location, badDimension.reason, badDimension.raw, day);
+      }
+      this.lastSeries = known;
     }
 
-    if (this.repeats !== null && this.repeats.isRepeat(sample.name, instant, userId, model, tier, location)) {
+    if (this.repeats !== null && this.repeats.isRepeat(sample.name, instant, known.id, userId, model, tier, location)) {
       this.figuresOf(day).duplicates += 1;
       return;
     }
@@ -310,15 +313,15 @@ export class UsageAggregator {
 
     const addedTokens = kind === undefined ? 0 : valueSum;
     const addedRequests = countsRequests ? valueCount : 0;
-    const raw = String(kind === undefined ? valueCount : valueSum);
     // Any total a report builds (a team, a model, the month, all kinds together) is a sum of these rows, so
     // keeping the sum of everything read a safe integer keeps every one of them exact.
     const tokensRead = this.tokensRead + addedTokens;
     const requestsRead = this.requestsRead + addedRequests;
     if (!Number.isSafeInteger(tokensRead) || !Number.isSafeInteger(requestsRead)) {
+      const raw = String(kind === undefined ? valueCount : valueSum);
       return this.reject(location, 'the total of everything read would exceed the safe integer range', raw, day);
     }
-    const series = this.usage.seriesOf(userId, model, tier);
+    const series = (known.sums ??= this.usage.seriesOf(userId, model, tier));
     const at = this.usage.daySlot(series, day);
     const sums = series.sums;
     this.tokensRead = tokensRead;
@@ -360,6 +363,27 @@ export class UsageAggregator {
     };
   }
 
+  /**
+   * The series of these dimensions, made when it is new and every dimension can be keyed; null when one cannot
+   * (the caller rejects the row). One lookup per series serves the dimension check, the repeat check and the sums.
+   */
+  private knownSeries(userId: string, model: string, tier: string): KnownSeries | null {
+    let ofUser = this.seriesOfUser.get(userId);
+    if (ofUser !== undefined) {
+      for (const known of ofUser) if (known.model === model && known.tier === tier) return known;
+    }
+    const names = this.dimensionNames;
+    if ((dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier)) !== null) return null;
+    if (ofUser === undefined) {
+      ofUser = [];
+      this.seriesOfUser.set(userId, ofUser);
+    }
+    const known: KnownSeries = { userId, model, tier, id: this.seriesCount, sums: null };
+    this.seriesCount += 1;
+    ofUser.push(known);
+    return known;
+  }
+
   private figuresOf(day: string): DayFiguresBuilder {
     let figures = this.dayFigures.get(day);
     if (figures === undefined) {
@@ -376,6 +400,15 @@ export class UsageAggregator {
   private skip(reason: string): void {
     this.skipped[reason] = (this.skipped[reason] ?? 0) + 1;
   }
+}
+
+/** A user, model and tier whose dimensions can be keyed: its repeat-check id, and its sums once it has some. */
+interface KnownSeries {
+  readonly userId: string;
+  readonly model: string;
+  readonly tier: string;
+  readonly id: number;
+  sums: UsageSeries | null;
 }
 
 function valueProblem(value: SampleValue, field: 'valueSum' | 'valueCount'): { reason: string; raw: string } | null {
@@ -422,11 +455,10 @@ const UNKNOWN_ORIGIN = 0xffff_ffff;
 
 /**
  * Finds the same series at the same minute read twice (two overlapping exports, or one file given twice).
- * Series are interned to small integers, so one (series, metric, minute) is one integer in SeenSamplePairs.
+ * The aggregator numbers series with small integers, so one (series, metric, minute) is one integer in SeenSamplePairs.
  */
 class RepeatCheck {
   private readonly metricIds = new Map<string, number>();
-  private readonly seriesIds = new Map<string, number>();
   private readonly seen = new SeenSamplePairs(1 << 16);
   private readonly startMinute: number;
   private readonly windowMinutes: number;
@@ -434,11 +466,6 @@ class RepeatCheck {
   private readonly prefixIds = new Map<string, number>();
   private count = 0;
   private readonly samples: string[] = [];
-  /** The last series looked up: a series' metrics arrive one after another. */
-  private lastUserId: string | null = null;
-  private lastModel = '';
-  private lastTier = '';
-  private lastSeriesId = -1;
   private lastPrefix: string | null = null;
   private lastPrefixId = -1;
 
@@ -450,20 +477,8 @@ class RepeatCheck {
     this.windowMinutes = Math.ceil(window.end.getTime() / 60_000) - this.startMinute + 1;
   }
 
-  isRepeat(metric: string, instant: number, userId: string, model: string, tier: string, location: SampleLocation): boolean {
-    let seriesId = this.lastSeriesId;
-    if (userId !== this.lastUserId || model !== this.lastModel || tier !== this.lastTier) {
-      const seriesText = `${userId}\u0000${model}\u0000${tier}`;
-      seriesId = this.seriesIds.get(seriesText) ?? -1;
-      if (seriesId === -1) {
-        seriesId = this.seriesIds.size;
-        this.seriesIds.set(seriesText, seriesId);
-      }
-      this.lastUserId = userId;
-      this.lastModel = model;
-      this.lastTier = tier;
-      this.lastSeriesId = seriesId;
-    }
+  /** `seriesId`: the same small integer for every sample of one user, model and tier, given by the caller. */
+  isRepeat(metric: string, instant: number, seriesId: number, userId: string, model: string, tier: string, location: SampleLocation): boolean {
     const metricId = this.metricIds.get(metric)!;
     const minute = Math.floor(instant / 60_000) - this.startMinute;
     const key = (seriesId * this.metricIds.size + metricId) * this.windowMinutes + minute;
