@@ -612,6 +612,8 @@ const SLASH_DATE = /^\s*(\d{1,2})\/(\d{1,2})\/\d{4}/;
  */
 export function parseExportTimestamp(text: string, order: DateOrder = 'monthFirst'): number {
   const trimmed = text.trim();
+  const quick = isoUtcQuickly(trimmed);
+  if (quick !== undefined) return quick;
   let match = ISO_TIME.exec(trimmed);
   if (match) {
     const offset = match[8];
@@ -636,6 +638,51 @@ export function parseExportTimestamp(text: string, order: DateOrder = 'monthFirs
     return utcInstant(Number(match[4]), month, day, hour, match[6], match[7], match[8], 0);
   }
   return Number.NaN;
+}
+
+/** The digit at `index` as a number, or NaN when the character there is not an ASCII digit. */
+function digitAt(text: string, index: number): number {
+  const code = text.charCodeAt(index) - 48;
+  return code >= 0 && code <= 9 ? code : Number.NaN;
+}
+
+/**
+ * `YYYY-MM-DDThh:mm:ss[.f…]Z`, the form the export tools write on every row, read without the RegExp: the
+ * instant ISO_TIME and utcInstant give for it (NaN for an impossible field), or undefined for any other
+ * form, which the RegExp then reads.
+ */
+function isoUtcQuickly(text: string): number | undefined {
+  const length = text.length;
+  if (length < 20 || text.charCodeAt(length - 1) !== 90 /* Z */) return undefined;
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  let millis = 0;
+  if (length > 20) {
+    if (length === 21 || text.charCodeAt(19) !== 46 /* . */) return undefined;
+    for (let index = 20; index < length - 1; index += 1) {
+      const digit = digitAt(text, index);
+      if (Number.isNaN(digit)) return undefined;
+      if (index < 23) millis += digit * 10 ** (22 - index);
+    }
+  }
+  const year = digitAt(text, 0) * 1000 + digitAt(text, 1) * 100 + digitAt(text, 2) * 10 + digitAt(text, 3);
+  const month = digitAt(text, 5) * 10 + digitAt(text, 6);
+  const day = digitAt(text, 8) * 10 + digitAt(text, 9);
+  const hour = digitAt(text, 11) * 10 + digitAt(text, 12);
+  const minute = digitAt(text, 14) * 10 + digitAt(text, 15);
+  const second = digitAt(text, 17) * 10 + digitAt(text, 18);
+  if (Number.isNaN(year + month + day + hour + minute + second)) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
+  if (hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  return Date.UTC(year, month - 1, day, hour, minute, second, millis);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** As `new Date(Date.UTC(year, month, 0)).getUTCDate()` has it, which reads years 0 to 99 as 1900 to 1999. */
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
+  const calendarYear = year < 100 ? year + 1900 : year;
+  return calendarYear % 4 === 0 && (calendarYear % 100 !== 0 || calendarYear % 400 === 0) ? 29 : 28;
 }
 
 function utcInstant(
