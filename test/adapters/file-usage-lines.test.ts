@@ -86,6 +86,13 @@ describe('FileUsageSource: lines of an export', () => {
     expect((await read(before)).lines).toEqual(['3 x']);
   });
 
+  it('reads a byte that is not UTF-8 at the end of a chunk as U+FFFD before the next chunk, ASCII or not', async () => {
+    const beforeAscii = placedAt(CHUNK_BYTES - 3, Buffer.concat([Buffer.from('xy'), Buffer.from([0xe2]), Buffer.from('A\nz')]));
+    expect((await read(beforeAscii)).lines).toEqual(['2 xy\uFFFDA', '3 z']);
+    const beforeOther = placedAt(CHUNK_BYTES - 3, Buffer.concat([Buffer.from('xy'), Buffer.from([0xe2]), Buffer.from('é\n')]));
+    expect((await read(beforeOther)).lines).toEqual(['2 xy\uFFFDé']);
+  });
+
   it('decodes a character split across two chunks, and a row spanning three chunks', async () => {
     const split = placedAt(CHUNK_BYTES - 3, Buffer.from('ab😀cd\n'));
     expect((await read(split)).lines).toEqual(['2 ab😀cd']);
