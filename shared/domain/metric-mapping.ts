@@ -243,8 +243,8 @@ export class UsageAggregator {
   private tokensRead = 0;
   private requestsRead = 0;
   private readonly repeats: RepeatCheck | null;
-  /** Every user, model and tier seen with keyable dimensions, found by user then by model and tier. */
-  private readonly seriesOfUser = new Map<string, KnownSeries[]>();
+  /** Every user, model and tier seen with keyable dimensions: a user's newest series, linked to the others. */
+  private readonly seriesOfUser = new Map<string, KnownSeries>();
   private seriesCount = 0;
   /** The last series: a series' metrics arrive one after another with the same texts. */
   private lastSeries: KnownSeries | null = null;
@@ -368,19 +368,15 @@ export class UsageAggregator {
    * (the caller rejects the row). One lookup per series serves the dimension check, the repeat check and the sums.
    */
   private knownSeries(userId: string, model: string, tier: string): KnownSeries | null {
-    let ofUser = this.seriesOfUser.get(userId);
-    if (ofUser !== undefined) {
-      for (const known of ofUser) if (known.model === model && known.tier === tier) return known;
+    const first = this.seriesOfUser.get(userId);
+    for (let known = first; known !== undefined; known = known.next) {
+      if (known.model === model && known.tier === tier) return known;
     }
     const names = this.dimensionNames;
     if ((dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier)) !== null) return null;
-    if (ofUser === undefined) {
-      ofUser = [];
-      this.seriesOfUser.set(userId, ofUser);
-    }
-    const known: KnownSeries = { userId, model, tier, id: this.seriesCount, sums: null };
+    const known: KnownSeries = { userId, model, tier, id: this.seriesCount, sums: null, next: first };
     this.seriesCount += 1;
-    ofUser.push(known);
+    this.seriesOfUser.set(userId, known);
     return known;
   }
 
@@ -409,6 +405,8 @@ interface KnownSeries {
   readonly tier: string;
   readonly id: number;
   sums: UsageSeries | null;
+  /** The user's series seen before this one. */
+  readonly next: KnownSeries | undefined;
 }
 
 function valueProblem(value: SampleValue, field: 'valueSum' | 'valueCount'): { reason: string; raw: string } | null {
