@@ -158,21 +158,32 @@ class DayRejects {
  * value that is not a number adds nothing but its presence is still counted in `valueCount`'s day entry.
  */
 export class SourceDayTotalsCollector {
-  private readonly sums = new Map<string, { day: string; metric: string; valueSum: number; valueCount: number }>();
+  /** By day, then metric: rows come in time order, so a row finds its day's sums without building a key. */
+  private readonly byDay = new Map<string, Map<string, { day: string; metric: string; valueSum: number; valueCount: number }>>();
+  private lastDay: string | null = null;
+  private lastDaySums = new Map<string, { day: string; metric: string; valueSum: number; valueCount: number }>();
 
   add(day: string, metric: string, valueSum: unknown, valueCount: unknown): void {
-    const key = `${day}\u0000${metric}`;
-    let sum = this.sums.get(key);
+    let daySums = this.lastDaySums;
+    if (day !== this.lastDay) {
+      const known = this.byDay.get(day);
+      daySums = known ?? new Map();
+      if (known === undefined) this.byDay.set(day, daySums);
+      this.lastDay = day;
+      this.lastDaySums = daySums;
+    }
+    let sum = daySums.get(metric);
     if (sum === undefined) {
       sum = { day, metric, valueSum: 0, valueCount: 0 };
-      this.sums.set(key, sum);
+      daySums.set(metric, sum);
     }
     if (typeof valueSum === 'number' && Number.isFinite(valueSum)) sum.valueSum += valueSum;
     if (typeof valueCount === 'number' && Number.isFinite(valueCount)) sum.valueCount += valueCount;
   }
 
   result(): SourceDayTotal[] {
-    return [...this.sums.values()].sort((a, b) => compareText(a.day, b.day) || compareText(a.metric, b.metric));
+    const sums = [...this.byDay.values()].flatMap((daySums) => [...daySums.values()]);
+    return sums.sort((a, b) => compareText(a.day, b.day) || compareText(a.metric, b.metric));
   }
 }
 

@@ -7,6 +7,7 @@ import {
   MAX_DIMENSION_BYTES,
   MAX_TOKENS_PER_SAMPLE,
   RowLocation,
+  SourceDayTotalsCollector,
   UsageAggregator,
   metricMappingProblems,
   readCount,
@@ -452,5 +453,23 @@ describe('repeated samples (overlapping exports)', () => {
     expect(seen.addOrFind(Number.MAX_SAFE_INTEGER - 1, 1)).toBe(-1);
     expect(seen.size).toBe(50_001);
     expect(() => seen.addOrFind(0.5, 1)).toThrow(/safe non-negative integer/);
+  });
+});
+
+describe('SourceDayTotalsCollector', () => {
+  it('sums per day and metric whatever order the days come in, and lists them by day then metric', () => {
+    const totals = new SourceDayTotalsCollector();
+    totals.add('2026-10-02', 'Prompt Tokens', 5, 1);
+    totals.add('2026-10-01', 'Total Tokens', 7, 1);
+    totals.add('2026-10-01', 'Prompt Tokens', 3, 1);
+    totals.add('2026-10-02', 'Prompt Tokens', 10, 2);
+    totals.add('2026-10-01', 'Prompt Tokens', 'x', 1);
+    totals.add('2026-10-02', 'Completion Tokens', Number.NaN, 'y');
+    expect(totals.result()).toEqual([
+      { day: '2026-10-01', metric: 'Prompt Tokens', valueSum: 3, valueCount: 2 },
+      { day: '2026-10-01', metric: 'Total Tokens', valueSum: 7, valueCount: 1 },
+      { day: '2026-10-02', metric: 'Completion Tokens', valueSum: 0, valueCount: 0 },
+      { day: '2026-10-02', metric: 'Prompt Tokens', valueSum: 15, valueCount: 3 },
+    ]);
   });
 });
