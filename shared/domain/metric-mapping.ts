@@ -1,7 +1,7 @@
 import { AppError } from './errors.js';
 import { createDayResolver, type TimeWindow } from './periods.js';
 import { isTokenKind, REQUESTS_SLOT, TOKEN_KINDS, type TokenKind } from './tokens.js';
-import { UsageSeriesSet } from './usage-series.js';
+import { UsageSeriesSet, type UsageSeries } from './usage-series.js';
 import { SeenSamplePairs } from './sample-repeats.js';
 import {
   MAX_REJECT_SAMPLES,
@@ -58,6 +58,24 @@ export interface MetricSample {
   model: string;
   tier: string;
 }
+
+/**
+ * Where a sample was read, shown as `source:line`. A source reading millions of rows passes the two apart, so
+ * that the text is only made for the few rows that are rejected or repeated.
+ */
+export class RowLocation {
+  constructor(
+    readonly source: string,
+    readonly line: number,
+  ) {}
+
+  toString(): string {
+    return `${this.source}:${this.line}`;
+  }
+}
+
+/** `file:line`, a query's row, or the same as a RowLocation. */
+export type SampleLocation = string | RowLocation;
 
 /** No single pre-aggregated sample of a gateway metric comes near this; a bigger one is corrupt input. */
 export const MAX_TOKENS_PER_SAMPLE = 1e12;
@@ -140,21 +158,32 @@ class DayRejects {
  * value that is not a number adds nothing but its presence is still counted in `valueCount`'s day entry.
  */
 export class SourceDayTotalsCollector {
-  private readonly sums = new Map<string, { day: string; metric: string; valueSum: number; valueCount: number }>();
+  /** By day, then metric: rows come in time order, so a row finds its day's sums without building a key. */
+  private readonly byDay = new Map<string, Map<string, { day: string; metric: string; valueSum: number; valueCount: number }>>();
+  private lastDay: string | null = null;
+  private lastDaySums = new Map<string, { day: string; metric: string; valueSum: number; valueCount: number }>();
 
   add(day: string, metric: string, valueSum: unknown, valueCount: unknown): void {
-    const key = `${day}\u0000${metric}`;
-    let sum = this.sums.get(key);
+    let daySums = this.lastDaySums;
+    if (day !== this.lastDay) {
+      const known = this.byDay.get(day);
+      daySums = known ?? new Map();
+      if (known === undefined) this.byDay.set(day, daySums);
+      this.lastDay = day;
+      this.lastDaySums = daySums;
+    }
+    let sum = daySums.get(metric);
     if (sum === undefined) {
       sum = { day, metric, valueSum: 0, valueCount: 0 };
-      this.sums.set(key, sum);
+      daySums.set(metric, sum);
     }
     if (typeof valueSum === 'number' && Number.isFinite(valueSum)) sum.valueSum += valueSum;
     if (typeof valueCount === 'number' && Number.isFinite(valueCount)) sum.valueCount += valueCount;
   }
 
   result(): SourceDayTotal[] {
-    return [...this.sums.values()].sort((a, b) => compareText(a.day, b.day) || compareText(a.metric, b.metric));
+    const sums = [...this.byDay.values()].flatMap((daySums) => [...daySums.values()]);
+    return sums.sort((a, b) => compareText(a.day, b.day) || compareText(a.metric, b.metric));
   }
 }
 
@@ -225,9 +254,11 @@ export class UsageAggregator {
   private tokensRead = 0;
   private requestsRead = 0;
   private readonly repeats: RepeatCheck | null;
-  private lastGoodUserId = '';
-  private lastGoodModel = UNKNOWN_DIMENSION;
-  private lastGoodTier = UNKNOWN_DIMENSION;
+  /** Every user, model and tier seen with keyable dimensions: a user's newest series, linked to the others. */
+  private readonly seriesOfUser = new Map<string, KnownSeries>();
+  private seriesCount = 0;
+  /** The last series: a series' metrics arrive one after another with the same texts. */
+  private lastSeries: KnownSeries | null = null;
 
   constructor(mapping: MetricMapping, window: TimeWindow, timeZone: string, options: UsageAggregatorOptions = {}) {
     // A Map, not the record: a metric named "constructor" must not hit Object.prototype.
@@ -246,7 +277,7 @@ export class UsageAggregator {
     this.repeats = options.detectRepeats === true ? new RepeatCheck(mapping, window) : null;
   }
 
-  add(sample: MetricSample, location: string): void {
+  add(sample: MetricSample, location: SampleLocation): void {
     this.assertOpen();
     const instant = sample.timestamp.getTime();
     if (Number.isNaN(instant)) return this.reject(location, 'timestamp is not a valid date');
@@ -266,17 +297,18 @@ export class UsageAggregator {
     const userId = sample.userId.trim();
     const model = sample.model.trim() || UNKNOWN_DIMENSION;
     const tier = sample.tier.trim() || UNKNOWN_DIMENSION;
-    // A series' metrics arrive one after another with the same texts: check a set of dimensions once per run.
-    if (userId !== this.lastGoodUserId || model !== this.lastGoodModel || tier !== this.lastGoodTier) {
-      const names = this.dimensionNames;
-      const badDimension = dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier);
-      if (badDimension !== null) return this.reject(location, badDimension.reason, badDimension.raw, day);
-      this.lastGoodUserId = userId;
-      this.lastGoodModel = model;
-      this.lastGoodTier = tier;
+    let known = this.lastSeries;
+    if (known === null || known.userId !== userId || known.model !== model || known.tier !== tier) {
+      known = this.knownSeries(userId, model, tier);
+      if (known === null) {
+        const names = this.dimensionNames;
+        const badDimension = (dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier))!;
+        return this.reject(location, badDimension.reason, badDimension.raw, day);
+      }
+      this.lastSeries = known;
     }
 
-    if (this.repeats !== null && this.repeats.isRepeat(sample.name, instant, userId, model, tier, location)) {
+    if (this.repeats !== null && this.repeats.isRepeat(sample.name, instant, known.id, userId, model, tier, location)) {
       this.figuresOf(day).duplicates += 1;
       return;
     }
@@ -292,15 +324,15 @@ export class UsageAggregator {
 
     const addedTokens = kind === undefined ? 0 : valueSum;
     const addedRequests = countsRequests ? valueCount : 0;
-    const raw = String(kind === undefined ? valueCount : valueSum);
     // Any total a report builds (a team, a model, the month, all kinds together) is a sum of these rows, so
     // keeping the sum of everything read a safe integer keeps every one of them exact.
     const tokensRead = this.tokensRead + addedTokens;
     const requestsRead = this.requestsRead + addedRequests;
     if (!Number.isSafeInteger(tokensRead) || !Number.isSafeInteger(requestsRead)) {
+      const raw = String(kind === undefined ? valueCount : valueSum);
       return this.reject(location, 'the total of everything read would exceed the safe integer range', raw, day);
     }
-    const series = this.usage.seriesOf(userId, model, tier);
+    const series = (known.sums ??= this.usage.seriesOf(userId, model, tier));
     const at = this.usage.daySlot(series, day);
     const sums = series.sums;
     this.tokensRead = tokensRead;
@@ -310,10 +342,11 @@ export class UsageAggregator {
   }
 
   /** `day`: the calendar day the rejected row belongs to, when the source knows it. */
-  reject(location: string, reason: string, raw?: string, day?: string): void {
+  reject(location: SampleLocation, reason: string, raw?: string, day?: string): void {
     this.assertOpen();
-    this.rejects.add(location, reason, raw);
-    if (day !== undefined) this.figuresOf(day).rejects.add(location, reason, raw);
+    const text = String(location);
+    this.rejects.add(text, reason, raw);
+    if (day !== undefined) this.figuresOf(day).rejects.add(text, reason, raw);
   }
 
   /**
@@ -341,6 +374,23 @@ export class UsageAggregator {
     };
   }
 
+  /**
+   * The series of these dimensions, made when it is new and every dimension can be keyed; null when one cannot
+   * (the caller rejects the row). One lookup per series serves the dimension check, the repeat check and the sums.
+   */
+  private knownSeries(userId: string, model: string, tier: string): KnownSeries | null {
+    const first = this.seriesOfUser.get(userId);
+    for (let known = first; known !== undefined; known = known.next) {
+      if (known.model === model && known.tier === tier) return known;
+    }
+    const names = this.dimensionNames;
+    if ((dimensionProblem(names.userId, userId) ?? dimensionProblem(names.model, model) ?? dimensionProblem(names.tier, tier)) !== null) return null;
+    const known: KnownSeries = { userId, model, tier, id: this.seriesCount, sums: null, next: first };
+    this.seriesCount += 1;
+    this.seriesOfUser.set(userId, known);
+    return known;
+  }
+
   private figuresOf(day: string): DayFiguresBuilder {
     let figures = this.dayFigures.get(day);
     if (figures === undefined) {
@@ -357,6 +407,17 @@ export class UsageAggregator {
   private skip(reason: string): void {
     this.skipped[reason] = (this.skipped[reason] ?? 0) + 1;
   }
+}
+
+/** A user, model and tier whose dimensions can be keyed: its repeat-check id, and its sums once it has some. */
+interface KnownSeries {
+  readonly userId: string;
+  readonly model: string;
+  readonly tier: string;
+  readonly id: number;
+  sums: UsageSeries | null;
+  /** The user's series seen before this one. */
+  readonly next: KnownSeries | undefined;
 }
 
 function valueProblem(value: SampleValue, field: 'valueSum' | 'valueCount'): { reason: string; raw: string } | null {
@@ -403,11 +464,10 @@ const UNKNOWN_ORIGIN = 0xffff_ffff;
 
 /**
  * Finds the same series at the same minute read twice (two overlapping exports, or one file given twice).
- * Series are interned to small integers, so one (series, metric, minute) is one integer in SeenSamplePairs.
+ * The aggregator numbers series with small integers, so one (series, metric, minute) is one integer in SeenSamplePairs.
  */
 class RepeatCheck {
   private readonly metricIds = new Map<string, number>();
-  private readonly seriesIds = new Map<string, number>();
   private readonly seen = new SeenSamplePairs(1 << 16);
   private readonly startMinute: number;
   private readonly windowMinutes: number;
@@ -415,11 +475,6 @@ class RepeatCheck {
   private readonly prefixIds = new Map<string, number>();
   private count = 0;
   private readonly samples: string[] = [];
-  /** The last series looked up: a series' metrics arrive one after another. */
-  private lastUserId: string | null = null;
-  private lastModel = '';
-  private lastTier = '';
-  private lastSeriesId = -1;
   private lastPrefix: string | null = null;
   private lastPrefixId = -1;
 
@@ -431,20 +486,8 @@ class RepeatCheck {
     this.windowMinutes = Math.ceil(window.end.getTime() / 60_000) - this.startMinute + 1;
   }
 
-  isRepeat(metric: string, instant: number, userId: string, model: string, tier: string, location: string): boolean {
-    let seriesId = this.lastSeriesId;
-    if (userId !== this.lastUserId || model !== this.lastModel || tier !== this.lastTier) {
-      const seriesText = `${userId}\u0000${model}\u0000${tier}`;
-      seriesId = this.seriesIds.get(seriesText) ?? -1;
-      if (seriesId === -1) {
-        seriesId = this.seriesIds.size;
-        this.seriesIds.set(seriesText, seriesId);
-      }
-      this.lastUserId = userId;
-      this.lastModel = model;
-      this.lastTier = tier;
-      this.lastSeriesId = seriesId;
-    }
+  /** `seriesId`: the same small integer for every sample of one user, model and tier, given by the caller. */
+  isRepeat(metric: string, instant: number, seriesId: number, userId: string, model: string, tier: string, location: SampleLocation): boolean {
     const metricId = this.metricIds.get(metric)!;
     const minute = Math.floor(instant / 60_000) - this.startMinute;
     const key = (seriesId * this.metricIds.size + metricId) * this.windowMinutes + minute;
@@ -464,14 +507,18 @@ class RepeatCheck {
   }
 
   /** "name:line" packed into 32 bits: the prefix (a file name) interned, the line number as it is. */
-  private origin(location: string): number {
+  private origin(location: SampleLocation): number {
+    if (typeof location !== 'string') return this.originOf(location.source, location.line);
     const colon = location.lastIndexOf(':');
     if (colon <= 0) return UNKNOWN_ORIGIN;
-    const line = Number(location.slice(colon + 1));
-    if (!Number.isInteger(line) || line < 0 || line >= ORIGIN_LINE_BITS) return UNKNOWN_ORIGIN;
     const last = this.lastPrefix;
-    if (last !== null && colon === last.length && location.startsWith(last)) return this.lastPrefixId * ORIGIN_LINE_BITS + line;
-    const prefix = location.slice(0, colon);
+    const prefix = last !== null && colon === last.length && location.startsWith(last) ? last : location.slice(0, colon);
+    return this.originOf(prefix, Number(location.slice(colon + 1)));
+  }
+
+  private originOf(prefix: string, line: number): number {
+    if (prefix === '' || !Number.isInteger(line) || line < 0 || line >= ORIGIN_LINE_BITS) return UNKNOWN_ORIGIN;
+    if (prefix === this.lastPrefix) return this.lastPrefixId * ORIGIN_LINE_BITS + line;
     let prefixId = this.prefixIds.get(prefix);
     if (prefixId === undefined) {
       if (this.prefixes.length >= MAX_ORIGIN_PREFIXES) return UNKNOWN_ORIGIN;

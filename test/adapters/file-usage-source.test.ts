@@ -286,6 +286,47 @@ describe('export text helpers', () => {
     expect(parseExportTimestamp('yesterday')).toBeNaN();
   });
 
+  it('reads the export tools\' ISO form (T, Z, 0 to 9 fraction digits) exactly, and refuses every impossible field', () => {
+    const VALID_TIMES = new Set(['00:00:00', '23:59:59', '07:05:09']);
+    const fields = {
+      year: ['0000', '0004', '0099', '0100', '1900', '2000', '2024', '2026', '9999'],
+      month: ['00', '01', '02', '04', '12', '13'],
+      day: ['00', '01', '28', '29', '30', '31', '32'],
+      time: ['00:00:00', '23:59:59', '24:00:00', '12:60:00', '12:00:60', '07:05:09'],
+      fraction: ['', '.5', '.95', '.950', '.9999', '.123456789'],
+    };
+    let checked = 0;
+    for (const year of fields.year) {
+      for (const month of fields.month) {
+        for (const day of fields.day) {
+          for (const time of fields.time) {
+            for (const fraction of fields.fraction) {
+              const text = `${year}-${month}-${day}T${time}${fraction}Z`;
+              const parsed = parseExportTimestamp(text);
+              // The same time written with a space and without a zone letter.
+              expect(parsed, text).toBe(parseExportTimestamp(`${year}-${month}-${day} ${time}${fraction}`));
+              // Date.parse reads a date that exists in every month the same way (years below 100 are 19xx here).
+              const plainlyValid = Number(year) >= 100 && /^(0[1-9]|1[0-2])$/.test(month) && /^(0[1-9]|1\d|2[0-8])$/.test(day) && VALID_TIMES.has(time);
+              if (plainlyValid) expect(parsed, text).toBe(Date.parse(`${year}-${month}-${day}T${time}${fraction.slice(0, 4)}Z`));
+              else if (!/^(0[1-9]|1[0-2])$/.test(month) || !VALID_TIMES.has(time) || ['00', '32'].includes(day)) expect(parsed, text).toBeNaN();
+              checked += 1;
+            }
+          }
+        }
+      }
+    }
+    expect(checked).toBe(9 * 6 * 7 * 6 * 6);
+    expect(parseExportTimestamp('2024-02-29T00:00:00Z')).toBe(Date.UTC(2024, 1, 29));
+    expect(parseExportTimestamp('2000-02-29T00:00:00Z')).toBe(Date.UTC(2000, 1, 29));
+    expect(parseExportTimestamp('2026-12-31T23:59:59.999Z')).toBe(Date.UTC(2026, 11, 31, 23, 59, 59, 999));
+    for (const impossible of ['2026-02-29', '1900-02-29', '2026-04-31', '2026-06-31']) expect(parseExportTimestamp(`${impossible}T00:00:00Z`), impossible).toBeNaN();
+    expect(parseExportTimestamp('2026-10-25T01:30:00.1z')).toBe(Date.UTC(2026, 9, 25, 1, 30, 0, 100));
+    expect(parseExportTimestamp(' 2026-10-25T01:30:00,25Z ')).toBe(Date.UTC(2026, 9, 25, 1, 30, 0, 250));
+    expect(parseExportTimestamp('2026-10-25T01:30:00.Z')).toBeNaN();
+    expect(parseExportTimestamp('2026-10-25T1:30:00Z')).toBeNaN();
+    expect(parseExportTimestamp('+2026-10-25T01:30:00Z')).toBeNaN();
+  });
+
   it('formats portal times that parse back to the same instant', () => {
     const instants = [Date.UTC(2026, 9, 25, 0, 0, 0, 5), Date.UTC(2026, 9, 25, 12, 59, 59, 999), Date.UTC(2026, 0, 1, 23, 1)];
     expect(formatPortalTimestamp(new Date(instants[0]!))).toBe('10/25/2026, 12:00:00.005 AM');

@@ -6,6 +6,8 @@ import {
   DEFAULT_METRIC_MAPPING,
   MAX_DIMENSION_BYTES,
   MAX_TOKENS_PER_SAMPLE,
+  RowLocation,
+  SourceDayTotalsCollector,
   UsageAggregator,
   metricMappingProblems,
   readCount,
@@ -399,6 +401,41 @@ describe('repeated samples (overlapping exports)', () => {
     });
   });
 
+  it('finds a repeat of a series whatever other series and rejected rows came between, at file and line locations', () => {
+    const aggregator = new UsageAggregator(DEFAULT_METRIC_MAPPING, OCTOBER_PARIS, PARIS, { detectRepeats: true });
+    const series = [
+      { userId: ALICE, model: 'claude-sonnet-4-5', tier: 'Claude.Standard' },
+      { userId: ALICE, model: 'claude-opus-4-1', tier: 'Claude.Standard' },
+      { userId: BOB, model: 'claude-sonnet-4-5', tier: 'Claude.Premium' },
+      { userId: ALICE, model: 'claude-sonnet-4-5', tier: 'Claude.Premium' },
+    ];
+    let line = 0;
+    for (const file of ['a.ndjson', 'b.ndjson']) {
+      for (const dimensions of series) {
+        line += 1;
+        aggregator.add(sample({ at, ...dimensions, valueSum: 10 }), new RowLocation(file, line));
+        line += 1;
+        aggregator.add(sample({ at, userId: `${dimensions.userId}\u0000`, valueSum: 1 }), new RowLocation(file, line));
+      }
+    }
+    const result = aggregator.result('test');
+
+    expect([...result.rows].map((row) => [row.userId, row.model, row.tier, row.tokens.input])).toEqual([
+      [ALICE, 'claude-opus-4-1', 'Claude.Standard', 10],
+      [ALICE, 'claude-sonnet-4-5', 'Claude.Premium', 10],
+      [ALICE, 'claude-sonnet-4-5', 'Claude.Standard', 10],
+      [BOB, 'claude-sonnet-4-5', 'Claude.Premium', 10],
+    ]);
+    expect(result.rejects.count).toBe(8);
+    expect(result.rejects.samples[0]).toMatchObject({ location: 'a.ndjson:2', reason: 'UserId contains a control character' });
+    expect(result.duplicates!.samples).toEqual([
+      `b.ndjson:9 repeats a.ndjson:1 (Prompt Tokens, ${ALICE}, claude-sonnet-4-5, Claude.Standard, 2026-10-10T10:00Z)`,
+      `b.ndjson:11 repeats a.ndjson:3 (Prompt Tokens, ${ALICE}, claude-opus-4-1, Claude.Standard, 2026-10-10T10:00Z)`,
+      `b.ndjson:13 repeats a.ndjson:5 (Prompt Tokens, ${BOB}, claude-sonnet-4-5, Claude.Premium, 2026-10-10T10:00Z)`,
+      `b.ndjson:15 repeats a.ndjson:7 (Prompt Tokens, ${ALICE}, claude-sonnet-4-5, Claude.Premium, 2026-10-10T10:00Z)`,
+    ]);
+  });
+
   it('sums every sample when the source summarized on the server (no repeat check, no duplicates field)', () => {
     const result = aggregate([sample({ at, valueSum: 100 }), sample({ at, valueSum: 100 })]);
     expect([...result.rows][0]!.tokens.input).toBe(200);
@@ -416,5 +453,23 @@ describe('repeated samples (overlapping exports)', () => {
     expect(seen.addOrFind(Number.MAX_SAFE_INTEGER - 1, 1)).toBe(-1);
     expect(seen.size).toBe(50_001);
     expect(() => seen.addOrFind(0.5, 1)).toThrow(/safe non-negative integer/);
+  });
+});
+
+describe('SourceDayTotalsCollector', () => {
+  it('sums per day and metric whatever order the days come in, and lists them by day then metric', () => {
+    const totals = new SourceDayTotalsCollector();
+    totals.add('2026-10-02', 'Prompt Tokens', 5, 1);
+    totals.add('2026-10-01', 'Total Tokens', 7, 1);
+    totals.add('2026-10-01', 'Prompt Tokens', 3, 1);
+    totals.add('2026-10-02', 'Prompt Tokens', 10, 2);
+    totals.add('2026-10-01', 'Prompt Tokens', 'x', 1);
+    totals.add('2026-10-02', 'Completion Tokens', Number.NaN, 'y');
+    expect(totals.result()).toEqual([
+      { day: '2026-10-01', metric: 'Prompt Tokens', valueSum: 3, valueCount: 2 },
+      { day: '2026-10-01', metric: 'Total Tokens', valueSum: 7, valueCount: 1 },
+      { day: '2026-10-02', metric: 'Completion Tokens', valueSum: 0, valueCount: 0 },
+      { day: '2026-10-02', metric: 'Prompt Tokens', valueSum: 15, valueCount: 3 },
+    ]);
   });
 });
