@@ -132,9 +132,9 @@ export const MAX_RAW_VALUE_CHARS = 120;
 
 /** The text a report shows for an offending value: cut at MAX_RAW_VALUE_CHARS, saying how long it was. */
 export function rawValueForReport(text: string): string {
-  if (text.length <= MAX_RAW_VALUE_CHARS) return text;
-  // A slice keeps the whole source string alive in V8; split/join copies it, so a kept reject holds 120
-  // characters, not the multi-megabyte line it came from.
+  // A slice keeps the whole source string alive in V8 (a read line is a slice of the half-megabyte chunk it
+  // was read from); split/join copies it, so a kept reject holds its own characters only.
+  if (text.length <= MAX_RAW_VALUE_CHARS) return text.split('').join('');
   const head = text.slice(0, MAX_RAW_VALUE_CHARS).split('').join('');
   return `${head}… (${text.length.toLocaleString('en-US')} characters)`;
 }
