@@ -19,7 +19,8 @@ import { parseArgs } from 'node:util';
 import type { TableClient } from '@azure/data-tables';
 import { entityJson, submitEntityTransaction, type EntityValue, type TransactionOperation } from '../shared/adapters/azure/entity-transactions.js';
 import { runPool } from '../shared/adapters/azure/table-batches.js';
-import { DEFAULT_BATCH_CONCURRENCY } from '../shared/adapters/azure/table-rollup-store.js';
+import { DEFAULT_BATCH_CONCURRENCY, rollupPartitionKey, rollupRowKey, TableRollupStore } from '../shared/adapters/azure/table-rollup-store.js';
+import type { MonthlyLine } from '../shared/domain/rollup.js';
 import { startAzurite } from '../shared/adapters/local/azurite.js';
 import { createServices, tableFactory } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
@@ -62,11 +63,12 @@ const CEILING_ENTITIES = 25_000;
 const sampler = rssSampler();
 
 /**
- * The raw Azurite ceiling beside the store phase: 100-entity batch upserts of entities shaped like the stored
- * rollups (copies of a sample read back from the Rollups table, under new keys) into a fresh table, with the
- * store's concurrency, in the same run and the same Azurite. Up to `limit` entities: enough for a steady rate.
+ * The raw Azurite ceiling beside the store phase: batch upserts of entities shaped like the stored rollups
+ * (copies of a sample read back from the Rollups table) under the stored lines' own keys, in the store's own
+ * transactions, into a fresh table, with the store's concurrency and transaction writer, in the same run and the
+ * same Azurite. Up to `limit` entities (whole partitions): enough for a steady rate.
  */
-async function rawUpsertCeiling(table: (name: string) => TableClient, limit: number) {
+async function rawUpsertCeiling(table: (name: string) => TableClient, month: string, lines: readonly MonthlyLine[], limit: number) {
   const sample: Record<string, EntityValue>[] = [];
   // Untyped, so each property goes back with the EDM type it was stored with.
   for await (const entity of table('Rollups').listEntities<Record<string, unknown>>({ disableTypeConversion: true })) {
@@ -84,20 +86,47 @@ async function rawUpsertCeiling(table: (name: string) => TableClient, limit: num
   const meanBytes = sample.reduce((sum, entity) => sum + Buffer.byteLength(entityJson({ partitionKey: '', rowKey: '', ...entity })), 0) / sample.length;
   const fresh = table(`RawCeiling${process.pid}`);
   await fresh.createTable();
+  // The store's own keys and batches (a team's lines share a partition, a transaction holds at most 100 of one
+  // partition's, in key order): whole partitions of the month, in order, until `limit` entities, each a copy
+  // of a sample entity under a stored line's keys. Only building the entities is left out.
+  const partitions = new Map<string, string[]>();
+  for (const line of lines) {
+    const partitionKey = rollupPartitionKey(month, line.teamId, 1);
+    const rows = partitions.get(partitionKey);
+    if (rows) rows.push(rollupRowKey(line));
+    else partitions.set(partitionKey, [rollupRowKey(line)]);
+  }
   const batches: TransactionOperation[][] = [];
-  for (let at = 0; at < limit; at += 100) {
-    const batch: TransactionOperation[] = [];
-    for (let index = at; index < Math.min(at + 100, limit); index++) {
-      batch.push({ kind: 'upsert', entity: { ...sample[index % sample.length]!, partitionKey: `p${Math.floor(index / 1000)}`, rowKey: `r${String(index).padStart(8, '0')}` } });
+  let index = 0;
+  for (const partitionKey of [...partitions.keys()].sort()) {
+    if (index >= limit) break;
+    const rows = partitions.get(partitionKey)!.sort();
+    for (let row = 0; row < rows.length; row += 100) {
+      batches.push(rows.slice(row, row + 100).map((rowKey) => ({ kind: 'upsert', entity: { ...sample[index++ % sample.length]!, partitionKey, rowKey } })));
     }
-    batches.push(batch);
   }
   const started = performance.now();
   // The store's own transaction writer: the ceiling is Azurite's, not a slower client's.
   await runPool(batches, DEFAULT_BATCH_CONCURRENCY, (batch) => submitEntityTransaction(fresh, batch));
   const seconds = (performance.now() - started) / 1000;
   await fresh.deleteTable();
-  return { entities: limit, seconds, perSecond: limit / seconds, meanBytes };
+  return { entities: index, seconds, perSecond: index / seconds, meanBytes };
+}
+
+/**
+ * The close's store with nothing beside it: the lines the close stored, written again by the same store
+ * (TableRollupStore, its concurrency) into a fresh table of the same Azurite, right after the ceiling. The close
+ * builds its reports while it stores, so its own store phase measures the thread they share as much as the
+ * writer; this measures the writer.
+ */
+async function storeAlone(table: (name: string) => TableClient, month: string, lines: readonly MonthlyLine[]) {
+  const client = table(`StoreAlone${process.pid}`);
+  const store = await TableRollupStore.create(client);
+  const started = performance.now();
+  await store.writeRevision(month, 1, lines);
+  const seconds = (performance.now() - started) / 1000;
+  await client.deleteTable();
+  return { lines: lines.length, seconds, perSecond: lines.length / seconds };
 }
 
 /** CRLF-terminated records in a file, counted as it streams past (after the close, outside the measurements). */
@@ -137,13 +166,23 @@ try {
   const rssBefore = sampler.peak;
   const started = performance.now();
   const services = await createServices(settings, { logger: recorder.logger });
+  // The lines the close stores, kept for the store-alone measurement after it.
+  let storedLines: readonly MonthlyLine[] = [];
+  const rollups = services.closeMonth.rollups;
+  const writeRevision = rollups.writeRevision.bind(rollups);
+  rollups.writeRevision = (month, revision, lines, onProgress) => {
+    storedLines = lines;
+    return writeRevision(month, revision, lines, onProgress);
+  };
   const result = await closeMonth(services.closeMonth, { month });
   recorder.finish();
   const wallSeconds = (performance.now() - started) / 1000;
   const peakRss = sampler.peak;
   sampler.stop();
 
-  const ceiling = await rawUpsertCeiling(tableFactory(settings.storage), Math.min(result.stored.written, CEILING_ENTITIES));
+  const ceiling = await rawUpsertCeiling(tableFactory(settings.storage), month, storedLines, CEILING_ENTITIES);
+  const alone = await storeAlone(tableFactory(settings.storage), month, storedLines);
+  storedLines = [];
   const focusRows = (await countRecords(result.focusLocation ?? "")) - 1;
   const rowsOf: Record<string, number> = {
     usage: metricRows,
@@ -166,8 +205,11 @@ try {
     );
     if (phase.step === 'store') {
       const share = rows !== undefined && seconds > 0 ? rows / seconds / ceiling.perSecond : NaN;
+      const aloneShare = alone.perSecond / ceiling.perSecond;
+      const verdict = (value: number) => `target >= ${STORE_SHARE_TARGET}: ${value >= STORE_SHARE_TARGET ? 'met' : 'MISSED'}`;
       process.stdout.write(
-        `  raw ceiling    ${ceiling.seconds.toFixed(2).padStart(7)} ${Math.round(ceiling.perSecond).toLocaleString('en-US').padStart(10)}                     ${ceiling.entities.toLocaleString('en-US')} entities of ~${(ceiling.meanBytes / 1024).toFixed(1)} KB, 100 a batch, ${DEFAULT_BATCH_CONCURRENCY} in flight: store at ${share.toFixed(2)} of it (target >= ${STORE_SHARE_TARGET}: ${share >= STORE_SHARE_TARGET ? 'met' : 'MISSED'})\n`,
+        `  raw ceiling    ${ceiling.seconds.toFixed(2).padStart(7)} ${Math.round(ceiling.perSecond).toLocaleString('en-US').padStart(10)}                     ${ceiling.entities.toLocaleString('en-US')} entities of ~${(ceiling.meanBytes / 1024).toFixed(1)} KB under the stored keys, in the store's transactions, ${DEFAULT_BATCH_CONCURRENCY} in flight: the close's store at ${share.toFixed(2)} of it${phase.overlaps ? ', with the reports beside it' : ` (${verdict(share)})`}\n` +
+          `  store alone    ${alone.seconds.toFixed(2).padStart(7)} ${Math.round(alone.perSecond).toLocaleString('en-US').padStart(10)}                     the same ${alone.lines.toLocaleString('en-US')} lines by the same store into a fresh table, nothing beside it: at ${aloneShare.toFixed(2)} of the ceiling (${verdict(aloneShare)})\n`,
       );
     }
   }

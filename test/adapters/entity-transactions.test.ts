@@ -102,9 +102,12 @@ describe('entity group transactions on Azurite', () => {
     const body = transactionBody({ url: 'https://acct.table.core.windows.net/', tableName: 'Rollups' }, [
       { kind: 'upsert', entity: { partitionKey: "a'b", rowKey: 'r 1', n: 1n } },
       deleteOf({ partitionKey: "a'b", rowKey: 'r/2' }),
-    ], 'batch_fixed');
+      { kind: 'upsert', entity: { partitionKey: "a'b", rowKey: 'ü', text: 'é🚀'.repeat(50_000) } },
+    ], 'batch_fixed').toString('utf8');
 
     const lines = body.split('\r\n');
+    // Past the first buffer's size, and in characters of two and four bytes: the body still reads back whole.
+    expect(lines).toContain(`{"PartitionKey":"a'b","RowKey":"ü","text":"${'é🚀'.repeat(50_000)}"}`);
     expect(lines[0]).toBe('--batch_fixed');
     expect(lines).toContain("PUT https://acct.table.core.windows.net/Rollups(PartitionKey='a''b',RowKey='r%201') HTTP/1.1");
     expect(lines).toContain("DELETE https://acct.table.core.windows.net/Rollups(PartitionKey='a''b',RowKey='r%2F2') HTTP/1.1");
