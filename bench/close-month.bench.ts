@@ -57,7 +57,7 @@ const usageFrom = values['usage-from'] === 'daily-rollups' ? 'daily-rollups' : '
 const TARGET_SECONDS = users <= 10_000 ? 10 : 180;
 const TARGET_RSS_MB = users <= 10_000 ? 500 : 1024;
 const STORE_SHARE_TARGET = 0.8;
-/** Entities written for the raw ceiling (at most the lines stored): enough for a steady rate, few enough to be quick. */
+/** Entities written for the raw ceiling and again by the store alone (whole partitions, at most the lines stored). */
 const CEILING_ENTITIES = 25_000;
 
 const sampler = rssSampler();
@@ -66,9 +66,9 @@ const sampler = rssSampler();
  * The raw Azurite ceiling beside the store phase: batch upserts of entities shaped like the stored rollups
  * (copies of a sample read back from the Rollups table) under the stored lines' own keys, in the store's own
  * transactions, into a fresh table, with the store's concurrency and transaction writer, in the same run and the
- * same Azurite. Up to `limit` entities (whole partitions): enough for a steady rate.
+ * same Azurite.
  */
-async function rawUpsertCeiling(table: (name: string) => TableClient, month: string, lines: readonly MonthlyLine[], limit: number) {
+async function rawUpsertCeiling(table: (name: string) => TableClient, month: string, lines: readonly MonthlyLine[]) {
   const sample: Record<string, EntityValue>[] = [];
   // Untyped, so each property goes back with the EDM type it was stored with.
   for await (const entity of table('Rollups').listEntities<Record<string, unknown>>({ disableTypeConversion: true })) {
@@ -86,21 +86,13 @@ async function rawUpsertCeiling(table: (name: string) => TableClient, month: str
   const meanBytes = sample.reduce((sum, entity) => sum + Buffer.byteLength(entityJson({ partitionKey: '', rowKey: '', ...entity })), 0) / sample.length;
   const fresh = table(`RawCeiling${process.pid}`);
   await fresh.createTable();
-  // The store's own keys and batches (a team's lines share a partition, a transaction holds at most 100 of one
-  // partition's, in key order): whole partitions of the month, in order, until `limit` entities, each a copy
-  // of a sample entity under a stored line's keys. Only building the entities is left out.
-  const partitions = new Map<string, string[]>();
-  for (const line of lines) {
-    const partitionKey = rollupPartitionKey(month, line.teamId, 1);
-    const rows = partitions.get(partitionKey);
-    if (rows) rows.push(rollupRowKey(line));
-    else partitions.set(partitionKey, [rollupRowKey(line)]);
-  }
+  // The store's own keys and transactions (a team's lines share a partition, a transaction holds at most 100 of
+  // one partition's, in key order), each entity a copy of a sample entity: only building the entities is left out.
+  const partitions = linesByPartition(month, lines);
   const batches: TransactionOperation[][] = [];
   let index = 0;
   for (const partitionKey of [...partitions.keys()].sort()) {
-    if (index >= limit) break;
-    const rows = partitions.get(partitionKey)!.sort();
+    const rows = partitions.get(partitionKey)!.map(rollupRowKey).sort();
     for (let row = 0; row < rows.length; row += 100) {
       batches.push(rows.slice(row, row + 100).map((rowKey) => ({ kind: 'upsert', entity: { ...sample[index++ % sample.length]!, partitionKey, rowKey } })));
     }
@@ -113,8 +105,34 @@ async function rawUpsertCeiling(table: (name: string) => TableClient, month: str
   return { entities: index, seconds, perSecond: index / seconds, meanBytes };
 }
 
+/** The stored lines by the partition the store writes them to (one per team). */
+function linesByPartition(month: string, lines: readonly MonthlyLine[]): Map<string, MonthlyLine[]> {
+  const partitions = new Map<string, MonthlyLine[]>();
+  for (const line of lines) {
+    const partitionKey = rollupPartitionKey(month, line.teamId, 1);
+    const inPartition = partitions.get(partitionKey);
+    if (inPartition) inPartition.push(line);
+    else partitions.set(partitionKey, [line]);
+  }
+  return partitions;
+}
+
 /**
- * The close's store with nothing beside it: the lines the close stored, written again by the same store
+ * The lines of the month's first partitions, in key order, up to about `limit` (whole partitions): what the
+ * ceiling and the store alone both write. The same number of entities matters: Azurite slows as a table grows.
+ */
+function firstPartitions(month: string, lines: readonly MonthlyLine[], limit: number): MonthlyLine[] {
+  const partitions = linesByPartition(month, lines);
+  const chosen: MonthlyLine[] = [];
+  for (const partitionKey of [...partitions.keys()].sort()) {
+    if (chosen.length >= limit) break;
+    chosen.push(...partitions.get(partitionKey)!);
+  }
+  return chosen;
+}
+
+/**
+ * The close's store with nothing beside it: lines the close stored, written again by the same store
  * (TableRollupStore, its concurrency) into a fresh table of the same Azurite, right after the ceiling. The close
  * builds its reports while it stores, so its own store phase measures the thread they share as much as the
  * writer; this measures the writer.
@@ -180,8 +198,9 @@ try {
   const peakRss = sampler.peak;
   sampler.stop();
 
-  const ceiling = await rawUpsertCeiling(tableFactory(settings.storage), month, storedLines, CEILING_ENTITIES);
-  const alone = await storeAlone(tableFactory(settings.storage), month, storedLines);
+  const measuredLines = firstPartitions(month, storedLines, CEILING_ENTITIES);
+  const ceiling = await rawUpsertCeiling(tableFactory(settings.storage), month, measuredLines);
+  const alone = await storeAlone(tableFactory(settings.storage), month, measuredLines);
   storedLines = [];
   const focusRows = (await countRecords(result.focusLocation ?? "")) - 1;
   const rowsOf: Record<string, number> = {
@@ -209,7 +228,7 @@ try {
       const verdict = (value: number) => `target >= ${STORE_SHARE_TARGET}: ${value >= STORE_SHARE_TARGET ? 'met' : 'MISSED'}`;
       process.stdout.write(
         `  raw ceiling    ${ceiling.seconds.toFixed(2).padStart(7)} ${Math.round(ceiling.perSecond).toLocaleString('en-US').padStart(10)}                     ${ceiling.entities.toLocaleString('en-US')} entities of ~${(ceiling.meanBytes / 1024).toFixed(1)} KB under the stored keys, in the store's transactions, ${DEFAULT_BATCH_CONCURRENCY} in flight: the close's store at ${share.toFixed(2)} of it${phase.overlaps ? ', with the reports beside it' : ` (${verdict(share)})`}\n` +
-          `  store alone    ${alone.seconds.toFixed(2).padStart(7)} ${Math.round(alone.perSecond).toLocaleString('en-US').padStart(10)}                     the same ${alone.lines.toLocaleString('en-US')} lines by the same store into a fresh table, nothing beside it: at ${aloneShare.toFixed(2)} of the ceiling (${verdict(aloneShare)})\n`,
+          `  store alone    ${alone.seconds.toFixed(2).padStart(7)} ${Math.round(alone.perSecond).toLocaleString('en-US').padStart(10)}                     ${alone.lines.toLocaleString('en-US')} of the lines by the same store into a fresh table, nothing beside it: at ${aloneShare.toFixed(2)} of the ceiling (${verdict(aloneShare)})\n`,
       );
     }
   }
