@@ -586,7 +586,7 @@ function releaseOf(
  */
 async function storeAndPublish(
   deps: Pick<CloseMonthDeps, 'rollups' | 'closes' | 'logger'>,
-  input: { month: string; close: MonthClose & { changed: boolean }; lines: readonly MonthlyLine[]; record: MonthClose; summary: RevisionSummary | undefined; heldDraft: unknown },
+  input: { month: string; close: MonthClose & { changed: boolean }; lines: readonly MonthlyLine[]; record: MonthClose; summary: RevisionSummary | undefined; heldDraft: FiguredMonth['heldDraft'] },
 ): Promise<{ written: number; deleted: number }> {
   const { month, close, lines } = input;
   const hadDraft = input.heldDraft !== undefined;
