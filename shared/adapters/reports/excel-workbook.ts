@@ -445,8 +445,10 @@ async function writeWorkbook(report: MonthReport, title: string, sheets: readonl
   });
   try {
     // Level 6, as exceljs's in-memory writer compresses: the workbook is mailed, and the streaming writer's
-    // default (fastest) makes it about a fifth larger.
-    const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: sink, useStyles: true, useSharedStrings: true, zip: { zlib: { level: 6 } } });
+    // default (fastest) makes it about a fifth larger. Strings inline rather than shared: the shared-string table
+    // holds every distinct text until the workbook ends (user ids, names and UPNs of 100,000 users), which put the
+    // single-process close at 100k over 1 GB of RSS; the file is some 15% larger (29.3 MB instead of 25.5 MB).
+    const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: sink, useStyles: true, useSharedStrings: false, zip: { zlib: { level: 6 } } });
     workbook.creator = CREATOR;
     workbook.lastModifiedBy = CREATOR;
     workbook.created = report.generatedAt;
