@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
+import { Utf8Writer } from '../utf8-writer.js';
 import { createDefaultHttpClient, createHttpHeaders, createPipelineRequest, RestError, type HttpClient, type PipelineResponse } from '@azure/core-rest-pipeline';
 
 /** The property values this project stores: a bigint is an Edm.Int64, the rest are JSON's own types. */
@@ -23,9 +24,19 @@ export type TransactionOperation =
   /** Delete whatever version is stored (the SDK's `['delete', key]`, If-Match: *). */
   | { readonly kind: 'delete'; readonly partitionKey: string; readonly rowKey: string };
 
+/** Insert or replace `entity` whole. */
+export function upsertOf(entity: EntityProperties): TransactionOperation {
+  return { kind: 'upsert', entity };
+}
+
 /** The delete of one stored key, whatever version it holds. */
 export function deleteOf(key: { readonly partitionKey: string; readonly rowKey: string }): TransactionOperation {
   return { kind: 'delete', partitionKey: key.partitionKey, rowKey: key.rowKey };
+}
+
+/** The keys an operation touches (a transaction's operations all share its partition). */
+export function keyOf(operation: TransactionOperation): { readonly partitionKey: string; readonly rowKey: string } {
+  return operation.kind === 'upsert' ? operation.entity : operation;
 }
 
 const CRLF = '\r\n';
@@ -69,10 +80,10 @@ export function transactionBody(client: Pick<TableClient, 'url' | 'tableName'>, 
   const changeset = `changeset_${randomUUID()}`;
   const entityUrl = `${tableBaseUrl(client)}/${client.tableName}`;
   const head = `--${changeset}${CRLF}Content-Type: application/http${CRLF}Content-Transfer-Encoding: binary${CRLF}${CRLF}`;
-  const body = new ByteWriter();
+  const body = new Utf8Writer(256 * 1024);
   body.write(`--${batchBoundary}${CRLF}Content-Type: multipart/mixed; boundary=${changeset}${CRLF}${CRLF}`);
   for (const operation of operations) {
-    const { partitionKey, rowKey } = operation.kind === 'upsert' ? operation.entity : operation;
+    const { partitionKey, rowKey } = keyOf(operation);
     const target = `${entityUrl}(PartitionKey='${keyInUrl(partitionKey)}',RowKey='${keyInUrl(rowKey)}')`;
     if (operation.kind === 'upsert') {
       body.write(`${head}PUT ${target} HTTP/1.1${CRLF}Content-Type: application/json${CRLF}DataServiceVersion: 3.0${CRLF}Accept: application/json${CRLF}${CRLF}`);
@@ -83,28 +94,7 @@ export function transactionBody(client: Pick<TableClient, 'url' | 'tableName'>, 
     }
   }
   body.write(`--${changeset}--${CRLF}--${batchBoundary}--${CRLF}`);
-  return body.bytes();
-}
-
-/** Texts encoded as UTF-8 one after another into a buffer that grows by doubling. */
-class ByteWriter {
-  private buffer = Buffer.allocUnsafe(256 * 1024);
-  private used = 0;
-
-  write(text: string): void {
-    // A UTF-16 unit is at most 3 bytes of UTF-8.
-    const most = text.length * 3;
-    if (this.used + most > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + most));
-      this.buffer.copy(grown, 0, 0, this.used);
-      this.buffer = grown;
-    }
-    this.used += this.buffer.write(text, this.used, 'utf8');
-  }
-
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.used);
-  }
+  return body.take();
 }
 
 /**

@@ -37,7 +37,7 @@
  * Readers may briefly see a mix of old and new entities of the day being replaced.
  */
 import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
-import { deleteOf, submitEntityTransaction, type EntityProperties, type EntityValue, type TransactionOperation } from './entity-transactions.js';
+import { deleteOf, keyOf, submitEntityTransaction, upsertOf, type EntityProperties, type EntityValue, type TransactionOperation } from './entity-transactions.js';
 import { summarizeTeamDays, type DayLine, type TeamDayTotal } from '../../domain/daily.js';
 import type { DayIngestSummary } from '../../domain/day-ingest.js';
 import type { RejectSummary } from '../../domain/usage.js';
@@ -102,12 +102,10 @@ export class TableDailyRollupStore implements DailyRollupStore {
     const staleTotals = staleKeys(storedTotals.filter((key) => !summaryKeys.includes(key)), totalEntities);
     for (const key of summaryKeys) await this.deleteIfPresent(this.totals, key, `delete the ingest summary of ${day}`);
 
-    const upsert = (entity: EntityProperties): TransactionOperation => ({ kind: 'upsert', entity });
-    const remove = deleteOf;
-    await this.submitAll(this.lines, batches(lineEntities, upsert), `write day lines of ${day}`);
-    await this.submitAll(this.totals, batches(totalEntities, upsert), `write team totals of ${day}`);
-    await this.submitAll(this.lines, batches(groupByPartition(staleLines, 'Duplicate stored key'), remove), `delete stale day lines of ${day}`);
-    await this.submitAll(this.totals, batches(groupByPartition(staleTotals, 'Duplicate stored key'), remove), `delete stale team totals of ${day}`);
+    await this.submitAll(this.lines, batches(lineEntities, upsertOf), `write day lines of ${day}`);
+    await this.submitAll(this.totals, batches(totalEntities, upsertOf), `write team totals of ${day}`);
+    await this.submitAll(this.lines, batches(groupByPartition(staleLines, 'Duplicate stored key'), deleteOf), `delete stale day lines of ${day}`);
+    await this.submitAll(this.totals, batches(groupByPartition(staleTotals, 'Duplicate stored key'), deleteOf), `delete stale team totals of ${day}`);
     return { lines: lines.length, deletedLines: staleLines.length, totals: totals.length, deletedTotals: staleTotals.length };
   }
 
@@ -188,8 +186,7 @@ export class TableDailyRollupStore implements DailyRollupStore {
       try {
         await submitEntityTransaction(client, batch);
       } catch (error) {
-        const first = batch[0]!;
-        throw storageError(`${action} (a batch of ${batch.length} in partition ${first.kind === 'upsert' ? first.entity.partitionKey : first.partitionKey})`, error);
+        throw storageError(`${action} (a batch of ${batch.length} in partition ${keyOf(batch[0]!).partitionKey})`, error);
       }
     });
   }

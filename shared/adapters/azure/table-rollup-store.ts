@@ -41,7 +41,7 @@ import { money, type Money } from '../../domain/money.js';
 import { compareLines, DayColumnsBuilder, dayTuplesOf, lineWithDayColumns, type DayTuple, type MonthlyLine } from '../../domain/rollup.js';
 import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
-import { deleteOf, submitEntityTransaction, type EntityProperties, type TransactionOperation } from './entity-transactions.js';
+import { deleteOf, keyOf, submitEntityTransaction, upsertOf, type EntityProperties, type TransactionOperation } from './entity-transactions.js';
 import { batchesOf, groupByPartition, listKeys, PER_OPERATION_OVERHEAD_BYTES, runPool, staleKeys, type EntityKey } from './table-batches.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { assertKeySize, encodeKeyPart, joinKeyParts, KEY_PART_SEPARATOR, keysStartingWith, MAX_KEY_BYTES } from './table-keys.js';
@@ -198,8 +198,7 @@ export class TableRollupStore implements RollupStore {
     let done = 0;
     const submit = async (batch: TransactionOperation[]): Promise<void> => {
       // Only the description outlives the call: the batch's entities are free as soon as the request is sent.
-      const first = batch[0]!;
-      const what = `write a batch of ${batch.length} rollup entities of partition ${first.kind === 'upsert' ? first.entity.partitionKey : first.partitionKey}`;
+      const what = `write a batch of ${batch.length} rollup entities of partition ${keyOf(batch[0]!).partitionKey}`;
       try {
         await submitEntityTransaction(this.client, batch);
       } catch (error) {
@@ -208,7 +207,7 @@ export class TableRollupStore implements RollupStore {
       done += 1;
       onProgress?.(done, total);
     };
-    await runPool(upserts, this.batchConcurrency, (batch) => submit(batch.map((item): TransactionOperation => ({ kind: 'upsert', entity: entityOf(item.line, item.partitionKey, item.rowKey) }))));
+    await runPool(upserts, this.batchConcurrency, (batch) => submit(batch.map((item) => upsertOf(entityOf(item.line, item.partitionKey, item.rowKey)))));
     await runPool(deletes, this.batchConcurrency, (batch) => submit(batch.map(deleteOf)));
     return { written: planned.length, deleted: stale.length };
   }

@@ -9,6 +9,7 @@ import type { CostExporter, CostExportMonth } from '../../ports/cost-export.js';
 import type { RejectedRow } from '../../domain/usage.js';
 import { rejectsCsv } from './rejects-csv.js';
 import { csvNumber, csvText } from './csv-writer.js';
+import { Utf8Writer } from '../utf8-writer.js';
 
 /**
  * The columns of the export, in order. FOCUS 1.x names; `x_` marks our own columns, as the specification
@@ -203,19 +204,12 @@ export function perMillion(tokens: number): string {
  * string first and encoding that on write cost the export a second pass over its 300 MB at 10,000 users.
  */
 export function* inChunks(records: Iterable<string>, chunkBytes = 256 * 1024): Generator<Buffer> {
-  let chunk = Buffer.allocUnsafe(chunkBytes);
-  let used = 0;
+  const chunk = new Utf8Writer(chunkBytes);
   for (const record of records) {
-    // Each UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4).
-    const most = record.length * 3;
-    if (used + most > chunk.length) {
-      if (used > 0) yield chunk.subarray(0, used);
-      chunk = Buffer.allocUnsafe(Math.max(chunkBytes, most));
-      used = 0;
-    }
-    used += chunk.write(record, used, 'utf8');
+    if (chunk.length > 0 && !chunk.fits(record)) yield chunk.take();
+    chunk.write(record);
   }
-  if (used > 0) yield chunk.subarray(0, used);
+  if (chunk.length > 0) yield chunk.take();
 }
 
 function describe(model: string, kind: TokenKind, day: string, entry: PriceEntry | null, currency: string): string {

@@ -1,0 +1,48 @@
+/**
+ * Texts encoded as UTF-8 one after another straight into a buffer, rather than joined into one string that is
+ * encoded again when it is written: what the Table transactions' bodies and the FOCUS export's chunks are made of.
+ */
+export class Utf8Writer {
+  private buffer: Buffer;
+  private used = 0;
+
+  /** No buffer until the first write (and after a `take`, until the next one). */
+  constructor(private readonly initialBytes: number) {
+    this.buffer = NO_BUFFER;
+  }
+
+  /** Bytes written since the last `take`. */
+  get length(): number {
+    return this.used;
+  }
+
+  /** Whether `text` certainly fits in the room left without the buffer growing. */
+  fits(text: string): boolean {
+    return this.used + mostBytes(text) <= this.buffer.length;
+  }
+
+  /** Appends `text`, in a buffer of `initialBytes` at first, growing it (at least doubling it) when it might not fit. */
+  write(text: string): void {
+    if (!this.fits(text)) {
+      const grown = Buffer.allocUnsafe(Math.max(this.initialBytes, this.buffer.length * 2, this.used + mostBytes(text)));
+      this.buffer.copy(grown, 0, 0, this.used);
+      this.buffer = grown;
+    }
+    this.used += this.buffer.write(text, this.used, 'utf8');
+  }
+
+  /** The bytes written so far; the next write starts a new buffer, as the bytes taken stay in use. */
+  take(): Buffer {
+    const bytes = this.buffer.subarray(0, this.used);
+    this.buffer = NO_BUFFER;
+    this.used = 0;
+    return bytes;
+  }
+}
+
+const NO_BUFFER = Buffer.alloc(0);
+
+/** Each UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4). */
+function mostBytes(text: string): number {
+  return text.length * 3;
+}
