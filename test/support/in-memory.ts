@@ -206,6 +206,28 @@ export class InMemoryArtifacts implements ArtifactStore {
     this.files.set(name, Buffer.concat(parts));
     return `memory:${name}`;
   }
+  /** Saved parts by artifact name, then part name; and what each finished join was made of. */
+  readonly parts = new Map<string, Map<string, Buffer>>();
+  readonly joined = new Map<string, string>();
+  async savePart(name: string, part: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>) {
+    const pieces: Buffer[] = [];
+    for await (const chunk of chunks) pieces.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+    let saved = this.parts.get(name);
+    if (!saved) this.parts.set(name, (saved = new Map()));
+    saved.set(part, Buffer.concat(pieces));
+  }
+  async joinParts(name: string, parts: readonly string[]) {
+    const saved = this.parts.get(name);
+    const missing = parts.find((part) => !saved?.has(part));
+    if (missing !== undefined) {
+      if (this.joined.get(name) === JSON.stringify(parts)) return `memory:${name}`;
+      throw new AppError('NOT_FOUND', `part ${missing} of ${name} was never saved`);
+    }
+    this.files.set(name, Buffer.concat(parts.map((part) => saved!.get(part)!)));
+    this.joined.set(name, JSON.stringify(parts));
+    this.parts.delete(name);
+    return `memory:${name}`;
+  }
 }
 
 export class StaticUsageSource implements UsageSource {

@@ -141,6 +141,14 @@ export class BlobArtifactStore implements ArtifactStore {
     });
   }
 
+  async savePart(name: string, part: string, _chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
+    throw new AppError('INTERNAL', `saving part ${part} of ${name}: not built yet`);
+  }
+
+  async joinParts(name: string, _parts: readonly string[], _contentType: string): Promise<string> {
+    throw new AppError('INTERNAL', `joining the parts of ${name}: not built yet`);
+  }
+
   async link(name: string, expiresInHours: number): Promise<ArtifactLink> {
     assertSafeName(name);
     if (!(expiresInHours > 0 && expiresInHours <= MAX_LINK_HOURS)) {

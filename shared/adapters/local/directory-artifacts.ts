@@ -148,6 +148,14 @@ export class DirectoryArtifactStore implements ArtifactStore {
     }
   }
 
+  async savePart(name: string, part: string, _chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
+    throw new AppError('INTERNAL', `saving part ${part} of ${name}: not built yet`);
+  }
+
+  async joinParts(name: string, _parts: readonly string[], _contentType: string): Promise<string> {
+    throw new AppError('INTERNAL', `joining the parts of ${name}: not built yet`);
+  }
+
   private saveFailed(name: string, error: unknown): AppError {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
     return new AppError('STORAGE_FAILED', `Could not save artifact ${name} in ${this.directory} (${code}).`, { retryable: false, cause: error });
