@@ -3,7 +3,8 @@ import { currencyMinorUnits } from './currency.js';
 import { UNALLOCATED_TEAM, UNALLOCATED_TEAM_NAME, type Allocation, type Team } from './directory.js';
 import { allocateMinorUnits, ExactSum, sumMoney, toMinorUnits, type Money } from './money.js';
 import type { PriceBook, PriceEntry } from './price-book.js';
-import { dayColumnsOf, hasUnpricedTokens, type MonthlyLine } from './rollup.js';
+import { dayColumnsOf, hasUnpricedTokens, type LineTotals, type MonthlyLine } from './rollup.js';
+import { AppError } from './errors.js';
 import { addTokensInto, sumTokens, totalTokens, zeroTokens, SUMS_PER_DAY, TOKEN_KINDS, type TokenCounts, type TokenKind } from './tokens.js';
 import type { RejectSummary } from './usage.js';
 import type { TimeWindow } from './periods.js';
@@ -234,8 +235,8 @@ interface Group<K> {
 }
 
 /** The lines of each key, in the order they came. */
-export function bucketBy(lines: readonly MonthlyLine[], keyOf: (line: MonthlyLine) => string): Map<string, MonthlyLine[]> {
-  const buckets = new Map<string, MonthlyLine[]>();
+export function bucketBy<L extends LineTotals>(lines: readonly L[], keyOf: (line: L) => string): Map<string, L[]> {
+  const buckets = new Map<string, L[]>();
   for (const line of lines) {
     const key = keyOf(line);
     const bucket = buckets.get(key);
@@ -245,7 +246,7 @@ export function bucketBy(lines: readonly MonthlyLine[], keyOf: (line: MonthlyLin
   return buckets;
 }
 
-function groupBy<K>(lines: readonly MonthlyLine[], keyOf: (line: MonthlyLine) => K, id: (key: K) => string): Group<K>[] {
+function groupBy<K>(lines: readonly LineTotals[], keyOf: (line: LineTotals) => K, id: (key: K) => string): Group<K>[] {
   const groups = new Map<string, Group<K>>();
   for (const line of lines) {
     const key = keyOf(line);
@@ -270,6 +271,25 @@ function shareOut<K>(groups: readonly Group<K>[], target: bigint, decimals: numb
 }
 
 export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportContext): MonthReport {
+  return monthReportOf(lines, context, (grandTotal, decimals) => dailySummaries(lines, grandTotal, decimals));
+}
+
+/**
+ * The same report from lines read without their days, with the daily figures the close run made from the
+ * same lines (the finance work item's way: the days are most of a stored line). The days must share out this
+ * report's grand total, else the figures come from two different months and nothing is built.
+ */
+export function buildMonthReportFromTotals(lines: readonly LineTotals[], context: ReportContext, daily: readonly DaySummary[]): MonthReport {
+  return monthReportOf(lines, context, (grandTotal) => {
+    const dailyTotal = daily.reduce((sum, day) => sum + day.amount, 0n);
+    if (dailyTotal !== grandTotal) {
+      throw new AppError('INTERNAL', `the daily figures of ${context.month} add up to ${dailyTotal} minor units, the lines to ${grandTotal}: they are not the same month's`);
+    }
+    return daily;
+  });
+}
+
+function monthReportOf(lines: readonly LineTotals[], context: ReportContext, dailyOf: (grandTotal: bigint, decimals: number) => readonly DaySummary[]): MonthReport {
   const exactTotal = sumMoney(lines.map((line) => line.cost));
   // Minor units of the book's currency (JPY 0, USD 2, BHD 3): every amount below is a whole number of them.
   const decimals = currencyMinorUnits(context.priceBook.currency);
@@ -374,7 +394,7 @@ export function buildMonthReport(lines: readonly MonthlyLine[], context: ReportC
       reportedTotalTokens: context.reportedTotalTokens,
       countedTokens: lines.reduce((sum, line) => sum + totalTokens(line.tokens), 0),
     },
-    daily: dailySummaries(lines, grandTotal, decimals),
+    daily: dailyOf(grandTotal, decimals),
     ...(context.previousMonth ? { previousMonth: context.previousMonth } : {}),
     ...(context.scope ? { scope: context.scope } : {}),
   };
@@ -411,7 +431,7 @@ export function teamNamer(teams: ReadonlyMap<string, Team>): (teamId: string) =>
 }
 
 /** Teams by id, with the unallocated bucket last where finance looks for what nobody was charged. */
-function sortedTeamGroups(lines: readonly MonthlyLine[]): Group<string>[] {
+function sortedTeamGroups(lines: readonly LineTotals[]): Group<string>[] {
   return groupBy(lines, (line) => line.teamId, (key) => key).sort(
     (a, b) => Number(a.key === UNALLOCATED_TEAM) - Number(b.key === UNALLOCATED_TEAM) || a.key.localeCompare(b.key),
   );
@@ -528,7 +548,7 @@ export function buildTeamReportFrom(teamLines: readonly MonthlyLine[], share: Te
   });
 }
 
-function toReportLine(line: MonthlyLine, teamName: string, amount: bigint): ReportLine {
+function toReportLine(line: LineTotals, teamName: string, amount: bigint): ReportLine {
   return {
     teamId: line.teamId,
     teamName,
@@ -546,7 +566,7 @@ function toReportLine(line: MonthlyLine, teamName: string, amount: bigint): Repo
   };
 }
 
-function pricesUsed(lines: readonly MonthlyLine[], priceBook: ReportPriceBook): PriceUsed[] {
+function pricesUsed(lines: readonly LineTotals[], priceBook: ReportPriceBook): PriceUsed[] {
   const used = new Set(lines.flatMap((line) => line.priceEntryIds));
   const entries: PriceEntry[] = priceBook.models.flatMap((model) => model.prices).filter((entry) => used.has(entry.id));
   return entries

@@ -38,6 +38,34 @@ export interface MonthlyLine extends LineSubject {
   readonly days: readonly DayUsage[];
 }
 
+/**
+ * A monthly line without its days: what a report needs when its daily figures come from elsewhere (the
+ * finance work item reads the month's lines without their days; the close run summed the days). A type of
+ * its own so that nothing that needs the days (the FOCUS export) can be handed one.
+ */
+export type LineTotals = Omit<MonthlyLine, 'days'>;
+
+/** A line's figures without its days (a columnar line's own fields are getters and spreads of it lose them). */
+export function totalsOf(line: MonthlyLine): LineTotals {
+  return {
+    month: line.month,
+    teamId: line.teamId,
+    userId: line.userId,
+    model: line.model,
+    tier: line.tier,
+    allocation: line.allocation,
+    userName: line.userName,
+    upn: line.upn,
+    pricedModel: line.pricedModel,
+    tokens: line.tokens,
+    requests: line.requests,
+    cost: line.cost,
+    unpricedTokens: line.unpricedTokens,
+    currency: line.currency,
+    priceEntryIds: line.priceEntryIds,
+  };
+}
+
 export function lineKey(line: Pick<MonthlyLine, 'teamId' | 'userId' | 'model' | 'tier'>): string {
   return `${line.teamId}\u0000${line.userId}\u0000${line.model}\u0000${line.tier}`;
 }
@@ -429,8 +457,13 @@ function priceLine(builder: LineBuilder, dayNames: readonly string[], priceBook:
   );
 }
 
-export function compareLines(a: MonthlyLine, b: MonthlyLine): number {
+export function compareLines(a: LineSubject, b: LineSubject): number {
   return compareField(a.teamId, b.teamId) || compareField(a.userId, b.userId) || compareField(a.model, b.model) || compareField(a.tier, b.tier);
+}
+
+/** Team ids in the order of `compareLines`: the order of a month's export, team by team. */
+export function compareTeamIds(a: string, b: string): number {
+  return compareField(a, b);
 }
 
 /**

@@ -31,6 +31,13 @@ export interface CostExporter {
    * without holding it whole. Optional: a close falls back to `focusCsv` without it.
    */
   focusCsvChunks?(month: CostExportMonth): Iterable<string | Buffer>;
+  /**
+   * The rows of `month.lines` alone, without the header: one part of the export (a team's rows), so that the
+   * parts joined after the header are byte for byte the file `focusCsvChunks` writes of all the lines.
+   */
+  focusCsvRowChunks(month: CostExportMonth): Iterable<string | Buffer>;
+  /** The export's header record alone: the first part. */
+  focusCsvHeader(): Buffer;
   /** Rejected source rows (location, reason, raw value) as CSV, so a person can find each one. */
   rejectsCsv(rows: readonly RejectedRow[]): Buffer;
 }

@@ -1,4 +1,4 @@
-import type { MonthlyLine } from '../domain/rollup.js';
+import type { LineTotals, MonthlyLine } from '../domain/rollup.js';
 import type { CallOptions } from './directory.js';
 
 export interface ReplaceMonthResult {
@@ -32,4 +32,9 @@ export interface RevisionedRollupStore extends RollupStore {
   publishedRevision(month: string): Promise<number | undefined>;
   /** A revision's lines whether published or not (a held draft). */
   readRevision(month: string, revision: number): Promise<MonthlyLine[]>;
+  /**
+   * The published revision's lines without their days, in `compareLines` order: a fraction of the bytes of
+   * `readMonth` (the days are most of a stored line), for a report whose daily figures are already made.
+   */
+  readMonthTotals(month: string, options?: CallOptions): Promise<LineTotals[]>;
 }

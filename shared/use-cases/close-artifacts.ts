@@ -2,7 +2,7 @@ import type { Team } from '../domain/directory.js';
 import type { Money } from '../domain/money.js';
 import type { TimeWindow } from '../domain/periods.js';
 import type { PriceBook } from '../domain/price-book.js';
-import type { MonthlyLine } from '../domain/rollup.js';
+import { compareTeamIds, type MonthlyLine } from '../domain/rollup.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { CostExporter, CostExportMonth } from '../ports/cost-export.js';
 import type { MailDownload, ReportMailOptions } from '../ports/report-mails.js';
@@ -85,20 +85,48 @@ export async function mailFiles(
   };
 }
 
+interface FocusExportInput {
+  month: string;
+  window: TimeWindow;
+  revision: number;
+  lines: readonly MonthlyLine[];
+  priceBook: PriceBook;
+  teams: ReadonlyMap<string, Team>;
+  billedRates?: ReadonlyMap<string, Money> | undefined;
+}
+
+type FocusDeps = { readonly costExport: CostExporter; readonly artifacts: ArtifactStore; readonly settings: { readonly timeZone: string } };
+
 /** The month as a FOCUS CSV, written as it is produced: about 25 rows per line would be a large string. */
-export async function writeFocusExport(
-  deps: { readonly costExport: CostExporter; readonly artifacts: ArtifactStore; readonly settings: { readonly timeZone: string } },
-  input: {
-    month: string;
-    window: TimeWindow;
-    revision: number;
-    lines: readonly MonthlyLine[];
-    priceBook: PriceBook;
-    teams: ReadonlyMap<string, Team>;
-    billedRates?: ReadonlyMap<string, Money> | undefined;
-  },
-): Promise<string> {
-  const exportMonth: CostExportMonth = {
+export async function writeFocusExport(deps: FocusDeps, input: FocusExportInput): Promise<string> {
+  const exportMonth = focusMonth(deps, input);
+  const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
+  return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
+}
+
+/**
+ * The part of the FOCUS export one fanned-out item writes: the rows of its lines (one team's, or the
+ * unallocated ones), which `joinFocusExport` puts after the header in team order.
+ */
+export async function writeFocusPart(deps: FocusDeps, input: FocusExportInput & { part: string }): Promise<void> {
+  await deps.artifacts.savePart(focusName(input.month, input.revision), input.part, deps.costExport.focusCsvRowChunks(focusMonth(deps, input)));
+}
+
+/** Team ids are [a-z0-9._-]: no team's part can be named like the header's. */
+const FOCUS_HEADER_PART = '~header';
+
+/**
+ * The FOCUS export of a fanned-out close: the header and then every team's part in the order of the lines
+ * (`compareLines` sorts by team first), so the file is byte for byte the one the inline close writes.
+ */
+export async function joinFocusExport(deps: FocusDeps, input: { month: string; revision: number; teamIds: readonly string[] }): Promise<string> {
+  const name = focusName(input.month, input.revision);
+  await deps.artifacts.savePart(name, FOCUS_HEADER_PART, [deps.costExport.focusCsvHeader()]);
+  return deps.artifacts.joinParts(name, [FOCUS_HEADER_PART, ...[...input.teamIds].sort(compareTeamIds)], CSV_TYPE);
+}
+
+function focusMonth(deps: Pick<FocusDeps, 'settings'>, input: FocusExportInput): CostExportMonth {
+  return {
     month: input.month,
     timeZone: deps.settings.timeZone,
     window: input.window,
@@ -109,6 +137,4 @@ export async function writeFocusExport(
     teamCostCenters: new Map([...input.teams.values()].flatMap((team) => (team.costCenter === undefined ? [] : [[team.id, team.costCenter] as const]))),
     ...(input.billedRates ? { billedRates: input.billedRates } : {}),
   };
-  const focus = deps.costExport.focusCsvChunks?.(exportMonth) ?? [deps.costExport.focusCsv(exportMonth)];
-  return deps.artifacts.saveStream(focusName(input.month, input.revision), focus, CSV_TYPE);
 }

@@ -294,6 +294,7 @@ async function dispatchPublished(
     ...(input.changes ? { changes: input.changes } : {}),
     ...(report.release ? { release: report.release } : {}),
     teams,
+    ...(report.daily ? { daily: report.daily, grandTotal: report.grandTotal } : {}),
   };
   const dispatched = await dispatchRevision({ ...deps, ...fanOut }, work);
   const stuck = await tellOperatorOfStuckWork(deps, fanOut, month);

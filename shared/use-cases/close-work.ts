@@ -2,8 +2,10 @@ import type { ControlResult } from '../domain/controls.js';
 import { AppError, describeError } from '../domain/errors.js';
 import { bareAddress } from '../domain/mail-address.js';
 import type { TimeWindow } from '../domain/periods.js';
-import { buildMonthReport, buildTeamReportFrom, type MonthReport, type PreviousMonthFigures, type ReportContext, type RevisionChanges, type TeamShare } from '../domain/report.js';
-import { compareLines, type MonthlyLine } from '../domain/rollup.js';
+import { buildMonthReport, buildMonthReportFromTotals, buildTeamReportFrom, type DaySummary, type MonthReport, type PreviousMonthFigures, type ReportContext, type RevisionChanges, type TeamShare } from '../domain/report.js';
+import { compareLines } from '../domain/rollup.js';
+import { UNALLOCATED_TEAM } from '../domain/directory.js';
+import type { PriceBook } from '../domain/price-book.js';
 import { fromTaggedJson, toTaggedJson } from '../domain/tagged-json.js';
 import type { ArtifactStore } from '../ports/artifacts.js';
 import type { CloseProgress, PlannedWorkItem, WorkItemState, WorkOutcome } from '../ports/close-progress.js';
@@ -25,7 +27,9 @@ import {
   teamDeliveryKey,
   teamWorkbookName,
   workbookName,
+  joinFocusExport,
   writeFocusExport,
+  writeFocusPart,
   type ArtifactMailSettings,
 } from './close-artifacts.js';
 import { billedRatesOf, withBilling, type BillStep } from './reconcile-bill.js';
@@ -81,6 +85,13 @@ export interface RevisionWork {
   readonly release?: { readonly by: string; readonly reason: string; readonly at: Date };
   /** Every team with a workbook (the unallocated usage is finance's alone), and whether its leads are owed a mail. */
   readonly teams: readonly TeamWork[];
+  /**
+   * The month's daily figures and grand total as the close made them from the lines it stored: the finance
+   * item reads the lines without their days and checks its total against this one. Absent in a context saved
+   * before the items wrote the export in parts: the finance item then reads the days and writes it whole.
+   */
+  readonly daily?: readonly DaySummary[];
+  readonly grandTotal?: bigint;
 }
 
 export type WorkReportContext = Omit<ReportContext, 'shownTotal' | 'scope' | 'previousMonth'>;
@@ -156,9 +167,12 @@ async function runTeamItem(deps: CloseWorkDeps, item: TeamItem, meta: WorkMessag
     const work = await loadWork(deps, item);
     const team = work.teams.find((candidate) => candidate.teamId === item.teamId);
     if (!team) throw new AppError('INTERNAL', `${item.month} revision ${item.revision} has no team ${item.teamId} in its work context`);
+    const priceBook = await closedPriceBook(deps, work);
     const lines = (await deps.rollups.readTeamMonth(item.month, item.teamId)).sort(compareLines);
     if (await supersede(deps, item, itemId)) return;
 
+    // The team's rows of the month's FOCUS export, joined by the finance item: no one item writes them all.
+    await writeFocusPart(deps, { month: item.month, window: work.window, revision: item.revision, lines, priceBook, teams: work.context.teams, billedRates: billedRatesOf(work.bill), part: item.teamId });
     const report = withBilling(buildTeamReportFrom(lines, team, work.context), work.bill);
     const workbook = await deps.renderer.teamWorkbook(report);
     const filename = teamWorkbookName(item.month, item.revision, item.teamId);
@@ -190,26 +204,10 @@ async function runFinanceItem(deps: CloseWorkDeps, item: ItemAddress, meta: Work
       return;
     }
     const work = await loadWork(deps, item);
-    const priceBook = await deps.priceBooks.load();
-    if (priceBook.version !== work.context.priceBook.version) {
-      throw new AppError('INTERNAL', `the price book is now ${priceBook.version}, but ${item.month} revision ${item.revision} was closed with ${work.context.priceBook.version}: close the month again, which makes a new revision`);
-    }
-    deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision}`);
-    let lines: MonthlyLine[] | undefined = (await deps.rollups.readMonth(item.month)).sort(compareLines);
-    if (await supersede(deps, item, FINANCE_ITEM)) return;
-
-    // The export first: it is the one step that needs the lines' days, so they can go before the workbook.
-    deps.logger.progress('export', 'writing the FOCUS cost export');
-    await writeFocusExport(deps, { month: item.month, window: work.window, revision: item.revision, lines, priceBook, teams: work.context.teams, billedRates: billedRatesOf(work.bill) });
+    const priceBook = await closedPriceBook(deps, work);
+    const report = await financeReportWithExport(deps, item, work, priceBook);
+    if (report === 'superseded') return;
     await lease.renew();
-    const report: MonthReport = {
-      ...withBilling(buildMonthReport(lines, { ...work.context, ...(work.previousMonth ? { previousMonth: work.previousMonth } : {}) }), work.bill),
-      controls: work.controls,
-      ...(work.changes ? { changes: work.changes } : {}),
-      ...(work.release ? { release: work.release } : {}),
-    };
-    // The month's lines with their days are the largest thing this item holds; the workbook needs only the report.
-    lines = undefined;
 
     deps.logger.progress('workbook', `building the finance workbook of ${item.month} revision ${item.revision}`);
     const workbook = await deps.renderer.financeWorkbook(report);
@@ -226,6 +224,68 @@ async function runFinanceItem(deps: CloseWorkDeps, item: ItemAddress, meta: Work
     await queueMail(deps, item, financeDeliveryKey(item.month, item.revision), mail);
     await deps.progress.complete(item.month, item.revision, FINANCE_ITEM, { status: 'done', summary: 'workbook and FOCUS export written, mail queued', location });
   });
+}
+
+/**
+ * The FOCUS export and the finance report. The team items wrote their rows of the export; this item writes
+ * the unallocated rows, joins the parts after the header, and builds the report from the lines without their
+ * days (a fraction of the bytes) and the close's daily figures. When a part is missing (a context saved by an
+ * earlier version, or parts kept past the store's limit) it falls back to reading the whole month with its
+ * days and writing the export itself: slower, never a file with a team left out.
+ */
+async function financeReportWithExport(deps: CloseWorkDeps, item: ItemAddress, work: RevisionWork, priceBook: PriceBook): Promise<MonthReport | 'superseded'> {
+  const exportInput = { month: item.month, window: work.window, revision: item.revision, priceBook, teams: work.context.teams, billedRates: billedRatesOf(work.bill) };
+  const context = { ...work.context, ...(work.previousMonth ? { previousMonth: work.previousMonth } : {}) };
+  const finish = (report: MonthReport): MonthReport => {
+    if (work.grandTotal !== undefined && report.grandTotal !== work.grandTotal) {
+      throw new AppError('INTERNAL', `${item.month} revision ${item.revision} reads back as ${report.grandTotal} minor units, but was closed at ${work.grandTotal}`);
+    }
+    return {
+      ...withBilling(report, work.bill),
+      controls: work.controls,
+      ...(work.changes ? { changes: work.changes } : {}),
+      ...(work.release ? { release: work.release } : {}),
+    };
+  };
+
+  if (work.daily !== undefined) {
+    deps.logger.progress('export', 'writing the unallocated rows of the FOCUS cost export and joining every team\'s');
+    const unallocated = (await deps.rollups.readTeamMonth(item.month, UNALLOCATED_TEAM)).sort(compareLines);
+    await writeFocusPart(deps, { ...exportInput, lines: unallocated, part: UNALLOCATED_TEAM });
+    const joined = await joinFocusExport(deps, { month: item.month, revision: item.revision, teamIds: [...work.teams.map((team) => team.teamId), UNALLOCATED_TEAM] }).then(
+      () => true,
+      (error: unknown) => {
+        if (!(error instanceof AppError && error.code === 'NOT_FOUND')) throw error;
+        deps.logger.warn(`the FOCUS export of ${item.month} revision ${item.revision} misses a part (${error.message}): writing it whole from the month's lines`);
+        return false;
+      },
+    );
+    if (joined) {
+      deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision} without their days`);
+      const totals = await deps.rollups.readMonthTotals(item.month);
+      if (await supersede(deps, item, FINANCE_ITEM)) return 'superseded';
+      const parted = new Set([...work.teams.map((team) => team.teamId), UNALLOCATED_TEAM]);
+      const outside = totals.find((line) => !parted.has(line.teamId));
+      if (outside) throw new AppError('INTERNAL', `${item.month} revision ${item.revision} has lines of team ${outside.teamId}, which has no part in the FOCUS export`);
+      return finish(buildMonthReportFromTotals(totals, context, work.daily));
+    }
+  }
+
+  deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision}`);
+  const lines = (await deps.rollups.readMonth(item.month)).sort(compareLines);
+  if (await supersede(deps, item, FINANCE_ITEM)) return 'superseded';
+  deps.logger.progress('export', 'writing the FOCUS cost export');
+  await writeFocusExport(deps, { ...exportInput, lines });
+  return finish(buildMonthReport(lines, context));
+}
+
+/** The price book the revision was closed with: a book changed since makes a new revision, never a mixed one. */
+async function closedPriceBook(deps: Pick<CloseWorkDeps, 'priceBooks'>, work: RevisionWork): Promise<PriceBook> {
+  const priceBook = await deps.priceBooks.load();
+  if (priceBook.version !== work.context.priceBook.version) {
+    throw new AppError('INTERNAL', `the price book is now ${priceBook.version}, but ${work.month} revision ${work.revision} was closed with ${work.context.priceBook.version}: close the month again, which makes a new revision`);
+  }
+  return priceBook;
 }
 
 /**

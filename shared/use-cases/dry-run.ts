@@ -38,6 +38,7 @@ function readOnlyRollups(store: RevisionedRollupStore): RevisionedRollupStore {
     readRevision: (month, revision) => store.readRevision(month, revision),
     readTeamMonth: (month, teamId) => store.readTeamMonth(month, teamId),
     readMonth: (month) => store.readMonth(month),
+    readMonthTotals: (month) => store.readMonthTotals(month),
   };
 }
 

@@ -3,7 +3,7 @@ import { buildFocusCsv, csvField, FOCUS_COLUMNS, FocusCsvExporter, inChunks } fr
 import { money, sumMoney } from '../../shared/domain/money.js';
 import { monthWindow } from '../../shared/domain/periods.js';
 import { buildMonthReport } from '../../shared/domain/report.js';
-import { buildMonthlyLines } from '../../shared/domain/rollup.js';
+import { buildMonthlyLines, compareLines, compareTeamIds } from '../../shared/domain/rollup.js';
 import type { CostExportMonth } from '../../shared/ports/cost-export.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import { parseCsv } from '../support/csv.js';
@@ -133,6 +133,20 @@ describe('the FOCUS cost export', () => {
     const chunks = [...exporter.focusCsvChunks(month)];
     expect(Buffer.concat(chunks).equals(exporter.focusCsv(month))).toBe(true);
     expect(chunks.every((chunk) => chunk.subarray(-2).toString('latin1') === '\r\n')).toBe(true);
+  });
+
+  it('writes the same file as the header then each team\'s rows, team by team in line order', () => {
+    const { month } = exportMonth();
+    const exporter = new FocusCsvExporter();
+    const sorted = [...month.lines].sort(compareLines);
+    const teamIds = [...new Set(sorted.map((line) => line.teamId))].sort(compareTeamIds);
+    // Three teams here, the unallocated one among them, so the order of the parts is tested, not given.
+    expect(teamIds).toHaveLength(3);
+    const parts = teamIds.map((teamId) => Buffer.concat([...exporter.focusCsvRowChunks({ ...month, lines: sorted.filter((line) => line.teamId === teamId) })]));
+    expect(parts.every((part) => part.length > 0 && !part.toString('utf8').startsWith(FOCUS_COLUMNS[0]!))).toBe(true);
+    const joined = Buffer.concat([exporter.focusCsvHeader(), ...parts]);
+    expect(joined.equals(exporter.focusCsv({ ...month, lines: sorted }))).toBe(true);
+    expect(Buffer.concat([...exporter.focusCsvRowChunks({ ...month, lines: [] })])).toHaveLength(0);
   });
 
   it('cuts the chunks between whole records, whatever their characters and whatever the chunk size', () => {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { tableClientFor } from '../../shared/adapters/azure/table-client.js';
 import { TableRollupStore } from '../../shared/adapters/azure/table-rollup-store.js';
-import { buildMonthlyLines, type MonthlyLine } from '../../shared/domain/rollup.js';
-import type { RollupStore } from '../../shared/ports/rollup-store.js';
+import { buildMonthlyLines, type LineTotals, type MonthlyLine } from '../../shared/domain/rollup.js';
+import type { RevisionedRollupStore } from '../../shared/ports/rollup-store.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
 import { InMemoryRollupStore } from '../support/in-memory.js';
 import { azuriteConnectionString, uniqueTableName } from '../support/tables.js';
 
 /** The RollupStore contract: the Table adapter on Azurite and the in-memory fake the use-case tests use. */
-const implementations: [string, () => Promise<RollupStore>][] = [
+const implementations: [string, () => Promise<RevisionedRollupStore>][] = [
   ['TableRollupStore (Azurite)', () => TableRollupStore.create(tableClientFor(azuriteConnectionString(), uniqueTableName('rollupcontract')))],
   ['InMemoryRollupStore', async () => new InMemoryRollupStore()],
 ];
@@ -34,7 +34,7 @@ function linesOf(month: string, users: readonly string[], extra: Partial<Paramet
 }
 
 /** Lines as comparable values: exact money as strings. */
-function plain(lines: readonly MonthlyLine[]): unknown {
+function plain(lines: readonly (MonthlyLine | LineTotals)[]): unknown {
   return JSON.parse(JSON.stringify(lines, (_key, value: unknown) => (value !== null && typeof value === 'object' && 'toFixed' in value ? (value as { toFixed(): string }).toFixed() : value)));
 }
 
@@ -45,6 +45,17 @@ describe.each(implementations)('%s', (_name, create) => {
     expect(await store.replaceMonth('2026-10', [...lines].reverse())).toMatchObject({ written: lines.length, deleted: 0 });
     expect(plain(await store.readMonth('2026-10'))).toEqual(plain(lines));
     expect(await store.readMonth('2026-09')).toEqual([]);
+  });
+
+  it('reads the month without its days: the same figures, in line order, and no days to mistake for none', async () => {
+    const store = await create();
+    const lines = linesOf('2026-10', ['u3', 'u1', 'stranger']);
+    await store.replaceMonth('2026-10', [...lines].reverse());
+    const totals = await store.readMonthTotals('2026-10');
+    expect(totals.some((line) => 'days' in line)).toBe(false);
+    expect(plain(totals)).toEqual((plain(lines) as { days: unknown }[]).map(({ days: _days, ...rest }) => rest));
+    expect(totals.map((line) => line.cost.toFixed())).toEqual(lines.map((line) => line.cost.toFixed()));
+    expect(await store.readMonthTotals('2026-09')).toEqual([]);
   });
 
   it('replaces a month: changed lines overwrite, vanished lines go, other months stay', async () => {

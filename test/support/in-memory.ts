@@ -3,7 +3,7 @@ import { AppError } from '../../shared/domain/errors.js';
 import type { PriceBook } from '../../shared/domain/price-book.js';
 import type { MonthReport } from '../../shared/domain/report.js';
 import type { RevisionSummary } from '../../shared/domain/revisions.js';
-import { compareLines, lineKey, type MonthlyLine } from '../../shared/domain/rollup.js';
+import { compareLines, lineKey, totalsOf, type MonthlyLine } from '../../shared/domain/rollup.js';
 import { usageRowsOf, type UsageReadResult, type UsageRow } from '../../shared/domain/usage.js';
 import type { AlertChannel, AlertClaim, AlertLedger, AlertRecord, AlertSettlement, ClaimOutcome } from '../../shared/ports/alert-ledger.js';
 import type { ArtifactStore } from '../../shared/ports/artifacts.js';
@@ -78,6 +78,10 @@ export class InMemoryRollupStore implements RevisionedRollupStore {
   async readMonth(month: string) {
     assertMonthText(month);
     return [...(this.months.get(month)?.values() ?? [])].sort(compareLines);
+  }
+
+  async readMonthTotals(month: string) {
+    return (await this.readMonth(month)).map(totalsOf);
   }
 }
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UNALLOCATED_TEAM } from '../../shared/domain/directory.js';
-import { buildMonthReport, buildTeamReport, previousMonthFigures, type ReportContext } from '../../shared/domain/report.js';
+import { buildMonthReport, buildMonthReportFromTotals, buildTeamReport, previousMonthFigures, type ReportContext } from '../../shared/domain/report.js';
 import { revisionChanges } from '../../shared/domain/revisions.js';
-import { buildMonthlyLines } from '../../shared/domain/rollup.js';
+import { buildMonthlyLines, totalsOf } from '../../shared/domain/rollup.js';
 import { totalTokens } from '../../shared/domain/tokens.js';
 import type { UsageRow } from '../../shared/domain/usage.js';
 import { testDirectory, testPriceBook, tokens, usageRow } from '../support/domain-fixtures.js';
@@ -82,6 +82,27 @@ describe('a team\u2019s own report', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('the finance report from lines without their days', () => {
+  it('is the report of the lines with their days, given the days the close made from them', () => {
+    fc.assert(
+      fc.property(fc.array(rowArbitrary, { minLength: 1, maxLength: 40 }), (records) => {
+        const lines = buildMonthlyLines('2026-10', toRows(records), directory, priceBook);
+        const whole = buildMonthReport(lines, context());
+        const fromTotals = buildMonthReportFromTotals(lines.map(totalsOf), context(), whole.daily!);
+        expect(fromTotals).toEqual(whole);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses daily figures that do not share out the lines\' grand total', () => {
+    const lines = buildMonthlyLines('2026-10', [usageRow({ day: '2026-10-03', userId: 'u1', tokens: tokens({ input: 3_000_000 }) })], directory, priceBook);
+    const whole = buildMonthReport(lines, context());
+    const otherDays = whole.daily!.map((day) => ({ ...day, amount: day.amount + 1n }));
+    expect(() => buildMonthReportFromTotals(lines.map(totalsOf), context(), otherDays)).toThrow(/daily figures of 2026-10 add up to \d+ minor units, the lines to \d+/);
   });
 });
 

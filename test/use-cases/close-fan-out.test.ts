@@ -5,7 +5,7 @@ import type { OutgoingMail } from '../../shared/ports/mailer.js';
 import { closeMonth, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
 import { dryRunDeps } from '../../shared/use-cases/dry-run.js';
 import { closeWorkHandlers, dispatchRevision, workContextName, type CloseWorkDeps } from '../../shared/use-cases/close-work.js';
-import { fromTaggedJson } from '../../shared/domain/tagged-json.js';
+import { fromTaggedJson, toTaggedJson } from '../../shared/domain/tagged-json.js';
 import { testCloseDeps } from '../support/close-deps.js';
 import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
 import { fixedClock, InMemoryArtifacts, RecordingMailer, StaticDirectory, StaticUsageSource } from '../support/in-memory.js';
@@ -292,6 +292,68 @@ describe('a fanned-out close', () => {
     expect(longest).toBeLessThanOrEqual(20_000);
     // 501 mails at one every 2 s: about 1,000 s from the first to the last, none of it inside one invocation.
     expect(sentAt.at(-1)! - started).toBeLessThan(1_010_000);
+  });
+
+  it('joins the team items\' parts into the FOCUS export the inline close writes, byte for byte, and reads the month back without its days', async () => {
+    const inline = testCloseDeps({ usageSource: october(), directory: directory(), renderer: new ExcelReportRenderer(), mailer: new RecordingMailer() });
+    await closeMonth(inline, { month: '2026-10' });
+    const inlineExport = (inline.artifacts as InMemoryArtifacts).files.get('focus-2026-10.csv')!;
+
+    const { close, work, queues } = fanOutSetup();
+    await closeMonth(close, { month: '2026-10' });
+    const reads: string[] = [];
+    const rollups = work.rollups;
+    const watched: CloseWorkDeps = {
+      ...work,
+      rollups: Object.assign(Object.create(rollups) as typeof rollups, {
+        readTeamMonth: async (month: string, teamId: string) => (reads.push(`team ${teamId}`), rollups.readTeamMonth(month, teamId)),
+        readMonth: async (month: string) => (reads.push('month with days'), rollups.readMonth(month)),
+        readMonthTotals: async (month: string) => (reads.push('month without days'), rollups.readMonthTotals(month)),
+      }),
+    };
+    await queues.drain(closeWorkHandlers(watched));
+    const artifacts = work.artifacts as InMemoryArtifacts;
+    expect(artifacts.files.get('focus-2026-10.csv')!.toString('utf8')).toBe(inlineExport.toString('utf8'));
+    expect(artifacts.joined.get('focus-2026-10.csv')).toBe(JSON.stringify(['~header', '_unallocated', 'data', 'payments', 'platform']));
+    expect(reads).toEqual(['team data', 'team payments', 'team platform', 'team _unallocated', 'month without days']);
+  });
+
+  it('writes the FOCUS export whole from the month\'s lines when a team\'s part was lost, and tells the operator why', async () => {
+    const { close, work, queues, deps } = fanOutSetup();
+    const inline = testCloseDeps({ usageSource: october(), directory: directory(), renderer: new ExcelReportRenderer(), mailer: new RecordingMailer() });
+    await closeMonth(inline, { month: '2026-10' });
+    const warnings: string[] = [];
+    const handlers = closeWorkHandlers({ ...work, logger: { ...deps.logger, warn: (message: string) => warnings.push(message) } });
+    await closeMonth(close, { month: '2026-10' });
+    const artifacts = work.artifacts as InMemoryArtifacts;
+    await queues.drain({
+      ...handlers,
+      'close-finance': async (message, meta) => {
+        // Azure keeps uncommitted blocks for a week: a finance item stuck longer finds the parts gone.
+        artifacts.parts.get('focus-2026-10.csv')!.delete('payments');
+        await handlers['close-finance'](message, meta);
+      },
+    });
+    expect(artifacts.files.get('focus-2026-10.csv')!.equals((inline.artifacts as InMemoryArtifacts).files.get('focus-2026-10.csv')!)).toBe(true);
+    expect(warnings.join('\n')).toMatch(/misses a part \(part payments of focus-2026-10.csv was never saved\): writing it whole/);
+  });
+
+  it('refuses to mail a finance report whose lines read back to another total than the close stored', async () => {
+    const { close, work, queues, mailer } = fanOutSetup();
+    await closeMonth(close, { month: '2026-10' });
+    const name = workContextName('2026-10', 1);
+    const context = fromTaggedJson<RevisionWork>((await work.artifacts.read(name))!.toString('utf8'), 'context');
+    await work.artifacts.save(name, Buffer.from(toTaggedJson({ ...context, grandTotal: context.grandTotal! + 1n }), 'utf8'), 'application/json');
+    const handlers = closeWorkHandlers(work);
+    const failures: unknown[] = [];
+    const drained = await queues.drain({
+      ...handlers,
+      'close-finance': (message, meta) => handlers['close-finance'](message, meta).catch((error: unknown) => Promise.reject(failures.push(error) && error)),
+    });
+    expect(drained.poisoned).toBe(1);
+    expect(mailer.sent.some((mail) => mail.to.includes('finance@contoso.example'))).toBe(false);
+    expect(mailer.sent).toHaveLength(3);
+    expect(failures[0]).toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/reads back as \d+ minor units, but was closed at \d+/) });
   });
 
   it('keeps the amounts exact through the stored work context', async () => {

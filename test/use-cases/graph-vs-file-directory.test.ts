@@ -93,7 +93,7 @@ async function closeWith(directory: Directory, rows: UsageRow[]): Promise<CloseM
       leases: new InMemoryLeases(),
       renderer: new TeamTotalsRenderer(),
       reportMails: new HtmlReportMails(),
-      costExport: { focusCsv: () => Buffer.from(''), rejectsCsv: () => Buffer.from('') },
+      costExport: { focusCsv: () => Buffer.from(''), focusCsvRowChunks: () => [], focusCsvHeader: () => Buffer.from(''), rejectsCsv: () => Buffer.from('') },
       artifacts: new InMemoryArtifacts(),
       mailer: new RecordingMailer(),
       clock: fixedClock('2026-11-03T06:00:00Z'),

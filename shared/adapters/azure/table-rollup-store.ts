@@ -38,7 +38,7 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
-import { compareLines, DayColumnsBuilder, dayTuplesOf, lineWithDayColumns, type DayTuple, type MonthlyLine } from '../../domain/rollup.js';
+import { compareLines, DayColumnsBuilder, dayTuplesOf, lineWithDayColumns, type DayTuple, type LineTotals, type MonthlyLine } from '../../domain/rollup.js';
 import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
 import { deleteOf, keyOf, submitEntityTransaction, upsertOf, type EntityProperties, type TransactionOperation } from './entity-transactions.js';
@@ -227,11 +227,32 @@ export class TableRollupStore implements RollupStore {
     });
   }
 
+  async readMonthTotals(month: string, options: CallOptions = {}): Promise<LineTotals[]> {
+    assertCanonicalMonth(month);
+    return this.readPublished(month, async (revision) => {
+      const { from, to } = keysStartingWith(revisionPrefix(month, revision));
+      const totals: LineTotals[] = [];
+      try {
+        const entities = this.client.listEntities<Record<string, unknown>>({
+          queryOptions: { filter: odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, select: TOTALS_PROPERTIES },
+          ...(options.signal ? { abortSignal: options.signal } : {}),
+        });
+        for await (const entity of entities) {
+          totals.push(totalsFromEntity(entity).totals);
+          if (totals.length % 100 === 0) options.onProgress?.();
+        }
+      } catch (error) {
+        throw storageError(`read the totals of ${month}`, error);
+      }
+      return totals.sort(compareLines);
+    });
+  }
+
   /**
    * Reads what the pointer names. Should a publish move the pointer during the read (and so start removing the
    * lines being read), the read is made again from the new revision, so a reader never gets a mix.
    */
-  private async readPublished(month: string, read: (revision: number) => Promise<MonthlyLine[]>): Promise<MonthlyLine[]> {
+  private async readPublished<L extends LineTotals>(month: string, read: (revision: number) => Promise<L[]>): Promise<L[]> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const revision = await this.publishedRevision(month);
       if (revision === undefined) return [];
@@ -396,29 +417,15 @@ function interned(text: string): string {
   return text;
 }
 
-function fromEntity(entity: Record<string, unknown>): MonthlyLine {
-  const { text, count, tokens: readTokens, subject: readSubject, corrupt } = entityReader(entity, 'rollup entity', ROLLUP_SCHEMA_VERSION);
-  const amount = (value: unknown, name: string): Money => {
-    if (typeof value !== 'string' || value === '') throw corrupt(`${name} is not a decimal string`);
-    try {
-      return money(value);
-    } catch {
-      throw corrupt(`${name} "${value}" is not a decimal`);
-    }
-  };
-  const json = (name: string): unknown => {
-    try {
-      return JSON.parse(text(name)) as unknown;
-    } catch {
-      throw corrupt(`${name} is not JSON`);
-    }
-  };
+/** Every stored property of a rollup entity but its days: what `readMonthTotals` asks the service for. */
+const TOTALS_PROPERTIES = [
+  'schemaVersion', 'month', 'teamId', 'userId', 'model', 'tier', 'allocation', 'userName', 'upn', 'pricedModel', 'requests', 'cost', 'currency', 'priceEntryIds',
+  'tokensInput', 'unpricedInput', 'tokensOutput', 'unpricedOutput', 'tokensCacheRead', 'unpricedCacheRead',
+  'tokensCacheWrite5m', 'unpricedCacheWrite5m', 'tokensCacheWrite1h', 'unpricedCacheWrite1h',
+];
 
-  const tokens = readTokens('tokens');
-  const unpricedTokens = readTokens('unpriced');
-  const subject = readSubject();
-  const priceEntryIds = json('priceEntryIds');
-  if (!Array.isArray(priceEntryIds) || !priceEntryIds.every((id) => typeof id === 'string')) throw corrupt('priceEntryIds is not a list of ids');
+function fromEntity(entity: Record<string, unknown>): MonthlyLine {
+  const { totals, json, corrupt } = totalsFromEntity(entity);
   const days = json('days');
   if (!Array.isArray(days)) throw corrupt('days is not a list');
 
@@ -445,9 +452,34 @@ function fromEntity(entity: Record<string, unknown>): MonthlyLine {
       }
     }
   }
+  return lineWithDayColumns(totals, columns.build());
+}
 
-  return lineWithDayColumns(
-    {
+function totalsFromEntity(entity: Record<string, unknown>): { totals: LineTotals; json: (name: string) => unknown; corrupt: (why: string) => Error } {
+  const { text, count, tokens: readTokens, subject: readSubject, corrupt } = entityReader(entity, 'rollup entity', ROLLUP_SCHEMA_VERSION);
+  const amount = (value: unknown, name: string): Money => {
+    if (typeof value !== 'string' || value === '') throw corrupt(`${name} is not a decimal string`);
+    try {
+      return money(value);
+    } catch {
+      throw corrupt(`${name} "${value}" is not a decimal`);
+    }
+  };
+  const json = (name: string): unknown => {
+    try {
+      return JSON.parse(text(name)) as unknown;
+    } catch {
+      throw corrupt(`${name} is not JSON`);
+    }
+  };
+
+  const tokens = readTokens('tokens');
+  const unpricedTokens = readTokens('unpriced');
+  const subject = readSubject();
+  const priceEntryIds = json('priceEntryIds');
+  if (!Array.isArray(priceEntryIds) || !priceEntryIds.every((id) => typeof id === 'string')) throw corrupt('priceEntryIds is not a list of ids');
+  return {
+    totals: {
       month: text('month'),
       ...subject,
       tokens,
@@ -457,6 +489,7 @@ function fromEntity(entity: Record<string, unknown>): MonthlyLine {
       currency: text('currency'),
       priceEntryIds: priceEntryIds as string[],
     },
-    columns.build(),
-  );
+    json,
+    corrupt,
+  };
 }

@@ -82,7 +82,7 @@ export function buildFocusCsv(month: CostExportMonth): string {
 }
 
 /** The header and then one CSV record per row, produced as they are read, so a month never sits in memory. */
-export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
+export function* focusCsvRecords(month: CostExportMonth, options: { readonly header?: boolean } = {}): Generator<string> {
   const entries = new Map<string, PriceEntry>(month.priceBook.models.flatMap((model) => model.prices).map((entry) => [entry.id, entry]));
   const billingPeriod = `${csvField(instant(month.window.start))},${csvField(instant(month.window.end))}`;
   const currency = csvField(month.currency);
@@ -134,7 +134,7 @@ export function* focusCsvRecords(month: CostExportMonth): Generator<string> {
     return found.kinds;
   };
 
-  yield headerRecord(FOCUS_COLUMNS);
+  if (options.header !== false) yield headerRecord(FOCUS_COLUMNS);
   for (const line of month.lines) {
     const skuId = csvField(line.pricedModel ?? '');
     const resource = csvField(line.model);
@@ -225,6 +225,14 @@ export class FocusCsvExporter implements CostExporter {
 
   focusCsvChunks(month: CostExportMonth): Iterable<Buffer> {
     return inChunks(focusCsvRecords(month));
+  }
+
+  focusCsvRowChunks(month: CostExportMonth): Iterable<Buffer> {
+    return inChunks(focusCsvRecords(month, { header: false }));
+  }
+
+  focusCsvHeader(): Buffer {
+    return Buffer.from(headerRecord(FOCUS_COLUMNS), 'utf8');
   }
 
   rejectsCsv(rows: readonly RejectedRow[]): Buffer {
