@@ -242,6 +242,17 @@ function addRowInto(sums: number[], at: number, row: UsageRow, insert: boolean):
   sums[at + 5] = sums[at + 5]! + row.requests;
 }
 
+/** One copy of each of a few distinct texts (models, tiers); past a bound, texts are kept as they come. */
+function sharedTexts(bound = 10_000): (text: string) => string {
+  const texts = new Map<string, string>();
+  return (text) => {
+    const known = texts.get(text);
+    if (known !== undefined) return known;
+    if (texts.size < bound) texts.set(text, text);
+    return text;
+  };
+}
+
 /**
  * Resolves each row's team and sums its tokens into its line's day, as integers. Nothing is filtered. This is
  * the per-row hot path (a month is millions of rows): a row finds its line among its user's few lines (one per
@@ -253,6 +264,7 @@ export function groupMonthlyUsage(month: string, rows: Iterable<UsageRow>, direc
   // A short array per user rather than a map per user and model: a Map is far larger than a few-slot array.
   const linesOfUser = new Map<string, LineBuilder[]>();
   const monthPrefix = `${month}-`;
+  const shared = sharedTexts();
   for (const row of rows) {
     let userLines = linesOfUser.get(row.userId);
     if (!userLines) {
@@ -271,9 +283,11 @@ export function groupMonthlyUsage(month: string, rows: Iterable<UsageRow>, direc
       builder = {
         month,
         teamId: placed.teamId,
-        userId: row.userId,
-        model: row.model,
-        tier: row.tier,
+        // Each row's texts are its own copies (parsed apart): a line keeps one copy of its user's id per user
+        // and of each model and tier per month, not one per line (at 100,000 users, tens of megabytes).
+        userId: userLines[0]?.userId ?? row.userId,
+        model: shared(row.model),
+        tier: shared(row.tier),
         allocation: placed.allocation,
         userName: placed.user?.displayName ?? '',
         upn: placed.user?.upn ?? '',
