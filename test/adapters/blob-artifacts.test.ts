@@ -2,6 +2,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { http, HttpResponse } from 'msw';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobArtifactStore } from '../../shared/adapters/azure/blob-artifacts.js';
+import { AppError } from '../../shared/domain/errors.js';
 import { startAzuriteBlob, type RunningAzurite } from '../../shared/adapters/local/azurite.js';
 import { stubRemoteHttp } from '../support/msw.js';
 
@@ -95,6 +96,123 @@ describe('artifacts in a Blob container (Azurite)', () => {
     await expect(store.save('../escape.csv', Buffer.from('x'), CSV)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(store.link('a.csv', 169)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(store.link('a.csv', 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('parts of an artifact joined in a Blob container (Azurite)', () => {
+  const FOCUS_CSV = 'text/csv; charset=utf-8';
+  const BLOCK_BYTES = 1024;
+  let azurite: RunningAzurite;
+  let container: ContainerClient;
+  let store: BlobArtifactStore;
+
+  beforeAll(async () => {
+    azurite = await startAzuriteBlob();
+    container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('artifacts');
+    // Small blocks: a part of a few KB already goes up in several blocks, as a team's 100 MB would in 8 MB ones.
+    store = BlobArtifactStore.fromConnectionString(azurite.connectionString, 'artifacts', { blockBytes: BLOCK_BYTES });
+  });
+
+  afterAll(async () => {
+    await azurite?.stop();
+  });
+
+  const text = async (name: string) => (await container.getBlobClient(name).downloadToBuffer()).toString('utf8');
+  const uncommittedBlocks = async (name: string) => (await container.getBlockBlobClient(name).getBlockList('all')).uncommittedBlocks ?? [];
+
+  it('joins parts saved in any order, concurrently, in the listed order: multi-block, string and Buffer, an empty one', async () => {
+    const rows = Array.from({ length: 600 }, (_, index) => `${String(index).padStart(5, '0')},team-b,0.0100\n`);
+    async function* teamB() {
+      for (const [index, row] of rows.entries()) yield index % 2 === 0 ? row : Buffer.from(row, 'utf8');
+    }
+    await Promise.all([
+      store.savePart('focus-2026-10.csv', 'team-b', teamB()),
+      store.savePart('focus-2026-10.csv', '_header', ['Row,', Buffer.from('Team,Cost\n')]),
+      store.savePart('focus-2026-10.csv', 'team-empty', []),
+      store.savePart('focus-2026-10.csv', 'team-a', ['00000,team-\u00e9,1.0000\n']),
+    ]);
+    const location = await store.joinParts('focus-2026-10.csv', ['_header', 'team-a', 'team-empty', 'team-b'], FOCUS_CSV);
+
+    expect(location).toBe(`http://127.0.0.1:${azurite.port}/devstoreaccount1/artifacts/focus-2026-10.csv`);
+    const joined = await text('focus-2026-10.csv');
+    expect(joined).toBe(`Row,Team,Cost\n00000,team-\u00e9,1.0000\n${rows.join('')}`);
+    expect(rows.join('').length).toBeGreaterThan(8 * BLOCK_BYTES);
+    const blob = container.getBlockBlobClient('focus-2026-10.csv');
+    expect((await blob.getProperties()).contentType).toBe(FOCUS_CSV);
+    // Nothing copied: the header, team a, and team b's 1 KiB blocks (the last one short); the empty part adds none.
+    const committed = (await blob.getBlockList('committed')).committedBlocks ?? [];
+    expect(committed.map((block) => block.size)).toEqual([14, 21, ...Array<number>(Math.floor(rows.join('').length / BLOCK_BYTES)).fill(BLOCK_BYTES), rows.join('').length % BLOCK_BYTES]);
+    expect(await uncommittedBlocks('focus-2026-10.csv')).toEqual([]);
+  });
+
+  it('shows nothing of the parts before the join: no blob for a new name, the old content for an existing one', async () => {
+    await store.savePart('focus-2026-11.csv', 'team-a', ['november\n']);
+    expect(await store.read('focus-2026-11.csv')).toBeUndefined();
+    await expect(container.getBlobClient('focus-2026-11.csv').download()).rejects.toMatchObject({ statusCode: 404, code: 'BlobNotFound' });
+
+    await store.saveStream('focus-2026-09.csv', ['last ', 'export\n'], FOCUS_CSV);
+    await store.savePart('focus-2026-09.csv', 'team-a', ['new rows\n']);
+    expect(await text('focus-2026-09.csv')).toBe('last export\n');
+    await store.joinParts('focus-2026-09.csv', ['team-a'], FOCUS_CSV);
+    expect(await text('focus-2026-09.csv')).toBe('new rows\n');
+  });
+
+  it('replaces a part saved again: the second content wins, even with fewer blocks than the first', async () => {
+    await store.savePart('replaced.csv', 'team-a', ['x'.repeat(3 * BLOCK_BYTES)]);
+    await store.savePart('replaced.csv', 'team-a', ['second\n']);
+    await store.joinParts('replaced.csv', ['team-a'], FOCUS_CSV);
+    expect(await text('replaced.csv')).toBe('second\n');
+  });
+
+  it('refuses to join when a listed part was never saved, naming it, and leaves the blob as it was', async () => {
+    await store.save('missing.csv', Buffer.from('last month\n'), FOCUS_CSV);
+    await store.savePart('missing.csv', 'team-a', ['a\n']);
+    const error = await store.joinParts('missing.csv', ['team-a', 'team-missing'], FOCUS_CSV).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('team-missing') });
+    expect((error as AppError).message).toContain('missing.csv');
+    expect(await text('missing.csv')).toBe('last month\n');
+    // The saved part is still there for a join that lists only saved parts.
+    expect(await store.joinParts('missing.csv', ['team-a'], FOCUS_CSV)).toContain('/missing.csv');
+    expect(await text('missing.csv')).toBe('a\n');
+  });
+
+  it('answers a rerun of a finished join with the location, and refuses another list once the parts are gone', async () => {
+    await store.savePart('rerun.csv', '_header', ['h\n']);
+    await store.savePart('rerun.csv', 'team-a', ['a'.repeat(BLOCK_BYTES + 1)]);
+    const location = await store.joinParts('rerun.csv', ['_header', 'team-a'], FOCUS_CSV);
+    expect(await uncommittedBlocks('rerun.csv')).toEqual([]);
+
+    expect(await store.joinParts('rerun.csv', ['_header', 'team-a'], FOCUS_CSV)).toBe(location);
+    await expect(store.joinParts('rerun.csv', ['team-a', '_header'], FOCUS_CSV)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(store.joinParts('rerun.csv', ['_header'], FOCUS_CSV)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // A team item retried after the join saves its part again: the same join is still answered.
+    await store.savePart('rerun.csv', 'team-a', ['a'.repeat(BLOCK_BYTES + 1)]);
+    expect(await store.joinParts('rerun.csv', ['_header', 'team-a'], FOCUS_CSV)).toBe(location);
+    expect(await text('rerun.csv')).toBe(`h\n${'a'.repeat(BLOCK_BYTES + 1)}`);
+  });
+
+  it('passes a failing producer\'s error on as it is; only complete saves are ever joined', async () => {
+    const failure = new Error('the export broke');
+    async function* broken(rows: string) {
+      yield rows.repeat(3 * BLOCK_BYTES);
+      throw failure;
+    }
+    await expect(store.savePart('broken.csv', 'team-a', broken('?'))).rejects.toBe(failure);
+    await expect(store.joinParts('broken.csv', ['team-a'], FOCUS_CSV)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await store.savePart('broken.csv', 'team-a', ['all of team a\n']);
+    await store.savePart('broken.csv', 'team-b', ['all of team b\n']);
+    // A retry that fails after the part was saved whole leaves the whole one in place.
+    await expect(store.savePart('broken.csv', 'team-b', broken('!'))).rejects.toBe(failure);
+    await store.joinParts('broken.csv', ['team-a', 'team-b'], FOCUS_CSV);
+    expect(await text('broken.csv')).toBe('all of team a\nall of team b\n');
+  });
+
+  it.each(['../x', '..', 'a/b', 'a\\b', '', 'x\u0000'])('refuses the part name %j', async (part) => {
+    await expect(store.savePart('names.csv', part, ['x'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.joinParts('names.csv', ['team-a', part], FOCUS_CSV)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.savePart('../names.csv', 'team-a', ['x'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.joinParts('a/names.csv', ['team-a'], FOCUS_CSV)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
 

@@ -87,3 +87,97 @@ describe('DirectoryArtifactStore', () => {
     await expect(new DirectoryArtifactStore(blocker).save('a.csv', Buffer.from('x'), 'text/csv')).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
   });
 });
+
+describe('DirectoryArtifactStore parts', () => {
+  const CSV = 'text/csv; charset=utf-8';
+  const partsFolder = () => path.join(root, '.focus.csv.parts');
+
+  it('joins parts saved in any order, concurrently, in the listed order: multi-chunk, string and Buffer, an empty one', async () => {
+    const store = new DirectoryArtifactStore(root);
+    const big = Array.from({ length: 2000 }, (_, index) => `row-${index},team-b\n`);
+    async function* teamB() {
+      for (const [index, row] of big.entries()) yield index % 2 === 0 ? row : Buffer.from(row, 'utf8');
+    }
+    await Promise.all([
+      store.savePart('focus.csv', 'team-b', teamB()),
+      store.savePart('focus.csv', '_header', ['Cost,', Buffer.from('Team\n')]),
+      store.savePart('focus.csv', 'team-empty', []),
+      store.savePart('focus.csv', 'team-a', [Buffer.from('1.00,team-\u00e9\n', 'utf8')]),
+    ]);
+    const location = await store.joinParts('focus.csv', ['_header', 'team-a', 'team-empty', 'team-b'], CSV);
+
+    expect(location).toBe(path.join(root, 'focus.csv'));
+    expect(await readFile(location, 'utf8')).toBe(`Cost,Team\n1.00,team-\u00e9\n${big.join('')}`);
+  });
+
+  it('shows nothing of the parts under the name before the join, and keeps the old file until then', async () => {
+    const store = new DirectoryArtifactStore(root);
+    await store.save('focus.csv', Buffer.from('last month\n'), CSV);
+    await store.savePart('focus.csv', 'team-a', ['new rows\n']);
+    expect(await store.read('focus.csv')).toEqual(Buffer.from('last month\n'));
+    expect(await store.read('other.csv')).toBeUndefined();
+    await store.joinParts('focus.csv', ['team-a'], CSV);
+    expect(await readFile(path.join(root, 'focus.csv'), 'utf8')).toBe('new rows\n');
+  });
+
+  it('replaces a part saved again: the second content wins', async () => {
+    const store = new DirectoryArtifactStore(root);
+    await store.savePart('focus.csv', 'team-a', ['first, and longer than the second\n']);
+    await store.savePart('focus.csv', 'team-a', ['second\n']);
+    await store.joinParts('focus.csv', ['team-a'], CSV);
+    expect(await readFile(path.join(root, 'focus.csv'), 'utf8')).toBe('second\n');
+  });
+
+  it('refuses to join when a listed part was never saved, naming it, and leaves the file and the parts as they were', async () => {
+    const store = new DirectoryArtifactStore(root);
+    await store.save('focus.csv', Buffer.from('last month\n'), CSV);
+    await store.savePart('focus.csv', 'team-a', ['a\n']);
+    const error = await store.joinParts('focus.csv', ['team-a', 'team-missing'], CSV).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('team-missing') });
+    expect((error as AppError).message).toContain('focus.csv');
+    expect(await readFile(path.join(root, 'focus.csv'), 'utf8')).toBe('last month\n');
+    expect(await readdir(partsFolder())).toEqual(['team-a']);
+  });
+
+  it('answers a rerun of a finished join with the location, lets the parts go, and refuses another list', async () => {
+    const store = new DirectoryArtifactStore(root);
+    await store.savePart('focus.csv', '_header', ['h\n']);
+    await store.savePart('focus.csv', 'team-a', ['a\n']);
+    const location = await store.joinParts('focus.csv', ['_header', 'team-a'], CSV);
+    await expect(readdir(partsFolder())).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await readdir(root)).filter((file) => file.endsWith('.tmp'))).toEqual([]);
+
+    expect(await store.joinParts('focus.csv', ['_header', 'team-a'], CSV)).toBe(location);
+    await expect(store.joinParts('focus.csv', ['team-a', '_header'], CSV)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('team-a') });
+    expect(await readFile(location, 'utf8')).toBe('h\na\n');
+  });
+
+  it('passes a failing producer\'s error on as it is, and a later complete save joins alone', async () => {
+    const store = new DirectoryArtifactStore(root);
+    const failure = new AppError('INTERNAL', 'price entry missing');
+    function* broken() {
+      yield 'half of team a\n';
+      throw failure;
+    }
+    await expect(store.savePart('focus.csv', 'team-a', broken())).rejects.toBe(failure);
+    await expect(store.joinParts('focus.csv', ['team-a'], CSV)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await store.savePart('focus.csv', 'team-a', ['all of team a\n']);
+    await store.joinParts('focus.csv', ['team-a'], CSV);
+    expect(await readFile(path.join(root, 'focus.csv'), 'utf8')).toBe('all of team a\n');
+  });
+
+  it.each(['../x', '..', 'a/b', 'a\\b', '', 'x\u0000'])('refuses the part name %j, writing nothing', async (part) => {
+    const store = new DirectoryArtifactStore(root);
+    await expect(store.savePart('focus.csv', part, ['x'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.joinParts('focus.csv', ['team-a', part], CSV)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(store.savePart('../focus.csv', 'team-a', ['x'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('reports a directory it cannot write parts to as STORAGE_FAILED', async () => {
+    const blocker = path.join(root, 'not-a-directory');
+    await writeFile(blocker, 'x');
+    await expect(new DirectoryArtifactStore(blocker).savePart('a.csv', 'team-a', ['x'])).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+  });
+});

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -84,6 +84,35 @@ export function isSafeArtifactName(name: string): boolean {
   );
 }
 
+/** The index of the first path that is not a file (never saved), or undefined when all of them are. */
+async function firstMissingFile(paths: readonly string[]): Promise<number | undefined> {
+  for (const [index, file] of paths.entries()) if (!(await isFile(file))) return index;
+  return undefined;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+async function readIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The files' bytes one after the other, read a buffer at a time: a part of hundreds of MB is never held whole. */
+async function* concatenated(paths: readonly string[]): AsyncGenerator<Buffer> {
+  for (const file of paths) yield* createReadStream(file) as AsyncIterable<Buffer>;
+}
+
 function assertSafeName(name: string): void {
   if (!isSafeArtifactName(name)) {
     throw new AppError('INVALID_ARGUMENT', `Artifact name ${JSON.stringify(name)} is not a plain file name.`, {
@@ -148,12 +177,76 @@ export class DirectoryArtifactStore implements ArtifactStore {
     }
   }
 
-  async savePart(name: string, part: string, _chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
-    throw new AppError('INTERNAL', `saving part ${part} of ${name}: not built yet`);
+  /**
+   * A part is a file of its own in a hidden folder next to the artifact (`.<name>.parts/<part>`), written
+   * whole like any artifact (temporary file, then rename), so a part saved again replaces the old one at once
+   * and concurrent writers of one part leave one of them, never a mix. Readers of `name` never look there.
+   */
+  async savePart(name: string, part: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
+    assertSafeName(name);
+    assertSafeName(part);
+    let producerFailure: { error: unknown } | undefined;
+    async function* watched(): AsyncGenerator<string | Buffer> {
+      try {
+        yield* chunks;
+      } catch (error) {
+        producerFailure = { error };
+        throw error;
+      }
+    }
+    try {
+      await writeChunksAtomically(this.partsFolder(name), part, watched());
+    } catch (error) {
+      if (producerFailure) throw producerFailure.error;
+      const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+      throw new AppError('STORAGE_FAILED', `Could not save part ${part} of artifact ${name} in ${this.directory} (${code}).`, { retryable: false, cause: error });
+    }
   }
 
-  async joinParts(name: string, _parts: readonly string[], _contentType: string): Promise<string> {
-    throw new AppError('INTERNAL', `joining the parts of ${name}: not built yet`);
+  /**
+   * Streams the parts one after the other into a temporary file that is renamed over `name` (readers see the
+   * old file or the whole new one), then removes the parts folder. Which parts made `name` is kept in a hidden
+   * sidecar (`.<name>.joined`), written before the rename: a rerun of the same join after the parts are gone
+   * (a crashed finance item) finds it and answers the location again, and the sidecar never claims a join that
+   * did not happen (written first, it can only be ahead of `name` when the rename failed, and then the parts
+   * are still there and the rerun joins them again).
+   */
+  async joinParts(name: string, parts: readonly string[], _contentType: string): Promise<string> {
+    assertSafeName(name);
+    for (const part of parts) assertSafeName(part);
+    const target = path.join(this.directory, name);
+    const folder = this.partsFolder(name);
+    const sidecar = path.join(this.directory, `.${name}.joined`);
+    const joinedList = JSON.stringify(parts);
+    try {
+      const missing = await firstMissingFile(parts.map((part) => path.join(folder, part)));
+      if (missing !== undefined) {
+        if ((await readIfExists(sidecar))?.toString('utf8') === joinedList && (await isFile(target))) return target;
+        throw new AppError('NOT_FOUND', `Part ${parts[missing]} of artifact ${name} was never saved, or was let go by an earlier join of other parts.`);
+      }
+      const temporary = path.join(this.directory, `.${name}.${randomUUID()}.tmp`);
+      try {
+        await pipeline(Readable.from(concatenated(parts.map((part) => path.join(folder, part)))), createWriteStream(temporary, { flags: 'wx' }));
+        await writeFileAtomically(this.directory, path.basename(sidecar), Buffer.from(joinedList, 'utf8'));
+        await rename(temporary, target);
+      } catch (error) {
+        await rm(temporary, { force: true }).catch(() => undefined);
+        throw error;
+      }
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      // A part removed between the check and the read (another join of the same artifact): it is gone.
+      const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+      throw new AppError('STORAGE_FAILED', `Could not join the parts of artifact ${name} in ${this.directory} (${code}).`, { retryable: code === 'ENOENT', cause: error });
+    }
+    // `name` is whole and the sidecar says what made it: parts left behind by a failed removal are only
+    // disk space, and a rerun would join them again into the same bytes, so the join has succeeded either way.
+    await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+    return target;
+  }
+
+  private partsFolder(name: string): string {
+    return path.join(this.directory, `.${name}.parts`);
   }
 
   private saveFailed(name: string, error: unknown): AppError {
