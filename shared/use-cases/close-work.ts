@@ -3,7 +3,7 @@ import { AppError, describeError } from '../domain/errors.js';
 import { bareAddress } from '../domain/mail-address.js';
 import type { TimeWindow } from '../domain/periods.js';
 import { buildMonthReport, buildMonthReportFromTotals, buildTeamReportFrom, type DaySummary, type MonthReport, type PreviousMonthFigures, type ReportContext, type RevisionChanges, type TeamShare } from '../domain/report.js';
-import { compareLines } from '../domain/rollup.js';
+import { compareLines, compareTeamIds, totalsOf, type LineTotals } from '../domain/rollup.js';
 import { UNALLOCATED_TEAM } from '../domain/directory.js';
 import type { PriceBook } from '../domain/price-book.js';
 import { fromTaggedJson, toTaggedJson } from '../domain/tagged-json.js';
@@ -171,8 +171,10 @@ async function runTeamItem(deps: CloseWorkDeps, item: TeamItem, meta: WorkMessag
     const lines = (await deps.rollups.readTeamMonth(item.month, item.teamId)).sort(compareLines);
     if (await supersede(deps, item, itemId)) return;
 
-    // The team's rows of the month's FOCUS export, joined by the finance item: no one item writes them all.
+    // The team's rows of the month's FOCUS export, and its lines without their days: the finance item joins
+    // the one and reads the other instead of the whole month, so no one item reads or writes it all.
     await writeFocusPart(deps, { month: item.month, window: work.window, revision: item.revision, lines, priceBook, teams: work.context.teams, billedRates: billedRatesOf(work.bill), part: item.teamId });
+    await deps.artifacts.save(teamTotalsName(item.month, item.revision, item.teamId), Buffer.from(toTaggedJson(lines.map(totalsOf)), 'utf8'), 'application/json');
     const report = withBilling(buildTeamReportFrom(lines, team, work.context), work.bill);
     const workbook = await deps.renderer.teamWorkbook(report);
     const filename = teamWorkbookName(item.month, item.revision, item.teamId);
@@ -261,13 +263,26 @@ async function financeReportWithExport(deps: CloseWorkDeps, item: ItemAddress, w
       },
     );
     if (joined) {
-      deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision} without their days`);
-      const totals = await deps.rollups.readMonthTotals(item.month);
+      deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision} without their days, as the team items left them`);
+      const fromTeams = await teamTotals(deps, item, work);
+      let totals: LineTotals[];
+      if (fromTeams) totals = [...fromTeams, ...unallocated.map(totalsOf)].sort(compareLines);
+      else {
+        deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision} without their days from the rollups`);
+        totals = await deps.rollups.readMonthTotals(item.month);
+      }
       if (await supersede(deps, item, FINANCE_ITEM)) return 'superseded';
       const parted = new Set([...work.teams.map((team) => team.teamId), UNALLOCATED_TEAM]);
       const outside = totals.find((line) => !parted.has(line.teamId));
       if (outside) throw new AppError('INTERNAL', `${item.month} revision ${item.revision} has lines of team ${outside.teamId}, which has no part in the FOCUS export`);
-      return finish(buildMonthReportFromTotals(totals, context, work.daily));
+      const report = buildMonthReportFromTotals(totals, context, work.daily);
+      // Each team's amount as the close shared it out: a team whose lines came back different fails here.
+      const amounts = new Map(report.teams.map((team) => [team.teamId, team.amount]));
+      const differing = work.teams.find((team) => amounts.get(team.teamId) !== team.shownTotal);
+      if (differing) {
+        throw new AppError('INTERNAL', `team ${differing.teamId} of ${item.month} revision ${item.revision} reads back as ${amounts.get(differing.teamId) ?? 0n} minor units, but was closed at ${differing.shownTotal}`);
+      }
+      return finish(report);
     }
   }
 
@@ -277,6 +292,35 @@ async function financeReportWithExport(deps: CloseWorkDeps, item: ItemAddress, w
   deps.logger.progress('export', 'writing the FOCUS cost export');
   await writeFocusExport(deps, { ...exportInput, lines });
   return finish(buildMonthReport(lines, context));
+}
+
+/**
+ * Every team's lines without their days, as its team item saved them (in team order, each team's in line
+ * order); undefined when one is missing (a team item of an earlier version), and the rollups are read instead.
+ */
+async function teamTotals(deps: Pick<CloseWorkDeps, 'artifacts'>, item: ItemAddress, work: RevisionWork): Promise<LineTotals[] | undefined> {
+  const teamIds = work.teams.map((team) => team.teamId).sort(compareTeamIds);
+  const read = new Array<LineTotals[] | undefined>(teamIds.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(TEAM_TOTALS_READS_AT_ONCE, teamIds.length) }, async () => {
+      while (next < teamIds.length) {
+        const index = next++;
+        const name = teamTotalsName(item.month, item.revision, teamIds[index]!);
+        const text = await deps.artifacts.read(name);
+        read[index] = text === undefined ? undefined : fromTaggedJson<LineTotals[]>(text.toString('utf8'), name);
+      }
+    }),
+  );
+  if (read.some((lines) => lines === undefined)) return undefined;
+  return (read as LineTotals[][]).flat();
+}
+
+/** A Blob read is a round trip: a few at once, as an instance has a few connections. */
+const TEAM_TOTALS_READS_AT_ONCE = 8;
+
+export function teamTotalsName(month: string, revision: number, teamId: string): string {
+  return `work-${month}-r${revision}-totals-${teamId.replace(/\.{2,}/g, '.')}.json`;
 }
 
 /** The price book the revision was closed with: a book changed since makes a new revision, never a mixed one. */

@@ -1,10 +1,11 @@
+import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
 import { ExcelReportRenderer } from '../../shared/adapters/reports/excel-workbook.js';
 import { AppError } from '../../shared/domain/errors.js';
 import type { OutgoingMail } from '../../shared/ports/mailer.js';
 import { closeMonth, type CloseMonthDeps } from '../../shared/use-cases/close-month.js';
 import { dryRunDeps } from '../../shared/use-cases/dry-run.js';
-import { closeWorkHandlers, dispatchRevision, workContextName, type CloseWorkDeps } from '../../shared/use-cases/close-work.js';
+import { closeWorkHandlers, dispatchRevision, teamTotalsName, workContextName, type CloseWorkDeps } from '../../shared/use-cases/close-work.js';
 import { fromTaggedJson, toTaggedJson } from '../../shared/domain/tagged-json.js';
 import { testCloseDeps } from '../support/close-deps.js';
 import { testDirectory, tokens, usageRow } from '../support/domain-fixtures.js';
@@ -68,6 +69,19 @@ function fanOutSetup(options: { messagesPerMinute?: number } = {}) {
     sleep: async (ms) => clock.set(new Date(clock.now().getTime() + ms).toISOString()),
   };
   return { close, work, queues, progress, pacer, mailer, sentAt, clock, deps };
+}
+
+/** Every sheet's cell values, to compare two workbooks by what a reader sees. */
+async function workbookCells(content: Buffer): Promise<Record<string, unknown[]>> {
+  const workbook = new ExcelJS.Workbook();
+  await workbook.xlsx.load(content as unknown as ArrayBuffer);
+  const cells: Record<string, unknown[]> = {};
+  workbook.eachSheet((sheet) => {
+    const rows: unknown[] = [];
+    sheet.eachRow((row) => rows.push(JSON.parse(JSON.stringify(row.values))));
+    cells[sheet.name] = rows;
+  });
+  return cells;
 }
 
 /** What a person receives of a mail: who, the subject, the text and the attachment's name and size. */
@@ -299,7 +313,7 @@ describe('a fanned-out close', () => {
     await closeMonth(inline, { month: '2026-10' });
     const inlineExport = (inline.artifacts as InMemoryArtifacts).files.get('focus-2026-10.csv')!;
 
-    const { close, work, queues } = fanOutSetup();
+    const { close, work, queues, mailer } = fanOutSetup();
     await closeMonth(close, { month: '2026-10' });
     const reads: string[] = [];
     const rollups = work.rollups;
@@ -315,7 +329,53 @@ describe('a fanned-out close', () => {
     const artifacts = work.artifacts as InMemoryArtifacts;
     expect(artifacts.files.get('focus-2026-10.csv')!.toString('utf8')).toBe(inlineExport.toString('utf8'));
     expect(artifacts.joined.get('focus-2026-10.csv')).toBe(JSON.stringify(['~header', '_unallocated', 'data', 'payments', 'platform']));
-    expect(reads).toEqual(['team data', 'team payments', 'team platform', 'team _unallocated', 'month without days']);
+    // The finance item reads no team's lines and nothing of the whole month: the team items left it their lines.
+    expect(reads).toEqual(['team data', 'team payments', 'team platform', 'team _unallocated']);
+    const financeOf = (mails: readonly OutgoingMail[]) => mails.find((mail) => mail.to.includes('finance@contoso.example'))!.attachments[0]!.content;
+    const cells = await workbookCells(financeOf(mailer.sent));
+    expect(Object.keys(cells).length).toBeGreaterThan(3);
+    expect(cells).toEqual(await workbookCells(financeOf((inline.mailer as RecordingMailer).sent)));
+  });
+
+  it('reads the month without its days from the rollups when a team item left no lines, and mails the same workbook', async () => {
+    const inline = testCloseDeps({ usageSource: october(), directory: directory(), renderer: new ExcelReportRenderer(), mailer: new RecordingMailer() });
+    await closeMonth(inline, { month: '2026-10' });
+    const { close, work, queues, mailer } = fanOutSetup();
+    await closeMonth(close, { month: '2026-10' });
+    const artifacts = work.artifacts as InMemoryArtifacts;
+    const handlers = closeWorkHandlers(work);
+    await queues.drain({
+      ...handlers,
+      'close-finance': async (message, meta) => {
+        // As if the payments team item had run on a version that did not leave its lines.
+        artifacts.files.delete(teamTotalsName('2026-10', 1, 'payments'));
+        await handlers['close-finance'](message, meta);
+      },
+    });
+    expect(received(mailer.sent)).toEqual(received((inline.mailer as RecordingMailer).sent));
+    const financeMail = mailer.sent.find((mail) => mail.to.includes('finance@contoso.example'))!;
+    const inlineFinance = (inline.mailer as RecordingMailer).sent.find((mail) => mail.to.includes('finance@contoso.example'))!;
+    expect(await workbookCells(financeMail.attachments[0]!.content)).toEqual(await workbookCells(inlineFinance.attachments[0]!.content));
+  });
+
+  it('refuses to mail a finance report when a team\'s lines as its item left them no longer add up to the closed total', async () => {
+    const { close, work, queues, mailer } = fanOutSetup();
+    await closeMonth(close, { month: '2026-10' });
+    const artifacts = work.artifacts as InMemoryArtifacts;
+    const handlers = closeWorkHandlers(work);
+    const failures: unknown[] = [];
+    const drained = await queues.drain({
+      ...handlers,
+      'close-finance': async (message, meta) => {
+        const name = teamTotalsName('2026-10', 1, 'data');
+        const lines = fromTaggedJson<unknown[]>(artifacts.files.get(name)!.toString('utf8'), name);
+        artifacts.files.set(name, Buffer.from(toTaggedJson(lines.slice(1)), 'utf8'));
+        await handlers['close-finance'](message, meta).catch((error: unknown) => Promise.reject(failures.push(error) && error));
+      },
+    });
+    expect(drained.poisoned).toBe(1);
+    expect(mailer.sent.some((mail) => mail.to.includes('finance@contoso.example'))).toBe(false);
+    expect(failures[0]).toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/daily figures of 2026-10 add up to \d+ minor units, the lines to \d+/) });
   });
 
   it('writes the FOCUS export whole from the month\'s lines when a team\'s part was lost, and tells the operator why', async () => {
