@@ -15,6 +15,9 @@ import type { BillingReconciliation } from './billing.js';
  * bigint; every list's amounts sum exactly to the total it sits under (largest-remainder rounding), and the
  * grand total is the exact total rounded once.
  */
+/** A report's figures without its lines: what a mail shows, and what a close keeps of a team's report until then. */
+export type ReportWithoutLines = Omit<MonthReport, 'lines' | 'unallocated' | 'unpriced'>;
+
 export interface MonthReport {
   readonly month: string;
   readonly currency: string;

@@ -14,6 +14,7 @@ import {
   previousMonthFigures,
   teamShareOf,
   type MonthReport,
+  type ReportWithoutLines,
   type PreviousMonthFigures,
   type ReportBudget,
   type ReportContext,
@@ -440,7 +441,7 @@ async function deliverRevision(
   deps.logger.progress('mail', 'mailing finance');
   await input.lease.renew();
   const financeFiles = await mailFiles(deps, {
-    workbook: { filename: workbookName(month, close.revision), content: input.artifacts.workbook },
+    workbook: { filename: input.artifacts.workbookName, content: await savedWorkbook(deps, input.artifacts.workbookName) },
     ...(input.artifacts.focusLocation ? { focusExport: focusName(month, close.revision) } : {}),
   });
   const mail = await attempt(failures, `the finance mail of ${month} revision ${close.revision}`, () =>
@@ -537,7 +538,7 @@ async function hold(
     keyPrefix: `${month}|r${close.revision}|held`,
     reasons: holds,
     revision: close.revision,
-    attachment: { filename: heldWorkbookName(month, close.revision), contentType: XLSX_TYPE, content: artifacts.workbook },
+    attachment: { filename: artifacts.workbookName, contentType: XLSX_TYPE, content: await savedWorkbook(deps, artifacts.workbookName) },
   });
   await recordAttempt(deps, { month, outcome: 'held', revision: close.revision, controls });
   deps.logger.error(`the close of ${month} is held: ${holds.map((control) => control.message).join('; ')}`, { month, revision: close.revision, holds: holds.map((control) => control.id) });
@@ -682,8 +683,9 @@ function usageFigures(usage: UsageFigures): CloseMonthResult['usage'] {
   };
 }
 
+/** The files a close wrote, by name: their bytes are read back when a mail needs them, not held until then. */
 interface WrittenReports {
-  readonly workbook: Buffer;
+  readonly workbookName: string;
   readonly workbookLocation: string;
   readonly rejectsLocation?: string;
   readonly focusLocation?: string;
@@ -725,13 +727,13 @@ async function writeReports(
     });
   }
   logger.progress('workbook', `building the finance workbook${held ? ' (held draft)' : ''}`);
-  const workbook = await deps.renderer.financeWorkbook(input.report);
-  const workbookLocation = await deps.artifacts.save(held ? heldWorkbookName(input.month, input.revision) : workbookName(input.month, input.revision), workbook, XLSX_TYPE);
+  const financeWorkbookName = held ? heldWorkbookName(input.month, input.revision) : workbookName(input.month, input.revision);
+  const workbookLocation = await deps.artifacts.save(financeWorkbookName, await deps.renderer.financeWorkbook(input.report), XLSX_TYPE);
   const rejectsLocation = await writeRejects(deps, input.month, input.revision, input.usage);
   logger.progress('team workbooks', 'building the team workbooks');
   const teamFiles = await buildTeamWorkbooks(deps, { lines: input.lines, report: input.report, context: input.context, revision: input.revision, held, bill: input.bill });
   logger.progress('team workbooks', `${teamFiles.length} team workbooks built`);
-  return { workbook, workbookLocation, teamFiles, ...(rejectsLocation ? { rejectsLocation } : {}), ...(focusLocation ? { focusLocation } : {}) };
+  return { workbookName: financeWorkbookName, workbookLocation, teamFiles, ...(rejectsLocation ? { rejectsLocation } : {}), ...(focusLocation ? { focusLocation } : {}) };
 }
 
 /** The rows the close left out, for a person to look at; nothing when there were none. */
@@ -740,12 +742,15 @@ async function writeRejects(deps: Pick<CloseMonthDeps, 'artifacts' | 'costExport
   return rejected.length > 0 ? deps.artifacts.save(rejectsName(month, revision), deps.costExport.rejectsCsv(rejected), CSV_TYPE) : undefined;
 }
 
+/**
+ * A team's workbook as saved, and what its mail needs of the team's report: not the workbook's bytes nor the
+ * report's lines, which at 500 teams would be every line of the month twice more until the mails go.
+ */
 interface TeamFile {
   readonly teamId: string;
   readonly teamName: string;
-  readonly report: MonthReport;
+  readonly report: ReportWithoutLines;
   readonly filename: string;
-  readonly workbook: Buffer;
   readonly location: string;
 }
 
@@ -763,7 +768,8 @@ async function buildTeamWorkbooks(
     const workbook = await deps.renderer.teamWorkbook(report);
     const filename = teamWorkbookName(input.report.month, input.revision, team.teamId, input.held);
     const location = await deps.artifacts.save(filename, workbook, XLSX_TYPE);
-    files.push({ teamId: team.teamId, teamName: team.teamName, report, filename, workbook, location });
+    const { lines: _lines, unallocated: _unallocated, unpriced: _unpriced, ...figures } = report;
+    files.push({ teamId: team.teamId, teamName: team.teamName, report: figures, filename, location });
   }
   return files;
 }
@@ -800,7 +806,7 @@ async function mailTeamLeads(
             mail: deps.reportMails.teamMail(file.report, {
               from: deps.settings.mailFrom,
               to: input.directory.teams.get(file.teamId)?.leads ?? [],
-              ...(await mailFiles(deps, { workbook: { filename: file.filename, content: file.workbook } })),
+              ...(await mailFiles(deps, { workbook: { filename: file.filename, content: await savedWorkbook(deps, file.filename) } })),
               revised: input.revision > 1,
             }),
           }),
@@ -808,6 +814,13 @@ async function mailTeamLeads(
     teams.push({ teamId: file.teamId, teamName: file.teamName, amount: file.report.grandTotal, workbookLocation: file.location, mail: outcome });
   }
   return teams;
+}
+
+/** A workbook this run saved, read back for its mail. */
+async function savedWorkbook(deps: Pick<CloseMonthDeps, 'artifacts'>, filename: string): Promise<Buffer> {
+  const content = await deps.artifacts.read(filename);
+  if (!content) throw new AppError('INTERNAL', `the workbook ${filename} this close saved is no longer in the artifact store`);
+  return content;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { TRUED_UP_LABEL, UNATTRIBUTED_BILLED_LABEL } from '../../domain/billing.js';
-import type { MonthReport } from '../../domain/report.js';
+import type { ReportWithoutLines } from '../../domain/report.js';
 
 /**
  * What the mails say about Azure's bill: which figure is the charge. Trued up, the billed amount leads and the
@@ -15,7 +15,7 @@ export interface MailBilling {
   readonly billedOfTeam: ReadonlyMap<string, bigint>;
 }
 
-export function mailBilling(report: MonthReport, format: (units: bigint, currency: string) => string): MailBilling {
+export function mailBilling(report: ReportWithoutLines, format: (units: bigint, currency: string) => string): MailBilling {
   const billing = report.billing;
   if (!billing || billing.basis !== 'trued-up') {
     const basis = billing

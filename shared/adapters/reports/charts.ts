@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { formatAmount } from '../../domain/amount-text.js';
 import { daysOfMonth } from '../../domain/periods.js';
-import type { MonthReport } from '../../domain/report.js';
+import type { ReportWithoutLines } from '../../domain/report.js';
 
 /**
  * Charts for the finance mail, where a reader would rather look than read: spend by day, by model, and each
@@ -35,7 +35,7 @@ function svgDocument(height: number, title: string, body: string): string {
 }
 
 /** Vertical bars, one per day of the month, the highest day's amount on the axis. */
-export function spendByDaySvg(report: MonthReport): string {
+export function spendByDaySvg(report: ReportWithoutLines): string {
   const amounts = new Map((report.daily ?? []).map((day) => [day.day, day.amount]));
   const days = daysOfMonth(report.month);
   const max = days.reduce((top, day) => (amounts.get(day) ?? 0n) > top ? (amounts.get(day) ?? 0n) : top, 0n);
@@ -93,7 +93,7 @@ function horizontalBars(title: string, items: readonly LabelledAmount[], figure:
   return svgDocument(top + items.length * row + 12, title, bars);
 }
 
-export function spendByModelSvg(report: MonthReport): string {
+export function spendByModelSvg(report: ReportWithoutLines): string {
   const items = largest(
     report.models.map((model) => ({ label: model.model, amount: model.amount })),
     (count) => `${count} other models`,
@@ -101,7 +101,7 @@ export function spendByModelSvg(report: MonthReport): string {
   return horizontalBars(`Spend by model, ${report.month}`, items, (item) => formatAmount(item.amount, report.currency));
 }
 
-export function teamShareSvg(report: MonthReport): string {
+export function teamShareSvg(report: ReportWithoutLines): string {
   const items = largest(
     report.teams.map((team) => ({ label: team.teamName, amount: team.amount })),
     (count) => `${count} other teams`,
@@ -140,7 +140,7 @@ function png(svg: string): Buffer {
 }
 
 /** The finance mail's charts; none for a month without spend (nothing to look at) or where resvg cannot load. */
-export function financeCharts(report: MonthReport): ChartImage[] {
+export function financeCharts(report: ReportWithoutLines): ChartImage[] {
   if (report.grandTotal <= 0n || !chartsAvailable()) return [];
   const top = (items: readonly LabelledAmount[]) => items.slice(0, 3).map((item) => `${item.label} ${formatAmount(item.amount, report.currency)}`).join(', ');
   const busiest = [...(report.daily ?? [])].sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0))[0];

@@ -1,9 +1,9 @@
 import { formatAmount, formatChange, monthLabel } from '../../domain/amount-text.js';
 import { UNALLOCATED_TEAM } from '../../domain/directory.js';
-import { costCenterTotals, type MonthReport, type TeamSummary } from '../../domain/report.js';
+import { costCenterTotals, type ReportWithoutLines, type TeamSummary } from '../../domain/report.js';
 import { totalTokens, type TokenCounts } from '../../domain/tokens.js';
 import type { OutgoingMail } from '../../ports/mailer.js';
-import type { MailDownload, ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
+import type { MailDownload, MailReport, ReportMailOptions, ReportMails } from '../../ports/report-mails.js';
 import { mailBilling } from './billing-mail.js';
 import { financeCharts, type ChartImage } from './charts.js';
 
@@ -22,11 +22,11 @@ export class HtmlReportMails implements ReportMails {
     private readonly options: { readonly charts: boolean } = { charts: true },
   ) {}
 
-  financeMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
+  financeMail(report: MailReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
     return composeFinanceMail(report, { ...options, charts: this.options.charts ? financeCharts(report) : [] });
   }
 
-  teamMail(report: MonthReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
+  teamMail(report: MailReport, options: ReportMailOptions): Omit<OutgoingMail, 'idempotencyKey'> {
     return composeTeamMail(report, { ...options, costPage: this.costPage });
   }
 }
@@ -198,7 +198,7 @@ function topRows<T extends { readonly amount: bigint }>(items: readonly T[], row
   return shown;
 }
 
-function lastMonthFacts(report: MonthReport, what: string): [string, string][] {
+function lastMonthFacts(report: ReportWithoutLines, what: string): [string, string][] {
   const previous = report.previousMonth;
   if (!previous) return [['Change from last month', 'not available (the month before was not closed)']];
   return [
@@ -207,13 +207,13 @@ function lastMonthFacts(report: MonthReport, what: string): [string, string][] {
   ];
 }
 
-function revisionLabel(report: MonthReport, revised: boolean): string {
+function revisionLabel(report: ReportWithoutLines, revised: boolean): string {
   return revised ? ` (revised, revision ${report.revision})` : '';
 }
 
 /** The monthly finance mail: headline numbers in the body, the workbook attached. */
 export function composeFinanceMail(
-  report: MonthReport,
+  report: ReportWithoutLines,
   options: ReportMailOptions & { readonly charts?: readonly ChartImage[] },
 ): Omit<OutgoingMail, 'idempotencyKey'> {
   const label = monthLabel(report.month);
@@ -322,7 +322,7 @@ export function composeFinanceMail(
 }
 
 /** Warnings finance should read before posting, and a released hold: who accepted it and why. */
-function controlFacts(report: MonthReport): [string, string][] {
+function controlFacts(report: ReportWithoutLines): [string, string][] {
   const facts: [string, string][] = (report.controls ?? []).filter((control) => control.outcome === 'warn').map((control) => ['Warning', control.message]);
   if (report.release) facts.push(['Held, then released', `by ${report.release.by} on ${report.release.at.toISOString().slice(0, 10)}: ${report.release.reason}`]);
   return facts;
@@ -330,7 +330,7 @@ function controlFacts(report: MonthReport): [string, string][] {
 
 /** The mail to one team's leads: the team's figures in the body, the team's own workbook attached. */
 export function composeTeamMail(
-  report: MonthReport,
+  report: ReportWithoutLines,
   options: ReportMailOptions & { readonly costPage?: CostPage },
 ): Omit<OutgoingMail, 'idempotencyKey'> {
   const scope = report.scope;
