@@ -23,12 +23,20 @@ export class Utf8Writer {
 
   /** Appends `text`, in a buffer of `initialBytes` at first, growing it (at least doubling it) when it might not fit. */
   write(text: string): void {
-    if (!this.fits(text)) {
-      const grown = Buffer.allocUnsafe(Math.max(this.initialBytes, this.buffer.length * 2, this.used + mostBytes(text)));
-      this.buffer.copy(grown, 0, 0, this.used);
-      this.buffer = grown;
-    }
+    if (!this.fits(text)) this.grow(mostBytes(text));
     this.used += this.buffer.write(text, this.used, 'utf8');
+  }
+
+  private grow(atLeast: number): void {
+    const grown = Buffer.allocUnsafe(Math.max(this.initialBytes, this.buffer.length * 2, this.used + atLeast));
+    this.buffer.copy(grown, 0, 0, this.used);
+    this.buffer = grown;
+  }
+
+  /** Appends bytes already encoded (a piece written many times over, encoded once). */
+  writeBytes(bytes: Buffer): void {
+    if (this.used + bytes.length > this.buffer.length) this.grow(bytes.length);
+    this.used += bytes.copy(this.buffer, this.used);
   }
 
   /** The bytes written so far; the next write starts a new buffer, as the bytes taken stay in use. */

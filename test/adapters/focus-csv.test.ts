@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildFocusCsv, csvField, FOCUS_COLUMNS, FocusCsvExporter, inChunks } from '../../shared/adapters/reports/focus-csv.js';
+import { buildFocusCsv, csvField, FOCUS_COLUMNS, focusCsvByteChunks, FocusCsvExporter } from '../../shared/adapters/reports/focus-csv.js';
 import { money, sumMoney } from '../../shared/domain/money.js';
 import { monthWindow } from '../../shared/domain/periods.js';
 import { buildMonthReport } from '../../shared/domain/report.js';
@@ -150,17 +150,23 @@ describe('the FOCUS cost export', () => {
   });
 
   it('cuts the chunks between whole records, whatever their characters and whatever the chunk size', () => {
-    const records = ['a,b\r\n', `${'é'.repeat(10)},🚀\r\n`, `${'x'.repeat(50)}\r\n`, 'ünï,ok\r\n', `${'€'.repeat(7)}\r\n`];
-    for (const size of [1, 8, 16, 40, 64, 1024]) {
-      const chunks = [...inChunks(records, size)];
-      expect(Buffer.concat(chunks).toString('utf8')).toBe(records.join(''));
+    const { month: plain } = exportMonth();
+    // Team names of two, three and four UTF-8 bytes a character, in every row's fixed pieces.
+    const month = { ...plain, teamNames: new Map([['payments', 'Zahlungsverkehr Ünïcode €'], ['platform', 'Plattform 🚀']]) };
+    const whole = new FocusCsvExporter().focusCsv(month);
+    expect(whole.toString('utf8')).toContain('Plattform 🚀');
+    const records = whole.toString('utf8').split('\r\n').length - 1;
+    for (const size of [1, 64, 700, 4096, 256 * 1024]) {
+      const chunks = [...focusCsvByteChunks(month, {}, size)];
+      expect(Buffer.concat(chunks).equals(whole)).toBe(true);
       // Every chunk decodes on its own into whole records: no character or record is split between two.
-      for (const chunk of chunks) expect(records.join('')).toContain(chunk.toString('utf8'));
+      for (const chunk of chunks) expect(whole.toString('utf8')).toContain(chunk.toString('utf8'));
       expect(chunks.every((chunk) => chunk.toString('utf8').endsWith('\r\n'))).toBe(true);
+      // A chunk ends at the first record that reaches its size: never a record more.
+      expect(chunks.slice(0, -1).every((chunk) => chunk.length >= size)).toBe(true);
     }
-    expect([...inChunks(records, 1024)]).toHaveLength(1);
-    // A record longer than a chunk still goes out whole.
-    expect([...inChunks(records, 1)].length).toBeGreaterThan(1);
+    expect([...focusCsvByteChunks(month, {}, 1)]).toHaveLength(records);
+    expect([...focusCsvByteChunks(month)]).toHaveLength(1);
   });
 
   it('guards hostile team names and model ids, keeps figures as numbers, and tags the cost center', () => {

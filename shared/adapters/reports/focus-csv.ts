@@ -83,6 +83,47 @@ export function buildFocusCsv(month: CostExportMonth): string {
 
 /** The header and then one CSV record per row, produced as they are read, so a month never sits in memory. */
 export function* focusCsvRecords(month: CostExportMonth, options: { readonly header?: boolean } = {}): Generator<string> {
+  let pieces: string[] = [];
+  const sink: RowSink = { segment: (piece) => pieces.push(piece.text), text: (piece) => pieces.push(piece) };
+  for (const _ of focusRecords(month, sink, options)) {
+    yield pieces.join('');
+    pieces = [];
+  }
+}
+
+/**
+ * The same records encoded straight into chunks of about `chunkBytes` (whole records each): the fixed
+ * pieces of a row are copied as bytes encoded once, so a row makes no string of its own. At 10,000 users
+ * the export is half a million rows; a string per row was most of the close's garbage.
+ */
+export function* focusCsvByteChunks(month: CostExportMonth, options: { readonly header?: boolean } = {}, chunkBytes = 256 * 1024): Generator<Buffer> {
+  const chunk = new Utf8Writer(chunkBytes + CHUNK_HEADROOM_BYTES);
+  const sink: RowSink = { segment: (piece) => chunk.writeBytes(piece.bytes), text: (piece) => chunk.write(piece) };
+  for (const _ of focusRecords(month, sink, options)) if (chunk.length >= chunkBytes) yield chunk.take();
+  if (chunk.length > 0) yield chunk.take();
+}
+
+/** Room past a chunk's size for the record that crosses it: a row is well under a kilobyte. */
+const CHUNK_HEADROOM_BYTES = 16 * 1024;
+
+/** A fixed piece of the export's text with its UTF-8 bytes, encoded once and copied into every row that has it. */
+interface Segment {
+  readonly text: string;
+  readonly bytes: Buffer;
+}
+
+function segment(text: string): Segment {
+  return { text, bytes: Buffer.from(text, 'utf8') };
+}
+
+/** Where a record's pieces go: joined into a string, or encoded into a chunk. */
+interface RowSink {
+  segment(piece: Segment): void;
+  text(piece: string): void;
+}
+
+/** Writes the header and then each record's pieces to `sink`, yielding after every record. */
+function* focusRecords(month: CostExportMonth, sink: RowSink, options: { readonly header?: boolean }): Generator<void> {
   const entries = new Map<string, PriceEntry>(month.priceBook.models.flatMap((model) => model.prices).map((entry) => [entry.id, entry]));
   const billingPeriod = `${csvField(instant(month.window.start))},${csvField(instant(month.window.end))}`;
   const currency = csvField(month.currency);
@@ -92,14 +133,14 @@ export function* focusCsvRecords(month: CostExportMonth, options: { readonly hea
   };
   const teamName = (teamId: string) => (teamId === UNALLOCATED_TEAM ? UNALLOCATED_TEAM_NAME : (month.teamNames.get(teamId) ?? teamId));
 
-  // A month has a few dozen days and a handful of models, prices and kinds: the fields that depend only on
-  // those are formatted once, not once per row.
-  const chargePeriods = new Map<string, string>();
-  const chargePeriod = (day: string): string => {
+  // A month has a few dozen days and a handful of models, prices and kinds: the pieces that depend only on
+  // those are made and encoded once, not once per row.
+  const chargePeriods = new Map<string, Segment>();
+  const chargePeriod = (day: string): Segment => {
     let fields = chargePeriods.get(day);
     if (fields === undefined) {
       const { start, end } = dayWindow(day, month.timeZone);
-      fields = `${billingPeriod},${csvField(instant(start))},${csvField(instant(end))},${currency}`;
+      fields = segment(`${billingPeriod},${csvField(instant(start))},${csvField(instant(end))},${currency},`);
       chargePeriods.set(day, fields);
     }
     return fields;
@@ -117,15 +158,16 @@ export function* focusCsvRecords(month: CostExportMonth, options: { readonly hea
       const scaled = entry ? perTokenScaled(entry) : null;
       const kinds = TOKEN_KINDS.map((kind, index): KindPricing => {
         const unitPrice = entry ? entry.perMillion[kind] : null;
+        const unitPriceText = unitPrice === null ? '' : csvNumber(unitPrice);
         return {
           unitPrice,
           // An unpriced kind costs 0 (0 units at 10^0); a price that is not a safe integer per token has no scale.
           perTokenUnits: entry === null ? 0 : scaled ? scaled.perToken[index]! : null,
           digits: scaled ? scaled.digits : 0,
-          description: csvField(describe(model, kind, day, entry, month.currency)),
-          category: csvField(entry ? 'Standard' : ''),
-          unitPriceText: unitPrice === null ? '' : csvNumber(unitPrice),
-          skuPriceId: csvField(entry?.id ?? ''),
+          afterCosts: segment(`,${USAGE_CHARGE},${csvField(describe(model, kind, day, entry, month.currency))},`),
+          afterQuantity: segment(`,${TOKENS_UNIT},${csvField(entry ? 'Standard' : '')},`),
+          afterPricingQuantity: segment(`,${PRICING_UNIT},${unitPriceText},${unitPriceText},${SERVICE_FIELDS},`),
+          skuPriceId: segment(`${csvField(entry?.id ?? '')},`),
         };
       });
       found = { entry, kinds };
@@ -134,12 +176,15 @@ export function* focusCsvRecords(month: CostExportMonth, options: { readonly hea
     return found.kinds;
   };
 
-  if (options.header !== false) yield headerRecord(FOCUS_COLUMNS);
+  if (options.header !== false) {
+    sink.text(headerRecord(FOCUS_COLUMNS));
+    yield;
+  }
   for (const line of month.lines) {
-    const skuId = csvField(line.pricedModel ?? '');
+    const skuId = segment(`${csvField(line.pricedModel ?? '')},`);
     const resource = csvField(line.model);
     const tags = JSON.stringify({ team: line.teamId, user: line.userId, tier: line.tier, allocation: line.allocation, ...costCenterTag(line.teamId) });
-    const lineFields = `${resource},${resource},${csvField(line.teamId)},${csvField(teamName(line.teamId))},${csvField(tags)}`;
+    const lineFields = segment(`${resource},${resource},${csvField(line.teamId)},${csvField(teamName(line.teamId))},${csvField(tags)},`);
     // Tuples: a day's counts without a decimal of its cost, which the export works out per token kind.
     for (const day of dayTuplesOf(line)) {
       const [dayName, , , , , , , , priceEntryId] = day;
@@ -150,7 +195,6 @@ export function* focusCsvRecords(month: CostExportMonth, options: { readonly hea
       const period = chargePeriod(dayName);
       const kinds = pricingOf(line.model, dayName, entry);
       for (let index = 0; index < TOKEN_KINDS.length; index++) {
-        const kind = TOKEN_KINDS[index]!;
         // Tuple slots 1 to 5 are the counts in TOKEN_KINDS order.
         const tokens = day[index + 1] as number;
         if (tokens === 0) continue;
@@ -164,25 +208,38 @@ export function* focusCsvRecords(month: CostExportMonth, options: { readonly hea
         // Trued up: the day's bill shared by list cost, to 10 decimals (rates of a division do not end).
         const rate = month.billedRates?.get(dayName);
         const billed = rate === undefined ? cost : csvNumber(money(cost).times(rate).toDecimalPlaces(10));
-        yield (
-          `${period},${billed},${billed},${cost},${cost},${USAGE_CHARGE},${price.description},${csvNumber(tokens)},${TOKENS_UNIT},` +
-          `${price.category},${csvNumber(perMillion(tokens))},${PRICING_UNIT},${price.unitPriceText},${price.unitPriceText},${SERVICE_FIELDS},` +
-          `${skuId},${price.skuPriceId},${lineFields},${csvField(kind)}\r\n`
-        );
+        sink.segment(period);
+        sink.text(`${billed},${billed},${cost},${cost}`);
+        sink.segment(price.afterCosts);
+        sink.text(csvNumber(tokens));
+        sink.segment(price.afterQuantity);
+        sink.text(csvNumber(perMillion(tokens)));
+        sink.segment(price.afterPricingQuantity);
+        sink.segment(skuId);
+        sink.segment(price.skuPriceId);
+        sink.segment(lineFields);
+        sink.segment(KIND_ENDINGS[index]!);
+        yield;
       }
     }
   }
 }
+
+/** The last field of a row, its token kind, and the record's end. */
+const KIND_ENDINGS: readonly Segment[] = TOKEN_KINDS.map((kind) => segment(`${csvField(kind)}\r\n`));
 
 interface KindPricing {
   readonly unitPrice: Money | null;
   /** The price per token in whole 10^-digits units, when it is a safe integer (perTokenScaled). */
   readonly perTokenUnits: number | null;
   readonly digits: number;
-  readonly description: string;
-  readonly category: string;
-  readonly unitPriceText: string;
-  readonly skuPriceId: string;
+  /** The fields between the costs and the quantity: the charge's category, frequency and description. */
+  readonly afterCosts: Segment;
+  /** Between the consumed and the pricing quantity: the unit and the pricing category. */
+  readonly afterQuantity: Segment;
+  /** Between the pricing quantity and the SKU: the pricing unit, unit prices and the service. */
+  readonly afterPricingQuantity: Segment;
+  readonly skuPriceId: Segment;
 }
 
 const USAGE_CHARGE = ['Usage', 'Usage-Based'].map(csvField).join(',');
@@ -199,19 +256,6 @@ export function perMillion(tokens: number): string {
   return fraction === '' ? whole : `${whole}.${fraction}`;
 }
 
-/**
- * Encodes records straight into UTF-8 chunks of about `chunkBytes`, whole records each: joining them into a
- * string first and encoding that on write cost the export a second pass over its 300 MB at 10,000 users.
- */
-export function* inChunks(records: Iterable<string>, chunkBytes = 256 * 1024): Generator<Buffer> {
-  const chunk = new Utf8Writer(chunkBytes);
-  for (const record of records) {
-    if (chunk.length > 0 && !chunk.fits(record)) yield chunk.take();
-    chunk.write(record);
-  }
-  if (chunk.length > 0) yield chunk.take();
-}
-
 function describe(model: string, kind: TokenKind, day: string, entry: PriceEntry | null, currency: string): string {
   const what = `${model} ${TOKEN_KIND_LABELS[kind].toLowerCase()} tokens on ${day}`;
   if (!entry) return `Unpriced: ${what}; the price book has no price for this model on this day, so they are counted but not charged`;
@@ -224,11 +268,11 @@ export class FocusCsvExporter implements CostExporter {
   }
 
   focusCsvChunks(month: CostExportMonth): Iterable<Buffer> {
-    return inChunks(focusCsvRecords(month));
+    return focusCsvByteChunks(month);
   }
 
   focusCsvRowChunks(month: CostExportMonth): Iterable<Buffer> {
-    return inChunks(focusCsvRecords(month, { header: false }));
+    return focusCsvByteChunks(month, { header: false });
   }
 
   focusCsvHeader(): Buffer {
