@@ -11,6 +11,11 @@ export interface CloseProgress {
   item(month: string, revision: number, itemId: string): Promise<WorkItemState | undefined>;
   /** Every item of the revision, by id. */
   items(month: string, revision: number): Promise<WorkItemState[]>;
+  /**
+   * Whether an item of this kind is still pending: what each of 500 team items asks when it is done, answered
+   * without reading the revision's thousand items each time.
+   */
+  hasPending(month: string, revision: number, kind: PlannedWorkItem['kind']): Promise<boolean>;
 }
 
 export interface PlannedWorkItem {

@@ -199,10 +199,9 @@ async function runFinanceItem(deps: CloseWorkDeps, item: ItemAddress, meta: Work
   await underItemLease(deps, item, FINANCE_ITEM, meta, async (lease) => {
     if (await alreadyDone(deps, item, FINANCE_ITEM)) return;
     if (await supersede(deps, item, FINANCE_ITEM)) return;
-    const waiting = (await deps.progress.items(item.month, item.revision)).filter((state) => state.kind === 'team' && state.state === 'pending');
-    if (waiting.length > 0) {
+    if (await deps.progress.hasPending(item.month, item.revision, 'team')) {
       // A duplicate message that overtook the last team item: that item queues finance again when it is done.
-      deps.logger.info(`the finance item of ${item.month} revision ${item.revision} waits for ${waiting.length} team item(s); dropped for now`);
+      deps.logger.info(`the finance item of ${item.month} revision ${item.revision} waits for team items still pending; dropped for now`);
       return;
     }
     const work = await loadWork(deps, item);
@@ -405,10 +404,9 @@ async function storedMail(deps: Pick<CloseWorkDeps, 'artifacts'>, item: MailItem
  * finance item's lease and progress make the second a no-op.
  */
 async function queueFinanceWhenTeamsAreDone(deps: Pick<CloseWorkDeps, 'progress' | 'queues'>, item: ItemAddress): Promise<void> {
-  const items = await deps.progress.items(item.month, item.revision);
-  const teamsPending = items.some((state) => state.kind === 'team' && state.state === 'pending');
-  const finance = items.find((state) => state.id === FINANCE_ITEM);
-  if (!teamsPending && finance?.state === 'pending') await deps.queues.send('close-finance', { month: item.month, revision: item.revision });
+  if (await deps.progress.hasPending(item.month, item.revision, 'team')) return;
+  const finance = await deps.progress.item(item.month, item.revision, FINANCE_ITEM);
+  if (finance?.state === 'pending') await deps.queues.send('close-finance', { month: item.month, revision: item.revision });
 }
 
 /**

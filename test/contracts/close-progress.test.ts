@@ -39,6 +39,22 @@ describe.each(stores)('%s', (_name, create) => {
     expect(await progress.item('2026-11', 2, 'team~platform')).toBeUndefined();
   });
 
+  it('keeps done items done when a plan of many items is made again, and says whether a kind of item is still pending', async () => {
+    const progress = await create();
+    const teams = Array.from({ length: 12 }, (_, index) => ({ id: `team~t${String(index).padStart(2, '0')}`, kind: 'team' as const }));
+    await progress.plan('2026-11', 1, [...teams, { id: 'finance', kind: 'finance' }]);
+    expect(await progress.hasPending('2026-11', 1, 'team')).toBe(true);
+    expect(await progress.hasPending('2026-11', 1, 'mail')).toBe(false);
+    for (const team of teams.slice(0, 11)) await progress.complete('2026-11', 1, team.id, { status: 'done', summary: 'workbook written' });
+    await progress.plan('2026-11', 1, [...teams, { id: 'finance', kind: 'finance' }]);
+    expect((await progress.items('2026-11', 1)).filter((item) => item.state === 'done')).toHaveLength(11);
+    expect(await progress.hasPending('2026-11', 1, 'team')).toBe(true);
+    await progress.complete('2026-11', 1, 'team~t11', { status: 'superseded', summary: 'a later revision was published' });
+    expect(await progress.hasPending('2026-11', 1, 'team')).toBe(false);
+    expect(await progress.hasPending('2026-11', 1, 'finance')).toBe(true);
+    expect(await progress.hasPending('2026-11', 2, 'team')).toBe(false);
+  });
+
   it('keeps revisions and months apart, and ids with any characters (a mail key) round-trip', async () => {
     const progress = await create();
     const key = 'mail~2026-11|r2|team|platform';

@@ -24,6 +24,10 @@ export class InMemoryCloseProgress implements CloseProgress {
     return [...this.revision(month, revision).values()].map((item) => ({ ...item })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  async hasPending(month: string, revision: number, kind: PlannedWorkItem['kind']): Promise<boolean> {
+    return [...this.revision(month, revision).values()].some((item) => item.kind === kind && item.state === 'pending');
+  }
+
   private revision(month: string, revision: number): Map<string, WorkItemState> {
     const key = `${month}~r${revision}`;
     let states = this.revisions.get(key);

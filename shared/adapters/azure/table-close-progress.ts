@@ -6,7 +6,7 @@
  * done), updatedAt (Edm.DateTime). One partition per revision: the finance item's "are all teams done" is a
  * single-partition query. A plan inserts the rows it lacks and keeps the others, done or not.
  */
-import type { TableClient, TableEntityResult } from '@azure/data-tables';
+import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
 import type { CloseProgress, PlannedWorkItem, WorkItemState, WorkOutcome } from '../../ports/close-progress.js';
 import { ensureTable, statusOf, storageError } from './table-client.js';
 import { decodeKeyPart, encodeKeyPart, KEY_PART_SEPARATOR } from './table-keys.js';
@@ -19,6 +19,9 @@ interface ProgressEntity {
   location?: unknown;
   updatedAt?: unknown;
 }
+
+/** Up to this many items, a plan inserts them without first reading the revision's items. */
+const FEW_ITEMS = 8;
 
 export class TableCloseProgress implements CloseProgress {
   private readonly now: () => Date;
@@ -35,7 +38,9 @@ export class TableCloseProgress implements CloseProgress {
   async plan(month: string, revision: number, items: readonly PlannedWorkItem[]): Promise<void> {
     await this.ready();
     const partitionKey = partitionOf(month, revision);
-    const known = new Set((await this.items(month, revision)).map((item) => item.id));
+    // A dispatch's plan of hundreds of items reads what exists first rather than meet a conflict per item done;
+    // a work item planning its one mail just inserts it.
+    const known = items.length > FEW_ITEMS ? new Set((await this.items(month, revision)).map((item) => item.id)) : new Set<string>();
     // Inserts only: an item a worker already completed must not be set back to pending by a rerun's plan.
     for (const item of items) {
       if (known.has(item.id)) continue;
@@ -90,6 +95,21 @@ export class TableCloseProgress implements CloseProgress {
       throw storageError(`read the delivery progress of ${month} revision ${revision}`, error);
     }
     return items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async hasPending(month: string, revision: number, kind: PlannedWorkItem['kind']): Promise<boolean> {
+    await this.ready();
+    const filter = odata`PartitionKey eq ${partitionOf(month, revision)} and kind eq ${kind} and state eq ${'pending'}`;
+    try {
+      // A page may come back empty with a continuation (the service's own time limits): read on until one
+      // holds an item or none is left.
+      for await (const page of this.client.listEntities({ queryOptions: { filter, select: ['RowKey'] } }).byPage({ maxPageSize: 1 })) {
+        if (page.length > 0) return true;
+      }
+    } catch (error) {
+      throw storageError(`read the pending ${kind} items of ${month} revision ${revision}`, error);
+    }
+    return false;
   }
 
   private ready(): Promise<void> {
