@@ -57,6 +57,17 @@ describe('close --workers: the workbooks and mails as work items on Azurite queu
     expect(fanned.stdout).toMatch(/Team mails: +4 owed, 4 sent/);
   });
 
+  it('joins the team items\' parts into the FOCUS export the inline close writes, and leaves no part behind', async () => {
+    const focus = (out: string) => readFile(path.join(out, 'reports', 'focus-2026-10.csv'));
+    const joined = await focus(fannedOut);
+    expect(joined.equals(await focus(inlineOut))).toBe(true);
+    expect(joined.toString('utf8').split('\r\n').length).toBeGreaterThan(100);
+    const reports = await readdir(path.join(fannedOut, 'reports'));
+    expect(reports.filter((name) => name.includes('.parts'))).toEqual([]);
+    // Each team item left its lines for the finance item: four teams, four files.
+    expect(reports.filter((name) => /^work-2026-10-r1-totals-.+\.json$/.test(name))).toHaveLength(4);
+  });
+
   it('sends nothing when run again, and says so', async () => {
     const again = await cli(['close', '--month', '2026-10', '--usage', path.join(data, 'usage-2026-10.ndjson'), '--directory', path.join(data, 'directory.json'), '--finance', 'fin@contoso.example', '--out', fannedOut, '--workers', '2'], fannedEnv);
     expect(again.code, again.stderr).toBe(0);
