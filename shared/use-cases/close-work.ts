@@ -3,7 +3,7 @@ import { AppError, describeError } from '../domain/errors.js';
 import { bareAddress } from '../domain/mail-address.js';
 import type { TimeWindow } from '../domain/periods.js';
 import { buildMonthReport, buildMonthReportFromTotals, buildTeamReportFrom, type DaySummary, type MonthReport, type PreviousMonthFigures, type ReportContext, type RevisionChanges, type TeamShare } from '../domain/report.js';
-import { compareLines, compareTeamIds, totalsOf, type LineTotals } from '../domain/rollup.js';
+import { compareLines, compareTeamIds, totalsOf, type LineTotals, type MonthlyLine } from '../domain/rollup.js';
 import { UNALLOCATED_TEAM } from '../domain/directory.js';
 import type { PriceBook } from '../domain/price-book.js';
 import { fromTaggedJson, toTaggedJson } from '../domain/tagged-json.js';
@@ -228,61 +228,21 @@ async function runFinanceItem(deps: CloseWorkDeps, item: ItemAddress, meta: Work
 }
 
 /**
- * The FOCUS export and the finance report. The team items wrote their rows of the export; this item writes
- * the unallocated rows, joins the parts after the header, and builds the report from the lines without their
- * days (a fraction of the bytes) and the close's daily figures. When a part is missing (a context saved by an
- * earlier version, or parts kept past the store's limit) it falls back to reading the whole month with its
- * days and writing the export itself: slower, never a file with a team left out.
+ * The FOCUS export and the finance report. The team items wrote their rows of the export and left their
+ * lines without days: this item adds the unallocated rows, joins the parts after the header, and builds the
+ * report from those lines and the close's daily figures, checked against the close's amounts. When a part is
+ * missing (a context saved by an earlier version, or parts kept past the store's limit) it reads the whole
+ * month with its days and writes the export itself: slower, never a file with a team left out.
  */
 async function financeReportWithExport(deps: CloseWorkDeps, item: ItemAddress, work: RevisionWork, priceBook: PriceBook): Promise<MonthReport | 'superseded'> {
   const exportInput = { month: item.month, window: work.window, revision: item.revision, priceBook, teams: work.context.teams, billedRates: billedRatesOf(work.bill) };
   const context = { ...work.context, ...(work.previousMonth ? { previousMonth: work.previousMonth } : {}) };
-  const finish = (report: MonthReport): MonthReport => {
-    if (work.grandTotal !== undefined && report.grandTotal !== work.grandTotal) {
-      throw new AppError('INTERNAL', `${item.month} revision ${item.revision} reads back as ${report.grandTotal} minor units, but was closed at ${work.grandTotal}`);
-    }
-    return {
-      ...withBilling(report, work.bill),
-      controls: work.controls,
-      ...(work.changes ? { changes: work.changes } : {}),
-      ...(work.release ? { release: work.release } : {}),
-    };
-  };
 
-  if (work.daily !== undefined) {
-    deps.logger.progress('export', 'writing the unallocated rows of the FOCUS cost export and joining every team\'s');
-    const unallocated = (await deps.rollups.readTeamMonth(item.month, UNALLOCATED_TEAM)).sort(compareLines);
-    await writeFocusPart(deps, { ...exportInput, lines: unallocated, part: UNALLOCATED_TEAM });
-    const joined = await joinFocusExport(deps, { month: item.month, revision: item.revision, teamIds: [...work.teams.map((team) => team.teamId), UNALLOCATED_TEAM] }).then(
-      () => true,
-      (error: unknown) => {
-        if (!(error instanceof AppError && error.code === 'NOT_FOUND')) throw error;
-        deps.logger.warn(`the FOCUS export of ${item.month} revision ${item.revision} misses a part (${error.message}): writing it whole from the month's lines`);
-        return false;
-      },
-    );
-    if (joined) {
-      deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision} without their days, as the team items left them`);
-      const fromTeams = await teamTotals(deps, item, work);
-      let totals: LineTotals[];
-      if (fromTeams) totals = [...fromTeams, ...unallocated.map(totalsOf)].sort(compareLines);
-      else {
-        deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision} without their days from the rollups`);
-        totals = await deps.rollups.readMonthTotals(item.month);
-      }
-      if (await supersede(deps, item, FINANCE_ITEM)) return 'superseded';
-      const parted = new Set([...work.teams.map((team) => team.teamId), UNALLOCATED_TEAM]);
-      const outside = totals.find((line) => !parted.has(line.teamId));
-      if (outside) throw new AppError('INTERNAL', `${item.month} revision ${item.revision} has lines of team ${outside.teamId}, which has no part in the FOCUS export`);
-      const report = buildMonthReportFromTotals(totals, context, work.daily);
-      // Each team's amount as the close shared it out: a team whose lines came back different fails here.
-      const amounts = new Map(report.teams.map((team) => [team.teamId, team.amount]));
-      const differing = work.teams.find((team) => amounts.get(team.teamId) !== team.shownTotal);
-      if (differing) {
-        throw new AppError('INTERNAL', `team ${differing.teamId} of ${item.month} revision ${item.revision} reads back as ${amounts.get(differing.teamId) ?? 0n} minor units, but was closed at ${differing.shownTotal}`);
-      }
-      return finish(report);
-    }
+  const joined = work.daily === undefined ? undefined : await joinTeamParts(deps, item, work, exportInput);
+  if (joined && work.daily) {
+    const totals = await linesWithoutDays(deps, item, work, joined.unallocated);
+    if (await supersede(deps, item, FINANCE_ITEM)) return 'superseded';
+    return financeReportOf(item, work, buildMonthReportFromTotals(totals, context, work.daily));
   }
 
   deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision}`);
@@ -290,7 +250,61 @@ async function financeReportWithExport(deps: CloseWorkDeps, item: ItemAddress, w
   if (await supersede(deps, item, FINANCE_ITEM)) return 'superseded';
   deps.logger.progress('export', 'writing the FOCUS cost export');
   await writeFocusExport(deps, { ...exportInput, lines });
-  return finish(buildMonthReport(lines, context));
+  return financeReportOf(item, work, buildMonthReport(lines, context));
+}
+
+/** Writes the unallocated rows and joins every part of the export; undefined when a part is missing. */
+async function joinTeamParts(
+  deps: CloseWorkDeps,
+  item: ItemAddress,
+  work: RevisionWork,
+  exportInput: Omit<Parameters<typeof writeFocusPart>[1], 'lines' | 'part'>,
+): Promise<{ unallocated: MonthlyLine[] } | undefined> {
+  deps.logger.progress('export', "writing the unallocated rows of the FOCUS cost export and joining every team's");
+  const unallocated = (await deps.rollups.readTeamMonth(item.month, UNALLOCATED_TEAM)).sort(compareLines);
+  await writeFocusPart(deps, { ...exportInput, lines: unallocated, part: UNALLOCATED_TEAM });
+  try {
+    await joinFocusExport(deps, { month: item.month, revision: item.revision, teamIds: [...work.teams.map((team) => team.teamId), UNALLOCATED_TEAM] });
+    return { unallocated };
+  } catch (error) {
+    if (!(error instanceof AppError && error.code === 'NOT_FOUND')) throw error;
+    deps.logger.warn(`the FOCUS export of ${item.month} revision ${item.revision} misses a part (${error.message}): writing it whole from the month's lines`);
+    return undefined;
+  }
+}
+
+/** The month's lines without their days: as the team items left them, else from the rollups. */
+async function linesWithoutDays(deps: CloseWorkDeps, item: ItemAddress, work: RevisionWork, unallocated: readonly MonthlyLine[]): Promise<LineTotals[]> {
+  deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision} without their days, as the team items left them`);
+  const fromTeams = await teamTotals(deps, item, work);
+  if (fromTeams) return [...fromTeams, ...unallocated.map(totalsOf)].sort(compareLines);
+  deps.logger.progress('read', `reading the lines of ${item.month} revision ${item.revision} without their days from the rollups`);
+  const totals = await deps.rollups.readMonthTotals(item.month);
+  const parted = new Set([...work.teams.map((team) => team.teamId), UNALLOCATED_TEAM]);
+  const outside = totals.find((line) => !parted.has(line.teamId));
+  if (outside) throw new AppError('INTERNAL', `${item.month} revision ${item.revision} has lines of team ${outside.teamId}, which has no part in the FOCUS export`);
+  return totals;
+}
+
+/**
+ * The finance report as the close made it: the month's total and each team's amount must be what the close
+ * stored (a team whose lines came back different fails here, before any file or mail), with its controls.
+ */
+function financeReportOf(item: ItemAddress, work: RevisionWork, report: MonthReport): MonthReport {
+  if (work.grandTotal !== undefined && report.grandTotal !== work.grandTotal) {
+    throw new AppError('INTERNAL', `${item.month} revision ${item.revision} reads back as ${report.grandTotal} minor units, but was closed at ${work.grandTotal}`);
+  }
+  const amounts = new Map(report.teams.map((team) => [team.teamId, team.amount]));
+  const differing = work.teams.find((team) => amounts.get(team.teamId) !== team.shownTotal);
+  if (differing) {
+    throw new AppError('INTERNAL', `team ${differing.teamId} of ${item.month} revision ${item.revision} reads back as ${amounts.get(differing.teamId) ?? 0n} minor units, but was closed at ${differing.shownTotal}`);
+  }
+  return {
+    ...withBilling(report, work.bill),
+    controls: work.controls,
+    ...(work.changes ? { changes: work.changes } : {}),
+    ...(work.release ? { release: work.release } : {}),
+  };
 }
 
 /**
