@@ -151,6 +151,12 @@ describe('DirectoryArtifactStore parts', () => {
     expect(await store.joinParts('focus.csv', ['_header', 'team-a'], CSV)).toBe(location);
     await expect(store.joinParts('focus.csv', ['team-a', '_header'], CSV)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('team-a') });
     expect(await readFile(location, 'utf8')).toBe('h\na\n');
+
+    // A crashed finance item's rerun saves its own parts again before it joins: they are let go as well.
+    await store.savePart('focus.csv', '_header', ['h\n']);
+    expect(await store.joinParts('focus.csv', ['_header', 'team-a'], CSV)).toBe(location);
+    await expect(readdir(partsFolder())).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(location, 'utf8')).toBe('h\na\n');
   });
 
   it('passes a failing producer\'s error on as it is, and a later complete save joins alone', async () => {

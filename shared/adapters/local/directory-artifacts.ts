@@ -221,7 +221,11 @@ export class DirectoryArtifactStore implements ArtifactStore {
     try {
       const missing = await firstMissingFile(parts.map((part) => path.join(folder, part)));
       if (missing !== undefined) {
-        if ((await readIfExists(sidecar))?.toString('utf8') === joinedList && (await isFile(target))) return target;
+        if ((await readIfExists(sidecar))?.toString('utf8') === joinedList && (await isFile(target))) {
+          // A rerun of a finished join (its item saved some of its parts again first): those are let go too.
+          await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+          return target;
+        }
         throw new AppError('NOT_FOUND', `Part ${parts[missing]} of artifact ${name} was never saved, or was let go by an earlier join of other parts.`);
       }
       const temporary = path.join(this.directory, `.${name}.${randomUUID()}.tmp`);
