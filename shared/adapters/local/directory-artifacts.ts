@@ -143,7 +143,19 @@ export class DirectoryArtifactStore implements ArtifactStore {
 
   async saveStream(name: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>, _contentType: string): Promise<string> {
     assertSafeName(name);
-    // The producer's own failure (a bad export) is its error, not a storage failure: it is passed on as it is.
+    return this.writeProduced(this.directory, name, chunks, (error) => this.saveFailed(name, error));
+  }
+
+  /**
+   * Writes what `chunks` produce as one file, whole or not at all. The producer's own failure (a bad export) is
+   * its error, not a storage failure: it is passed on as it is; a storage failure is translated by `failed`.
+   */
+  private async writeProduced(
+    directory: string,
+    fileName: string,
+    chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>,
+    failed: (error: unknown) => AppError,
+  ): Promise<string> {
     let producerFailure: { error: unknown } | undefined;
     async function* watched(): AsyncGenerator<string | Buffer> {
       try {
@@ -154,10 +166,10 @@ export class DirectoryArtifactStore implements ArtifactStore {
       }
     }
     try {
-      return await writeChunksAtomically(this.directory, name, watched());
+      return await writeChunksAtomically(directory, fileName, watched());
     } catch (error) {
       if (producerFailure) throw producerFailure.error;
-      throw this.saveFailed(name, error);
+      throw failed(error);
     }
   }
 
@@ -185,22 +197,10 @@ export class DirectoryArtifactStore implements ArtifactStore {
   async savePart(name: string, part: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
     assertSafeName(name);
     assertSafeName(part);
-    let producerFailure: { error: unknown } | undefined;
-    async function* watched(): AsyncGenerator<string | Buffer> {
-      try {
-        yield* chunks;
-      } catch (error) {
-        producerFailure = { error };
-        throw error;
-      }
-    }
-    try {
-      await writeChunksAtomically(this.partsFolder(name), part, watched());
-    } catch (error) {
-      if (producerFailure) throw producerFailure.error;
+    await this.writeProduced(this.partsFolder(name), part, chunks, (error) => {
       const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
-      throw new AppError('STORAGE_FAILED', `Could not save part ${part} of artifact ${name} in ${this.directory} (${code}).`, { retryable: false, cause: error });
-    }
+      return new AppError('STORAGE_FAILED', `Could not save part ${part} of artifact ${name} in ${this.directory} (${code}).`, { retryable: false, cause: error });
+    });
   }
 
   /**
