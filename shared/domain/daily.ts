@@ -3,7 +3,7 @@ import { AppError } from './errors.js';
 import { ZERO, type Money } from './money.js';
 import { monthOfDay, nextDay, parseDay } from './periods.js';
 import type { PriceBook } from './price-book.js';
-import { buildMonthlyLines, compareLines, lineKey, type DayUsage, type LineSubject, type MonthlyLine } from './rollup.js';
+import { buildMonthlyLines, compareLines, lineKey, subjectOf, type DayUsage, type LineSubject, type MonthlyLine } from './rollup.js';
 import { addTokensInto, zeroTokens, type TokenCounts } from './tokens.js';
 import type { UsageRow } from './usage.js';
 
@@ -59,14 +59,7 @@ function toDayLine(day: string, line: MonthlyLine): DayLine {
   }
   return {
     day,
-    teamId: line.teamId,
-    userId: line.userId,
-    model: line.model,
-    tier: line.tier,
-    allocation: line.allocation,
-    userName: line.userName,
-    upn: line.upn,
-    pricedModel: line.pricedModel,
+    ...subjectOf(line),
     tokens: { ...usage.tokens },
     requests: usage.requests,
     cost: usage.cost,

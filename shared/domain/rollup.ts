@@ -45,10 +45,9 @@ export interface MonthlyLine extends LineSubject {
  */
 export type LineTotals = Omit<MonthlyLine, 'days'>;
 
-/** A line's figures without its days (a columnar line's own fields are getters and spreads of it lose them). */
-export function totalsOf(line: MonthlyLine): LineTotals {
+/** Whose usage a line is, as a plain object (a columnar line's own fields are getters: a spread loses them). */
+export function subjectOf(line: LineSubject): LineSubject {
   return {
-    month: line.month,
     teamId: line.teamId,
     userId: line.userId,
     model: line.model,
@@ -57,6 +56,14 @@ export function totalsOf(line: MonthlyLine): LineTotals {
     userName: line.userName,
     upn: line.upn,
     pricedModel: line.pricedModel,
+  };
+}
+
+/** A line's figures without its days. */
+export function totalsOf(line: MonthlyLine): LineTotals {
+  return {
+    month: line.month,
+    ...subjectOf(line),
     tokens: line.tokens,
     requests: line.requests,
     cost: line.cost,

@@ -3,7 +3,7 @@
  * token counts as Edm.Int64, allocations, exact decimals as strings, and a schema version on every entity.
  */
 import type { Allocation } from '../../domain/directory.js';
-import type { LineSubject } from '../../domain/rollup.js';
+import { subjectOf, type LineSubject } from '../../domain/rollup.js';
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
 import { parseDay, parseMonth } from '../../domain/periods.js';
@@ -95,14 +95,5 @@ export function entityReader(entity: Record<string, unknown>, what: string, sche
 
 /** Whose usage a stored line is, as properties; a model the price book does not know is stored as ''. */
 export function subjectProperties(line: LineSubject): Record<keyof LineSubject, string> {
-  return {
-    teamId: line.teamId,
-    userId: line.userId,
-    model: line.model,
-    tier: line.tier,
-    allocation: line.allocation,
-    userName: line.userName,
-    upn: line.upn,
-    pricedModel: line.pricedModel ?? '',
-  };
+  return { ...subjectOf(line), pricedModel: line.pricedModel ?? '' };
 }
