@@ -9,19 +9,22 @@ import { stubRemoteHttp } from '../support/msw.js';
 const CSV = 'text/csv';
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
+/** One emulator for the file's Azurite tests: each group works in a container of its own. */
+let azurite: RunningAzurite;
+beforeAll(async () => {
+  azurite = await startAzuriteBlob();
+});
+afterAll(async () => {
+  await azurite?.stop();
+});
+
 describe('artifacts in a Blob container (Azurite)', () => {
-  let azurite: RunningAzurite;
   let container: ContainerClient;
   let store: BlobArtifactStore;
 
   beforeAll(async () => {
-    azurite = await startAzuriteBlob();
     container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('artifacts');
     store = BlobArtifactStore.fromConnectionString(azurite.connectionString, 'artifacts', { blockBytes: 256 * 1024 });
-  });
-
-  afterAll(async () => {
-    await azurite?.stop();
   });
 
   it('saves a workbook with its content type, creating the container on first use', async () => {
@@ -102,19 +105,13 @@ describe('artifacts in a Blob container (Azurite)', () => {
 describe('parts of an artifact joined in a Blob container (Azurite)', () => {
   const FOCUS_CSV = 'text/csv; charset=utf-8';
   const BLOCK_BYTES = 1024;
-  let azurite: RunningAzurite;
   let container: ContainerClient;
   let store: BlobArtifactStore;
 
   beforeAll(async () => {
-    azurite = await startAzuriteBlob();
-    container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('artifacts');
+    container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('parts');
     // Small blocks: a part of a few KB already goes up in several blocks, as a team's 100 MB would in 8 MB ones.
-    store = BlobArtifactStore.fromConnectionString(azurite.connectionString, 'artifacts', { blockBytes: BLOCK_BYTES });
-  });
-
-  afterAll(async () => {
-    await azurite?.stop();
+    store = BlobArtifactStore.fromConnectionString(azurite.connectionString, 'parts', { blockBytes: BLOCK_BYTES });
   });
 
   const text = async (name: string) => (await container.getBlobClient(name).downloadToBuffer()).toString('utf8');
@@ -133,7 +130,7 @@ describe('parts of an artifact joined in a Blob container (Azurite)', () => {
     ]);
     const location = await store.joinParts('focus-2026-10.csv', ['_header', 'team-a', 'team-empty', 'team-b'], FOCUS_CSV);
 
-    expect(location).toBe(`http://127.0.0.1:${azurite.port}/devstoreaccount1/artifacts/focus-2026-10.csv`);
+    expect(location).toBe(`http://127.0.0.1:${azurite.port}/devstoreaccount1/parts/focus-2026-10.csv`);
     const joined = await text('focus-2026-10.csv');
     expect(joined).toBe(`Row,Team,Cost\n00000,team-\u00e9,1.0000\n${rows.join('')}`);
     expect(rows.join('').length).toBeGreaterThan(8 * BLOCK_BYTES);
