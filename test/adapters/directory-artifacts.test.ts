@@ -120,14 +120,6 @@ describe('DirectoryArtifactStore parts', () => {
     expect(await readFile(path.join(root, 'focus.csv'), 'utf8')).toBe('new rows\n');
   });
 
-  it('replaces a part saved again: the second content wins', async () => {
-    const store = new DirectoryArtifactStore(root);
-    await store.savePart('focus.csv', 'team-a', ['first, and longer than the second\n']);
-    await store.savePart('focus.csv', 'team-a', ['second\n']);
-    await store.joinParts('focus.csv', ['team-a'], CSV);
-    expect(await readFile(path.join(root, 'focus.csv'), 'utf8')).toBe('second\n');
-  });
-
   it('refuses to join when a listed part was never saved, naming it, and leaves the file and the parts as they were', async () => {
     const store = new DirectoryArtifactStore(root);
     await store.save('focus.csv', Buffer.from('last month\n'), CSV);
@@ -159,24 +151,10 @@ describe('DirectoryArtifactStore parts', () => {
     expect(await readFile(location, 'utf8')).toBe('h\na\n');
   });
 
-  it('passes a failing producer\'s error on as it is, and a later complete save joins alone', async () => {
-    const store = new DirectoryArtifactStore(root);
-    const failure = new AppError('INTERNAL', 'price entry missing');
-    function* broken() {
-      yield 'half of team a\n';
-      throw failure;
-    }
-    await expect(store.savePart('focus.csv', 'team-a', broken())).rejects.toBe(failure);
-    await expect(store.joinParts('focus.csv', ['team-a'], CSV)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await store.savePart('focus.csv', 'team-a', ['all of team a\n']);
-    await store.joinParts('focus.csv', ['team-a'], CSV);
-    expect(await readFile(path.join(root, 'focus.csv'), 'utf8')).toBe('all of team a\n');
-  });
-
-  it.each(['../x', '..', 'a/b', 'a\\b', '', 'x\u0000'])('refuses the part name %j, writing nothing', async (part) => {
+  // Refused as in every store (test/contracts/artifact-parts.test.ts): here, nothing reaches the folder.
+  it.each(['../x', '..', 'a/b', 'a\\b', '', 'x\u0000'])('writes nothing in the folder for the part name %j', async (part) => {
     const store = new DirectoryArtifactStore(root);
     await expect(store.savePart('focus.csv', part, ['x'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(store.joinParts('focus.csv', ['team-a', part], CSV)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(store.savePart('../focus.csv', 'team-a', ['x'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(await readdir(root)).toEqual([]);
   });

@@ -25,6 +25,7 @@ import type { ReadUsageOptions } from '../../shared/ports/usage-source.js';
 import type { MailPacer, PoisonedMessage, WorkMessage, WorkQueueName, WorkQueues } from '../../shared/ports/work-queues.js';
 import type { DrainableWorkQueues, ReceivedWorkMessage } from '../../shared/adapters/local/queue-drain.js';
 import { mailSlotIntervalMs } from '../../shared/adapters/azure/table-mail-pacer.js';
+import { isSafeArtifactName } from '../../shared/adapters/local/directory-artifacts.js';
 
 /** In-memory stand-ins for use-case tests; test/contracts runs each storage port's tests on these and on the Table adapters alike. */
 export class InMemoryRollupStore implements RevisionedRollupStore {
@@ -214,6 +215,7 @@ export class InMemoryArtifacts implements ArtifactStore {
   readonly parts = new Map<string, Map<string, Buffer>>();
   readonly joined = new Map<string, string>();
   async savePart(name: string, part: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>) {
+    assertArtifactNames(name, part);
     const pieces: Buffer[] = [];
     for await (const chunk of chunks) pieces.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
     let saved = this.parts.get(name);
@@ -221,6 +223,7 @@ export class InMemoryArtifacts implements ArtifactStore {
     saved.set(part, Buffer.concat(pieces));
   }
   async joinParts(name: string, parts: readonly string[]) {
+    assertArtifactNames(name, ...parts);
     const saved = this.parts.get(name);
     const missing = parts.find((part) => !saved?.has(part));
     if (missing !== undefined) {
@@ -232,6 +235,12 @@ export class InMemoryArtifacts implements ArtifactStore {
     this.parts.delete(name);
     return `memory:${name}`;
   }
+}
+
+/** The names a real store accepts: the fake refuses the others as they do. */
+function assertArtifactNames(...names: string[]): void {
+  const unsafe = names.find((name) => !isSafeArtifactName(name));
+  if (unsafe !== undefined) throw new AppError('INVALID_ARGUMENT', `Artifact name ${JSON.stringify(unsafe)} is not a plain file name.`);
 }
 
 export class StaticUsageSource implements UsageSource {
