@@ -154,7 +154,7 @@ export class TableRollupStore implements RollupStore {
   async readRevision(month: string, revision: number): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
     const { from, to } = keysStartingWith(revisionPrefix(month, revision));
-    return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read revision ${revision} of ${month}`);
+    return this.list(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read revision ${revision} of ${month}`, fromEntity);
   }
 
   private async listOtherRevisions(month: string, revision: number): Promise<number> {
@@ -215,7 +215,7 @@ export class TableRollupStore implements RollupStore {
   async readTeamMonth(month: string, teamId: string, options: CallOptions = {}): Promise<MonthlyLine[]> {
     assertCanonicalMonth(month);
     return this.readPublished(month, (revision) =>
-      this.query(odata`PartitionKey eq ${rollupPartitionKey(month, teamId, revision)}`, `read team ${teamId} of ${month}`, options.signal),
+      this.list(odata`PartitionKey eq ${rollupPartitionKey(month, teamId, revision)}`, `read team ${teamId} of ${month}`, fromEntity, { ...(options.signal ? { signal: options.signal } : {}) }),
     );
   }
 
@@ -223,7 +223,7 @@ export class TableRollupStore implements RollupStore {
     assertCanonicalMonth(month);
     return this.readPublished(month, (revision) => {
       const { from, to } = keysStartingWith(revisionPrefix(month, revision));
-      return this.query(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`, options.signal, options.onProgress);
+      return this.list(odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, `read month ${month}`, fromEntity, options);
     });
   }
 
@@ -231,20 +231,8 @@ export class TableRollupStore implements RollupStore {
     assertCanonicalMonth(month);
     return this.readPublished(month, async (revision) => {
       const { from, to } = keysStartingWith(revisionPrefix(month, revision));
-      const totals: LineTotals[] = [];
-      try {
-        const entities = this.client.listEntities<Record<string, unknown>>({
-          queryOptions: { filter: odata`PartitionKey ge ${from} and PartitionKey lt ${to}`, select: TOTALS_PROPERTIES },
-          ...(options.signal ? { abortSignal: options.signal } : {}),
-        });
-        for await (const entity of entities) {
-          totals.push(totalsFromEntity(entity).totals);
-          if (totals.length % 100 === 0) options.onProgress?.();
-        }
-      } catch (error) {
-        throw storageError(`read the totals of ${month}`, error);
-      }
-      return totals.sort(compareLines);
+      const filter = odata`PartitionKey ge ${from} and PartitionKey lt ${to}`;
+      return this.list(filter, `read the totals of ${month}`, (entity) => totalsFromEntity(entity).totals, { ...options, select: TOTALS_PROPERTIES });
     });
   }
 
@@ -262,13 +250,18 @@ export class TableRollupStore implements RollupStore {
     throw new AppError('STORAGE_FAILED', `the published revision of ${month} kept changing while it was read`, { retryable: true });
   }
 
-  private async query(filter: string, action: string, signal?: AbortSignal, onProgress?: () => void): Promise<MonthlyLine[]> {
-    const lines: MonthlyLine[] = [];
+  /** The lines a filter selects, each read by `read`, in line order; `select` leaves the other properties out. */
+  private async list<L extends LineTotals>(filter: string, action: string, read: (entity: Record<string, unknown>) => L, options: CallOptions & { select?: string[] } = {}): Promise<L[]> {
+    const lines: L[] = [];
     try {
-      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter }, ...(signal ? { abortSignal: signal } : {}) })) {
-        lines.push(fromEntity(entity));
+      const entities = this.client.listEntities<Record<string, unknown>>({
+        queryOptions: { filter, ...(options.select ? { select: options.select } : {}) },
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+      });
+      for await (const entity of entities) {
+        lines.push(read(entity));
         // A page holds up to 1,000 entities: once per hundred is often enough to show the read is moving.
-        if (lines.length % 100 === 0) onProgress?.();
+        if (lines.length % 100 === 0) options.onProgress?.();
       }
     } catch (error) {
       throw storageError(action, error);
