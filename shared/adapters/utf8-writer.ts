@@ -17,7 +17,7 @@ export class Utf8Writer {
   }
 
   /** Whether `text` certainly fits in the room left without the buffer growing. */
-  fits(text: string): boolean {
+  private fits(text: string): boolean {
     return this.used + mostBytes(text) <= this.buffer.length;
   }
 
