@@ -615,3 +615,45 @@ describe.skipIf(libreOffice === '')('opening the workbooks in LibreOffice', () =
     }
   });
 });
+
+describe('tables written directly', () => {
+  const throughExcelJs = new ExcelReportRenderer({ tableRows: 'exceljs' });
+  const direct = new ExcelReportRenderer({ tableRows: 'direct' });
+
+  /** Names no sheet should have to escape, and some it must: XML's five, control characters, a pair of surrogates. */
+  function withAwkwardNames(report: MonthReport): MonthReport {
+    const awkward = (name: string, index: number) => [`${name} & <Co> "quoted" 'single'`, `${name}\u0001\u0008\u000b\u007f\ttab\r\nline`, `${name} \u{1F600} Ünïcødé`][index % 3]!;
+    return {
+      ...report,
+      users: report.users.map((user, index) => ({ ...user, userName: awkward(user.userName, index), upn: index === 0 ? '' : user.upn })),
+      lines: report.lines.map((line, index) => ({ ...line, userName: awkward(line.userName, index) })),
+    };
+  }
+
+  it('gives the very bytes exceljs\u2019s own rows give, for finance and team workbooks', async () => {
+    // Budgets leave empty cells in the teams without one; last month adds the change columns.
+    const { report, lines, context } = builtMonth({ budgets: new Map([['alpha', { amount: money('5') }]]) });
+    expect((await direct.financeWorkbook(report)).equals(await throughExcelJs.financeWorkbook(report))).toBe(true);
+    for (const team of report.teams) {
+      const teamReport = buildTeamReport(lines, report, team.teamId, context);
+      expect((await direct.teamWorkbook(teamReport)).equals(await throughExcelJs.teamWorkbook(teamReport))).toBe(true);
+    }
+    const awkward = withAwkwardNames(sampleMonthReport());
+    expect((await direct.financeWorkbook(awkward)).equals(await throughExcelJs.financeWorkbook(awkward))).toBe(true);
+  });
+
+  it('gives the very bytes for tables of many slices, and reads back as the report', async () => {
+    const users = Array.from({ length: 600 }, (_, index) => ({ userId: `u${String(index).padStart(5, '0')}`, teamId: index % 2 === 0 ? 'alpha' : 'beta' }));
+    const directory = testDirectory(users, [
+      { id: 'alpha', name: 'Alpha & Co', leads: [] },
+      { id: 'beta', name: 'Beta <b>', leads: [] },
+    ]);
+    const priceBook = testPriceBook();
+    const rows = users.map((user, index) => usageRow({ day: '2026-10-02', userId: user.userId, tokens: tokens({ input: 1_000 + index }) }));
+    const report = buildMonthReport(buildMonthlyLines('2026-10', rows, directory, priceBook), octoberReportContext(priceBook, directory.teams));
+    const written = await direct.financeWorkbook(report);
+    expect(written.equals(await throughExcelJs.financeWorkbook(report))).toBe(true);
+    const lines = table(sheet(await load(written), 'Lines'), 'Team');
+    expect(lines.rows.map((row) => lines.cell(row, 'User id (oid)').value)).toEqual(report.lines.map((line) => line.userId));
+  });
+});

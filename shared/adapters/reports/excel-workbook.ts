@@ -1,5 +1,5 @@
 import ExcelJS from 'exceljs';
-import type { AutoFilter, Cell, HeaderFooter, PageSetup, Style, Worksheet, WorksheetView } from 'exceljs';
+import type { AutoFilter, HeaderFooter, PageSetup, Style, WorksheetView } from 'exceljs';
 import { Writable } from 'node:stream';
 import { currencyMinorUnits } from '../../domain/currency.js';
 import { UNALLOCATED_TEAM, type Allocation } from '../../domain/directory.js';
@@ -10,6 +10,7 @@ import { TOKEN_KINDS, TOKEN_KIND_LABELS, totalTokens, zeroTokens, type TokenCoun
 import type { ReportRenderer } from '../../ports/report-renderer.js';
 import type { CellKind, Column, SheetWriter, TableSpec } from './sheet-layout.js';
 import { billedLineColumn, billedTeamColumn, billedUserColumn, reconciliationSheets } from './reconciliation-sheet.js';
+import { MEASURING_TARGET, StreamedRows, type CellSlot, type SheetTarget, type TableRowsMode } from './streamed-rows.js';
 
 const CREATOR = 'LLM gateway chargeback';
 const TOKEN_FORMAT = '#,##0';
@@ -73,9 +74,6 @@ function minorUnitsToAmount(units: bigint, currency: string): number {
   return Number(units) / 10 ** currencyMinorUnits(currency);
 }
 
-/** The parts of a cell the sheets set. */
-type CellSlot = Pick<Cell, 'value' | 'font' | 'fill' | 'border' | 'alignment' | 'numFmt' | 'style'>;
-
 /**
  * One style object per number format (and one for text cells), shared by every cell written with it: exceljs
  * recognizes a style object it has seen by identity, while a cell's own style object is rendered to XML to be
@@ -92,38 +90,6 @@ function numberStyle(numFmt: string): Partial<Style> {
     numberStyles.set(numFmt, style);
   }
   return style;
-}
-
-/** Where a sheet's cells go. Cells are asked for in row order, never going back to an earlier row. */
-interface SheetTarget {
-  cell(row: number, column: number): CellSlot;
-}
-
-/** The measuring pass keeps nothing: every cell is the same scratch object. */
-const SCRATCH_CELL = {} as CellSlot;
-const MEASURING_TARGET: SheetTarget = { cell: () => SCRATCH_CELL };
-
-/**
- * The style of every row: exceljs gives each new row a style object of its own and renders it to XML to look it
- * up when the row is written (one lookup per row, some 50,000 at 10,000 users). No sheet styles a whole row.
- */
-const ROW_STYLE: Partial<Style> = Object.freeze({});
-
-/** Rows of a streamed worksheet, each committed (written out and released) once the next row starts. */
-class StreamedRows implements SheetTarget {
-  private open: ExcelJS.Row | undefined;
-
-  constructor(private readonly sheet: Worksheet) {}
-
-  cell(row: number, column: number): CellSlot {
-    if (this.open?.number !== row) {
-      this.open?.commit();
-      this.open = this.sheet.getRow(row);
-      // Row has a style at run time; its typings leave it out.
-      (this.open as ExcelJS.Row & { style: Partial<Style> }).style = ROW_STYLE;
-    }
-    return this.open.getCell(column);
-  }
 }
 
 /**
@@ -212,9 +178,11 @@ export class MeasuringSheetWriter implements SheetWriter {
     let rowsInSlice = 0;
     for (const row of spec.rows) {
       const currency = spec.currencyOf ? spec.currencyOf(row) : this.currency;
+      const cells = this.target.tableRow(this.nextRow, spec.columns.length);
       spec.columns.forEach((column, index) => {
-        this.write(this.target.cell(this.nextRow, index + 1), index + 1, column.value(row), column.kind, currency);
+        this.write(cells[index]!, index + 1, column.value(row), column.kind, currency);
       });
+      this.target.tableRowDone(this.nextRow, cells);
       this.nextRow += 1;
       if (++rowsInSlice === TABLE_SLICE_ROWS) {
         rowsInSlice = 0;
@@ -402,6 +370,13 @@ const TABLE_SLICE_ROWS = 250;
 
 /** The finance workbook and the team workbooks for a closed month, rendered with exceljs. Same report in, same bytes out. */
 export class ExcelReportRenderer implements ReportRenderer {
+  private readonly tableRows: TableRowsMode;
+
+  /** `tableRows`: how tables' data rows are written; `direct` unless a test compares the two. */
+  constructor(options: { readonly tableRows?: TableRowsMode } = {}) {
+    this.tableRows = options.tableRows ?? 'direct';
+  }
+
   async financeWorkbook(report: MonthReport): Promise<Buffer> {
     assertReconciles(report);
     const sheets: [string, SheetContent][] = [
@@ -419,13 +394,13 @@ export class ExcelReportRenderer implements ReportRenderer {
       ...reconciliationSheets(report),
       [SHEETS.run, (writer) => writeRun(writer, report)],
     ];
-    return writeWorkbook(report, `LLM gateway chargeback ${report.month}`, sheets);
+    return writeWorkbook(report, `LLM gateway chargeback ${report.month}`, this.tableRows, sheets);
   }
 
   async teamWorkbook(report: MonthReport): Promise<Buffer> {
     assertReconciles(report);
     assertSingleTeam(report);
-    return writeWorkbook(report, `LLM gateway usage ${report.month}: ${report.scope!.teamName}`, [
+    return writeWorkbook(report, `LLM gateway usage ${report.month}: ${report.scope!.teamName}`, this.tableRows, [
       [SHEETS.summary, (writer) => writeTeamSummary(writer, report)],
       [SHEETS.users, (writer) => writeUsers(writer, report)],
       [SHEETS.models, (writer) => writeModels(writer, report)],
@@ -443,7 +418,7 @@ export class ExcelReportRenderer implements ReportRenderer {
  * widths come before its first row, so each sheet is laid out twice: a measuring pass that keeps nothing,
  * then the writing pass.
  */
-async function writeWorkbook(report: MonthReport, title: string, sheets: readonly (readonly [string, SheetContent])[]): Promise<Buffer> {
+async function writeWorkbook(report: MonthReport, title: string, tableRows: TableRowsMode, sheets: readonly (readonly [string, SheetContent])[]): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -476,7 +451,7 @@ async function writeWorkbook(report: MonthReport, title: string, sheets: readonl
       if (layout.autoFilter) worksheet.autoFilter = layout.autoFilter;
       // exceljs keeps a sheet's XML until the zip reads it, and the zip reads only between turns of the event
       // loop: written in one go, the finance workbook's Lines sheet at 100k users was held uncompressed.
-      const writing = content(new MeasuringSheetWriter(new StreamedRows(worksheet), report.currency));
+      const writing = content(new MeasuringSheetWriter(new StreamedRows(worksheet, tableRows), report.currency));
       if (writing) for (const _slice of writing) await new Promise((resolve) => setImmediate(resolve));
       worksheet.commit();
     }
