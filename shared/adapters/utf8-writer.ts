@@ -33,6 +33,23 @@ export class Utf8Writer {
     this.buffer = grown;
   }
 
+  /**
+   * Appends `text`, most often ASCII (a number's digits and signs), a byte per character: for a few characters
+   * the encoder's call costs more than the loop. Anything else goes through `write`.
+   */
+  writeAscii(text: string): void {
+    const length = text.length;
+    if (this.used + length > this.buffer.length) this.grow(length);
+    const buffer = this.buffer;
+    let at = this.used;
+    for (let index = 0; index < length; index++) {
+      const code = text.charCodeAt(index);
+      if (code > 0x7f) return this.write(text);
+      buffer[at++] = code;
+    }
+    this.used = at;
+  }
+
   /** Appends bytes already encoded (a piece written many times over, encoded once). */
   writeBytes(bytes: Buffer): void {
     if (this.used + bytes.length > this.buffer.length) this.grow(bytes.length);

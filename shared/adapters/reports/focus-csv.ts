@@ -84,7 +84,7 @@ export function buildFocusCsv(month: CostExportMonth): string {
 /** The header and then one CSV record per row, produced as they are read, so a month never sits in memory. */
 export function* focusCsvRecords(month: CostExportMonth, options: { readonly header?: boolean } = {}): Generator<string> {
   let pieces: string[] = [];
-  const sink: RowSink = { segment: (piece) => pieces.push(piece.text), text: (piece) => pieces.push(piece) };
+  const sink: RowSink = { segment: (piece) => pieces.push(piece.text), text: (piece) => pieces.push(piece), number: (piece) => pieces.push(piece), recordDone: () => true };
   for (const _ of focusRecords(month, sink, options)) {
     yield pieces.join('');
     pieces = [];
@@ -98,8 +98,13 @@ export function* focusCsvRecords(month: CostExportMonth, options: { readonly hea
  */
 export function* focusCsvByteChunks(month: CostExportMonth, options: { readonly header?: boolean } = {}, chunkBytes = 256 * 1024): Generator<Buffer> {
   const chunk = new Utf8Writer(chunkBytes + CHUNK_HEADROOM_BYTES);
-  const sink: RowSink = { segment: (piece) => chunk.writeBytes(piece.bytes), text: (piece) => chunk.write(piece) };
-  for (const _ of focusRecords(month, sink, options)) if (chunk.length >= chunkBytes) yield chunk.take();
+  const sink: RowSink = {
+    segment: (piece) => chunk.writeBytes(piece.bytes),
+    text: (piece) => chunk.write(piece),
+    number: (piece) => chunk.writeAscii(piece),
+    recordDone: () => chunk.length >= chunkBytes,
+  };
+  for (const _ of focusRecords(month, sink, options)) yield chunk.take();
   if (chunk.length > 0) yield chunk.take();
 }
 
@@ -120,9 +125,13 @@ function segment(text: string): Segment {
 interface RowSink {
   segment(piece: Segment): void;
   text(piece: string): void;
+  /** The text of a number we computed (csvNumber's plain decimals). */
+  number(piece: string): void;
+  /** After each record: whether the producer should yield now (a string per record, or a chunk when full). */
+  recordDone(): boolean;
 }
 
-/** Writes the header and then each record's pieces to `sink`, yielding after every record. */
+/** Writes the header and then each record's pieces to `sink`, yielding after a record when the sink asks. */
 function* focusRecords(month: CostExportMonth, sink: RowSink, options: { readonly header?: boolean }): Generator<void> {
   const entries = new Map<string, PriceEntry>(month.priceBook.models.flatMap((model) => model.prices).map((entry) => [entry.id, entry]));
   const billingPeriod = `${csvField(instant(month.window.start))},${csvField(instant(month.window.end))}`;
@@ -178,7 +187,7 @@ function* focusRecords(month: CostExportMonth, sink: RowSink, options: { readonl
 
   if (options.header !== false) {
     sink.text(headerRecord(FOCUS_COLUMNS));
-    yield;
+    if (sink.recordDone()) yield;
   }
   for (const line of month.lines) {
     const skuId = segment(`${csvField(line.pricedModel ?? '')},`);
@@ -209,17 +218,17 @@ function* focusRecords(month: CostExportMonth, sink: RowSink, options: { readonl
         const rate = month.billedRates?.get(dayName);
         const billed = rate === undefined ? cost : csvNumber(money(cost).times(rate).toDecimalPlaces(10));
         sink.segment(period);
-        sink.text(`${billed},${billed},${cost},${cost}`);
+        sink.number(`${billed},${billed},${cost},${cost}`);
         sink.segment(price.afterCosts);
-        sink.text(csvNumber(tokens));
+        sink.number(csvNumber(tokens));
         sink.segment(price.afterQuantity);
-        sink.text(csvNumber(perMillion(tokens)));
+        sink.number(csvNumber(perMillion(tokens)));
         sink.segment(price.afterPricingQuantity);
         sink.segment(skuId);
         sink.segment(price.skuPriceId);
         sink.segment(lineFields);
         sink.segment(KIND_ENDINGS[index]!);
-        yield;
+        if (sink.recordDone()) yield;
       }
     }
   }
