@@ -93,6 +93,24 @@ export class DayColumns {
     return tuples;
   }
 
+  /**
+   * The days as a line's identity spells them (line-identity.ts), the JSON text of [day, [five counts],
+   * requests, cost text or null, price entry or null] per day, written straight from the columns: for every
+   * line of a close, twice. A cost's text is a plain decimal, which JSON quotes as it is.
+   */
+  identityJson(): string {
+    const { names, sums } = this;
+    let text = '[';
+    for (let index = 0, at = 0; index < this.length; index++, at += SUMS_PER_DAY) {
+      const cost = this.costTextAt(index);
+      const entryId = this.entryIdAt(index, cost !== null);
+      text +=
+        `${index === 0 ? '' : ','}[${jsonString(names[index]!)},[${jsonNumber(sums[at]!)},${jsonNumber(sums[at + 1]!)},${jsonNumber(sums[at + 2]!)},` +
+        `${jsonNumber(sums[at + 3]!)},${jsonNumber(sums[at + 4]!)}],${jsonNumber(sums[at + 5]!)},${cost === null ? 'null' : `"${cost}"`},${entryId === null ? 'null' : jsonString(entryId)}]`;
+    }
+    return `${text}]`;
+  }
+
   private costAt(index: number): Money | null {
     if (this.exact !== null) return this.exact[index]!;
     const units = this.units![index]!;
@@ -110,6 +128,25 @@ export class DayColumns {
     if (this.entryIds !== null) return this.entryIds[index]!;
     return priced ? this.entryId : null;
   }
+}
+
+/** A number as JSON writes it: its shortest text, and null for what JSON cannot hold. */
+export function jsonNumber(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
+}
+
+/** Day names and price entry ids repeat across a month's lines: each is quoted once. */
+const quoted = new Map<string, string>();
+const MAX_QUOTED = 10_000;
+
+/** JSON.stringify of a text, remembered for the texts that repeat. */
+function jsonString(text: string): string {
+  let json = quoted.get(text);
+  if (json === undefined) {
+    json = JSON.stringify(text);
+    if (quoted.size < MAX_QUOTED) quoted.set(text, json);
+  }
+  return json;
 }
 
 /** A DayUsage as a DayTuple. */

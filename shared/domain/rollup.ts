@@ -197,6 +197,12 @@ export function dayTuplesOf(line: MonthlyLine): DayTuple[] {
   return line instanceof ColumnarLine ? line.dayTuples() : line.days.map(dayTuple);
 }
 
+/** A line's days as its identity spells them (DayColumns.identityJson), straight from a columnar line's days. */
+export function daysIdentityJson(line: MonthlyLine): string {
+  if (line instanceof ColumnarLine) return line.columns.identityJson();
+  return JSON.stringify(dayTuplesOf(line).map(([day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, entryId]) => [day, [input, output, cacheRead, cacheWrite5m, cacheWrite1h], requests, cost, entryId]));
+}
+
 /** A line's days as columns: a columnar line's own, or made from a plain line's days. */
 export function dayColumnsOf(line: MonthlyLine): DayColumns {
   if (line instanceof ColumnarLine) return line.columns;
