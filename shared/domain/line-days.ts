@@ -94,19 +94,21 @@ export class DayColumns {
   }
 
   /**
-   * The days as a line's identity spells them (line-identity.ts), the JSON text of [day, [five counts],
-   * requests, cost text or null, price entry or null] per day, written straight from the columns: for every
-   * line of a close, twice. A cost's text is a plain decimal, which JSON quotes as it is.
+   * The days' JSON text, written straight from the columns: per day [day, five counts, requests, cost text or
+   * null, price entry or null] (`JSON.stringify(toTuples())`, what a stored rollup holds), or with the five
+   * counts in an array of their own (`countsApart`: what a line's identity spells, line-identity.ts). Every line
+   * of a close is spelled three times. A cost's text is a plain decimal, which JSON quotes as it is.
    */
-  identityJson(): string {
+  tuplesJson(countsApart = false): string {
     const { names, sums } = this;
+    const [open, close] = countsApart ? ['[', ']'] : ['', ''];
     let text = '[';
     for (let index = 0, at = 0; index < this.length; index++, at += SUMS_PER_DAY) {
       const cost = this.costTextAt(index);
       const entryId = this.entryIdAt(index, cost !== null);
       text +=
-        `${index === 0 ? '' : ','}[${jsonString(names[index]!)},[${jsonNumber(sums[at]!)},${jsonNumber(sums[at + 1]!)},${jsonNumber(sums[at + 2]!)},` +
-        `${jsonNumber(sums[at + 3]!)},${jsonNumber(sums[at + 4]!)}],${jsonNumber(sums[at + 5]!)},${cost === null ? 'null' : `"${cost}"`},${entryId === null ? 'null' : jsonString(entryId)}]`;
+        `${index === 0 ? '' : ','}[${jsonString(names[index]!)},${open}${jsonNumber(sums[at]!)},${jsonNumber(sums[at + 1]!)},${jsonNumber(sums[at + 2]!)},` +
+        `${jsonNumber(sums[at + 3]!)},${jsonNumber(sums[at + 4]!)}${close},${jsonNumber(sums[at + 5]!)},${cost === null ? 'null' : `"${cost}"`},${entryId === null ? 'null' : jsonString(entryId)}]`;
     }
     return `${text}]`;
   }

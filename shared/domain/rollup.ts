@@ -197,9 +197,14 @@ export function dayTuplesOf(line: MonthlyLine): DayTuple[] {
   return line instanceof ColumnarLine ? line.dayTuples() : line.days.map(dayTuple);
 }
 
-/** A line's days as its identity spells them (DayColumns.identityJson), straight from a columnar line's days. */
+/** JSON.stringify(dayTuplesOf(line)), straight from a columnar line's days (DayColumns.tuplesJson). */
+export function dayTuplesJson(line: MonthlyLine): string {
+  return line instanceof ColumnarLine ? line.columns.tuplesJson() : JSON.stringify(dayTuplesOf(line));
+}
+
+/** A line's days as its identity spells them: each day's five counts in an array of their own. */
 export function daysIdentityJson(line: MonthlyLine): string {
-  if (line instanceof ColumnarLine) return line.columns.identityJson();
+  if (line instanceof ColumnarLine) return line.columns.tuplesJson(true);
   return JSON.stringify(dayTuplesOf(line).map(([day, input, output, cacheRead, cacheWrite5m, cacheWrite1h, requests, cost, entryId]) => [day, [input, output, cacheRead, cacheWrite5m, cacheWrite1h], requests, cost, entryId]));
 }
 

@@ -5,7 +5,7 @@ import { lineIdentity, linesFingerprint, MONEY_FIELDS, SHOWN_FIELDS, teamLineDig
 import { buildMonthReport, type ReportContext } from '../../shared/domain/report.js';
 import { summarizeRevision } from '../../shared/domain/revisions.js';
 import { monthWindow } from '../../shared/domain/periods.js';
-import { dayColumnsOf, dayTuplesOf, lineWithDayColumns, type MonthlyLine } from '../../shared/domain/rollup.js';
+import { dayColumnsOf, dayTuplesJson, dayTuplesOf, lineWithDayColumns, type MonthlyLine } from '../../shared/domain/rollup.js';
 import { TOKEN_KINDS } from '../../shared/domain/tokens.js';
 import { testPriceBook } from '../support/domain-fixtures.js';
 
@@ -147,6 +147,8 @@ describe('the identity of a line as stored closes know it', () => {
       fc.property(line, (generated) => {
         // The same line with its days as columns, as the close holds its lines, writes the same text.
         const columnar = lineWithDayColumns(generated, dayColumnsOf(generated));
+        // And its days as the stored rollups hold them, written from the columns, are their tuples' JSON.
+        expect(dayTuplesJson(columnar)).toBe(JSON.stringify(dayTuplesOf(columnar)));
         for (const fields of [MONEY_FIELDS, SHOWN_FIELDS]) {
           const expected = JSON.stringify(fields.map((field) => value[field](generated)));
           expect(lineIdentity(generated, fields)).toBe(expected);

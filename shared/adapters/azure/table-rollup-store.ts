@@ -38,7 +38,7 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { AppError } from '../../domain/errors.js';
 import { money, type Money } from '../../domain/money.js';
-import { compareLines, DayColumnsBuilder, dayTuplesOf, lineWithDayColumns, type DayTuple, type LineTotals, type MonthlyLine } from '../../domain/rollup.js';
+import { compareLines, DayColumnsBuilder, dayTuplesJson, dayTuplesOf, lineWithDayColumns, type DayTuple, type LineTotals, type MonthlyLine } from '../../domain/rollup.js';
 import { TOKEN_KINDS } from '../../domain/tokens.js';
 import type { ReplaceMonthResult, RollupStore } from '../../ports/rollup-store.js';
 import { deleteOf, keyOf, submitEntityTransaction, upsertOf, type EntityProperties, type TransactionOperation } from './entity-transactions.js';
@@ -359,7 +359,7 @@ function entityOf(line: MonthlyLine, partitionKey: string, rowKey: string): Enti
     cost: line.cost.toFixed(),
     currency: line.currency,
     priceEntryIds: JSON.stringify(line.priceEntryIds),
-    days: JSON.stringify(dayTuplesOf(line)),
+    days: dayTuplesJson(line),
     // Counts go out as Edm.Int64: a month of cache reads can pass 2^31, where an untyped number would become a Double.
     tokensInput: BigInt(tokens.input),
     unpricedInput: BigInt(unpricedTokens.input),
