@@ -314,12 +314,20 @@ describe('SampleBatchWriter and SampleBatchReader', () => {
     const batches: SampleBatch[] = [];
     const writer = new SampleBatchWriter(3, (batch) => batches.push(batch), 8);
     writer.startFile('usage.ndjson');
-    for (const [kind, ...args] of calls) {
+    // Bytes as a stream hands them over: views into a larger buffer, one of them past the writer's 4 MiB bound.
+    const file = Buffer.alloc(5 << 20);
+    for (let at = 0; at < file.length; at += 1) file[at] = (at * 7) % 251;
+    const original = Buffer.from(file);
+    const pieces = [file.subarray(0, 10), file.subarray(10, 11), file.subarray(11, file.length - 5), file.subarray(file.length - 5)];
+    calls.forEach(([kind, ...args], index) => {
+      if (index < pieces.length) writer.update(pieces[index]!);
       if (kind === 'add') writer.add(args[0] as MetricSample, args[1] as SampleLocation);
       else if (kind === 'reject') writer.reject(args[0] as SampleLocation, args[1] as string, args[2] as string | undefined, args[3] as string | undefined);
       else writer.progress(args[0] as string);
-    }
+    });
     writer.flush();
+    // The writer keeps copies: the stream may reuse its buffer.
+    file.fill(0);
     expect(batches.some((batch) => batch.restartTexts)).toBe(true);
 
     const replayed: unknown[] = [];
@@ -327,7 +335,9 @@ describe('SampleBatchWriter and SampleBatchReader', () => {
     const reader = new SampleBatchReader();
     reader.startFile('usage.ndjson');
     const sink = recordingSink(replayed);
-    for (const batch of batches) reader.replay(batch, sink, (message) => progress.push(message));
+    const bytes: Buffer[] = [];
+    for (const batch of batches) reader.replay(batch, sink, (message) => progress.push(message), { update: (chunk) => bytes.push(Buffer.from(chunk)) });
+    expect(Buffer.concat(bytes).equals(original)).toBe(true);
 
     const expected: unknown[] = [];
     const direct = recordingSink(expected);

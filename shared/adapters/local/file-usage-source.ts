@@ -21,7 +21,7 @@ import { rawValueForReport, type SourceDayTotal, type UsageInput, type UsageRead
 import type { ReadUsageOptions, UsageSource } from '../../ports/usage-source.js';
 import { LineSplitter } from './line-splitter.js';
 import { ParseThread, type ExportFileRead } from './usage-parse-thread.js';
-import type { FileFormat, SampleSink } from './usage-sample-batches.js';
+import type { ByteSink, FileFormat, SampleSink } from './usage-sample-batches.js';
 
 export interface FileUsageSourceOptions {
   /** Exports of customMetrics (classic) or AppMetrics (workspace-based): .csv, or .ndjson/.jsonl/.json. */
@@ -110,7 +110,9 @@ export class FileUsageSource implements UsageSource {
           thread ??= new ParseThread(this.mapping);
           read = await thread.read(path, format, sink, options.onProgress);
         } else {
-          read = await readExportFile(path, format, this.mapping, sink, options.onProgress);
+          const hash = createHash('sha256');
+          const dataRows = await readExportFile(path, format, this.mapping, sink, options.onProgress, hash);
+          read = { sha256: hash.digest('hex'), dataRows };
         }
         const { sha256 } = read;
         const name = basename(path);
@@ -201,9 +203,9 @@ interface LineReader {
 }
 
 /**
- * Reads one export file into `sink` and returns the sha256 (hex) of its bytes and its data rows. The one
- * parse of an export: the main thread calls it for small files, the parse thread (usage-parse-worker.ts)
- * for the others, with a sink that carries the same calls over to the main thread.
+ * Reads one export file into `sink`, hands its bytes to `bytes`, and returns its data rows. The one parse of
+ * an export: the main thread calls it for small files, the parse thread (usage-parse-worker.ts) for the
+ * others, with sinks that carry the same calls and bytes over to the main thread.
  */
 export async function readExportFile(
   path: string,
@@ -211,16 +213,16 @@ export async function readExportFile(
   mapping: MetricMapping,
   sink: SampleSink,
   onProgress: ((message: string) => void) | undefined,
-): Promise<ExportFileRead> {
+  bytes: ByteSink,
+): Promise<number> {
   const reader = format === 'csv' ? new CsvExportReader(path, mapping, sink) : new NdjsonExportReader(path, mapping, sink);
-  const sha256 = await streamLines(path, reader, onProgress);
-  return { sha256, dataRows: reader.dataRows };
+  await streamLines(path, reader, onProgress, bytes);
+  return reader.dataRows;
 }
 
-/** Streams the file's lines into `reader` and returns the sha256 (hex) of its bytes. */
-async function streamLines(path: string, reader: LineReader, onProgress: ((message: string) => void) | undefined): Promise<string> {
+/** Streams the file's lines into `reader` and its bytes into `bytes`. */
+async function streamLines(path: string, reader: LineReader, onProgress: ((message: string) => void) | undefined, bytes: ByteSink): Promise<void> {
   const name = basename(path);
-  const hash = createHash('sha256');
   // The decoder keeps a UTF-8 sequence split between two chunks whole, as readline's own decoder did.
   const decoder = new StringDecoder('utf8');
   let decoderIsEmpty = true;
@@ -244,7 +246,7 @@ async function streamLines(path: string, reader: LineReader, onProgress: ((messa
       }
       if (next.done === true) break;
       const chunk = next.value;
-      hash.update(chunk);
+      bytes.update(chunk);
       if (decoderIsEmpty && isAscii(chunk)) {
         // ASCII decodes to its bytes as they are: copying them costs half of decoding them as UTF-8. Pieces
         // stay under the size from which Node makes a string outside V8's heap, where it would linger.
@@ -262,7 +264,6 @@ async function streamLines(path: string, reader: LineReader, onProgress: ((messa
   }
   lines.end();
   reader.end();
-  return hash.digest('hex');
 }
 
 interface Dimensions {

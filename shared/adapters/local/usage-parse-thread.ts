@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AppError, type ErrorCode } from '../../domain/errors.js';
@@ -32,7 +33,7 @@ export interface ThreadError {
 
 export type ParseThreadMessage =
   | { readonly type: 'batch'; readonly batch: SampleBatch }
-  | { readonly type: 'done'; readonly sha256: string; readonly dataRows: number }
+  | { readonly type: 'done'; readonly dataRows: number }
   | { readonly type: 'failed'; readonly error: ThreadError };
 
 /**
@@ -52,8 +53,10 @@ export interface ExportFileRead {
 }
 
 /**
- * A worker thread that reads, hashes, splits and parses export files, while the main thread replays the
- * samples it sends into the sink (the aggregation stays on the main thread, as it is). One file at a time;
+ * A worker thread that reads, splits and parses export files, while the main thread replays the samples it
+ * sends into the sink (the aggregation stays on the main thread, as it is) and hashes the file's bytes,
+ * which the worker sends beside them: hashing is the one step that needs no parse, and the main thread
+ * would otherwise wait on the worker for as long as it takes. One file at a time;
  * `close()` ends the thread and must be called on every path.
  */
 export class ParseThread {
@@ -64,6 +67,7 @@ export class ParseThread {
     readonly path: string;
     readonly sink: SampleSink;
     readonly onProgress: ((message: string) => void) | undefined;
+    readonly hash: Hash;
     readonly resolve: (read: ExportFileRead) => void;
     readonly reject: (error: unknown) => void;
   } | null = null;
@@ -92,7 +96,7 @@ export class ParseThread {
     if (this.broken !== null) return Promise.reject(this.broken);
     return new Promise<ExportFileRead>((resolve, reject) => {
       this.batches.startFile(basename(path));
-      this.current = { path, sink, onProgress, resolve, reject };
+      this.current = { path, sink, onProgress, hash: createHash('sha256'), resolve, reject };
       const request: ReadRequest = { path, format, progress: onProgress !== undefined };
       this.worker.postMessage(request);
     });
@@ -109,12 +113,12 @@ export class ParseThread {
     if (current === null || this.broken !== null) return;
     try {
       if (message.type === 'batch') {
-        this.batches.replay(message.batch, current.sink, current.onProgress);
+        this.batches.replay(message.batch, current.sink, current.onProgress, current.hash);
         Atomics.add(this.replayed, 0, 1);
         Atomics.notify(this.replayed, 0);
       } else if (message.type === 'done') {
         this.current = null;
-        current.resolve({ sha256: message.sha256, dataRows: message.dataRows });
+        current.resolve({ sha256: current.hash.digest('hex'), dataRows: message.dataRows });
       } else {
         this.fail(errorFromThread(message.error, current.path));
       }

@@ -33,9 +33,9 @@ async function readOne(request: ReadRequest): Promise<void> {
   writer.startFile(basename(request.path));
   let message: ParseThreadMessage;
   try {
-    const read = await readExportFile(request.path, request.format, mapping, writer, request.progress ? (line) => writer.progress(line) : undefined);
+    const dataRows = await readExportFile(request.path, request.format, mapping, writer, request.progress ? (line) => writer.progress(line) : undefined, writer);
     writer.flush();
-    message = { type: 'done', sha256: read.sha256, dataRows: read.dataRows };
+    message = { type: 'done', dataRows };
   } catch (error) {
     // The calls made before the error reach the sink first, as they would have inline.
     writer.flush();

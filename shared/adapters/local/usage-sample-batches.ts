@@ -1,9 +1,21 @@
+import { Buffer } from 'node:buffer';
 import { RowLocation, type MetricSample, type SampleLocation, type SampleValue, type UsageAggregator } from '../../domain/metric-mapping.js';
 
 /** Where the export readers put each sample and each row they could not read. */
 export type SampleSink = Pick<UsageAggregator, 'add' | 'reject'>;
 
 export type FileFormat = 'csv' | 'ndjson';
+
+/** Where a file's bytes go as they stream, in order: a sha256 hash, or the parse thread's way to one. */
+export interface ByteSink {
+  update(chunk: Buffer): void;
+}
+
+/**
+ * Bytes wait for the next batch up to this much: a file with few rows per megabyte (blank or very long
+ * lines) must not pile its bytes up in the writer.
+ */
+const MAX_PENDING_CHUNK_BYTES = 4 << 20;
 
 /**
  * The calls an export reader made on its sink (and the progress lines it wrote), in their order, packed so
@@ -23,6 +35,8 @@ export interface SampleBatch {
   readonly restartTexts: boolean;
   /** The rare parts, in the order of the records that use them. */
   readonly extras: BatchExtra[];
+  /** The file's bytes read since the last batch (copies, transferred), in order. */
+  readonly chunks: ArrayBuffer[];
 }
 
 /** A location as it crosses the thread: a line of the file being read, a text, or a line of another source. */
@@ -54,12 +68,21 @@ const KIND_PROGRESS = 16;
  */
 export const MAX_INTERNED_TEXTS = 1 << 20;
 
+const SLOTS_PER_FIELD = 4;
+const NAME_SLOTS = 0;
+const USER_SLOTS = SLOTS_PER_FIELD;
+const MODEL_SLOTS = 2 * SLOTS_PER_FIELD;
+const TIER_SLOTS = 3 * SLOTS_PER_FIELD;
+
 /**
  * A sink that records every call into batches and hands each full batch to `post` (with the buffers to
  * transfer). `startFile` names the file whose `RowLocation`s are packed as bare line numbers.
  */
-export class SampleBatchWriter implements SampleSink {
+export class SampleBatchWriter implements SampleSink, ByteSink {
   private readonly ids = new Map<string, number>();
+  private readonly recentTexts: (string | undefined)[] = new Array<string | undefined>(4 * SLOTS_PER_FIELD).fill(undefined);
+  private readonly recentIds = new Uint32Array(4 * SLOTS_PER_FIELD);
+  private readonly nextSlot = new Uint8Array(4);
   private fileName = '';
   private records = 0;
   private numbers: Float64Array;
@@ -67,6 +90,8 @@ export class SampleBatchWriter implements SampleSink {
   private newTexts: string[] = [];
   private restartTexts = false;
   private extras: BatchExtra[] = [];
+  private chunks: ArrayBuffer[] = [];
+  private chunkBytes = 0;
 
   constructor(
     private readonly recordsPerBatch: number,
@@ -83,10 +108,10 @@ export class SampleBatchWriter implements SampleSink {
 
   add(sample: MetricSample, location: SampleLocation): void {
     if (this.ids.size + 4 > this.maxInternedTexts) this.restartTextTable();
-    const name = this.intern(sample.name);
-    const userId = this.intern(sample.userId);
-    const model = this.intern(sample.model);
-    const tier = this.intern(sample.tier);
+    const name = this.idOf(sample.name, NAME_SLOTS);
+    const userId = this.idOf(sample.userId, USER_SLOTS);
+    const model = this.idOf(sample.model, MODEL_SLOTS);
+    const tier = this.idOf(sample.tier, TIER_SLOTS);
     let kind = 0;
     let valueSum = 0;
     let valueCount = 0;
@@ -118,9 +143,16 @@ export class SampleBatchWriter implements SampleSink {
     this.write(KIND_PROGRESS, 0, 0, 0, 0, 0, 0, 0, 0);
   }
 
+  /** Keeps a copy of the bytes for the main thread (the stream may reuse its buffers). */
+  update(chunk: Buffer): void {
+    this.chunks.push(chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.length) as ArrayBuffer);
+    this.chunkBytes += chunk.length;
+    if (this.chunkBytes >= MAX_PENDING_CHUNK_BYTES) this.flush();
+  }
+
   /** Posts what was recorded since the last batch, if anything. */
   flush(): void {
-    if (this.records === 0) return;
+    if (this.records === 0 && this.chunks.length === 0) return;
     const batch: SampleBatch = {
       records: this.records,
       numbers: this.numbers,
@@ -128,6 +160,7 @@ export class SampleBatchWriter implements SampleSink {
       newTexts: this.newTexts,
       restartTexts: this.restartTexts,
       extras: this.extras,
+      chunks: this.chunks,
     };
     this.records = 0;
     this.numbers = new Float64Array(this.recordsPerBatch * NUMBERS_PER_RECORD);
@@ -135,7 +168,9 @@ export class SampleBatchWriter implements SampleSink {
     this.newTexts = [];
     this.restartTexts = false;
     this.extras = [];
-    this.post(batch, [batch.numbers.buffer as ArrayBuffer, batch.fields.buffer as ArrayBuffer]);
+    this.chunks = [];
+    this.chunkBytes = 0;
+    this.post(batch, [batch.numbers.buffer as ArrayBuffer, batch.fields.buffer as ArrayBuffer, ...batch.chunks]);
   }
 
   private write(kind: number, line: number, instant: number, valueSum: number, valueCount: number, name: number, userId: number, model: number, tier: number): void {
@@ -161,13 +196,27 @@ export class SampleBatchWriter implements SampleSink {
     return Number.isInteger(line) && line >= 0 && line <= 0xffffffff ? line : -1;
   }
 
-  private intern(text: string): number {
+  /**
+   * Texts arrive as new strings from JSON.parse on every row, and a Map lookup hashes each one again. A few
+   * recent texts per field are compared first: a row's metric is one of a handful of names, and a series'
+   * metrics (each one row) share their user, model and tier.
+   */
+  private idOf(text: string, firstSlot: number): number {
+    const recent = this.recentTexts;
+    for (let slot = firstSlot; slot < firstSlot + SLOTS_PER_FIELD; slot += 1) {
+      if (recent[slot] === text) return this.recentIds[slot]!;
+    }
     let id = this.ids.get(text);
     if (id === undefined) {
       id = this.ids.size;
       this.ids.set(text, id);
       this.newTexts.push(text);
     }
+    const field = firstSlot / SLOTS_PER_FIELD;
+    const slot = firstSlot + this.nextSlot[field]!;
+    this.nextSlot[field] = (this.nextSlot[field]! + 1) % SLOTS_PER_FIELD;
+    recent[slot] = text;
+    this.recentIds[slot] = id;
     return id;
   }
 
@@ -175,6 +224,7 @@ export class SampleBatchWriter implements SampleSink {
   private restartTextTable(): void {
     this.flush();
     this.ids.clear();
+    this.recentTexts.fill(undefined);
     this.restartTexts = true;
   }
 }
@@ -196,7 +246,8 @@ export class SampleBatchReader {
     this.fileName = fileName;
   }
 
-  replay(batch: SampleBatch, sink: SampleSink, onProgress: ((message: string) => void) | undefined): void {
+  replay(batch: SampleBatch, sink: SampleSink, onProgress: ((message: string) => void) | undefined, bytes: ByteSink): void {
+    for (const chunk of batch.chunks) bytes.update(Buffer.from(chunk));
     const texts = this.texts;
     if (batch.restartTexts) texts.length = 0;
     for (const text of batch.newTexts) texts.push(text);
