@@ -254,6 +254,32 @@ describe('ParseThread', () => {
     }
   });
 
+  it('turns a thread that dies mid-read into an AppError, not a hang', async () => {
+    const path = await fixture('dies.ndjson', Array.from({ length: 200_000 }, (_, row) => ndjsonRow(row % 600)).join('\n'));
+    const thread = new ParseThread(DEFAULT_METRIC_MAPPING);
+    try {
+      let samples = 0;
+      const sink = {
+        add() {
+          samples += 1;
+          // As if the thread crashed (out of memory, a native fault) while the main thread replays its batches.
+          if (samples === 10_000) void thread['worker'].terminate();
+        },
+        reject() {},
+      };
+      const error = await thread.read(path, 'ndjson', sink, undefined).then(
+        () => null,
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(AppError);
+      expect(error).toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/usage parse thread stopped unexpectedly/) });
+      expect(samples).toBeLessThan(200_000);
+    } finally {
+      await thread.close();
+    }
+    await expect(thread.read(path, 'ndjson', { add() {}, reject() {} }, undefined)).rejects.toBeInstanceOf(AppError);
+  });
+
   it('reads one file after another on the same thread', async () => {
     const a = await fixture('one.ndjson', `${ndjsonRow(0)}\n${ndjsonRow(1, { valueSum: 'x' })}\n`);
     const b = await fixture('two.ndjson', `\n${ndjsonRow(2, { customDimensions: { UserId: BOB, Model: 'n', Tier: 'u' } })}\n`);

@@ -94,6 +94,7 @@ export class ParseThread {
   read(path: string, format: FileFormat, sink: SampleSink, onProgress: ((message: string) => void) | undefined): Promise<ExportFileRead> {
     if (this.current !== null) throw new Error('ParseThread reads one file at a time');
     if (this.broken !== null) return Promise.reject(this.broken);
+    if (this.closed) return Promise.reject(new AppError('INTERNAL', 'the usage parse thread was closed'));
     return new Promise<ExportFileRead>((resolve, reject) => {
       this.batches.startFile(basename(path));
       this.current = { path, sink, onProgress, hash: createHash('sha256'), resolve, reject };
