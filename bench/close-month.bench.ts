@@ -26,7 +26,7 @@ import { createServices, tableFactory } from '../shared/composition-root.js';
 import { PROJECT_ROOT } from '../shared/config/project-root.js';
 import { loadSettings, SETTING } from '../shared/config/settings.js';
 import { closeMonth } from '../shared/use-cases/close-month.js';
-import { BENCH_MODELS, generateMonth, ingestMonthInAChildProcess, mb, phaseRecorder, rssSampler, runWithHeapCap } from './support.js';
+import { BENCH_MODELS, deployedMallocSettings, generateMonth, ingestMonthInAChildProcess, mb, phaseRecorder, rssSampler, runWithHeapCap } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -248,6 +248,7 @@ try {
     `\nclose wall time: ${wallSeconds.toFixed(2)} s (target <= ${TARGET_SECONDS} s: ${wallOk ? 'met' : 'MISSED'}), load average ${os.loadavg()[0]!.toFixed(1)} at the end\n` +
       `peak RSS:        ${mb(peakRss)} MB, ${mb(rssBefore)} MB before the close (target <= ${TARGET_RSS_MB} MB: ${rssOk ? 'met' : 'MISSED'}; Azurite runs in its own process)\n` +
       `V8 heap limit:   ${mb(v8.getHeapStatistics().heap_size_limit)} MB (--max-old-space-size=${heapMb}; --heap-mb changes it)\n` +
+      `allocator:       MALLOC_MMAP_THRESHOLD_=${process.env.MALLOC_MMAP_THRESHOLD_ ?? '(glibc default)'} (deployed: ${deployedMallocSettings(heapMb).MALLOC_MMAP_THRESHOLD_ ?? 'the default'})\n` +
       `teams: ${result.report.teams.length}, lines: ${result.stored.written}, grand total ${result.report.currency} ${(Number(result.report.grandTotal) / 100).toFixed(2)}\n` +
       `finance workbook ${((await stat(result.workbookLocation)).size / 1024 / 1024).toFixed(1)} MB, FOCUS export ${mb((await stat(result.focusLocation ?? "")).size)} MB\n`,
   );

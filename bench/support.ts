@@ -10,14 +10,23 @@ export const BENCH_MODELS = ['claude-sonnet-4-6', 'claude-haiku-4-5', 'claude-op
 export const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
 
 /**
- * Starts this bench again with V8's old space capped at `heapMb` (a node flag), unless it already runs so;
- * answers true in the process that should go on.
+ * The allocator's settings the deployment gives the worker process of an instance whose V8 old space is
+ * capped at `heapMb` (infra/app/function-app.bicep: the 2,048 MB instance and up): a bench's memory is measured
+ * as deployed. One set in the environment wins, to compare.
+ */
+export function deployedMallocSettings(heapMb: number): Readonly<Record<string, string>> {
+  return heapMb >= 1024 ? { MALLOC_MMAP_THRESHOLD_: '65536' } : {};
+}
+
+/**
+ * Starts this bench again with V8's old space capped at `heapMb` (a node flag) and the deployed allocator
+ * settings, unless it already runs so; answers true in the process that should go on.
  */
 export function runWithHeapCap(heapMb: number, marker: string): boolean {
   if (process.env[marker] === String(heapMb)) return true;
   const child = spawnSync(process.execPath, [`--max-old-space-size=${heapMb}`, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
     stdio: 'inherit',
-    env: { ...process.env, [marker]: String(heapMb) },
+    env: { ...deployedMallocSettings(heapMb), ...process.env, [marker]: String(heapMb) },
   });
   process.exit(child.status ?? 1);
 }
@@ -142,7 +151,7 @@ export function phaseRecorder(peakRss: () => number, overlapping?: { readonly st
 export function runBenchProcess(script: string, environment: Record<string, string>, heapMb: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, path.join(PROJECT_ROOT, 'dist', 'bench', script)], {
-      env: { ...process.env, BENCH_SETTINGS: JSON.stringify(environment) },
+      env: { ...deployedMallocSettings(heapMb), ...process.env, BENCH_SETTINGS: JSON.stringify(environment) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
